@@ -1,1 +1,11 @@
-"""text."""
+"""Item text -> embeddings with TF-IDF or a pretrained language model, cached on disk."""
+
+from .encoders import (  # noqa: F401
+    DEFAULT_LM,
+    SentenceTransformerEncoder,
+    TextEncoderMissing,
+    TfidfEncoder,
+    build_text_encoder,
+    cache_dir,
+    embed_items,
+)

@@ -1,0 +1,420 @@
+"""Full-ranking (or labelled sampled) evaluation of any :class:`~ssl4rec.models.Recommender`.
+
+For each chunk of users the model scores every item; the user's known history is excluded
+from the candidates (``mask_history``), items the model cannot score (cold items for ID-only
+models) get ``-inf`` and count as misses. The exact 0-based rank of each target among the
+candidates is computed with the tie rule "equal scores: lower item id first", the same for
+every model, so results do not depend on the evaluation batch size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from ..data import Batch, Interactions, SplitData
+from ..registry import ConfigError, check_keys, did_you_mean
+from .metrics import ALL_METRICS, METRIC_VERSION, TOPK_METRICS, compute_topk
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Protocol", "EvalResult", "evaluate", "RankingValidator", "target_matrix"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    """How a model is evaluated; recorded with every result."""
+
+    ks: tuple[int, ...] = (5, 10, 20)
+    """Cut-offs of the top-K metrics."""
+    metrics: tuple[str, ...] = ALL_METRICS
+    """Metric names (see ``ssl4rec list metrics``)."""
+    mask_history: bool = True
+    """Exclude items of the user's known history from the candidates."""
+    candidates: str = "full"
+    """``"full"`` ranking over all items, or ``"sampled"`` (targets + n negatives; for reproducing older papers only)."""
+    n_negatives: int = 100
+    """Negatives per user for the sampled protocol."""
+    sampling: str = "uniform"
+    """``"uniform"`` or ``"popularity"`` negatives for the sampled protocol."""
+    batch_size: int = 1024
+    """Users scored per model call (does not change results)."""
+    valid_metric: str = "ndcg@10"
+    """Metric that drives early stopping and tuning."""
+    subsets: bool = True
+    """Also report ``cold/`` and ``warm/`` target subsets on cold-item splits."""
+
+    def __post_init__(self) -> None:
+        for m in self.metrics:
+            if m not in ALL_METRICS:
+                raise ConfigError(f"unknown metric {m!r}.{did_you_mean(m, ALL_METRICS)} Known: {', '.join(ALL_METRICS)}.")
+        if self.candidates not in ("full", "sampled"):
+            raise ConfigError(f"candidates must be 'full' or 'sampled', got {self.candidates!r}")
+        if self.sampling not in ("uniform", "popularity"):
+            raise ConfigError(f"sampling must be 'uniform' or 'popularity', got {self.sampling!r}")
+        name, _, k = self.valid_metric.partition("@")
+        if name not in ALL_METRICS or (name in TOPK_METRICS and not k.isdigit()):
+            raise ConfigError(f"valid_metric must look like 'ndcg@10', got {self.valid_metric!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> Protocol:
+        d = dict(d or {})
+        check_keys(d, [f.name for f in dataclasses.fields(cls)], "evaluation")
+        for key in ("ks", "metrics"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["ks"] = list(self.ks)
+        d["metrics"] = list(self.metrics)
+        d["tie_rule"] = "equal scores: lower item id ranks first"
+        d["unscorable_items"] = "scored -inf; a target the model cannot score counts as a miss"
+        d["targets_in_history"] = "excluded from candidates when mask_history; counted as misses"
+        d["metric_version"] = METRIC_VERSION
+        d["label"] = self.label()
+        if self.candidates == "full":
+            d.pop("n_negatives")
+            d.pop("sampling")
+        return d
+
+    def label(self) -> str:
+        """Short human label, shown in every table header."""
+        cand = "full ranking" if self.candidates == "full" else f"SAMPLED: {self.n_negatives} {self.sampling} negatives"
+        mask = "history masked" if self.mask_history else "history not masked"
+        return f"{cand}, {mask}"
+
+
+@dataclasses.dataclass
+class EvalResult:
+    """Aggregated metrics, per-user arrays and bookkeeping of one evaluation pass."""
+
+    metrics: dict[str, float]
+    per_user: dict[str, np.ndarray]
+    users: np.ndarray
+    info: dict[str, Any]
+
+
+def target_matrix(targets: pd.DataFrame, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Users with targets and their padded target items.
+
+    Returns:
+        ``users`` [U] sorted, ``items`` int64 [U, T] padded with ``-1`` (duplicates removed).
+    """
+    if len(targets) == 0:
+        return np.zeros(0, np.int64), np.zeros((0, 0), np.int64)
+    pairs = np.unique(targets["user"].to_numpy().astype(np.int64) * n_items + targets["item"].to_numpy())
+    u = pairs // n_items
+    it = pairs % n_items
+    users, starts, counts = np.unique(u, return_index=True, return_counts=True)
+    T = int(counts.max())
+    mat = np.full((len(users), T), -1, dtype=np.int64)
+    col = np.arange(len(u)) - np.repeat(starts, counts)
+    mat[np.repeat(np.arange(len(users)), counts), col] = it
+    return users, mat
+
+
+def _pair_counts(s: torch.Tensor, cand: torch.Tensor, tgt: torch.Tensor, tvalid: torch.Tensor, method: str = "auto") -> dict[str, torch.Tensor]:
+    """Rank and AUC counts for targets ``tgt`` [b, T] given scores ``s`` [b, N] and candidate mask.
+
+    ``rank``: 0-based position among candidates under "higher score first, equal scores: lower
+    item id first" (``inf`` when the target is not a candidate or scored ``-inf``);
+    ``less_neg`` / ``eq_neg``: non-target candidates scored below / equal to the target.
+    Two exact methods: direct comparisons, O(b T N) (cheap for few targets, e.g. leave-one-out),
+    and a stable sort, O(b N log N) (for many targets per user).
+    """
+    b, n = s.shape
+    T = tgt.shape[1]
+    safe = tgt.clamp(min=0)
+    ts = torch.gather(s, 1, safe)  # [b, T]
+    tcand = torch.gather(cand, 1, safe) & tvalid
+    if method == "auto":
+        method = "compare" if T <= 8 else "sort"
+    if method == "compare":
+        sv = s[:, None, :]
+        tv = ts[:, :, None]
+        c = cand[:, None, :]
+        gt = ((sv > tv) & c).sum(-1)
+        eq = (sv == tv) & c
+        ids = torch.arange(n, device=s.device)[None, None, :]
+        eq_before = (eq & (ids < safe[:, :, None])).sum(-1)
+        eq_all = eq.sum(-1)
+        lt = cand.sum(-1, keepdim=True) - gt - eq_all
+        rank = gt + eq_before
+    else:
+        # stable descending sort keeps equal scores in id order = the tie rule
+        order = torch.sort(s, dim=1, descending=True, stable=True).indices
+        cs = torch.gather(cand, 1, order).to(torch.int64)
+        before = torch.cumsum(cs, 1) - cs  # candidates strictly ahead of each position
+        pos = torch.empty_like(order)
+        pos.scatter_(1, order, torch.arange(n, device=s.device).expand(b, n))
+        rank = torch.gather(before, 1, torch.gather(pos, 1, safe))
+        vals = torch.sort(torch.where(cand, s, torch.inf), dim=1).values
+        lt = torch.searchsorted(vals, ts.contiguous(), right=False)
+        eq_all = torch.searchsorted(vals, ts.contiguous(), right=True) - lt
+    # subtract target-vs-target pairs (only candidate targets count)
+    tt_valid = tcand[:, None, :] & tcand[:, :, None]
+    lt_t = ((ts[:, None, :] < ts[:, :, None]) & tt_valid).sum(-1)
+    eq_t = ((ts[:, None, :] == ts[:, :, None]) & tt_valid).sum(-1)  # includes self
+    rank = rank.to(torch.float64)
+    retrievable = tcand & torch.isfinite(ts)
+    rank = torch.where(retrievable, rank, torch.full_like(rank, float("inf")))
+    less_neg = (lt - lt_t).to(torch.float64)
+    eq_neg = (eq_all - eq_t).to(torch.float64)
+    return {"rank": rank, "less_neg": less_neg, "eq_neg": eq_neg, "tcand": tcand}
+
+
+def _topk_sets(s: torch.Tensor, k: int) -> torch.Tensor:
+    """Boolean [b, N] membership of each row's top ``k`` under the id tie rule (unordered)."""
+    k = min(k, s.shape[1])
+    v = torch.topk(s, k, dim=1).values[:, -1:]
+    above = s > v
+    need = k - above.sum(1, keepdim=True)
+    eq = s == v
+    take_eq = eq & (torch.cumsum(eq.to(torch.int32), 1) <= need)
+    return (above | take_eq) & torch.isfinite(s)
+
+
+def evaluate(
+    model: Any,
+    split: SplitData,
+    stage: str = "test",
+    protocol: Protocol | None = None,
+    seed: int = 0,
+    users: np.ndarray | None = None,
+    progress: bool = True,
+    protocol_method: str = "auto",
+) -> EvalResult:
+    """Evaluate ``model`` on ``split``'s ``stage`` targets under ``protocol``.
+
+    Args:
+        model: a fitted recommender (``score(batch) -> Tensor[B, n_items]``).
+        split: the split (its history for ``stage`` is what the model may see).
+        stage: ``"valid"`` or ``"test"``.
+        protocol: evaluation protocol (defaults: full ranking, history masked, K = 5/10/20).
+        seed: seeds negative sampling of the sampled protocol.
+        users: evaluate only these users (still among those with targets).
+        progress: show a progress bar.
+        protocol_method: ``"auto"``, ``"compare"`` or ``"sort"`` — how exact ranks are computed
+            (identical results; for tests and benchmarks).
+    """
+    protocol = protocol or Protocol()
+    t0 = time.perf_counter()
+    history: Interactions = split.history(stage)
+    n_items = history.n_items
+    targets = split.targets(stage)
+    all_users, tmat = target_matrix(targets, n_items)
+    if users is not None:
+        keep = np.isin(all_users, users)
+        all_users, tmat = all_users[keep], tmat[keep]
+    subsets: dict[str, np.ndarray] = {}
+    if protocol.subsets and split.info.get("report_cold_warm") and len(split.cold_items):
+        is_cold = np.zeros(n_items, bool)
+        is_cold[split.cold_items] = True
+        tc = np.where(tmat >= 0, is_cold[np.maximum(tmat, 0)], False)
+        subsets = {"cold": tc, "warm": (tmat >= 0) & ~tc}
+
+    scorable = model.scorable_items() if hasattr(model, "scorable_items") else None
+    unscorable_mask = None
+    if scorable is not None:
+        unscorable_mask = torch.ones(n_items, dtype=torch.bool)
+        unscorable_mask[torch.as_tensor(scorable, dtype=torch.long)] = False
+    gen = np.random.default_rng([seed, 104729])
+    pop = torch.as_tensor(history.item_counts, dtype=torch.float64) + 1.0
+
+    want_topk = [m for m in protocol.metrics if m in TOPK_METRICS]
+    want_auc = "auc" in protocol.metrics or "gauc" in protocol.metrics
+    want_cov = "coverage" in protocol.metrics
+    kmax = max(protocol.ks)
+    groups = {"": None, **{f"{g}/": m for g, m in subsets.items()}}
+    ranks_out = {g: np.full(tmat.shape, np.inf) for g in groups}
+    auc_num = {g: np.zeros(len(all_users)) for g in groups}
+    auc_den = {g: np.zeros(len(all_users)) for g in groups}
+    covered = {k: torch.zeros(n_items, dtype=torch.bool) for k in protocol.ks}
+    unscorable_targets = 0
+    score_seconds = 0.0
+
+    bs = max(1, int(protocol.batch_size))
+    bar = tqdm(total=len(all_users), desc=f"eval {stage}", leave=False, disable=not progress, dynamic_ncols=True)
+    for lo in range(0, len(all_users), bs):
+        hi = min(lo + bs, len(all_users))
+        ub = torch.as_tensor(all_users[lo:hi], dtype=torch.long)
+        ts0 = time.perf_counter()
+        with torch.no_grad():
+            scores = model.score(Batch(ub, history))
+        score_seconds += time.perf_counter() - ts0
+        scores = torch.as_tensor(scores).detach().to("cpu", torch.float32)
+        if scores.shape != (hi - lo, n_items):
+            raise ValueError(f"{type(model).__name__}.score returned shape {tuple(scores.shape)}, expected {(hi - lo, n_items)}")
+        if torch.isnan(scores).any():
+            raise FloatingPointError(f"{type(model).__name__}.score returned NaN")
+        scores = scores.clone()
+        if unscorable_mask is not None:
+            scores[:, unscorable_mask] = -torch.inf
+        cand = torch.ones_like(scores, dtype=torch.bool)
+        if protocol.mask_history:
+            hist = history.csr[all_users[lo:hi]]
+            rows = np.repeat(np.arange(hi - lo), np.diff(hist.indptr))
+            cand[torch.as_tensor(rows), torch.as_tensor(hist.indices, dtype=torch.long)] = False
+        tg = torch.as_tensor(tmat[lo:hi])
+        tvalid = tg >= 0
+        if unscorable_mask is not None:
+            unscorable_targets += int((unscorable_mask[tg.clamp(min=0)] & tvalid).sum())
+        if protocol.candidates == "sampled":
+            cand = _sample_candidates(cand, tg, tvalid, protocol, pop, gen)
+        for k in protocol.ks if want_cov else ():
+            covered[k] |= (_topk_sets(torch.where(cand, scores, -torch.inf), k)).any(0)
+        # sub-chunk so that the [b, T, N] comparisons stay around 2^24 elements
+        T = max(1, tg.shape[1])
+        method = protocol_method if protocol_method != "auto" else ("compare" if T <= 8 else "sort")
+        sub = max(1, (1 << 24) // ((T if method == "compare" else 8) * n_items))
+        for g, gmask in groups.items():
+            gv = tvalid if gmask is None else torch.as_tensor(gmask[lo:hi])
+            gcand = cand
+            if gmask is not None:  # the other subset's targets are neither relevant nor negatives
+                other = tvalid & ~gv
+                gcand = cand.clone()
+                rr, cc = torch.nonzero(other, as_tuple=True)
+                gcand[rr, tg[rr, cc]] = False
+            for a in range(0, hi - lo, sub):
+                b = min(a + sub, hi - lo)
+                pc = _pair_counts(scores[a:b], gcand[a:b], tg[a:b], gv[a:b], method)
+                ranks_out[g][lo + a : lo + b] = pc["rank"].numpy()
+                if want_auc:
+                    tcand = pc["tcand"]
+                    n_pos = tcand.sum(1).to(torch.float64)
+                    n_neg = gcand[a:b].sum(1).to(torch.float64) - n_pos
+                    num = torch.where(tcand, pc["less_neg"] + 0.5 * pc["eq_neg"], 0.0).sum(1)
+                    auc_num[g][lo + a : lo + b] = num.numpy()
+                    auc_den[g][lo + a : lo + b] = (n_pos * n_neg).numpy()
+        bar.update(hi - lo)
+    bar.close()
+
+    metrics: dict[str, float] = {}
+    per_user: dict[str, np.ndarray] = {}
+    group_users: dict[str, int] = {}
+    for g, gmask in groups.items():
+        valid_t = (tmat >= 0) if gmask is None else gmask
+        n_rel = valid_t.sum(1)
+        has = n_rel > 0
+        group_users[g or "all"] = int(has.sum())
+        r = ranks_out[g]
+        pu = compute_topk(r, n_rel, tuple(want_topk), tuple(protocol.ks))
+        if want_auc:
+            den = auc_den[g]
+            auc = np.divide(auc_num[g], den, out=np.full(len(den), np.nan), where=den > 0)
+            pu["auc"] = auc
+        for name, arr in pu.items():
+            arr = np.where(has, arr, np.nan)
+            per_user[g + name] = arr.astype(np.float32)
+            vals = arr[has]
+            if name == "auc":
+                ok = np.isfinite(vals)
+                metrics[g + "auc"] = float(vals[ok].mean()) if ok.any() else float("nan")
+                if "gauc" in protocol.metrics:
+                    w = n_rel[has][ok]
+                    metrics[g + "gauc"] = float((vals[ok] * w).sum() / w.sum()) if ok.any() else float("nan")
+                if "auc" not in protocol.metrics:
+                    metrics.pop(g + "auc")
+            else:
+                metrics[g + name] = float(vals.mean()) if len(vals) else float("nan")
+    if want_cov:
+        for k in protocol.ks:
+            metrics[f"coverage@{k}"] = float(covered[k].float().mean())
+    info = {
+        "stage": stage,
+        "n_users": group_users,
+        "n_targets": int((tmat >= 0).sum()),
+        "unscorable_items": 0 if scorable is None else int(n_items - len(scorable)),
+        "unscorable_targets": unscorable_targets,
+        "seconds": time.perf_counter() - t0,
+        "score_seconds": score_seconds,
+        "protocol": protocol.label(),
+    }
+    return EvalResult(metrics=metrics, per_user=per_user, users=all_users, info=info)
+
+
+def _sample_candidates(
+    cand: torch.Tensor,
+    tg: torch.Tensor,
+    tvalid: torch.Tensor,
+    protocol: Protocol,
+    pop: torch.Tensor,
+    gen: np.random.Generator,
+) -> torch.Tensor:
+    """Targets plus ``n_negatives`` sampled non-history, non-target items per user (without replacement)."""
+    b, n = cand.shape
+    u = torch.as_tensor(gen.random((b, n)), dtype=torch.float64).clamp_min(1e-300)
+    keys = -torch.log(u)  # Exp(1); smallest = uniform sample without replacement
+    if protocol.sampling == "popularity":
+        keys = keys / pop[None, :]  # Efraimidis-Spirakis: P proportional to popularity
+    allowed = cand.clone()
+    rr, cc = torch.nonzero(tvalid, as_tuple=True)
+    allowed[rr, tg[rr, cc]] = False
+    keys = torch.where(allowed, keys, torch.inf)
+    m = min(protocol.n_negatives, n)
+    idx = torch.topk(keys, m, dim=1, largest=False).indices
+    picked = torch.zeros_like(cand)
+    picked.scatter_(1, idx, True)
+    picked &= allowed
+    picked[rr, tg[rr, cc]] = cand[rr, tg[rr, cc]]
+    return picked
+
+
+class RankingValidator:
+    """Validation for early stopping: ``protocol.valid_metric`` on the split's valid targets.
+
+    Args:
+        split: the split.
+        protocol: evaluation protocol (its ``valid_metric`` is the score).
+        seed: seed of the sampled protocol.
+        max_users: evaluate a seeded subsample of at most this many users (``None``: all).
+        callbacks: functions ``(epoch, value, logs)`` called after each evaluation (tracking,
+            pruning; they may raise to stop training).
+    """
+
+    def __init__(
+        self,
+        split: SplitData,
+        protocol: Protocol | None = None,
+        seed: int = 0,
+        max_users: int | None = None,
+        callbacks: list | None = None,
+    ) -> None:
+        self.split = split
+        self.protocol = protocol or Protocol()
+        name, _, k = self.protocol.valid_metric.partition("@")
+        self.metric = self.protocol.valid_metric
+        self._eval_protocol = dataclasses.replace(
+            self.protocol,
+            metrics=(name,),
+            ks=(int(k),) if k else self.protocol.ks,
+            subsets=False,
+        )
+        self.seed = seed
+        self.users = None
+        if max_users is not None:
+            u = np.unique(split.valid["user"].to_numpy())
+            if len(u) > max_users:
+                self.users = np.sort(np.random.default_rng([seed, 31]).choice(u, max_users, replace=False))
+        self.callbacks = list(callbacks or [])
+        self.history: list[tuple[int, float]] = []
+
+    def evaluate(self, model: Any) -> float:
+        if len(self.split.valid) == 0:
+            return 0.0
+        res = evaluate(model, self.split, "valid", self._eval_protocol, seed=self.seed, users=self.users, progress=False)
+        return float(res.metrics[self.metric])
+
+    def report(self, epoch: int, value: float, logs: dict[str, float] | None = None) -> None:
+        self.history.append((epoch, value))
+        for cb in self.callbacks:
+            cb(epoch, value, logs or {})

@@ -1,0 +1,315 @@
+"""Leaderboards generated from records only (Markdown + CSV per dataset x split).
+
+Records of one (dataset, split, model) are averaged over seeds only when they agree on
+the dataset checksum, split parameters, protocol and component versions; otherwise
+:class:`MergeError` names what differs. Each model is compared with the best one by a
+paired test over per-user values of the primary metric (Wilcoxon signed-rank, Holm-corrected
+across models); rows significantly below the best are marked.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import logging
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .results import ResultsStore, atomic_write_bytes, safe_name
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MergeError", "Table", "build_tables", "write_leaderboards", "holm"]
+
+DEFAULT_COLUMNS = ("ndcg@10", "recall@10", "precision@10", "f1@10", "hr@10", "mrr@10", "map@10", "auc", "coverage@10")
+PRETTY = {"ndcg": "NDCG", "recall": "Recall", "precision": "Precision", "f1": "F1", "hr": "HR", "mrr": "MRR", "map": "MAP", "auc": "AUC", "gauc": "GAUC", "coverage": "Cov"}
+
+
+class MergeError(ValueError):
+    """Records that must not be averaged together (different data, split, protocol or versions)."""
+
+
+def pretty(metric: str) -> str:
+    sub, _, m = metric.rpartition("/")
+    name, _, k = m.partition("@")
+    out = PRETTY.get(name, name) + (f"@{k}" if k else "")
+    return f"{out} ({sub})" if sub else out
+
+
+@dataclasses.dataclass
+class Row:
+    model: str
+    status: str  # ok | n/a | failed | missing
+    n_seeds: int = 0
+    mean: dict[str, float] = dataclasses.field(default_factory=dict)
+    std: dict[str, float] = dataclasses.field(default_factory=dict)
+    fit_seconds: float | None = None
+    seconds_per_epoch: float | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
+    records: list[str] = dataclasses.field(default_factory=list)
+    p_value: float | None = None
+    significant: bool = False
+
+
+@dataclasses.dataclass
+class Table:
+    dataset: str
+    split: str
+    header: dict[str, Any]
+    columns: list[str]
+    rows: list[Row]
+    primary: str
+
+
+def _consistency_key(rec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "dataset checksum": rec["dataset"].get("checksum"),
+        "split": json.dumps({"name": rec["split"].get("name"), "params": rec["split"].get("params")}, sort_keys=True, default=str),
+        "protocol": json.dumps(rec.get("protocol"), sort_keys=True),
+        "component versions": json.dumps(rec["model"].get("component_versions"), sort_keys=True),
+        "model params": json.dumps(rec["model"].get("params"), sort_keys=True, default=str),
+    }
+
+
+def _check_mergeable(recs: list[dict[str, Any]], what: str) -> None:
+    keys = [_consistency_key(r) for r in recs]
+    for field in keys[0]:
+        values = {k[field] for k in keys}
+        if len(values) > 1:
+            paths = ", ".join(r.get("_path", "?") for r in recs)
+            raise MergeError(f"refusing to average {what}: records differ in {field} ({len(values)} distinct values) — {paths}")
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (same order as given)."""
+    m = len(pvalues)
+    order = np.argsort(pvalues)
+    adj = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        adj[i] = running
+    return adj.tolist()
+
+
+def _paired_values(store: ResultsStore, recs: list[dict[str, Any]], metric: str) -> dict[tuple[int, int], float]:
+    out = {}
+    for r in recs:
+        pu = store.per_user(r)
+        if metric not in pu or "users" not in pu:
+            continue
+        for u, v in zip(pu["users"].tolist(), pu[metric].tolist(), strict=True):
+            if v == v:  # not NaN
+                out[(r["seed"], u)] = v
+    return out
+
+
+def build_tables(store: ResultsStore, columns: tuple[str, ...] = DEFAULT_COLUMNS, primary: str = "ndcg@10", alpha: float = 0.05) -> list[Table]:
+    """One :class:`Table` per (dataset, split) found in ``store``."""
+    from scipy import stats
+
+    records = [r for r in store.iter_records(include_failed=True)]
+    by_table: dict[tuple[str, str], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    models_by_dataset: dict[str, list[str]] = defaultdict(list)
+    for r in records:
+        if r.get("status") == "failed":
+            ds, sp, model = r["cell_id"].split("/")[:3]
+            by_table[(ds, sp)][model].append(r)
+            continue
+        ds, sp, model = r["dataset"]["label"], r["split"]["label"], r["model"]["label"]
+        by_table[(ds, sp)][model].append(r)
+        if model not in models_by_dataset[ds]:
+            models_by_dataset[ds].append(model)
+    tables = []
+    for (ds, sp), models in sorted(by_table.items()):
+        ok_recs = [r for rs in models.values() for r in rs if r.get("status") == "ok"]
+        present_metrics = set().union(*[r["metrics"].keys() for r in ok_recs]) if ok_recs else set()
+        cols = [c for c in columns if c in present_metrics]
+        for sub in ("cold", "warm"):
+            if f"{sub}/{primary}" in present_metrics:
+                cols.append(f"{sub}/{primary}")
+        rows: list[Row] = []
+        header: dict[str, Any] = {}
+        for model in models_by_dataset.get(ds, []) + sorted(set(models) - set(models_by_dataset.get(ds, []))):
+            recs = models.get(model, [])
+            ok = [r for r in recs if r.get("status") == "ok"]
+            if ok:
+                _check_mergeable(ok, f"{ds}/{sp}/{model}")
+                row = Row(model=model, status="ok", n_seeds=len({r["seed"] for r in ok}))
+                for c in cols:
+                    vals = [r["metrics"].get(c) for r in ok]
+                    vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
+                    if vals:
+                        row.mean[c] = float(np.mean(vals))
+                        row.std[c] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+                row.fit_seconds = float(np.mean([r.get("fit_seconds", 0.0) for r in ok]))
+                spe = [r.get("fit_info", {}).get("seconds_per_epoch") for r in ok]
+                spe = [s for s in spe if s]
+                row.seconds_per_epoch = float(np.mean(spe)) if spe else None
+                row.notes = sorted({n.split(":")[0] for r in ok for n in r.get("notes", [])})
+                row.records = [r["_path"] for r in ok]
+                if not header:
+                    r0 = ok[0]
+                    header = {
+                        "dataset": ds,
+                        "checksum": r0["dataset"]["checksum"],
+                        "counts": r0["dataset"].get("counts"),
+                        "split": r0["split"]["name"],
+                        "split_params": r0["split"]["params"],
+                        "split_counts": r0["split"].get("counts"),
+                        "protocol": r0["protocol"].get("label"),
+                        "protocol_full": r0["protocol"],
+                    }
+                else:
+                    if header["checksum"] != ok[0]["dataset"]["checksum"]:
+                        raise MergeError(f"refusing to put {ds}/{sp} models on one table: dataset checksums differ")
+                    if header["protocol"] != ok[0]["protocol"].get("label"):
+                        raise MergeError(f"refusing to put {ds}/{sp} models on one table: protocols differ")
+            elif any(r.get("status") == "n/a" for r in recs):
+                row = Row(model=model, status="n/a", notes=sorted({r.get("reason", "") for r in recs if r.get("status") == "n/a"}))
+                row.records = [r["_path"] for r in recs]
+            elif recs:
+                row = Row(model=model, status="failed", notes=sorted({r.get("error", "")[:160] for r in recs}))
+            else:
+                row = Row(model=model, status="missing")
+            rows.append(row)
+        order = {"ok": 0, "n/a": 1, "failed": 2, "missing": 3}
+        rows.sort(key=lambda r: (order[r.status], -r.mean.get(primary, -math.inf), r.model))
+        ok_rows = [r for r in rows if r.status == "ok" and primary in r.mean]
+        if len(ok_rows) > 1:
+            best = max(ok_rows, key=lambda r: r.mean[primary])
+            best_vals = _paired_values(store, [rec for rec in models[best.model] if rec.get("status") == "ok"], primary)
+            tested, pvals = [], []
+            for row in ok_rows:
+                if row is best:
+                    continue
+                vals = _paired_values(store, [rec for rec in models[row.model] if rec.get("status") == "ok"], primary)
+                common = sorted(set(vals) & set(best_vals))
+                if len(common) < 10:
+                    continue
+                a = np.array([best_vals[k] for k in common])
+                b = np.array([vals[k] for k in common])
+                if np.allclose(a, b):
+                    p = 1.0
+                else:
+                    p = float(stats.wilcoxon(a, b, zero_method="wilcox").pvalue)
+                tested.append(row)
+                pvals.append(p)
+            for row, p in zip(tested, holm(pvals) if pvals else [], strict=True):
+                row.p_value = p
+                row.significant = p < alpha
+        tables.append(Table(dataset=ds, split=sp, header=header, columns=cols, rows=rows, primary=primary))
+    return tables
+
+
+def _fmt(row: Row, c: str, best: float | None) -> str:
+    if c not in row.mean:
+        return "–"
+    s = f"{row.mean[c]:.4f}"
+    if row.n_seeds > 1:
+        s += f" ± {row.std[c]:.4f}"
+    if best is not None and abs(row.mean[c] - best) < 1e-12:
+        s = f"**{s}**"
+    return s
+
+
+def render_markdown(t: Table) -> str:
+    h = t.header
+    lines = [f"# {t.dataset} — {t.split}", ""]
+    if h:
+        c = h.get("counts") or {}
+        sc = h.get("split_counts") or {}
+        lines += [
+            f"- **Protocol:** {h['protocol']}; metrics averaged over users with ≥ 1 test item; ties broken by item id.",
+            f"- **Data:** `{t.dataset}` — {c.get('users')} users, {c.get('items')} items, {c.get('interactions')} interactions; checksum `{str(h['checksum'])[:16]}`.",
+            f"- **Split:** `{h['split']}` {json.dumps(h['split_params'], sort_keys=True)} — train {sc.get('train')}, valid {sc.get('valid')}, test {sc.get('test')} "
+            f"({sc.get('test_users')} test users; cold users {sc.get('cold_users')}, cold items {sc.get('cold_items')}).",
+            f"- **Significance:** † = below the best {pretty(t.primary)} by a paired Wilcoxon signed-rank test over per-user values (Holm-corrected, p < 0.05).",
+            "- Values are mean ± std over seeds (n = seeds column). Generated from result records by `ssl4rec leaderboard`; do not edit.",
+            "",
+        ]
+    best = {}
+    for c in t.columns:
+        vals = [r.mean[c] for r in t.rows if c in r.mean]
+        best[c] = max(vals) if vals and max(vals) > min(vals) else None  # no bold when all equal
+    head = ["model", "seeds", *[pretty(c) for c in t.columns], "fit s", "s/epoch", "notes"]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "|".join(["---"] * len(head)) + "|")
+    for r in t.rows:
+        if r.status != "ok":
+            note = "; ".join(r.notes) if r.notes else ""
+            label = {"n/a": f"n/a: {note}", "failed": f"failed: {note}", "missing": "missing (no record)"}[r.status]
+            lines.append("| " + " | ".join([r.model, "0", *["–"] * len(t.columns), "–", "–", label.replace("|", "/")]) + " |")
+            continue
+        name = r.model + (" †" if r.significant else "")
+        cells = [_fmt(r, c, best[c]) for c in t.columns]
+        spe = f"{r.seconds_per_epoch:.2f}" if r.seconds_per_epoch else "–"
+        lines.append("| " + " | ".join([name, str(r.n_seeds), *cells, f"{r.fit_seconds:.1f}", spe, "; ".join(r.notes)]) + " |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def render_csv(t: Table) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["dataset", "split", "model", "status", "seeds", *[f"{c}_{s}" for c in t.columns for s in ("mean", "std")], "fit_seconds", "seconds_per_epoch", "p_value_vs_best", "significant", "notes", "records"])
+    for r in t.rows:
+        vals = []
+        for c in t.columns:
+            vals += [f"{r.mean[c]:.6f}" if c in r.mean else "", f"{r.std[c]:.6f}" if c in r.std else ""]
+        w.writerow(
+            [
+                t.dataset,
+                t.split,
+                r.model,
+                r.status,
+                r.n_seeds,
+                *vals,
+                f"{r.fit_seconds:.3f}" if r.fit_seconds is not None else "",
+                f"{r.seconds_per_epoch:.3f}" if r.seconds_per_epoch else "",
+                f"{r.p_value:.3g}" if r.p_value is not None else "",
+                int(r.significant),
+                "; ".join(r.notes),
+                ";".join(r.records),
+            ]
+        )
+    return buf.getvalue()
+
+
+def write_leaderboards(results: str | Path, out: str | Path | None = None, columns: tuple[str, ...] = DEFAULT_COLUMNS, primary: str = "ndcg@10") -> list[Path]:
+    """Write ``<out>/<dataset>/<split>.md|.csv`` (+ an index per dataset) from the records in ``results``."""
+    store = ResultsStore(results)
+    out = Path(out) if out is not None else Path(results) / "leaderboards"
+    tables = build_tables(store, columns=columns, primary=primary)
+    written: list[Path] = []
+    by_ds: dict[str, list[Table]] = defaultdict(list)
+    for t in tables:
+        d = out / safe_name(t.dataset)
+        md = d / f"{safe_name(t.split)}.md"
+        atomic_write_bytes(md, render_markdown(t).encode())
+        cs = d / f"{safe_name(t.split)}.csv"
+        atomic_write_bytes(cs, render_csv(t).encode())
+        written += [md, cs]
+        by_ds[t.dataset].append(t)
+    for ds, ts in by_ds.items():
+        lines = [f"# Leaderboards — {ds}", "", f"Primary metric: {pretty(primary)}. One table per split; generated from records.", ""]
+        lines.append("| split | best model | " + pretty(primary) + " | models |")
+        lines.append("|---|---|---|---|")
+        for t in ts:
+            ok = [r for r in t.rows if primary in r.mean]
+            best = max(ok, key=lambda r: r.mean[primary]) if ok else None
+            lines.append(
+                f"| [{t.split}]({safe_name(t.split)}.md) | {best.model if best else '–'} | {best.mean[primary]:.4f} | {len(t.rows)} |"
+                if best
+                else f"| [{t.split}]({safe_name(t.split)}.md) | – | – | {len(t.rows)} |"
+            )
+        p = out / safe_name(ds) / "README.md"
+        atomic_write_bytes(p, ("\n".join(lines) + "\n").encode())
+        written.append(p)
+    return written

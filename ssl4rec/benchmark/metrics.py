@@ -1,0 +1,112 @@
+"""Top-K ranking metrics over 0-based ranks of each user's relevant (target) items.
+
+Inputs: ``ranks`` float array [U, T] (0-based position of each target in the user's
+ranked candidate list; ``inf`` = not retrievable, padding = ``inf`` too) and ``n_rel``
+[U] (the number of targets per user, ``|T_u|``, padding excluded). Each function returns
+the per-user values [U]. Definitions (binary relevance) follow DESIGN.md and RecBole:
+
+* Precision@K = hits / K;  Recall@K = hits / |T_u|;  F1@K = harmonic mean.
+* HR@K = 1 if any hit;  MRR@K = 1 / (first hit rank + 1), 0 if none within K.
+* NDCG@K = sum_hits 1/log2(rank + 2) / sum_{i < min(K, |T_u|)} 1/log2(i + 2).
+* MAP@K = (1 / min(K, |T_u|)) * sum over hits at rank r of Precision@(r + 1).
+
+AUC is computed by the evaluator from pair counts (it needs the whole candidate list).
+Changing any definition is a new ``METRIC_VERSION``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..registry import register_metric
+
+METRIC_VERSION = "1"
+TOPK_METRICS = ("precision", "recall", "f1", "ndcg", "hr", "mrr", "map")
+ALL_METRICS = (*TOPK_METRICS, "auc", "gauc", "coverage")
+
+__all__ = ["METRIC_VERSION", "TOPK_METRICS", "ALL_METRICS", "compute_topk"]
+
+
+def _hits(ranks: np.ndarray, k: int) -> np.ndarray:
+    return ranks < k
+
+
+@register_metric("precision", summary="|top-K ∩ targets| / K")
+def precision(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    return _hits(ranks, k).sum(1) / k
+
+
+@register_metric("recall", summary="|top-K ∩ targets| / |targets|")
+def recall(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    return _hits(ranks, k).sum(1) / np.maximum(n_rel, 1)
+
+
+@register_metric("f1", summary="harmonic mean of Precision@K and Recall@K")
+def f1(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    p = precision(ranks, n_rel, k)
+    r = recall(ranks, n_rel, k)
+    s = p + r
+    return np.divide(2 * p * r, s, out=np.zeros_like(s, dtype=np.float64), where=s > 0)
+
+
+@register_metric("hr", aliases=("hit",), summary="1 if any target is in the top K")
+def hr(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    return _hits(ranks, k).any(1).astype(np.float64)
+
+
+@register_metric("mrr", summary="1 / (rank of the first hit), 0 if none within K")
+def mrr(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    first = ranks.min(1) if ranks.shape[1] else np.full(len(ranks), np.inf)
+    return np.where(first < k, 1.0 / (first + 1.0), 0.0)
+
+
+def _discount(ranks: np.ndarray) -> np.ndarray:
+    return 1.0 / np.log2(ranks + 2.0)
+
+
+@register_metric("ndcg", summary="DCG@K / IDCG@K, gain 1/log2(rank+2), IDCG over min(K, |T_u|)")
+def ndcg(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    hit = _hits(ranks, k)
+    dcg = np.where(hit, _discount(np.where(hit, ranks, 0)), 0.0).sum(1)
+    ideal_cum = np.r_[0.0, np.cumsum(_discount(np.arange(k, dtype=np.float64)))]
+    idcg = ideal_cum[np.minimum(n_rel, k)]
+    return np.divide(dcg, idcg, out=np.zeros_like(dcg), where=idcg > 0)
+
+
+@register_metric("map", summary="mean of Precision@rank over hits within K, / min(K, |T_u|)")
+def average_precision(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    hit = _hits(ranks, k)
+    r = np.where(hit, ranks, np.inf)
+    r.sort(axis=1)
+    # the j-th hit (0-based, in rank order) at rank r contributes (j + 1) / (r + 1)
+    j = np.arange(r.shape[1])[None, :] + 1.0
+    contrib = np.where(np.isfinite(r), j / (r + 1.0), 0.0).sum(1)
+    denom = np.minimum(n_rel, k)
+    return np.divide(contrib, denom, out=np.zeros_like(contrib), where=denom > 0)
+
+
+def compute_topk(ranks: np.ndarray, n_rel: np.ndarray, metrics: tuple[str, ...], ks: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Per-user values ``{"ndcg@10": [U], ...}`` for every top-K metric in ``metrics`` x ``ks``."""
+    from ..registry import METRICS
+
+    out: dict[str, np.ndarray] = {}
+    for name in metrics:
+        fn = METRICS.get(name)
+        for k in ks:
+            out[f"{name}@{k}"] = np.asarray(fn(ranks, n_rel, int(k)), dtype=np.float64)
+    return out
+
+
+@register_metric("auc", summary="per-user fraction of (target, non-target candidate) pairs ordered correctly, ties ½; mean over users")
+def _auc_marker(*_args, **_kwargs):  # computed by the evaluator from pair counts
+    raise NotImplementedError("auc is computed by ssl4rec.benchmark.evaluation")
+
+
+@register_metric("gauc", summary="per-user AUC weighted by the user's number of targets")
+def _gauc_marker(*_args, **_kwargs):
+    raise NotImplementedError("gauc is computed by ssl4rec.benchmark.evaluation")
+
+
+@register_metric("coverage", summary="fraction of the catalogue appearing in any user's top K")
+def _coverage_marker(*_args, **_kwargs):
+    raise NotImplementedError("coverage is computed by ssl4rec.benchmark.evaluation")

@@ -1,0 +1,306 @@
+"""The runner: a suite's datasets x splits x models x seeds, one record per cell.
+
+``run`` reads top to bottom as the recipe of one cell: config -> seed -> data -> split ->
+build -> train -> evaluate -> record. Datasets and splits are built once per run and
+shared by all cells that use them. Finished cells (record present) are skipped, so a
+killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import platform
+import resource
+import subprocess
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..config import ComponentSpec, ModelSpec, Suite
+from ..data import Dataset, SplitData
+from ..registry import BASELINES, PRESETS, load_plugins
+from .evaluation import RankingValidator, evaluate
+from .results import SCHEMA_VERSION, ResultsStore, config_hash
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Runner", "derive_seed", "build_model", "versions", "git_commit", "CellOutcome"]
+
+
+def derive_seed(*keys: Any) -> int:
+    """A seed derived from the cell's keys, so adding a cell never shifts another's seed."""
+    h = hashlib.sha256("|".join(str(k) for k in keys).encode()).digest()
+    return int.from_bytes(h[:4], "little") % (2**31 - 1)
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages that can change results."""
+    import pandas
+    import scipy
+
+    from .. import __version__
+
+    return {
+        "ssl4rec": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "pandas": pandas.__version__,
+        "scipy": scipy.__version__,
+    }
+
+
+def git_commit() -> str | None:
+    """The commit of the ssl4rec checkout (``None`` outside git), ``+dirty`` when modified."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("+dirty" if dirty else "")
+
+
+class NotApplicable(Exception):
+    """The cell cannot run by construction (e.g. an objective the encoder cannot serve)."""
+
+
+def build_model(spec: ModelSpec, seed: int) -> tuple[Any, dict[str, Any]]:
+    """Instantiate a model cell; returns the model and its resolved params + component versions."""
+    if spec.kind == "baseline":
+        entry = BASELINES.entry(spec.name)
+        params = dict(spec.params)
+        if "seed" in entry.accepted_params():
+            params.setdefault("seed", seed)
+        resolved = entry.resolve(params)
+        return entry.obj(**resolved), {"params": resolved, "versions": {spec.name: entry.version}}
+    from .. import ssl as ssl_pkg
+
+    if spec.kind == "preset":
+        entry = PRESETS.entry(spec.name)
+        params = {"seed": seed, **spec.params}
+        model = entry.obj(**params)
+        comps = {spec.name: entry.version, **ssl_pkg.component_versions(model)}
+        return model, {"params": ssl_pkg.resolved_config(model), "versions": comps}
+    reason = ssl_pkg.check_compatible(
+        spec.encoder["name"], [o["name"] for o in spec.objectives], spec.encoder.get("params") or {}
+    )
+    if reason:
+        raise NotApplicable(reason)
+    model = ssl_pkg.build_ssl_model(dict(spec.encoder), [dict(o) for o in spec.objectives], **{"seed": seed, **spec.params})
+    return model, {"params": ssl_pkg.resolved_config(model), "versions": ssl_pkg.component_versions(model)}
+
+
+@dataclasses.dataclass
+class CellOutcome:
+    cell_id: str
+    status: str  # ok | skipped | n/a | failed
+    path: str | None = None
+    error: str | None = None
+
+
+class Runner:
+    """Runs a suite into a results folder.
+
+    Args:
+        suite: the validated suite.
+        out: results folder (records, leaderboards).
+        data_dir: where datasets are found (``$SSL4REC_DATA`` when ``None``).
+        fail_fast: re-raise a failing cell instead of recording it and continuing.
+        callbacks: factories ``(cell_id, record_stub) -> list[callable]`` giving per-cell
+            validation callbacks (tracking); may be empty.
+    """
+
+    def __init__(
+        self,
+        suite: Suite,
+        out: str | Path = "results",
+        data_dir: str | Path | None = None,
+        fail_fast: bool = False,
+        trackers: list[Any] | None = None,
+        model_overrides: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.suite = suite
+        self.store = ResultsStore(out)
+        self.data_dir = data_dir
+        self.fail_fast = fail_fast
+        self.trackers = list(trackers or [])
+        self.model_overrides = model_overrides or {}
+        self._datasets: dict[str, Dataset] = {}
+        self._splits: dict[tuple[str, str, int], SplitData] = {}
+        self._versions = versions()
+        self._commit = git_commit()
+
+    # -- shared, cached preparation ----------------------------------
+    def dataset(self, spec: ComponentSpec) -> Dataset:
+        key = spec.key()
+        if key not in self._datasets:
+            from ..datasets import load_dataset
+
+            t0 = time.perf_counter()
+            self._datasets[key] = load_dataset(spec.name, data_dir=self.data_dir, preprocessing=spec.preprocessing or None, **spec.params)
+            ds = self._datasets[key]
+            logger.info("loaded %s: %d users, %d items, %d interactions in %.1fs", spec.label, ds.n_users, ds.n_items, len(ds.interactions), time.perf_counter() - t0)
+        return self._datasets[key]
+
+    def split(self, dspec: ComponentSpec, sspec: ComponentSpec, seed: int) -> SplitData:
+        key = (dspec.key(), sspec.key(), seed)
+        if key not in self._splits:
+            from .splits import make_split
+
+            ds = self.dataset(dspec)
+            split_seed = derive_seed("split", dspec.label, ds.checksum, sspec.key(), seed)
+            self._splits[key] = make_split(ds, sspec.name, seed=split_seed, **sspec.params)
+        return self._splits[key]
+
+    def _model_spec(self, dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec) -> ModelSpec:
+        over = self.model_overrides.get(f"{dspec.label}/{sspec.label}/{mspec.label}")
+        if not over:
+            return mspec
+        return dataclasses.replace(mspec, params={**mspec.params, **over})
+
+    def cell_key(self, dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec, seed: int) -> tuple[str, Path]:
+        mspec = self._model_spec(dspec, sspec, mspec)
+        cell_id = f"{dspec.label}/{sspec.label}/{mspec.label}/seed{seed}"
+        chash = config_hash(
+            {
+                "dataset": dspec.key(),
+                "split": sspec.key(),
+                "model": mspec.resolved(),
+                "seed": seed,
+                "protocol": self.suite.protocol.to_dict(),
+                "validation": self.suite.validation,
+            }
+        )
+        return cell_id, self.store.rel_path(dspec.label, sspec.label, mspec.label, seed, chash)
+
+    # -- the run -----------------------------------------------------
+    def run(self) -> list[CellOutcome]:
+        load_plugins()
+        cells = self.suite.cells()
+        outcomes: list[CellOutcome] = []
+        bar = tqdm(cells, desc=f"suite {self.suite.name}", dynamic_ncols=True)
+        for dspec, sspec, mspec, seed in bar:
+            cell_id, rel = self.cell_key(dspec, sspec, mspec, seed)
+            bar.set_postfix_str(cell_id[-60:])
+            if self.store.exists(rel):
+                logger.info("skip %s (record exists)", cell_id)
+                outcomes.append(CellOutcome(cell_id, "skipped", str(rel)))
+                continue
+            try:
+                outcomes.append(self.run_cell(dspec, sspec, self._model_spec(dspec, sspec, mspec), seed, cell_id, rel))
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:
+                if self.fail_fast:
+                    raise
+                logger.error("cell %s failed: %s: %s", cell_id, type(exc).__name__, exc)
+                self.store.write_failure(
+                    rel,
+                    {
+                        "schema_version": SCHEMA_VERSION,
+                        "status": "failed",
+                        "cell_id": cell_id,
+                        "suite": self.suite.name,
+                        "error": f"{type(exc).__name__}: {exc}",
+                        "traceback": traceback.format_exc(),
+                        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    },
+                )
+                outcomes.append(CellOutcome(cell_id, "failed", str(rel), f"{type(exc).__name__}: {exc}"))
+        bar.close()
+        n = {s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "n/a", "failed")}
+        logger.info("suite %s: %d ran, %d skipped (finished before), %d n/a, %d failed", self.suite.name, n["ok"], n["skipped"], n["n/a"], n["failed"])
+        return outcomes
+
+    def run_cell(self, dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec, seed: int, cell_id: str, rel: Path) -> CellOutcome:
+        """config -> seed -> data -> split -> build -> train -> evaluate -> record."""
+        protocol = self.suite.protocol
+        model_seed = derive_seed("model", dspec.label, sspec.label, mspec.label, seed)
+        ds = self.dataset(dspec)
+        split = self.split(dspec, sspec, seed)
+        record: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "cell_id": cell_id,
+            "suite": self.suite.name,
+            "dataset": {
+                "name": dspec.name,
+                "label": dspec.label,
+                "params": dspec.params,
+                "checksum": ds.checksum,
+                "source_files": ds.info.get("source_files", {}),
+                "preprocessing": ds.info.get("preprocessing", []),
+                "counts": ds.stats(),
+            },
+            "split": {
+                "name": sspec.name,
+                "label": sspec.label,
+                "params": split.info.get("params", sspec.params),
+                "seed": split.info.get("seed"),
+                "fingerprint": split.info.get("fingerprint"),
+                "counts": split.info.get("counts"),
+            },
+            "model": {"label": mspec.label, "kind": mspec.kind, "name": mspec.name, "spec": mspec.resolved()},
+            "seed": seed,
+            "model_seed": model_seed,
+            "protocol": protocol.to_dict(),
+            "versions": self._versions,
+            "git_commit": self._commit,
+            "host": platform.node(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        try:
+            model, resolved = build_model(mspec, model_seed)
+        except NotApplicable as exc:
+            record.update(status="n/a", reason=str(exc), metrics={})
+            path = self.store.write(rel, record)
+            logger.info("%s: n/a (%s)", cell_id, exc)
+            return CellOutcome(cell_id, "n/a", str(path))
+        record["model"].update(params=resolved["params"], component_versions=resolved["versions"])
+        callbacks = [cb for t in self.trackers for cb in t.cell_callbacks(cell_id, record)]
+        validator = RankingValidator(split, protocol, seed=model_seed, max_users=self.suite.validation.get("max_users"), callbacks=callbacks)
+        torch.manual_seed(model_seed)
+        t0 = time.perf_counter()
+        model.fit(split.train, validator)
+        fit_seconds = time.perf_counter() - t0
+        result = evaluate(model, split, "test", protocol, seed=model_seed)
+        notes = []
+        if result.info["unscorable_targets"]:
+            notes.append(
+                f"cannot score cold items: {result.info['unscorable_targets']} of {result.info['n_targets']} "
+                "test targets are items it cannot rank (scored -inf, counted as misses)"
+            )
+        fit_info = {k: v for k, v in getattr(model, "fit_info", {}).items()}
+        record.update(
+            status="ok",
+            metrics=result.metrics,
+            eval_info=result.info,
+            fit_info=fit_info,
+            fit_seconds=fit_seconds,
+            eval_seconds=result.info["seconds"],
+            peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            notes=notes,
+            extra=getattr(model, "record_extra", lambda: {})(),
+        )
+        per_user = {"users": result.users.astype(np.int32), **result.per_user}
+        for t in self.trackers:
+            t.cell_finished(cell_id, record)
+        path = self.store.write(rel, record, per_user)
+        m = protocol.valid_metric
+        logger.info("%s: %s=%.4f fit %.1fs eval %.1fs", cell_id, m, result.metrics.get(m, float("nan")), fit_seconds, result.info["seconds"])
+        return CellOutcome(cell_id, "ok", str(path))
+
+
+def summarize(outcomes: list[CellOutcome]) -> str:
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    return json.dumps(counts)

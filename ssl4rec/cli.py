@@ -1,0 +1,156 @@
+"""Command-line interface (``ssl4rec`` console script, also ``python run_bench.py``).
+
+Verbs::
+
+    run SUITE.yaml [--out DIR] [--data DIR] [--fail-fast]   train + evaluate every cell, skip finished ones
+    list [KIND] [--include GLOB] [--tag TAG]                   registered components with summaries
+    leaderboard RESULTS_DIR [--to DIR]                         rebuild tables from records
+    data info NAME [--data DIR]                                counts, density, checksum, files
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+logger = logging.getLogger("ssl4rec")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("urllib3", "filelock", "matplotlib", "PIL", "sentence_transformers", "transformers", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from .benchmark.leaderboard import write_leaderboards
+    from .benchmark.runner import Runner
+    from .config import load_suite
+
+    suite = load_suite(args.suite)
+    out = Path(args.out)
+    overrides = {}
+    if getattr(args, "tuned", False):
+        from .benchmark.tuning import load_best_params
+
+        overrides = load_best_params(args.suite, out)
+    trackers = []
+    if getattr(args, "track", None) == "wandb":
+        from .benchmark.tracking import WandbTracker
+
+        trackers.append(WandbTracker(project=args.wandb_project, suite=suite.name, out=out))
+    with logging_redirect_tqdm():
+        outcomes = Runner(suite, out=out, data_dir=args.data, fail_fast=args.fail_fast, trackers=trackers, model_overrides=overrides).run()
+    written = write_leaderboards(out)
+    for t in trackers:
+        t.finish(written)
+    failed = [o for o in outcomes if o.status == "failed"]
+    logger.info("leaderboards: %s", out / "leaderboards")
+    for o in failed:
+        logger.error("failed cell %s: %s", o.cell_id, o.error)
+    return 1 if failed else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .registry import REGISTRIES, load_plugins
+    from .registry import did_you_mean as dym
+
+    errors = load_plugins()
+    kinds = [args.kind] if args.kind else list(REGISTRIES)
+    for kind in kinds:
+        key = kind if kind in REGISTRIES else kind + "s"
+        if key not in REGISTRIES:
+            print(f"unknown kind {kind!r}.{dym(kind, list(REGISTRIES))} Kinds: {', '.join(REGISTRIES)}", file=sys.stderr)
+            return 2
+        reg = REGISTRIES[key]
+        entries = reg.list(include=args.include or None, tags=args.tag or None)
+        print(f"{key} ({len(entries)})")
+        width = max((len(e.name) for e in entries), default=0)
+        for e in entries:
+            alias = f" (aliases: {', '.join(e.aliases)})" if e.aliases else ""
+            print(f"  {e.name.ljust(width)}  {e.summary}{alias}")
+        print()
+    for name, err in errors.items():
+        print(f"plugin {name!r} failed to load: {err}", file=sys.stderr)
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from .benchmark.leaderboard import write_leaderboards
+
+    written = write_leaderboards(args.results, args.to)
+    for p in written:
+        print(p)
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from .datasets import dataset_info
+
+    info = dataset_info(args.name, data_dir=args.data)
+    print(json.dumps(info, indent=2, default=str))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ssl4rec", description="Benchmark self-supervised and LM-enhanced recommenders.")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    r = sub.add_parser("run", help="train + evaluate every cell of a suite (finished cells are skipped)")
+    r.add_argument("suite")
+    r.add_argument("--out", default="results", help="results folder (default: results/)")
+    r.add_argument("--data", default=None, help="data folder (default: $SSL4REC_DATA or ~/.cache/ssl4rec)")
+    r.add_argument("--fail-fast", action="store_true", help="stop at the first failing cell")
+    r.add_argument("--tuned", action="store_true", help="use the best parameters found by `tune`")
+    r.add_argument("--track", choices=["wandb"], default=None, help="also log to wandb (offline when no account)")
+    r.add_argument("--wandb-project", default="ssl4rec")
+    r.set_defaults(func=cmd_run)
+
+    li = sub.add_parser("list", help="list registered components")
+    li.add_argument("kind", nargs="?", default=None, help="datasets, splits, baselines, presets, encoders, objectives, metrics, ...")
+    li.add_argument("--include", action="append", help="glob pattern on names (repeatable)")
+    li.add_argument("--tag", action="append", help="only entries with this tag (repeatable)")
+    li.set_defaults(func=cmd_list)
+
+    lb = sub.add_parser("leaderboard", help="rebuild leaderboards from the records in RESULTS_DIR")
+    lb.add_argument("results")
+    lb.add_argument("--to", default=None, help="output folder (default: RESULTS_DIR/leaderboards)")
+    lb.set_defaults(func=cmd_leaderboard)
+
+    d = sub.add_parser("data", help="dataset commands")
+    dsub = d.add_subparsers(dest="data_verb", required=True)
+    di = dsub.add_parser("info", help="counts, density, checksum and where the files were found")
+    di.add_argument("name")
+    di.add_argument("--data", default=None)
+    di.set_defaults(func=cmd_data)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    from .registry import ConfigError, UnknownNameError
+
+    try:
+        from .datasets import DataError
+    except ImportError:  # pragma: no cover - datasets package always present
+        DataError = ValueError  # noqa: N806
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, UnknownNameError, DataError) as exc:
+        logger.error("%s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

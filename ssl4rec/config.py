@@ -1,0 +1,261 @@
+"""Suite files (YAML) -> validated dataclasses, with clear errors.
+
+A suite lists datasets x splits x models x seeds and the evaluation protocol::
+
+    name: quickstart
+    datasets:
+      - ml-latest-small                       # a name, or {name, params, preprocessing, label}
+    splits:
+      - {name: random, params: {ratios: [0.8, 0.1, 0.1]}}
+      - {name: sparsity, grid: {p: [0.2, 0.5, 1.0]}}   # grid expands into one split per value
+    models:
+      - pop
+      - {name: bpr, params: {epochs: 50}, label: BPR}
+    cross:                                    # optional: encoders x objective sets (SSL)
+      encoders: [gru, transformer]
+      objectives: [[next_item], [masked_item], [next_item, contrastive]]
+      params: {epochs: 20}
+    seeds: [0, 1, 2]
+    evaluation: {ks: [5, 10, 20], candidates: full, mask_history: true}
+
+Every component is referenced as a name or ``{name: ..., params: {...}}``; unknown keys are
+errors naming the accepted ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .benchmark.evaluation import Protocol
+from .registry import BASELINES, DATASETS, PRESETS, SPLITS, ConfigError, UnknownNameError, check_keys, did_you_mean
+
+__all__ = ["ComponentSpec", "ModelSpec", "Suite", "load_suite", "parse_suite"]
+
+SUITE_KEYS = ("name", "description", "datasets", "splits", "models", "cross", "seeds", "evaluation", "validation", "output")
+COMPONENT_KEYS = ("name", "params", "label", "grid", "preprocessing")
+
+
+def _label_value(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return "-".join(_label_value(x) for x in v)
+    if isinstance(v, dict):
+        return ",".join(f"{k}={_label_value(x)}" for k, x in sorted(v.items()))
+    return str(v)
+
+
+@dataclasses.dataclass(frozen=True)
+class ComponentSpec:
+    """A dataset or split reference: registry name, parameters and display label."""
+
+    name: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    label: str = ""
+    preprocessing: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def key(self) -> str:
+        return json.dumps({"name": self.name, "params": self.params, "preprocessing": self.preprocessing}, sort_keys=True, default=str)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """A model cell: a baseline, a preset, or an encoder x objectives pair of the cross."""
+
+    label: str
+    kind: str
+    """``"baseline"``, ``"preset"`` or ``"cross"``."""
+    name: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    encoder: dict[str, Any] | None = None
+    objectives: tuple[dict[str, Any], ...] = ()
+
+    def resolved(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": self.kind, "name": self.name, "params": self.params}
+        if self.kind == "cross":
+            d["encoder"] = self.encoder
+            d["objectives"] = list(self.objectives)
+        return d
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    """A validated suite."""
+
+    name: str
+    datasets: tuple[ComponentSpec, ...]
+    splits: tuple[ComponentSpec, ...]
+    models: tuple[ModelSpec, ...]
+    seeds: tuple[int, ...] = (0,)
+    protocol: Protocol = dataclasses.field(default_factory=Protocol)
+    validation: dict[str, Any] = dataclasses.field(default_factory=dict)
+    description: str = ""
+    path: str = ""
+
+    def cells(self) -> list[tuple[ComponentSpec, ComponentSpec, ModelSpec, int]]:
+        return list(itertools.product(self.datasets, self.splits, self.models, self.seeds))
+
+
+def _component(raw: Any, kind: str, where: str) -> dict[str, Any]:
+    if isinstance(raw, str):
+        return {"name": raw, "params": {}, "label": ""}
+    if not isinstance(raw, dict) or "name" not in raw:
+        raise ConfigError(f"{where}: each {kind} must be a name or a mapping with 'name', got {raw!r}")
+    check_keys(raw, COMPONENT_KEYS, f"{where} ({kind} {raw.get('name')!r})")
+    params = raw.get("params") or {}
+    if not isinstance(params, dict):
+        raise ConfigError(f"{where}: params of {kind} {raw['name']!r} must be a mapping")
+    return {
+        "name": str(raw["name"]),
+        "params": dict(params),
+        "label": str(raw.get("label") or ""),
+        "grid": raw.get("grid"),
+        "preprocessing": raw.get("preprocessing"),
+    }
+
+
+def _expand_grid(c: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    grid = c.get("grid")
+    if not grid:
+        return [c]
+    if not isinstance(grid, dict):
+        raise ConfigError(f"{where}: grid of {c['name']!r} must map parameter -> list of values")
+    keys = sorted(grid)
+    out = []
+    for values in itertools.product(*[grid[k] if isinstance(grid[k], list) else [grid[k]] for k in keys]):
+        params = {**c["params"], **dict(zip(keys, values, strict=True))}
+        label = c["label"] or c["name"]
+        label += "-" + "-".join(f"{k}{_label_value(v)}" for k, v in zip(keys, values, strict=True))
+        out.append({**c, "params": params, "label": label, "grid": None})
+    return out
+
+
+def _split_label(c: dict[str, Any]) -> str:
+    return c["label"] or c["name"]
+
+
+def _check_entry_params(entry, params: dict[str, Any], where: str) -> None:
+    try:
+        entry.resolve({k: v for k, v in params.items() if k != "seed"})
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _models(raw: dict[str, Any], where: str) -> list[ModelSpec]:
+    out: list[ModelSpec] = []
+    for i, m in enumerate(raw.get("models") or []):
+        c = _component(m, "model", f"{where} models[{i}]")
+        if c.get("grid") or c.get("preprocessing"):
+            raise ConfigError(f"{where} models[{i}]: 'grid'/'preprocessing' are not model keys")
+        name = c["name"]
+        if name in BASELINES:
+            _check_entry_params(BASELINES.entry(name), c["params"], f"{where} models[{i}]")
+            out.append(ModelSpec(label=c["label"] or name, kind="baseline", name=BASELINES.entry(name).name, params=c["params"]))
+        elif name in PRESETS:
+            out.append(ModelSpec(label=c["label"] or PRESETS.entry(name).meta.get("display", name), kind="preset", name=PRESETS.entry(name).name, params=c["params"]))
+        else:
+            choices = BASELINES.names() + PRESETS.names()
+            raise UnknownNameError(
+                f"{where} models[{i}]: unknown model {name!r}.{did_you_mean(name, choices)} "
+                f"Models are baselines ({', '.join(BASELINES.names())}) or presets ({', '.join(PRESETS.names())}); "
+                "`ssl4rec list baselines` / `ssl4rec list presets`."
+            )
+    cross = raw.get("cross")
+    if cross:
+        if not isinstance(cross, dict):
+            raise ConfigError(f"{where} cross: must be a mapping with 'encoders' and 'objectives'")
+        check_keys(cross, ("encoders", "objectives", "params", "schedule"), f"{where} cross")
+        from .registry import ENCODERS, OBJECTIVES
+
+        encs = [_component(e, "encoder", f"{where} cross.encoders") for e in cross.get("encoders") or []]
+        for e in encs:
+            ENCODERS.entry(e["name"])
+        for objset in cross.get("objectives") or []:
+            objset = objset if isinstance(objset, list) else [objset]
+            objs = [_component(o, "objective", f"{where} cross.objectives") for o in objset]
+            for o in objs:
+                OBJECTIVES.entry(o["name"])
+            for e in encs:
+                label = (e["label"] or e["name"]) + "+" + "+".join(o["label"] or o["name"] for o in objs)
+                params = dict(cross.get("params") or {})
+                if cross.get("schedule"):
+                    params["schedule"] = cross["schedule"]
+                out.append(
+                    ModelSpec(
+                        label=label,
+                        kind="cross",
+                        name="ssl",
+                        params=params,
+                        encoder={"name": e["name"], "params": e["params"]},
+                        objectives=tuple({"name": o["name"], "params": o["params"]} for o in objs),
+                    )
+                )
+    labels = [m.label for m in out]
+    dup = sorted({x for x in labels if labels.count(x) > 1})
+    if dup:
+        raise ConfigError(f"{where}: duplicate model labels {dup}; give each a distinct 'label'")
+    if not out:
+        raise ConfigError(f"{where}: no models (give 'models' and/or 'cross')")
+    return out
+
+
+def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
+    """Validate a suite mapping (as loaded from YAML)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a suite must be a mapping, got {type(raw).__name__}")
+    check_keys(raw, SUITE_KEYS, f"suite {path}")
+    datasets = []
+    for i, d in enumerate(raw.get("datasets") or []):
+        c = _component(d, "dataset", f"{path} datasets[{i}]")
+        DATASETS.entry(c["name"])
+        datasets.append(
+            ComponentSpec(name=c["name"], params=c["params"], label=c["label"] or c["name"], preprocessing=dict(c.get("preprocessing") or {}))
+        )
+    if not datasets:
+        raise ConfigError(f"{path}: no datasets")
+    splits = []
+    for i, s in enumerate(raw.get("splits") or []):
+        c = _component(s, "split", f"{path} splits[{i}]")
+        entry = SPLITS.entry(c["name"])
+        for ex in _expand_grid(c, f"{path} splits[{i}]"):
+            _check_entry_params(entry, ex["params"], f"{path} splits[{i}]")
+            splits.append(ComponentSpec(name=entry.name, params=ex["params"], label=_split_label(ex)))
+    if not splits:
+        raise ConfigError(f"{path}: no splits")
+    labels = [s.label for s in splits]
+    dup = sorted({x for x in labels if labels.count(x) > 1})
+    if dup:
+        raise ConfigError(f"{path}: duplicate split labels {dup}; give each a distinct 'label'")
+    seeds = raw.get("seeds", [0])
+    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+    if not seeds or not all(isinstance(s, int) for s in seeds):
+        raise ConfigError(f"{path}: seeds must be a list of integers")
+    validation = dict(raw.get("validation") or {})
+    check_keys(validation, ("max_users", "patience_override"), f"{path} validation")
+    return Suite(
+        name=str(raw.get("name") or Path(path).stem),
+        description=str(raw.get("description") or ""),
+        datasets=tuple(datasets),
+        splits=tuple(splits),
+        models=tuple(_models(raw, path)),
+        seeds=tuple(seeds),
+        protocol=Protocol.from_dict(raw.get("evaluation")),
+        validation=validation,
+        path=path,
+    )
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read and validate a suite YAML file (``yaml.safe_load``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"suite file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_suite(raw, str(path))

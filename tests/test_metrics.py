@@ -1,0 +1,195 @@
+"""Metric and evaluator tests against values worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ssl4rec.benchmark.evaluation import Protocol, evaluate, target_matrix
+from ssl4rec.benchmark.metrics import compute_topk
+from ssl4rec.data import Interactions, SplitData
+from ssl4rec.registry import ConfigError
+
+
+class FixedScores:
+    """A 'model' returning a fixed score matrix (rows = user ids)."""
+
+    def __init__(self, scores: np.ndarray, scorable=None) -> None:
+        self.scores = torch.as_tensor(scores, dtype=torch.float32)
+        self._scorable = scorable
+
+    def score(self, batch):
+        return self.scores[batch.users]
+
+    def scorable_items(self):
+        return self._scorable
+
+
+def hand_split() -> SplitData:
+    # user 0: history {0}, targets {1, 4};  user 1: history {2}, target {5}
+    train = pd.DataFrame({"user": [0, 1], "item": [0, 2], "rating": [1.0, 1.0], "timestamp": [0, 0]})
+    test = pd.DataFrame({"user": [0, 0, 1], "item": [1, 4, 5], "rating": [1.0] * 3, "timestamp": [1] * 3})
+    return SplitData(train=Interactions(train, 2, 6), valid=test.iloc[:0], test=test)
+
+
+HAND_SCORES = np.array(
+    [
+        [9.0, 0.5, 0.9, 0.7, 0.7, 0.1],  # item 0 masked; ranking 2, 3, 4 (tie -> lower id first), 1, 5
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],  # all tied: ranking by id 0, 1, 3, 4, 5 (2 masked)
+    ]
+)
+
+
+def test_hand_computed_metrics():
+    res = evaluate(FixedScores(HAND_SCORES), hand_split(), "test", Protocol(ks=(2, 5)), progress=False)
+    pu = res.per_user
+    # user 0: target ranks: item 4 -> 2, item 1 -> 3 (0-based)
+    assert pu["hr@2"][0] == 0 and pu["hr@5"][0] == 1
+    assert pu["precision@5"][0] == pytest.approx(0.4)
+    assert pu["recall@5"][0] == pytest.approx(1.0)
+    assert pu["f1@5"][0] == pytest.approx(2 * 0.4 / 1.4)
+    dcg = 1 / math.log2(4) + 1 / math.log2(5)
+    idcg = 1 + 1 / math.log2(3)
+    assert pu["ndcg@5"][0] == pytest.approx(dcg / idcg, rel=1e-6)
+    assert pu["mrr@5"][0] == pytest.approx(1 / 3)
+    assert pu["map@5"][0] == pytest.approx((1 / 3 + 2 / 4) / 2)
+    # AUC: negatives 2 (0.9), 3 (0.7), 5 (0.1); item 1 beats 5 -> 1; item 4 beats 5, ties 3 -> 1.5
+    assert pu["auc"][0] == pytest.approx(2.5 / 6)
+    # user 1: item 5 is 5th among candidates {0,1,3,4,5} -> rank 4: hit at 5, not at 2
+    assert pu["hr@5"][1] == 1 and pu["hr@2"][1] == 0
+    assert pu["mrr@5"][1] == pytest.approx(1 / 5)
+    assert pu["ndcg@5"][1] == pytest.approx(1 / math.log2(6))
+    assert pu["auc"][1] == pytest.approx(0.5)
+    assert res.metrics["ndcg@5"] == pytest.approx((dcg / idcg + 1 / math.log2(6)) / 2, rel=1e-6)
+    assert res.metrics["gauc"] == pytest.approx((2 * 2.5 / 6 + 1 * 0.5) / 3)
+    assert res.info["n_users"]["all"] == 2
+
+
+def test_no_masking_changes_ranks():
+    res = evaluate(FixedScores(HAND_SCORES), hand_split(), "test", Protocol(ks=(1,), mask_history=False), progress=False)
+    # user 0: item 0 (9.0) now first -> item 4 rank 3, nobody hits at 1
+    assert res.per_user["hr@1"][0] == 0
+    # user 1: item 5 now rank 5 (0-based) among 6
+    assert res.per_user["mrr@1"][1] == 0
+
+
+def test_unscorable_targets_are_misses():
+    scores = HAND_SCORES.copy()
+    res = evaluate(FixedScores(scores, scorable=np.array([0, 1, 2, 3])), hand_split(), "test", Protocol(ks=(5,)), progress=False)
+    # user 0: item 4 unscorable -> miss; item 1 rank 2 (after 2, 3)
+    assert res.per_user["hr@5"][0] == 1
+    assert res.per_user["recall@5"][0] == pytest.approx(0.5)
+    assert res.per_user["hr@5"][1] == 0  # item 5 unscorable
+    assert res.info["unscorable_targets"] == 2
+
+
+def test_target_in_history_counts_as_miss():
+    split = hand_split()
+    split.test.loc[2, "item"] = 2  # user 1's target is already in its history
+    res = evaluate(FixedScores(HAND_SCORES), split, "test", Protocol(ks=(5,)), progress=False)
+    assert res.per_user["hr@5"][1] == 0
+    assert np.isnan(res.per_user["auc"][1])  # no retrievable positive
+
+
+def test_metric_functions_direct():
+    ranks = np.array([[0.0, np.inf], [3.0, 1.0], [np.inf, np.inf]])
+    n_rel = np.array([1, 2, 2])
+    out = compute_topk(ranks, n_rel, ("hr", "mrr", "map", "ndcg"), (2,))
+    assert out["hr@2"].tolist() == [1.0, 1.0, 0.0]
+    assert out["mrr@2"].tolist() == pytest.approx([1.0, 0.5, 0.0])
+    # user 1: one hit at rank 1 -> precision@2 = 1/2; / min(2, 2)
+    assert out["map@2"].tolist() == pytest.approx([1.0, 0.25, 0.0])
+    assert out["ndcg@2"][1] == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3)))
+
+
+def random_split(n_users=37, n_items=23, seed=0) -> SplitData:
+    rng = np.random.default_rng(seed)
+    rows = {(int(u), int(i)) for u, i in zip(rng.integers(0, n_users, 400), rng.integers(0, n_items, 400), strict=True)}
+    df = pd.DataFrame(sorted(rows), columns=["user", "item"]).assign(rating=1.0, timestamp=0)
+    is_test = rng.random(len(df)) < 0.25
+    return SplitData(train=Interactions(df[~is_test], n_users, n_items), valid=df.iloc[:0], test=df[is_test].reset_index(drop=True))
+
+
+@pytest.mark.parametrize("candidates", ["full", "sampled"])
+def test_batch_size_does_not_change_metrics(candidates):
+    split = random_split()
+    # integer scores produce many ties, exercising the tie rule
+    scores = np.random.default_rng(1).integers(0, 4, size=(37, 23)).astype(np.float32)
+    base = None
+    for bs in (1, 5, 1024):
+        proto = Protocol(batch_size=bs, candidates=candidates, n_negatives=5)
+        res = evaluate(FixedScores(scores), split, "test", proto, seed=3, progress=False)
+        if base is None:
+            base = res
+            continue
+        for k, v in base.metrics.items():
+            assert res.metrics[k] == pytest.approx(v, abs=1e-12), k
+
+
+def test_sampled_protocol_candidates():
+    split = random_split()
+    scores = np.random.default_rng(2).random((37, 23)).astype(np.float32)
+    full = evaluate(FixedScores(scores), split, "test", Protocol(ks=(5,)), progress=False)
+    sampled = evaluate(FixedScores(scores), split, "test", Protocol(ks=(5,), candidates="sampled", n_negatives=3), progress=False)
+    # fewer candidates -> ranks can only improve
+    assert sampled.metrics["hr@5"] >= full.metrics["hr@5"]
+    assert "SAMPLED" in Protocol(candidates="sampled").label()
+    pop = evaluate(FixedScores(scores), split, "test", Protocol(ks=(5,), candidates="sampled", n_negatives=3, sampling="popularity"), seed=1, progress=False)
+    assert 0 <= pop.metrics["hr@5"] <= 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000))
+def test_metric_bounds_and_monotonicity(seed):
+    split = random_split(seed=seed % 7)
+    scores = np.random.default_rng(seed).random((37, 23)).astype(np.float32)
+    res = evaluate(FixedScores(scores), split, "test", Protocol(ks=(1, 5, 10)), progress=False)
+    for k, v in res.metrics.items():
+        assert 0.0 <= v <= 1.0 + 1e-9, k
+    for m in ("hr", "recall"):
+        assert res.metrics[f"{m}@1"] <= res.metrics[f"{m}@5"] + 1e-12 <= res.metrics[f"{m}@10"] + 2e-12
+
+
+def test_perfect_and_worst_models():
+    split = random_split()
+    tm = np.zeros((37, 23), np.float32)
+    users, items = split.test["user"].to_numpy(), split.test["item"].to_numpy()
+    tm[users, items] = 1.0
+    best = evaluate(FixedScores(tm), split, "test", Protocol(ks=(20,)), progress=False)
+    assert best.metrics["ndcg@20"] == pytest.approx(1.0)
+    assert best.metrics["auc"] == pytest.approx(1.0)
+    worst = evaluate(FixedScores(-tm), split, "test", Protocol(ks=(20,)), progress=False)
+    assert worst.metrics["auc"] == pytest.approx(0.0)
+
+
+def test_target_matrix_dedups():
+    df = pd.DataFrame({"user": [3, 3, 3, 1], "item": [2, 2, 5, 0]})
+    users, mat = target_matrix(df, 10)
+    assert users.tolist() == [1, 3]
+    assert mat.tolist() == [[0, -1], [2, 5]]
+
+
+def test_protocol_rejects_unknown():
+    with pytest.raises(ConfigError, match="ndcg"):
+        Protocol(metrics=("ndgc",))
+    with pytest.raises(ConfigError, match="candidates"):
+        Protocol.from_dict({"candidates": "partial"})
+    with pytest.raises(ConfigError, match="mask_history"):
+        Protocol.from_dict({"mask_histroy": True})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rank_methods_agree(seed):
+    split = random_split(seed=seed)
+    scores = np.random.default_rng(seed).integers(0, 3, size=(37, 23)).astype(np.float32)
+    scores[:, 5] = -np.inf  # an unscorable item
+    a = evaluate(FixedScores(scores), split, "test", Protocol(), progress=False, protocol_method="compare")
+    b = evaluate(FixedScores(scores), split, "test", Protocol(), progress=False, protocol_method="sort")
+    for k, v in a.metrics.items():
+        assert b.metrics[k] == pytest.approx(v, abs=1e-12), k

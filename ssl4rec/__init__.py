@@ -8,8 +8,15 @@ runner call it).
 
 __version__ = "0.1.0"
 
-from . import registry  # noqa: E402
-from . import datasets, benchmark, baselines, encoders, objectives, text  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    baselines,
+    benchmark,
+    datasets,
+    encoders,
+    objectives,
+    registry,  # noqa: E402
+    text,
+)
 from .data import Batch, Dataset, Interactions, SplitData  # noqa: E402
 from .models import Recommender  # noqa: E402
 from .registry import (  # noqa: E402

@@ -174,8 +174,8 @@ def _models(raw: dict[str, Any], where: str) -> list[ModelSpec]:
         encs = [_component(e, "encoder", f"{where} cross.encoders") for e in cross.get("encoders") or []]
         for e in encs:
             ENCODERS.entry(e["name"])
-        for objset in cross.get("objectives") or []:
-            objset = objset if isinstance(objset, list) else [objset]
+        for raw_set in cross.get("objectives") or []:
+            objset = raw_set if isinstance(raw_set, list) else [raw_set]
             objs = [_component(o, "objective", f"{where} cross.objectives") for o in objset]
             for o in objs:
                 OBJECTIVES.entry(o["name"])

@@ -233,7 +233,6 @@ def evaluate(
     want_topk = [m for m in protocol.metrics if m in TOPK_METRICS]
     want_auc = "auc" in protocol.metrics or "gauc" in protocol.metrics
     want_cov = "coverage" in protocol.metrics
-    kmax = max(protocol.ks)
     groups = {"": None, **{f"{g}/": m for g, m in subsets.items()}}
     ranks_out = {g: np.full(tmat.shape, np.inf) for g in groups}
     auc_num = {g: np.zeros(len(all_users)) for g in groups}
@@ -312,8 +311,8 @@ def evaluate(
             den = auc_den[g]
             auc = np.divide(auc_num[g], den, out=np.full(len(den), np.nan), where=den > 0)
             pu["auc"] = auc
-        for name, arr in pu.items():
-            arr = np.where(has, arr, np.nan)
+        for name, raw in pu.items():
+            arr = np.where(has, raw, np.nan)
             per_user[g + name] = arr.astype(np.float32)
             vals = arr[has]
             if name == "auc":

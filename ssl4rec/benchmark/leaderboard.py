@@ -105,7 +105,7 @@ def _paired_values(store: ResultsStore, recs: list[dict[str, Any]], metric: str)
         if metric not in pu or "users" not in pu:
             continue
         for u, v in zip(pu["users"].tolist(), pu[metric].tolist(), strict=True):
-            if v == v:  # not NaN
+            if not math.isnan(v):
                 out[(r["seed"], u)] = v
     return out
 

@@ -1,1 +1,32 @@
-"""objectives."""
+"""Objectives; importing this package registers them in ``OBJECTIVES``.
+
+Main objectives (they define scoring): ``next_item`` (SASRec / GRU4Rec), ``masked_item``
+(BERT4Rec), ``reconstruction`` (Mult-VAE). Auxiliary self-supervised objectives:
+``contrastive`` (CL4SRec). See :mod:`ssl4rec.objectives.base` for the contract and
+``docs/adding_an_objective.md`` for writing a new one.
+"""
+
+from . import base, contrastive, losses, masked_item, next_item, reconstruction  # noqa: F401
+from .base import Objective, ObjectiveConfig, TrainBatch, trim_left
+from .contrastive import Contrastive, ContrastiveConfig
+from .losses import info_nce, item_loss
+from .masked_item import MaskedItem, MaskedItemConfig
+from .next_item import NextItem, NextItemConfig
+from .reconstruction import Reconstruction, ReconstructionConfig
+
+__all__ = [
+    "Contrastive",
+    "ContrastiveConfig",
+    "MaskedItem",
+    "MaskedItemConfig",
+    "NextItem",
+    "NextItemConfig",
+    "Objective",
+    "ObjectiveConfig",
+    "Reconstruction",
+    "ReconstructionConfig",
+    "TrainBatch",
+    "info_nce",
+    "item_loss",
+    "trim_left",
+]

@@ -67,13 +67,20 @@ class Table:
     primary: str
 
 
+def _without_seed(params: Any) -> Any:
+    """Model params minus per-cell seeds (which differ across seeds by design)."""
+    if isinstance(params, dict):
+        return {k: _without_seed(v) for k, v in params.items() if k != "seed"}
+    return params
+
+
 def _consistency_key(rec: dict[str, Any]) -> dict[str, Any]:
     return {
         "dataset checksum": rec["dataset"].get("checksum"),
         "split": json.dumps({"name": rec["split"].get("name"), "params": rec["split"].get("params")}, sort_keys=True, default=str),
         "protocol": json.dumps(rec.get("protocol"), sort_keys=True),
         "component versions": json.dumps(rec["model"].get("component_versions"), sort_keys=True),
-        "model params": json.dumps(rec["model"].get("params"), sort_keys=True, default=str),
+        "model params": json.dumps(_without_seed(rec["model"].get("params")), sort_keys=True, default=str),
     }
 
 

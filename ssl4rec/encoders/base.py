@@ -1,0 +1,232 @@
+"""What every encoder shares: the item representation, the two input kinds, config building.
+
+An encoder maps a batch of user histories to representations that objectives consume:
+
+* a *sequence* encoder (``input = "sequence"``) maps a left-padded LongTensor ``[B, W]`` of
+  item ids (shifted +1, 0 = padding, ``n_items + 1`` = the mask token, ``W <= max_len``) to
+  hidden states ``[B, W, d]`` for every position; the user representation is the last position.
+* a *bag* encoder (``input = "bag"``) maps a :class:`Bag` (each user's set of items) to
+  :class:`BagOutput` logits over all items (+ the latent ``mu`` / ``logvar``).
+
+Items are represented by one :class:`ItemEmbedding` module owned by the encoder (attribute
+``item_embedding``): its :meth:`~ItemEmbedding.all` gives the ``[n_items + 1, d]`` item vectors
+(row 0 = padding) used both as the input embedding and as the output scoring matrix. A later
+item representation (e.g. from item text) replaces this one module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..registry import ConfigError, check_keys
+
+__all__ = [
+    "Bag",
+    "BagEncoder",
+    "BagOutput",
+    "ItemEmbedding",
+    "SequenceEncoder",
+    "encoder_capabilities",
+    "make_config",
+]
+
+C = TypeVar("C")
+
+
+def make_config(config_cls: type[C], params: dict[str, Any], where: str) -> C:
+    """``config_cls(**params)``; unknown keys raise :class:`ssl4rec.registry.ConfigError` with suggestions."""
+    check_keys(params, [f.name for f in dataclasses.fields(config_cls)], where)  # type: ignore[arg-type]
+    return config_cls(**params)
+
+
+class ItemEmbedding(nn.Module):
+    """Learned ID embeddings of the items, plus the special mask token.
+
+    Ids follow the sequence convention: 0 = padding (a zero vector), ``1..n_items`` = items,
+    ``n_items + 1`` = the mask token (used by ``masked_item`` and the ``mask`` augmentation).
+
+    Args:
+        n_items: catalogue size.
+        dim: vector size.
+    """
+
+    def __init__(self, n_items: int, dim: int) -> None:
+        super().__init__()
+        self.n_items = int(n_items)
+        self.dim = int(dim)
+        self.table = nn.Embedding(self.n_items + 2, self.dim, padding_idx=0)
+
+    @property
+    def mask_token(self) -> int:
+        return self.n_items + 1
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Vectors of ``ids`` (any shape) -> ``[*ids.shape, dim]``."""
+        return self.table(ids)
+
+    def all(self) -> torch.Tensor:
+        """Item vectors ``[n_items + 1, dim]``; row 0 is padding, row ``i + 1`` is item ``i``."""
+        return self.table.weight[: self.n_items + 1]
+
+    def scoring_matrix(self) -> torch.Tensor:
+        """``[n_items, dim]``: row ``i`` scores item ``i`` (the output side of the tied embedding)."""
+        return self.table.weight[1 : self.n_items + 1]
+
+    def reset_parameters(self, std: float | None = 0.02) -> None:
+        """Normal(0, std) initialisation (Xavier-normal when ``std`` is None); padding row zero."""
+        with torch.no_grad():
+            if std is None:
+                nn.init.xavier_normal_(self.table.weight)
+            else:
+                nn.init.normal_(self.table.weight, 0.0, std)
+            self.table.weight[0].zero_()
+
+
+class SequenceEncoder(nn.Module):
+    """Base of sequence encoders: ``forward(seq [B, W]) -> hidden states [B, W, d]``.
+
+    Subclasses set ``Config`` (their config dataclass), ``direction`` and build their layers
+    in ``__init__`` after calling ``super().__init__``. ``W`` may be shorter than ``max_len``
+    (batches are trimmed to their longest sequence); rows are left-padded, so the last
+    column is each user's most recent item and the user representation.
+    """
+
+    Config: ClassVar[type] = type(None)
+    input: ClassVar[str] = "sequence"
+    direction: ClassVar[str | None] = "causal"
+    name: ClassVar[str] = "sequence"
+
+    def __init__(
+        self,
+        n_items: int,
+        max_len: int = 50,
+        item_embedding: ItemEmbedding | None = None,
+        **params: Any,
+    ) -> None:
+        super().__init__()
+        self.config = make_config(self.Config, params, f"encoder {self.name!r}")
+        self.n_items = int(n_items)
+        self.max_len = int(max_len)
+        dim = int(self.config.embedding_size)
+        if item_embedding is not None and item_embedding.dim != dim:
+            raise ConfigError(f"encoder {self.name!r}: item_embedding has dim {item_embedding.dim}, expected {dim}")
+        self._own_items = item_embedding is None
+        self.item_embedding = item_embedding if item_embedding is not None else ItemEmbedding(n_items, dim)
+
+    @property
+    def dim(self) -> int:
+        return self.item_embedding.dim
+
+    @classmethod
+    def capabilities(cls, params: dict[str, Any] | None = None) -> tuple[str, ...]:
+        """What this encoder provides under ``params``: its input kind and direction."""
+        return (cls.input, cls.direction) if cls.direction else (cls.input,)
+
+    def represent(self, seq: torch.Tensor) -> torch.Tensor:
+        """User representations ``[B, d]`` (the hidden state at the last position)."""
+        return self(seq)[:, -1]
+
+
+@dataclasses.dataclass
+class Bag:
+    """A batch of item sets in ``embedding_bag`` layout (item ids NOT shifted: 0 is an item).
+
+    Attributes:
+        items: LongTensor [nnz], the items of all users, row after row.
+        offsets: LongTensor [B], start of each row in ``items``.
+        rows: LongTensor [nnz], the row of each entry of ``items``.
+        size: number of rows B.
+    """
+
+    items: torch.Tensor
+    offsets: torch.Tensor
+    rows: torch.Tensor
+    size: int
+
+    @classmethod
+    def from_csr(cls, m: sp.csr_matrix, device: torch.device | str = "cpu") -> Bag:
+        """Rows of a binary CSR matrix as a :class:`Bag`."""
+        indptr = np.asarray(m.indptr, dtype=np.int64)
+        counts = np.diff(indptr)
+        rows = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+        return cls(
+            items=torch.from_numpy(np.asarray(m.indices, dtype=np.int64)).to(device),
+            offsets=torch.from_numpy(indptr[:-1].copy()).to(device),
+            rows=torch.from_numpy(rows).to(device),
+            size=len(counts),
+        )
+
+    def counts(self) -> torch.Tensor:
+        """Items per row, float [B]."""
+        return torch.bincount(self.rows, minlength=self.size).to(torch.float32)
+
+
+@dataclasses.dataclass
+class BagOutput:
+    """What a bag encoder returns: item logits and the latent Gaussian (``logvar`` None if not variational)."""
+
+    logits: torch.Tensor
+    mu: torch.Tensor
+    logvar: torch.Tensor | None
+
+
+class BagEncoder(nn.Module):
+    """Base of bag encoders: ``forward(bag: Bag) -> BagOutput`` with logits ``[B, n_items]``."""
+
+    Config: ClassVar[type] = type(None)
+    input: ClassVar[str] = "bag"
+    direction: ClassVar[str | None] = None
+    name: ClassVar[str] = "bag"
+
+    def __init__(self, n_items: int, max_len: int = 50, **params: Any) -> None:
+        super().__init__()
+        self.config = make_config(self.Config, params, f"encoder {self.name!r}")
+        self.n_items = int(n_items)
+        self.max_len = int(max_len)
+
+    @classmethod
+    def capabilities(cls, params: dict[str, Any] | None = None) -> tuple[str, ...]:
+        return (cls.input,)
+
+
+def encoder_capabilities(encoder_cls: type, params: dict[str, Any] | None = None) -> tuple[str, ...]:
+    """Capabilities of an encoder class under ``params`` (input kind, direction, extras)."""
+    return tuple(encoder_cls.capabilities(params or {}))
+
+
+def attention_mask(real: torch.Tensor, causal: bool) -> torch.Tensor:
+    """Boolean attention mask ``[B, 1, W, W]`` (True = may attend) from ``real`` [B, W] (non-padding).
+
+    Queries attend to real keys (and, if ``causal``, only to earlier positions); every position
+    may also attend to itself, so no row is all-masked: an all-padding sequence (a user with no
+    history) gets a finite, position-only representation instead of NaN.
+    """
+    w = real.shape[1]
+    allowed = real[:, None, :].expand(-1, w, -1)
+    if causal:
+        allowed = allowed & torch.ones(w, w, dtype=torch.bool, device=real.device).tril()
+    allowed = allowed | torch.eye(w, dtype=torch.bool, device=real.device)
+    return allowed[:, None]
+
+
+def gather_positions(h: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``h[b, index[b, j]]`` for ``h`` [B, W, d] and ``index`` [B, W]."""
+    return torch.gather(h, 1, index[:, :, None].expand(-1, -1, h.shape[2]))
+
+
+def normalize_rows(values: torch.Tensor, rows: torch.Tensor, size: int) -> torch.Tensor:
+    """Divide each entry by the L2 norm of its row (rows with no entries are untouched)."""
+    sq = torch.zeros(size, dtype=values.dtype, device=values.device).index_add_(0, rows, values * values)
+    return values / sq.clamp_min(1e-12).sqrt()[rows]
+
+
+def dropout_values(values: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Inverted dropout on the stored entries of a sparse input (zeros stay zero)."""
+    return F.dropout(values, p=p, training=training)

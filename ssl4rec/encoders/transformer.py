@@ -1,0 +1,155 @@
+"""Transformer sequence encoder: causal (SASRec) or bidirectional (BERT4Rec)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..registry import ConfigError, register_encoder
+from .base import ItemEmbedding, SequenceEncoder, attention_mask
+
+__all__ = ["TransformerConfig", "TransformerEncoder"]
+
+
+@dataclasses.dataclass
+class TransformerConfig:
+    """Parameters of :class:`TransformerEncoder`."""
+
+    embedding_size: int = 64
+    """Size of item, position and hidden vectors."""
+    num_layers: int = 2
+    """Number of self-attention blocks."""
+    num_heads: int = 2
+    """Attention heads per block (must divide ``embedding_size``)."""
+    inner_size: int | None = None
+    """Hidden size of the feed-forward layer; None = 4 x ``embedding_size``."""
+    dropout: float = 0.2
+    """Dropout on embeddings, attention weights and residual branches."""
+    causal: bool = True
+    """True: each position attends to earlier ones (SASRec); False: to all (BERT4Rec)."""
+    layer_norm_eps: float = 1e-12
+    """Epsilon of the layer norms."""
+
+
+class _Block(nn.Module):
+    """Post-LN transformer block: multi-head self-attention and a GELU feed-forward layer."""
+
+    def __init__(self, dim: int, heads: int, inner: int, dropout: float, eps: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.dropout = dropout
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.ff1 = nn.Linear(dim, inner)
+        self.ff2 = nn.Linear(inner, dim)
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+
+    def forward(
+        self, x: torch.Tensor, flat: torch.Tensor, shape: tuple[int, int], allowed: torch.Tensor
+    ) -> torch.Tensor:
+        """``x`` [N, d]: the kept positions ``flat`` (indices into the flattened [B, W] grid)."""
+        b, w = shape
+        d = x.shape[1]
+        qkv = x.new_zeros(b * w, 3 * d).index_copy(0, flat, self.qkv(x))
+        q, k, v = qkv.view(b, w, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        p = self.dropout if self.training else 0.0
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p)
+        a = self.out(a.transpose(1, 2).reshape(b * w, d).index_select(0, flat))
+        x = self.norm1(x + F.dropout(a, self.dropout, self.training))
+        f = self.ff2(F.gelu(self.ff1(x)))
+        return self.norm2(x + F.dropout(f, self.dropout, self.training))
+
+
+@register_encoder(
+    "transformer",
+    config=TransformerConfig,
+    search_space={
+        "embedding_size": ("categorical", [32, 64, 128]),
+        "num_layers": ("int", 1, 3, "linear"),
+        "num_heads": ("categorical", [1, 2, 4]),
+        "dropout": ("float", 0.0, 0.5, "linear"),
+    },
+    paper=(
+        "Kang & McAuley, Self-Attentive Sequential Recommendation, ICDM 2018 (causal); "
+        "Sun et al., BERT4Rec, CIKM 2019 (bidirectional)"
+    ),
+    tags=("sequence", "transformer"),
+    provides=("sequence", "causal", "bidirectional"),
+)
+class TransformerEncoder(SequenceEncoder):
+    """Self-attention over the item sequence with learned positions; causal or bidirectional.
+
+    Kang and McAuley, "Self-Attentive Sequential Recommendation", ICDM 2018 (``causal=True``,
+    SASRec); Sun et al., "BERT4Rec: Sequential Recommendation with Bidirectional Encoder
+    Representations from Transformer", CIKM 2019 (``causal=False``). Layout as in RecBole's
+    SASRec/BERT4Rec: (item + position) embedding, LayerNorm, dropout, then post-LN blocks of
+    multi-head attention and a GELU feed-forward layer. Deviations: SASRec's original uses
+    pre-LN blocks with a ReLU feed-forward layer; positions are absolute over ``max_len``
+    counted from the right end, so the most recent item always has position ``max_len - 1``.
+    Every position may attend to itself, so an all-padding row stays finite; padding positions
+    are not computed (their output is zero) except the last one.
+    """
+
+    Config = TransformerConfig
+    name = "transformer"
+    direction = "causal"  # the default; ``causal=False`` makes an instance "bidirectional"
+
+    def __init__(
+        self, n_items: int, max_len: int = 50, item_embedding: ItemEmbedding | None = None, **params: Any
+    ) -> None:
+        super().__init__(n_items, max_len, item_embedding, **params)
+        c = self.config
+        if c.embedding_size % c.num_heads:
+            raise ConfigError(
+                f"encoder 'transformer': num_heads={c.num_heads} must divide embedding_size={c.embedding_size}"
+            )
+        d = c.embedding_size
+        self.causal = bool(c.causal)
+        self.direction = "causal" if self.causal else "bidirectional"  # type: ignore[misc]
+        self.position = nn.Embedding(self.max_len, d)
+        self.norm = nn.LayerNorm(d, eps=c.layer_norm_eps)
+        self.blocks = nn.ModuleList(
+            _Block(d, c.num_heads, c.inner_size or 4 * d, c.dropout, c.layer_norm_eps) for _ in range(c.num_layers)
+        )
+        self.reset_parameters()
+
+    @classmethod
+    def capabilities(cls, params: dict[str, Any] | None = None) -> tuple[str, ...]:
+        causal = (params or {}).get("causal", TransformerConfig.causal)
+        return ("sequence", "causal" if causal else "bidirectional")
+
+    def reset_parameters(self) -> None:
+        """Normal(0, 0.02) weights, zero biases, unit layer norms (BERT / RecBole)."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear | nn.Embedding):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+                if isinstance(m, nn.Linear) and m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        if self._own_items:
+            self.item_embedding.reset_parameters(0.02)
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        b, w = seq.shape
+        if w > self.max_len:
+            raise ValueError(f"sequence width {w} exceeds max_len={self.max_len}")
+        # Only real positions (and the last one, the user representation even for an empty
+        # history) are computed: feed-forward layers, norms and dropout run on the packed
+        # tokens; attention scatters them back to the [B, W] grid.
+        keep = seq != 0
+        keep[:, -1] = True
+        flat = keep.view(-1).nonzero().squeeze(1)
+        pos = torch.arange(self.max_len - w, self.max_len, device=seq.device).repeat(b)[flat]
+        x = self.item_embedding(seq.reshape(-1)[flat]) + self.position(pos)
+        x = F.dropout(self.norm(x), self.config.dropout, self.training)
+        allowed = attention_mask(keep, self.causal)
+        for block in self.blocks:
+            x = block(x, flat, (b, w), allowed)
+        return x.new_zeros(b * w, x.shape[1]).index_copy(0, flat, x).view(b, w, -1)

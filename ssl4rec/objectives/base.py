@@ -1,0 +1,141 @@
+"""What every objective shares: the :class:`Objective` base, its config and the training batch.
+
+An objective is an ``nn.Module`` (so it may own parameters, e.g. a projection head) with:
+
+* ``requires``: what the encoder must provide, e.g. ``("sequence", "causal")``,
+  ``("sequence", "bidirectional")``, ``("sequence",)`` or ``("bag",)``;
+* ``main``: True if it defines how the model scores items (``next_item``, ``masked_item``,
+  ``reconstruction``); auxiliary self-supervised objectives (``contrastive``) leave it False;
+* ``loss(net, batch) -> Tensor``: a finite scalar for one :class:`TrainBatch`;
+* ``score(net, batch) -> Tensor[B, n_items]`` (main objectives only).
+
+``net`` is the model's network (:class:`ssl4rec.ssl.model.SSLNetwork`): ``net.encoder``,
+``net.item_embedding`` (``scoring_matrix()`` = ``[n_items, d]``), ``net.encode(seq)`` ->
+``[B, W, d]``, ``net.n_items``, ``net.max_len``, ``net.mask_token``, ``net.device``.
+Parameters arrive through the objective's config dataclass (``Config``), which extends
+:class:`ObjectiveConfig` and so always carries ``objective_weight``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cached_property
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..data import Batch
+from ..encoders.base import Bag, make_config
+from ..registry import ConfigError, did_you_mean
+
+__all__ = ["Objective", "ObjectiveConfig", "TrainBatch", "check_choice", "trim_left"]
+
+
+@dataclasses.dataclass
+class ObjectiveConfig:
+    """Parameters every objective accepts."""
+
+    objective_weight: float = 1.0
+    """Weight of this loss in the total (``joint`` schedule: main + sum of weighted SSL losses)."""
+
+
+def check_choice(value: Any, choices: list[str] | tuple[str, ...], where: str) -> None:
+    """Raise :class:`ConfigError` (with "did you mean") unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"{where}: {value!r} is not one of {list(choices)}.{did_you_mean(str(value), choices)}")
+
+
+def trim_left(seq: torch.Tensor, min_width: int = 1) -> torch.Tensor:
+    """Drop leading columns that are padding in every row (left-padded ``seq`` [B, L])."""
+    if seq.shape[0] == 0:
+        return seq[:, -min_width:]
+    width = max(int((seq != 0).sum(1).max()), min_width)
+    return seq[:, -width:] if width < seq.shape[1] else seq
+
+
+class TrainBatch:
+    """One training batch, prepared once and shared by all objectives of a step.
+
+    Args:
+        users: LongTensor [B] of user ids.
+        generator: the seeded CPU random source for masks, negatives and augmentations.
+        device: where tensors are sent.
+        window: LongTensor [B, max_len + 1] (CPU): each user's most recent ``max_len + 1``
+            items, left-padded, shifted +1 (sequence encoders), else None.
+        bag: the users' item sets (bag encoders), else None.
+    """
+
+    def __init__(
+        self,
+        users: torch.Tensor,
+        generator: torch.Generator,
+        device: torch.device,
+        window: torch.Tensor | None = None,
+        bag: Bag | None = None,
+    ) -> None:
+        self.users = users
+        self.generator = generator
+        self.device = device
+        self.window = window
+        self.bag = bag
+
+    def __len__(self) -> int:
+        return int(self.users.shape[0])
+
+    @cached_property
+    def _window(self) -> torch.Tensor:
+        if self.window is None:
+            raise ValueError("this batch carries no sequences (the encoder reads bags)")
+        return self.window.to(self.device)
+
+    @cached_property
+    def pairs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(inputs, targets)`` [B, W] for next-item prediction: targets are inputs shifted by one.
+
+        Inputs are the ``max_len`` items before each user's last one; ``inputs != 0`` marks
+        the positions that have a target.
+        """
+        w = trim_left(self._window, min_width=2)
+        return w[:, :-1], w[:, 1:]
+
+    @cached_property
+    def sequence(self) -> torch.Tensor:
+        """[B, W]: each user's most recent ``max_len`` items (what the model sees at scoring)."""
+        return trim_left(self._window[:, 1:])
+
+    def rand(self, *shape: int) -> torch.Tensor:
+        """Uniform [0, 1) floats from the batch's generator, on the device."""
+        return torch.rand(shape, generator=self.generator).to(self.device)
+
+    def randint(self, low: int, high: int, *shape: int) -> torch.Tensor:
+        """Uniform integers in [low, high) from the batch's generator, on the device."""
+        return torch.randint(low, high, shape, generator=self.generator).to(self.device)
+
+
+class Objective(nn.Module):
+    """Base of objectives; subclasses set ``Config``, ``requires``, ``main`` and ``loss``.
+
+    Args:
+        **params: fields of ``Config`` (unknown keys raise with suggestions).
+    """
+
+    Config: ClassVar[type] = ObjectiveConfig
+    requires: ClassVar[tuple[str, ...]] = ("sequence",)
+    main: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__()
+        self.config = make_config(self.Config, params, f"objective {type(self).__name__!r}")
+
+    @property
+    def weight(self) -> float:
+        return float(self.config.objective_weight)
+
+    def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
+        """The scalar loss of ``batch``."""
+        raise NotImplementedError
+
+    def score(self, net: nn.Module, batch: Batch) -> torch.Tensor:
+        """Scores ``[B, n_items]`` for ``batch`` (main objectives only)."""
+        raise NotImplementedError(f"{type(self).__name__} is not a main objective and does not score")

@@ -1,0 +1,72 @@
+"""Next-item prediction at every position of a causal sequence encoder."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..data import Batch
+from ..registry import register_objective
+from .base import Objective, ObjectiveConfig, TrainBatch, check_choice, trim_left
+from .losses import ITEM_LOSSES, item_loss
+
+__all__ = ["NextItem", "NextItemConfig", "score_last_position"]
+
+
+@dataclasses.dataclass
+class NextItemConfig(ObjectiveConfig):
+    """Parameters of :class:`NextItem`."""
+
+    loss: str = "ce"
+    """``"ce"``: softmax over all items; ``"bce"`` / ``"bpr"``: against sampled negatives."""
+    num_negatives: int = 1
+    """Uniform negatives per target for ``"bce"`` / ``"bpr"``."""
+
+
+def score_last_position(net: nn.Module, seq: torch.Tensor) -> torch.Tensor:
+    """Scores ``[B, n_items]`` from the hidden state at the last position of ``seq``."""
+    h = net.encode(trim_left(seq))[:, -1]
+    return h @ net.item_embedding.scoring_matrix().T
+
+
+@register_objective(
+    "next_item",
+    config=NextItemConfig,
+    requires=("sequence", "causal"),
+    provides=("scoring",),
+    search_space={},
+    paper="Kang & McAuley, Self-Attentive Sequential Recommendation, ICDM 2018",
+    tags=("main", "sequence"),
+)
+class NextItem(Objective):
+    """Autoregressive next-item prediction at every position (SASRec / GRU4Rec training).
+
+    Kang and McAuley, "Self-Attentive Sequential Recommendation", ICDM 2018: each training
+    example is a user's sequence truncated from the left to ``max_len + 1`` items; position
+    ``t`` predicts item ``t + 1``. Deviation: the default loss is the full softmax over all
+    items (as in RecBole's ``loss_type="CE"``) rather than SASRec's binary cross-entropy with
+    one sampled negative, which ``loss="bce"`` restores (negatives are uniform over all
+    items, not only the ones the user has not seen).
+    """
+
+    Config = NextItemConfig
+    requires = ("sequence", "causal")
+    main = True
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        check_choice(self.config.loss, ITEM_LOSSES, "objective 'next_item' option loss")
+
+    def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
+        inputs, targets = batch.pairs
+        h = net.encode(inputs)
+        real = inputs != 0
+        return item_loss(
+            net, h[real], targets[real], loss=self.config.loss, num_negatives=self.config.num_negatives, batch=batch
+        )
+
+    def score(self, net: nn.Module, batch: Batch) -> torch.Tensor:
+        return score_last_position(net, batch.sequences(net.max_len).to(net.device))

@@ -1,0 +1,432 @@
+"""The SSL model: one encoder and one or more objectives, trained jointly or pretrain-then-finetune.
+
+``SSLRecommender(encoder, objectives, schedule, **training)`` meets the protocol of every
+model (``fit`` / ``score``). Exactly one *main* objective (``next_item``, ``masked_item`` or
+``reconstruction``) defines scoring; auxiliary self-supervised objectives (``contrastive``,
+plugins) add weighted losses. :func:`check_compatible` tells whether an encoder and a set of
+objectives train together, and why not; the constructor raises :class:`IncompatibleError`
+for such pairs, so the runner can record "n/a: reason".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import encoders as _encoders  # noqa: F401  (registers the built-in encoders)
+from .. import objectives as _objectives  # noqa: F401  (registers the built-in objectives)
+from ..data import Batch, Interactions
+from ..encoders.base import Bag, make_config
+from ..models import Recommender, Validator, default_device, train_loop
+from ..objectives.base import Objective, TrainBatch, check_choice
+from ..registry import AUGMENTATIONS, ENCODERS, OBJECTIVES, ConfigError, Entry
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "SCHEDULES",
+    "TRAIN_SEARCH_SPACE",
+    "IncompatibleError",
+    "SSLNetwork",
+    "SSLRecommender",
+    "SSLTrainConfig",
+    "build_ssl_model",
+    "check_compatible",
+    "component_versions",
+    "main_objectives",
+    "parse_component",
+    "resolved_config",
+]
+
+SCHEDULES = ("joint", "pretrain_finetune")
+
+
+class IncompatibleError(ValueError):
+    """An encoder and a set of objectives that cannot train together; the message says why."""
+
+
+@dataclasses.dataclass
+class SSLTrainConfig:
+    """Training parameters of :class:`SSLRecommender`."""
+
+    epochs: int = 100
+    """Maximum epochs of the main phase (each visits every training user once)."""
+    batch_size: int = 256
+    """Users per optimiser step."""
+    learning_rate: float = 1e-3
+    """Adam learning rate."""
+    weight_decay: float = 0.0
+    """Adam (L2) weight decay."""
+    max_len: int = 50
+    """Most recent items of a user's history the encoder reads (truncation from the left)."""
+    patience: int = 10
+    """Validation evaluations without improvement before early stopping."""
+    eval_every: int = 1
+    """Evaluate on the validator every this many epochs."""
+    pretrain_epochs: int = 10
+    """Epochs of self-supervised pretraining (``schedule="pretrain_finetune"`` only)."""
+    seed: int = 0
+    """Seed of initialisation, dropout, batching, masks, negatives and augmentations."""
+    device: str | None = None
+    """Torch device; None = CUDA when present, else CPU."""
+
+
+#: Search space of the training parameters shared by every SSL model.
+TRAIN_SEARCH_SPACE: dict[str, tuple] = {
+    "learning_rate": ("float", 1e-4, 1e-2, "log"),
+    "weight_decay": ("float", 1e-8, 1e-3, "log"),
+}
+
+
+def parse_component(spec: str | Mapping[str, Any], kind: str) -> tuple[str, dict[str, Any]]:
+    """``"name"``, ``{"name": ..., **params}`` or ``{"name": ..., "params": {...}}`` -> ``(name, params)``."""
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, Mapping):
+        d = dict(spec)
+        if "name" not in d:
+            raise ConfigError(f"{kind} spec {spec!r} has no 'name'")
+        name = d.pop("name")
+        if "params" in d:
+            params = d.pop("params") or {}
+            if d:
+                raise ConfigError(
+                    f"{kind} {name!r}: give parameters either flat or under 'params', not both ({sorted(d)})"
+                )
+            if not isinstance(params, Mapping):
+                raise ConfigError(f"{kind} {name!r}: 'params' must be a mapping, got {params!r}")
+            d = dict(params)
+        return str(name), d
+    raise ConfigError(f"{kind} must be a name or a mapping with 'name', got {spec!r}")
+
+
+def main_objectives() -> list[str]:
+    """Names of the registered main objectives (those that define scoring)."""
+    return [e.name for e in OBJECTIVES.list() if getattr(e.obj, "main", False)]
+
+
+def _describe(entry: Entry, caps: set[str]) -> str:
+    if "bag" in caps:
+        return "reads bags of items"
+    direction = "causal" if "causal" in caps else "bidirectional" if "bidirectional" in caps else "undirected"
+    return f"is {direction}"
+
+
+def _reason(obj: Entry, need: set[str], missing: set[str], enc: Entry, caps: set[str]) -> str:
+    head = f"{obj.name} needs"
+    if "sequence" in missing:
+        return f"{head} a sequence encoder; {enc.name} reads bags of items"
+    if "bag" in missing:
+        return f"{head} a bag encoder; {enc.name} reads sequences"
+    for direction in ("causal", "bidirectional"):
+        if direction in missing:
+            hint = ""
+            if "causal" in enc.accepted_params():
+                hint = f" (set causal: {'true' if direction == 'causal' else 'false'})"
+            return f"{head} a {direction} sequence encoder; {enc.name} {_describe(enc, caps)}{hint}"
+    return f"{head} {', '.join(sorted(missing))}; {enc.name} provides {', '.join(sorted(caps)) or 'nothing'}"
+
+
+def check_compatible(
+    encoder_name: str,
+    objective_names: Sequence[str],
+    encoder_params: Mapping[str, Any] | None = None,
+) -> str | None:
+    """Whether an encoder and objectives train together.
+
+    Args:
+        encoder_name: registered encoder.
+        objective_names: registered objectives (exactly one must be a main objective).
+        encoder_params: the encoder's parameters, where they change what it provides
+            (``transformer``'s ``causal``, ``vae``'s ``variational``).
+
+    Returns:
+        None if the combination trains, else a human reason, e.g. ``"masked_item needs a
+        bidirectional sequence encoder; gru is causal"``. Unknown names raise
+        :class:`ssl4rec.registry.UnknownNameError`.
+    """
+    enc = ENCODERS.entry(encoder_name)
+    caps = set(enc.obj.capabilities(dict(encoder_params or {})))
+    objs = [OBJECTIVES.entry(n) for n in objective_names]
+    names = [o.name for o in objs]
+    if not objs:
+        return "no objective given"
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        return f"objective {dup[0]} is listed twice"
+    for o in objs:
+        need = set(o.requires or getattr(o.obj, "requires", ()))
+        missing = need - caps
+        if missing:
+            return _reason(o, need, missing, enc, caps)
+    mains = [o.name for o in objs if getattr(o.obj, "main", False)]
+    if not mains:
+        return (
+            f"no main objective: {' + '.join(names)} only adds self-supervised losses; "
+            f"combine it with one of {', '.join(main_objectives())}"
+        )
+    if len(mains) > 1:
+        return f"{' and '.join(mains)} are all main objectives; a model scores with exactly one"
+    return None
+
+
+class SSLNetwork(nn.Module):
+    """The trainable parts of an SSL model: the encoder and the objectives (which may own parameters)."""
+
+    def __init__(self, encoder: nn.Module, objectives: Mapping[str, Objective], n_items: int, max_len: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.objectives = nn.ModuleDict({k.replace(".", "_"): v for k, v in objectives.items()})
+        self.n_items = int(n_items)
+        self.max_len = int(max_len)
+
+    @property
+    def item_embedding(self) -> nn.Module:
+        return self.encoder.item_embedding
+
+    @property
+    def mask_token(self) -> int:
+        return self.n_items + 1
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def objective(self, name: str) -> Objective:
+        return self.objectives[name.replace(".", "_")]  # type: ignore[return-value]
+
+    def encode(self, seq: torch.Tensor) -> torch.Tensor:
+        """Hidden states ``[B, W, d]`` of a left-padded sequence batch (sequence encoders)."""
+        return self.encoder(seq)
+
+
+class SSLRecommender(Recommender):
+    """An encoder trained with one main objective plus optional self-supervised objectives.
+
+    Args:
+        encoder: encoder name or ``{"name": ..., **params}``.
+        objectives: objective names or ``{"name": ..., "objective_weight": w, **params}``;
+            exactly one main objective.
+        schedule: ``"joint"`` (main loss + sum of weighted SSL losses, every step) or
+            ``"pretrain_finetune"`` (``pretrain_epochs`` with the SSL losses only, then the
+            main objective alone, with a fresh optimiser).
+        **params: fields of :class:`SSLTrainConfig`.
+
+    Raises:
+        IncompatibleError: the encoder cannot serve an objective, or there is not exactly
+            one main objective.
+        ssl4rec.registry.ConfigError: unknown parameters or options.
+    """
+
+    def __init__(
+        self,
+        encoder: str | Mapping[str, Any] = "transformer",
+        objectives: Sequence[str | Mapping[str, Any]] = ("next_item",),
+        schedule: str = "joint",
+        name: str | None = None,
+        **params: Any,
+    ) -> None:
+        super().__init__()
+        self.config = make_config(SSLTrainConfig, params, "SSL model")
+        check_choice(schedule, SCHEDULES, "SSL model option schedule")
+        self.schedule = schedule
+        if isinstance(objectives, str | Mapping):
+            objectives = [objectives]
+        enc_name, enc_params = parse_component(encoder, "encoder")
+        self._encoder_entry = ENCODERS.entry(enc_name)
+        self.encoder_params = self._encoder_entry.resolve(enc_params)
+        self._objective_entries: list[Entry] = []
+        self.objective_params: list[dict[str, Any]] = []
+        for spec in objectives:
+            o_name, o_params = parse_component(spec, "objective")
+            entry = OBJECTIVES.entry(o_name)
+            self._objective_entries.append(entry)
+            self.objective_params.append(entry.resolve(o_params))
+        names = [e.name for e in self._objective_entries]
+        reason = check_compatible(self._encoder_entry.name, names, self.encoder_params)
+        if reason:
+            raise IncompatibleError(reason)
+        for entry, p in zip(self._objective_entries, self.objective_params, strict=True):
+            entry.obj(**p)  # validate options now rather than at fit time
+        self.main_objective = next(e.name for e in self._objective_entries if e.obj.main)
+        self.auxiliary = [e.name for e in self._objective_entries if not e.obj.main]
+        if schedule == "pretrain_finetune" and not self.auxiliary:
+            raise ConfigError("schedule 'pretrain_finetune' needs at least one self-supervised (non-main) objective")
+        self.input_kind = self._encoder_entry.obj.input
+        self.name = name or "+".join([self._encoder_entry.name, *names])
+        self.device = torch.device(self.config.device) if self.config.device else default_device()
+        self.net: SSLNetwork | None = None
+
+    def __repr__(self) -> str:
+        return f"SSLRecommender({self.name!r}, schedule={self.schedule!r})"
+
+    # -- description ---------------------------------------------------
+    def spec(self) -> dict[str, Any]:
+        """The fully resolved specification (encoder, objectives, schedule, training parameters)."""
+        return {
+            "encoder": {"name": self._encoder_entry.name, **self.encoder_params},
+            "objectives": [
+                {"name": e.name, **p} for e, p in zip(self._objective_entries, self.objective_params, strict=True)
+            ],
+            "schedule": self.schedule,
+            **dataclasses.asdict(self.config),
+        }
+
+    def component_versions(self) -> dict[str, str]:
+        """Registry versions of the encoder, objectives and augmentations this model uses."""
+        out = {f"encoder.{self._encoder_entry.name}": self._encoder_entry.version}
+        for e, p in zip(self._objective_entries, self.objective_params, strict=True):
+            out[f"objective.{e.name}"] = e.version
+            for aug in p.get("augmentations") or ():
+                if aug in AUGMENTATIONS:
+                    out[f"augmentation.{aug}"] = AUGMENTATIONS.entry(aug).version
+        return out
+
+    # -- training ------------------------------------------------------
+    def _build(self, n_items: int) -> SSLNetwork:
+        c = self.config
+        encoder = self._encoder_entry.obj(n_items=n_items, max_len=c.max_len, **self.encoder_params)
+        objs = {e.name: e.obj(**p) for e, p in zip(self._objective_entries, self.objective_params, strict=True)}
+        return SSLNetwork(encoder, objs, n_items, c.max_len).to(self.device)
+
+    def fit(self, train: Interactions, valid: Validator | None = None) -> SSLRecommender:
+        c = self.config
+        self._remember_train(train)
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(c.seed)  # initialisation and dropout, restored on exit
+            self.net = self._build(train.n_items)
+            gen = torch.Generator().manual_seed(c.seed)
+            users = torch.from_numpy(train.active_users.astype(np.int64))
+            if self.input_kind == "sequence":
+                window, csr = train.sequences(users, c.max_len + 1), None
+            else:
+                window, csr = None, train.csr
+            pretrain = None
+            if self.schedule == "pretrain_finetune":
+                pretrain = self._train_phase(
+                    users=users,
+                    window=window,
+                    csr=csr,
+                    gen=gen,
+                    active=self.auxiliary,
+                    epochs=c.pretrain_epochs,
+                    valid=None,
+                    desc=f"{self.name} pretrain",
+                )
+                phase = [self.main_objective]
+            else:
+                phase = [e.name for e in self._objective_entries]
+            info = self._train_phase(
+                users=users, window=window, csr=csr, gen=gen, active=phase, epochs=c.epochs, valid=valid, desc=self.name
+            )
+        if pretrain is not None:
+            info["pretrain"] = pretrain
+        self.fit_info = info
+        return self
+
+    def _train_phase(
+        self,
+        *,
+        users: torch.Tensor,
+        window: torch.Tensor | None,
+        csr: Any,
+        gen: torch.Generator,
+        active: list[str],
+        epochs: int,
+        valid: Validator | None,
+        desc: str,
+    ) -> dict[str, Any]:
+        c, net, device = self.config, self.net, self.device
+        assert net is not None
+        opt = torch.optim.Adam(net.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
+        objs = [(name, net.objective(name)) for name in active]
+        per_objective: list[dict[str, float]] = []
+        n = len(users)
+
+        def run_epoch(epoch: int) -> float:
+            perm = torch.randperm(n, generator=gen)
+            total = 0.0
+            parts = dict.fromkeys(active, 0.0)
+            for start in range(0, n, c.batch_size):
+                idx = perm[start : start + c.batch_size]
+                batch = TrainBatch(
+                    users[idx],
+                    gen,
+                    device,
+                    window=window[idx] if window is not None else None,
+                    bag=Bag.from_csr(csr[users[idx].numpy()], device) if csr is not None else None,
+                )
+                loss = torch.zeros((), device=device)
+                for name, obj in objs:
+                    part = obj.loss(net, batch)
+                    parts[name] += float(part.detach()) * len(idx)
+                    loss = loss + obj.weight * part
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            per_objective.append({k: v / max(1, n) for k, v in parts.items()})
+            return total / max(1, n)
+
+        info = train_loop(
+            self,
+            epochs=epochs,
+            run_epoch=run_epoch,
+            module=net,
+            valid=valid,
+            patience=c.patience,
+            eval_every=c.eval_every,
+            desc=desc,
+        )
+        info["objective_losses"] = per_objective
+        info["objectives"] = list(active)
+        return info
+
+    # -- scoring -------------------------------------------------------
+    @torch.no_grad()
+    def score(self, batch: Batch) -> torch.Tensor:
+        if self.net is None:
+            raise RuntimeError(f"{self.name}: call fit() before score()")
+        was_training = self.net.training
+        self.net.eval()
+        try:
+            out = self.net.objective(self.main_objective).score(self.net, batch)
+        finally:
+            self.net.train(was_training)
+        return out.float()
+
+
+def resolved_config(model: SSLRecommender) -> dict[str, Any]:
+    """The model's fully resolved specification (see :meth:`SSLRecommender.spec`)."""
+    return model.spec()
+
+
+def component_versions(model: SSLRecommender) -> dict[str, str]:
+    """Versions of the components a model is built from (see :meth:`SSLRecommender.component_versions`)."""
+    return model.component_versions()
+
+
+def build_ssl_model(
+    encoder: str | Mapping[str, Any],
+    objectives: Sequence[str | Mapping[str, Any]],
+    **train_params: Any,
+) -> SSLRecommender:
+    """An :class:`SSLRecommender` from an encoder spec, objective specs and training parameters.
+
+    Example::
+
+        build_ssl_model({"name": "transformer", "causal": True},
+                        ["next_item", {"name": "contrastive", "objective_weight": 0.1}],
+                        epochs=50, max_len=50)
+
+    ``train_params`` may include ``schedule`` and ``name`` besides the fields of
+    :class:`SSLTrainConfig`.
+    """
+    return SSLRecommender(encoder=encoder, objectives=objectives, **train_params)

@@ -1,0 +1,202 @@
+"""Named classics as presets of the encoder x objective cross.
+
+Each preset is registered in ``PRESETS`` as a factory ``(**overrides) -> SSLRecommender``
+with its spec in ``entry.meta["spec"]``. Overrides are training parameters at top level
+(``epochs=20``), nested ``encoder={...}`` / ``objectives={name: {...}}`` dicts, or dotted
+keys (``**{"encoder.dropout": 0.3, "objectives.contrastive.temperature": 0.5}``), the form
+the preset's search space uses. Unknown keys raise with suggestions.
+
+Presets fix the structure and the objective settings of each paper; sizes and training
+parameters are the framework's shared defaults (so models compare at equal budgets).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..registry import ENCODERS, OBJECTIVES, PRESETS, ConfigError, check_keys, register_preset
+from .model import TRAIN_SEARCH_SPACE, SSLRecommender, SSLTrainConfig, parse_component
+
+__all__ = ["PRESET_SPECS", "apply_overrides", "build_preset", "preset_search_space"]
+
+PRESET_SPECS: dict[str, dict[str, Any]] = {
+    "gru4rec": {
+        "encoder": {"name": "gru"},
+        "objectives": [{"name": "next_item", "loss": "ce"}],
+        "schedule": "joint",
+    },
+    "sasrec": {
+        "encoder": {"name": "transformer", "causal": True},
+        "objectives": [{"name": "next_item"}],
+        "schedule": "joint",
+    },
+    "bert4rec": {
+        "encoder": {"name": "transformer", "causal": False},
+        "objectives": [{"name": "masked_item", "mask_prob": 0.2}],
+        "schedule": "joint",
+    },
+    "cl4srec": {
+        "encoder": {"name": "transformer", "causal": True},
+        "objectives": [
+            {"name": "next_item"},
+            {"name": "contrastive", "objective_weight": 0.1, "temperature": 1.0},
+        ],
+        "schedule": "joint",
+    },
+    "multvae": {
+        "encoder": {"name": "vae", "variational": True},
+        "objectives": [{"name": "reconstruction"}],
+        "schedule": "joint",
+    },
+    "multdae": {
+        "encoder": {"name": "vae", "variational": False},
+        "objectives": [{"name": "reconstruction"}],
+        "schedule": "joint",
+    },
+}
+
+_META = {
+    "gru4rec": (
+        "Hidasi et al., Session-based Recommendations with Recurrent Neural Networks, ICLR 2016",
+        "GRU encoder + next-item prediction (softmax over all items).",
+    ),
+    "sasrec": (
+        "Kang & McAuley, Self-Attentive Sequential Recommendation, ICDM 2018",
+        "Causal transformer + next-item prediction at every position.",
+    ),
+    "bert4rec": (
+        "Sun et al., BERT4Rec: Sequential Recommendation with Bidirectional Encoder Representations "
+        "from Transformer, CIKM 2019",
+        "Bidirectional transformer + masked-item (cloze) prediction.",
+    ),
+    "cl4srec": (
+        "Xie et al., Contrastive Learning for Sequential Recommendation, ICDE 2022",
+        "SASRec + contrastive loss between crop/mask/reorder views (weight 0.1).",
+    ),
+    "multvae": (
+        "Liang et al., Variational Autoencoders for Collaborative Filtering, WWW 2018",
+        "Variational autoencoder over the item bag + multinomial likelihood with annealed KL.",
+    ),
+    "multdae": (
+        "Liang et al., Variational Autoencoders for Collaborative Filtering, WWW 2018",
+        "Denoising autoencoder over the item bag + multinomial likelihood.",
+    ),
+}
+
+#: Display names for leaderboards.
+DISPLAY = {
+    "gru4rec": "GRU4Rec",
+    "sasrec": "SASRec",
+    "bert4rec": "BERT4Rec",
+    "cl4srec": "CL4SRec",
+    "multvae": "Mult-VAE",
+    "multdae": "Mult-DAE",
+}
+
+_TOP_LEVEL = [f.name for f in dataclasses.fields(SSLTrainConfig)] + ["encoder", "objectives", "schedule", "name"]
+
+
+def _split_dotted(overrides: Mapping[str, Any], where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        parts = key.split(".")
+        if len(parts) == 1:
+            if key in ("encoder", "objectives") and key in out:
+                if not isinstance(value, Mapping):
+                    raise ConfigError(f"{where}: {key!r} overrides must be a mapping, got {value!r}")
+                _merge(out[key], value)
+            else:
+                out[key] = (
+                    copy.deepcopy(dict(value))
+                    if key in ("encoder", "objectives") and isinstance(value, Mapping)
+                    else value
+                )
+        elif parts[0] == "encoder" and len(parts) == 2:
+            out.setdefault("encoder", {})[parts[1]] = value
+        elif parts[0] == "objectives" and len(parts) == 3:
+            out.setdefault("objectives", {}).setdefault(parts[1], {})[parts[2]] = value
+        else:
+            raise ConfigError(
+                f"{where}: cannot read override key {key!r}; use 'param', 'encoder.param' or 'objectives.name.param'"
+            )
+    return out
+
+
+def _merge(into: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for k, v in extra.items():
+        if isinstance(v, Mapping) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = v
+
+
+def apply_overrides(spec: Mapping[str, Any], overrides: Mapping[str, Any], where: str = "preset") -> dict[str, Any]:
+    """A copy of ``spec`` with ``overrides`` applied (see the module docstring); unknown keys raise."""
+    out = copy.deepcopy(dict(spec))
+    ov = _split_dotted(overrides, where)
+    check_keys(ov, _TOP_LEVEL, where)
+    enc_name, enc_params = parse_component(out["encoder"], "encoder")
+    if "encoder" in ov:
+        if not isinstance(ov["encoder"], Mapping):
+            raise ConfigError(f"{where}: 'encoder' overrides must be a mapping of parameters, got {ov['encoder']!r}")
+        check_keys(ov["encoder"], ENCODERS.entry(enc_name).accepted_params(), f"{where} encoder {enc_name!r}")
+        enc_params.update(ov.pop("encoder"))
+    out["encoder"] = {"name": enc_name, **enc_params}
+    objs = [parse_component(o, "objective") for o in out["objectives"]]
+    if "objectives" in ov:
+        given = ov.pop("objectives")
+        if not isinstance(given, Mapping):
+            raise ConfigError(f"{where}: 'objectives' overrides must map objective names to parameters, got {given!r}")
+        check_keys(given, [n for n, _ in objs], f"{where} objectives")
+        for n, params in objs:
+            if n in given:
+                check_keys(given[n], OBJECTIVES.entry(n).accepted_params(), f"{where} objective {n!r}")
+                params.update(given[n])
+    out["objectives"] = [{"name": n, **p} for n, p in objs]
+    out.update(ov)
+    return out
+
+
+def preset_search_space(spec: Mapping[str, Any]) -> dict[str, tuple]:
+    """Training, ``encoder.*`` and ``objectives.<name>.*`` search spaces of a spec (dotted keys)."""
+    space = dict(TRAIN_SEARCH_SPACE)
+    enc_name, _ = parse_component(spec["encoder"], "encoder")
+    for k, v in ENCODERS.entry(enc_name).search_space.items():
+        space[f"encoder.{k}"] = v
+    for o in spec["objectives"]:
+        name, _ = parse_component(o, "objective")
+        for k, v in OBJECTIVES.entry(name).search_space.items():
+            space[f"objectives.{name}.{k}"] = v
+    return space
+
+
+def _make_factory(name: str, spec: dict[str, Any]) -> Callable[..., SSLRecommender]:
+    def factory(**overrides: Any) -> SSLRecommender:
+        resolved = apply_overrides(spec, overrides, f"preset {name!r}")
+        resolved.setdefault("name", name)
+        return SSLRecommender(**resolved)
+
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = f"{_META[name][1]}\n\n{_META[name][0]}. Returns an SSLRecommender; keyword overrides as in :mod:`ssl4rec.ssl.presets`."
+    factory.__module__ = __name__
+    return factory
+
+
+for _name, _spec in PRESET_SPECS.items():
+    register_preset(
+        _name,
+        spec=_spec,
+        paper=_META[_name][0],
+        summary=_META[_name][1],
+        search_space=preset_search_space(_spec),
+        display=DISPLAY[_name],
+        tags=("ssl", "sequence" if _spec["encoder"]["name"] != "vae" else "bag"),
+    )(_make_factory(_name, _spec))
+
+
+def build_preset(name: str, **overrides: Any) -> SSLRecommender:
+    """``PRESETS.get(name)(**overrides)``: a named model with overrides."""
+    return PRESETS.get(name)(**overrides)

@@ -1,0 +1,215 @@
+"""Runner, results store and leaderboards: resume, failures, bad suites, merge refusal."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from ssl4rec.benchmark.leaderboard import MergeError, build_tables, holm, write_leaderboards
+from ssl4rec.benchmark.results import ResultsStore
+from ssl4rec.benchmark.runner import Runner
+from ssl4rec.config import load_suite, parse_suite
+from ssl4rec.models import Recommender
+from ssl4rec.registry import BASELINES, ConfigError, UnknownNameError
+
+REPO = Path(__file__).resolve().parents[1]
+
+SUITE = {
+    "name": "tiny",
+    "datasets": [{"name": "synthetic", "params": {"n_users": 120, "n_items": 80, "n_interactions": 2500}}],
+    "splits": ["leave_one_out", {"name": "random", "params": {"ratios": [0.8, 0.1, 0.1]}}],
+    "models": ["pop", {"name": "itemknn", "params": {"k": 20}}, {"name": "bpr", "params": {"epochs": 3}}],
+    "seeds": [0, 1],
+}
+
+
+def records(out: Path) -> list[dict]:
+    return list(ResultsStore(out).iter_records())
+
+
+def test_run_then_resume_skips_finished(tmp_path):
+    suite = parse_suite(SUITE)
+    out = tmp_path / "res"
+    first = Runner(suite, out=out).run()
+    assert [o.status for o in first].count("ok") == 12
+    recs = records(out)
+    assert len(recs) == 12
+    r = recs[0]
+    for key in ("schema_version", "cell_id", "dataset", "split", "model", "seed", "protocol", "metrics", "versions", "git_commit", "fit_seconds", "eval_seconds", "peak_rss_mb"):
+        assert key in r, key
+    assert r["dataset"]["checksum"] and r["split"]["fingerprint"]
+    assert r["protocol"]["candidates"] == "full" and r["protocol"]["mask_history"] is True
+    assert 0 <= r["metrics"]["ndcg@10"] <= 1
+    per_user = ResultsStore(out).per_user(r)
+    assert len(per_user["users"]) == len(per_user["ndcg@10"])
+    # remove one record: only that cell runs again
+    victim = out / recs[3]["_path"]
+    mtimes = {p: p.stat().st_mtime_ns for p in (out / "records").rglob("*.json")}
+    victim.unlink()
+    again = Runner(suite, out=out).run()
+    assert [o.status for o in again].count("skipped") == 11
+    assert [o.status for o in again].count("ok") == 1
+    for p, m in mtimes.items():
+        if p != victim:
+            assert p.stat().st_mtime_ns == m
+
+
+def test_same_split_for_all_models_and_seeds_differ(tmp_path):
+    out = tmp_path / "res"
+    Runner(parse_suite(SUITE), out=out).run()
+    fp = {}
+    for r in records(out):
+        fp.setdefault((r["split"]["label"], r["seed"]), set()).add(r["split"]["fingerprint"])
+    assert all(len(v) == 1 for v in fp.values())
+    assert fp[("random", 0)] != fp[("random", 1)]
+
+
+def test_leaderboard_written_and_significance(tmp_path):
+    out = tmp_path / "res"
+    Runner(parse_suite(SUITE), out=out).run()
+    files = write_leaderboards(out)
+    md = (out / "leaderboards" / "synthetic" / "leave_one_out.md").read_text()
+    assert "full ranking, history masked" in md and "| pop" in md
+    csv = (out / "leaderboards" / "synthetic" / "random.csv").read_text().splitlines()
+    assert csv[0].startswith("dataset,split,model,status,seeds,ndcg@10_mean")
+    assert len(csv) == 4
+    assert any(str(f).endswith("README.md") for f in files)
+
+
+class Boom(Recommender):
+    """Fails in fit (test helper)."""
+
+    def __init__(self, mode: str = "error") -> None:
+        super().__init__()
+        self.mode = mode
+
+    def fit(self, train, valid=None):
+        if self.mode == "interrupt":
+            raise KeyboardInterrupt
+        raise RuntimeError("boom")
+
+
+@pytest.fixture
+def boom():
+    BASELINES.add("boom-test", Boom, summary="fails")
+    yield
+    BASELINES.remove("boom-test")
+
+
+def test_failed_cell_is_recorded_and_retried(tmp_path, boom):
+    suite = parse_suite({**SUITE, "models": ["pop", "boom-test"], "seeds": [0], "splits": ["leave_one_out"]})
+    out = tmp_path / "res"
+    outcomes = Runner(suite, out=out).run()
+    assert [o.status for o in outcomes] == ["ok", "failed"]
+    failed = list((out / "failed").rglob("*.json"))
+    assert len(failed) == 1 and "boom" in json.loads(failed[0].read_text())["error"]
+    table = build_tables(ResultsStore(out))[0]
+    assert {r.model: r.status for r in table.rows} == {"pop": "ok", "boom-test": "failed"}
+    again = Runner(suite, out=out).run()
+    assert [o.status for o in again] == ["skipped", "failed"]
+
+
+def test_interrupted_run_resumes_without_corruption(tmp_path, boom):
+    base = {**SUITE, "seeds": [0], "splits": ["leave_one_out"]}
+    out = tmp_path / "res"
+    with pytest.raises(KeyboardInterrupt):
+        Runner(parse_suite({**base, "models": ["pop", {"name": "boom-test", "params": {"mode": "interrupt"}}, "itemknn"]}), out=out).run()
+    recs = records(out)
+    assert [r["model"]["label"] for r in recs] == ["pop"]
+    assert not list(out.rglob("*.tmp"))
+    again = Runner(parse_suite({**base, "models": ["pop", "itemknn"]}), out=out).run()
+    assert [o.status for o in again] == ["skipped", "ok"]
+
+
+@pytest.mark.slow
+def test_killed_process_resumes(tmp_path):
+    suite = {**SUITE, "models": ["pop", "itemknn", {"name": "bpr", "params": {"epochs": 200, "patience": 1000}}], "seeds": [0], "splits": ["leave_one_out"]}
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    out = tmp_path / "res"
+    cmd = [sys.executable, str(REPO / "run_bench.py"), "run", str(path), "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "records").rglob("*.json")) if (out / "records").exists() else []) < 2:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = list((out / "records").rglob("*.json"))
+    assert len(done) >= 2
+    for p in done:
+        json.loads(p.read_text())  # no corrupted record
+    mt = {p: p.stat().st_mtime_ns for p in done}
+    suite["models"][2]["params"] = {"epochs": 2}
+    path.write_text(yaml.safe_dump(suite))
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "2 skipped" in res.stderr
+    for p, m in mt.items():
+        assert p.stat().st_mtime_ns == m
+
+
+def test_suite_errors(tmp_path):
+    with pytest.raises(ConfigError, match="Did you mean 'models'"):
+        parse_suite({**SUITE, "modles": []})
+    with pytest.raises(UnknownNameError, match="Did you mean 'itemknn'"):
+        parse_suite({**SUITE, "models": ["itemkn"]})
+    with pytest.raises(UnknownNameError, match="Did you mean 'ml-100k'"):
+        parse_suite({**SUITE, "datasets": ["ml-100"]})
+    with pytest.raises(ConfigError, match="Did you mean 'shrink'"):
+        parse_suite({**SUITE, "models": [{"name": "itemknn", "params": {"shrnk": 1}}]})
+    with pytest.raises(ConfigError, match="Did you mean 'ndcg'"):
+        parse_suite({**SUITE, "evaluation": {"metrics": ["ndgc"]}})
+    with pytest.raises(ConfigError, match="Did you mean 'ratios'"):
+        parse_suite({**SUITE, "splits": [{"name": "random", "params": {"ratio": [0.8, 0.1, 0.1]}}]})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_suite(bad)
+
+
+def test_cli_reports_errors_cleanly(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**SUITE, "models": ["bprr"]}))
+    res = subprocess.run([sys.executable, str(REPO / "run_bench.py"), "run", str(path), "--out", str(tmp_path / "o")], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert res.returncode == 2
+    assert "Did you mean 'bpr'" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_merge_refusal_on_checksum_mismatch(tmp_path):
+    out = tmp_path / "res"
+    Runner(parse_suite({**SUITE, "models": ["pop"], "splits": ["leave_one_out"]}), out=out).run()
+    recs = sorted((out / "records").rglob("*.json"))
+    assert len(recs) == 2
+    r = json.loads(recs[1].read_text())
+    r["dataset"]["checksum"] = "0" * 64
+    recs[1].write_text(json.dumps(r))
+    with pytest.raises(MergeError, match="dataset checksum"):
+        build_tables(ResultsStore(out))
+
+
+def test_holm():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+
+
+def test_suite_grid_expansion():
+    s = parse_suite({**SUITE, "splits": [{"name": "sparsity", "grid": {"p": [0.2, 0.5]}}]})
+    assert [x.label for x in s.splits] == ["sparsity-p0.2", "sparsity-p0.5"]
+    assert s.splits[1].params == {"p": 0.5}
+
+
+def test_shipped_configs_parse():
+    for p in sorted((REPO / "configs").rglob("*.yaml")):
+        if p.name.endswith(".best.yaml"):
+            continue
+        load_suite(p)
+    assert np.isfinite(1.0)

@@ -4,35 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
-import re
 import time
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import torch
 
 from ..data import Batch, Interactions
 from ..models import Recommender, Validator
 from ..registry import register_baseline
+from ..text.tfidf import FALLBACK_TEXT_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, TEXT_COLUMNS, item_documents, tfidf_matrix
 from ._common import history_rows, make_config, to_scores
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ContentBased", "ContentConfig", "item_documents", "tfidf_matrix"]
-
-#: Free-text columns, in order of preference: ``text`` when present, else ``title``.
-TEXT_COLUMNS = ("text",)
-FALLBACK_TEXT_COLUMNS = ("title",)
-#: Label columns whose values become whole-value tokens (``genres=sci-fi``) when ``text`` is absent.
-LABEL_COLUMNS = ("genres", "categories", "tags")
-#: Id columns whose values always become tokens (``attributes=17``).
-ID_COLUMNS = ("attributes",)
-
-_WORD = re.compile(r"[^\W_]+")
+__all__ = ["ContentBased", "ContentConfig", "ContentLM", "ContentLMConfig"]
 
 
 @dataclasses.dataclass
@@ -47,91 +34,6 @@ class ContentConfig:
     """Drop tokens found in more than this fraction of the items."""
     sublinear_tf: bool = False
     """Use ``1 + log(count)`` instead of the raw token count as term frequency."""
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return value is pd.NA or value is pd.NaT
-
-
-def _values(value: Any) -> Iterable[Any]:
-    """Flatten a cell (scalar, list, nested lists, numpy array) into its scalar values."""
-    if _is_missing(value):
-        return
-    if isinstance(value, (list, tuple, set, np.ndarray, pd.Series)):
-        for v in value:
-            yield from _values(v)
-    else:
-        yield value
-
-
-def _words(value: Any) -> list[str]:
-    return [w for v in _values(value) for w in _WORD.findall(str(v).lower())]
-
-
-def item_documents(items: pd.DataFrame, n_items: int) -> list[list[str]]:
-    """Token lists per item id from an item side table.
-
-    Each item's words come from ``text`` when that column exists and the cell is non-empty;
-    otherwise from ``title`` plus the ``genres``/``categories``/``tags`` values as whole-value
-    tokens (``genres=sci-fi``). ``attributes`` ids are always added as tokens (``attributes=17``).
-
-    Args:
-        items: side table with one row per item id (RangeIndex, or an integer index of ids).
-        n_items: size of the id space.
-    """
-    if not (isinstance(items.index, pd.RangeIndex) and items.index.start == 0 and len(items) == n_items):
-        if not pd.api.types.is_integer_dtype(items.index):
-            raise ValueError("item table must be indexed by dense item id (0 .. n_items - 1)")
-        items = items.reindex(pd.RangeIndex(n_items))
-    cols = set(items.columns)
-    text_cols = [c for c in TEXT_COLUMNS if c in cols]
-    title_cols = [c for c in FALLBACK_TEXT_COLUMNS if c in cols]
-    label_cols = [c for c in LABEL_COLUMNS if c in cols]
-    id_cols = [c for c in ID_COLUMNS if c in cols]
-    records = items[text_cols + title_cols + label_cols + id_cols].to_dict("records")
-    docs = []
-    for rec in records:
-        toks = [w for c in text_cols for w in _words(rec[c])]
-        if not toks:
-            toks = [w for c in title_cols for w in _words(rec[c])]
-            toks += [f"{c}={str(v).strip().lower()}" for c in label_cols for v in _values(rec[c]) if str(v).strip()]
-        toks += [f"{c}={v}" for c in id_cols for v in _values(rec[c])]
-        docs.append(toks)
-    return docs
-
-
-def tfidf_matrix(
-    docs: list[list[str]], min_df: int = 1, max_df: float = 1.0, sublinear_tf: bool = False
-) -> tuple[sp.csr_matrix, list[str]]:
-    """L2-normalised TF-IDF rows (smooth idf ``ln((1 + n) / (1 + df)) + 1``) and the vocabulary."""
-    vocab: dict[str, int] = {}
-    indptr = np.zeros(len(docs) + 1, dtype=np.int64)
-    indices: list[int] = []
-    for d, toks in enumerate(docs):
-        indices.extend(vocab.setdefault(t, len(vocab)) for t in toks)
-        indptr[d + 1] = len(indices)
-    n = len(docs)
-    counts = sp.csr_matrix(
-        (np.ones(len(indices), dtype=np.float32), np.asarray(indices, dtype=np.int64), indptr),
-        shape=(n, len(vocab)),
-    )
-    counts.sum_duplicates()
-    df = np.bincount(counts.indices, minlength=len(vocab))
-    keep = (df >= min_df) & (df <= max_df * n)
-    counts = counts[:, np.flatnonzero(keep)].tocsr()
-    words = np.asarray(list(vocab), dtype=object)[keep].tolist()
-    df = df[keep]
-    if sublinear_tf:
-        counts.data = 1.0 + np.log(counts.data)
-    idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
-    tfidf = (counts @ sp.diags(idf)).tocsr().astype(np.float32)
-    norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1)).ravel())
-    tfidf = (sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ tfidf).tocsr().astype(np.float32)
-    return tfidf, words
 
 
 @register_baseline(
@@ -202,3 +104,65 @@ class ContentBased(Recommender):
         norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1)).ravel())
         profile = sp.diags((1.0 / np.where(norms > 0, norms, 1.0)).astype(np.float32)) @ profile
         return to_scores(profile @ self._item_vectors_t)
+
+
+@dataclasses.dataclass
+class ContentLMConfig:
+    """Parameters of :class:`ContentLM`."""
+
+    text_encoder: str = "sentence-transformers:all-MiniLM-L6-v2"
+    """Text encoder spec: ``"sentence-transformers:<model>"`` (default: the offline all-MiniLM-L6-v2) or ``"tfidf"``."""
+    recency_decay: float = 0.0
+    """History item weight ``exp(-recency_decay * age)``, age 0 for the most recent; 0 = plain mean."""
+
+
+@register_baseline(
+    "content-lm",
+    config=ContentLMConfig,
+    search_space={"recency_decay": ("float", 0.0, 1.0, "linear")},
+    paper="Reimers and Gurevych, Sentence-BERT, EMNLP 2019 (item text encoder); vector-space profile as in `content`",
+    tags=("baseline", "content", "cold-items", "language-model"),
+)
+class ContentLM(Recommender):
+    """Content-based with pretrained language-model item embeddings and cosine scoring.
+
+    Item vectors are sentence embeddings of each item's text (the dataset's ``text`` column,
+    e.g. ML-100K "Title (year). Genres: ..."), computed once and cached on disk (see
+    :func:`ssl4rec.text.embed_items`); the user profile is the (recency-weighted) mean of the
+    history items' embeddings; score = cosine. Scores cold items and cold users. Needs
+    ``pip install ssl4rec[text]`` for sentence encoders.
+    """
+
+    can_score_cold_items = True
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__()
+        self.config = make_config(ContentLMConfig, params, "baseline 'content-lm'")
+        self.embeddings: np.ndarray | None = None
+        self.text_info: dict[str, Any] = {}
+
+    def fit(self, train: Interactions, valid: Validator | None = None) -> ContentLM:
+        from ..text import item_texts, load_item_embeddings
+
+        t0 = time.perf_counter()
+        self._remember_train(train)
+        texts = item_texts(train.items, train.n_items)
+        emb, self.text_info = load_item_embeddings(self.config.text_encoder, texts)
+        norms = np.linalg.norm(emb, axis=1, keepdims=True)
+        self.embeddings = (emb / np.maximum(norms, 1e-12)).astype(np.float32)
+        self.fit_info = {"epochs_run": 0, "fit_seconds": time.perf_counter() - t0, "embedding_dim": int(emb.shape[1])}
+        return self
+
+    def record_extra(self) -> dict[str, Any]:
+        """Provenance of the text embeddings (cache key, model, revision) for the result record."""
+        return {"text_embedding": self.text_info}
+
+    def score(self, batch: Batch) -> torch.Tensor:
+        if self.embeddings is None:
+            raise RuntimeError("content-lm: call fit() before score()")
+        row, item, age = history_rows(batch)
+        weight = np.exp(-self.config.recency_decay * age.astype(np.float64)).astype(np.float32)
+        w = sp.csr_matrix((weight, (row, item)), shape=(len(batch), self.n_items))
+        profile = np.asarray(w @ self.embeddings)
+        profile /= np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12)
+        return to_scores(profile @ self.embeddings.T)

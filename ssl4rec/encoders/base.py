@@ -22,7 +22,6 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import scipy.sparse as sp
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..registry import ConfigError, check_keys
@@ -33,7 +32,7 @@ __all__ = [
     "BagOutput",
     "ItemEmbedding",
     "SequenceEncoder",
-    "encoder_capabilities",
+    "attention_mask",
     "make_config",
 ]
 
@@ -196,11 +195,6 @@ class BagEncoder(nn.Module):
         return (cls.input,)
 
 
-def encoder_capabilities(encoder_cls: type, params: dict[str, Any] | None = None) -> tuple[str, ...]:
-    """Capabilities of an encoder class under ``params`` (input kind, direction, extras)."""
-    return tuple(encoder_cls.capabilities(params or {}))
-
-
 def attention_mask(real: torch.Tensor, causal: bool) -> torch.Tensor:
     """Boolean attention mask ``[B, 1, W, W]`` (True = may attend) from ``real`` [B, W] (non-padding).
 
@@ -225,8 +219,3 @@ def normalize_rows(values: torch.Tensor, rows: torch.Tensor, size: int) -> torch
     """Divide each entry by the L2 norm of its row (rows with no entries are untouched)."""
     sq = torch.zeros(size, dtype=values.dtype, device=values.device).index_add_(0, rows, values * values)
     return values / sq.clamp_min(1e-12).sqrt()[rows]
-
-
-def dropout_values(values: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """Inverted dropout on the stored entries of a sparse input (zeros stay zero)."""
-    return F.dropout(values, p=p, training=training)

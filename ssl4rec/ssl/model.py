@@ -252,8 +252,12 @@ class SSLRecommender(Recommender):
         reason = check_compatible(self._encoder_entry.name, names, self.encoder_params)
         if reason:
             raise IncompatibleError(reason)
-        for entry, p in zip(self._objective_entries, self.objective_params, strict=True):
-            entry.obj(**p)  # validate options now rather than at fit time
+        # validate options now rather than at fit time (a 1-item catalogue keeps this cheap);
+        # fork_rng: building initialises parameters, which must not move the global generator
+        with torch.random.fork_rng(devices=[]):
+            self._encoder_entry.obj(n_items=1, max_len=self.config.max_len, **self.encoder_params)
+            for entry, p in zip(self._objective_entries, self.objective_params, strict=True):
+                entry.obj(**p)
         self.main_objective = next(e.name for e in self._objective_entries if e.obj.main)
         self.auxiliary = [e.name for e in self._objective_entries if not e.obj.main]
         if schedule == "pretrain_finetune" and not self.auxiliary:

@@ -8,4 +8,6 @@ from .encoders import (  # noqa: F401
     build_text_encoder,
     cache_dir,
     embed_items,
+    item_texts,
+    load_item_embeddings,
 )

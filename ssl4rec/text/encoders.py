@@ -10,15 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
-import re
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..registry import register_text_encoder
 
@@ -35,8 +31,6 @@ __all__ = [
 ]
 
 DEFAULT_LM = "all-MiniLM-L6-v2"
-_TOKEN = re.compile(r"[a-z0-9]+")
-_STOP = frozenset("a an and are as at be by for from has in is it of on or that the this to was were will with".split())
 
 
 class TextEncoderMissing(ImportError):
@@ -48,54 +42,37 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SSL4REC_CACHE") or Path.home() / ".cache" / "ssl4rec")
 
 
-def tokenize(text: str) -> list[str]:
-    return [t for t in _TOKEN.findall(text.lower()) if t not in _STOP and len(t) > 1]
-
-
-@register_text_encoder("tfidf", summary="TF-IDF bag of words (scipy sparse), L2-normalised; optional SVD to `dim`.", version="1")
+@register_text_encoder(
+    "tfidf", summary="TF-IDF bag of words (scipy sparse), L2-normalised; optional SVD to `dim`.", version="1"
+)
 class TfidfEncoder:
-    """TF-IDF over item text with sublinear tf and smoothed idf (scikit-learn's formula).
+    """TF-IDF over item text (the same weighting as the ``content`` baseline), dense output.
 
     Args:
         min_df: drop tokens in fewer items than this.
-        max_features: keep the most frequent tokens.
-        dim: if set, reduce to this many dimensions by truncated SVD (dense output).
+        sublinear_tf: use ``1 + log(count)`` as term frequency.
+        dim: if set, reduce to this many dimensions by truncated SVD.
     """
 
-    def __init__(self, min_df: int = 1, max_features: int = 50_000, dim: int | None = None) -> None:
-        self.min_df, self.max_features, self.dim = min_df, max_features, dim
+    def __init__(self, min_df: int = 1, sublinear_tf: bool = True, dim: int | None = None) -> None:
+        self.min_df, self.sublinear_tf, self.dim = min_df, sublinear_tf, dim
         self.calls = 0
 
     @property
     def cache_key(self) -> dict[str, Any]:
-        return {"encoder": "tfidf", "min_df": self.min_df, "max_features": self.max_features, "dim": self.dim, "version": "1"}
-
-    def encode_sparse(self, texts: list[str]) -> sp.csr_matrix:
-        docs = [tokenize(t or "") for t in texts]
-        df = Counter(t for d in docs for t in set(d))
-        vocab = [t for t, c in df.items() if c >= self.min_df]
-        vocab.sort(key=lambda t: (-df[t], t))
-        vocab = vocab[: self.max_features]
-        index = {t: i for i, t in enumerate(vocab)}
-        rows, cols, vals = [], [], []
-        for r, d in enumerate(docs):
-            for t, c in Counter(d).items():
-                j = index.get(t)
-                if j is not None:
-                    rows.append(r)
-                    cols.append(j)
-                    vals.append(1.0 + math.log(c))
-        n = len(texts)
-        idf = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in vocab], dtype=np.float32)
-        m = sp.csr_matrix((np.asarray(vals, np.float32), (rows, cols)), shape=(n, len(vocab)))
-        m = m @ sp.diags(idf)
-        norms = np.sqrt(np.asarray(m.multiply(m).sum(1)).ravel())
-        m = sp.diags(1.0 / np.maximum(norms, 1e-12)) @ m
-        return sp.csr_matrix(m, dtype=np.float32)
+        return {
+            "encoder": "tfidf",
+            "min_df": self.min_df,
+            "sublinear_tf": self.sublinear_tf,
+            "dim": self.dim,
+            "version": "1",
+        }
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        from .tfidf import tfidf_matrix, words
+
         self.calls += 1
-        m = self.encode_sparse(texts)
+        m, _ = tfidf_matrix([words(t) for t in texts], min_df=self.min_df, sublinear_tf=self.sublinear_tf)
         if self.dim is None:
             return m.toarray()
         from scipy.sparse.linalg import svds
@@ -103,8 +80,7 @@ class TfidfEncoder:
         k = min(self.dim, min(m.shape) - 1)
         u, s, _ = svds(m.astype(np.float64), k=k, random_state=0)
         out = (u * s)[:, ::-1].astype(np.float32)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
 @register_text_encoder(
@@ -126,7 +102,9 @@ class SentenceTransformerEncoder:
         normalize: L2-normalise the embeddings.
     """
 
-    def __init__(self, model: str = DEFAULT_LM, batch_size: int = 128, device: str | None = None, normalize: bool = True) -> None:
+    def __init__(
+        self, model: str = DEFAULT_LM, batch_size: int = 128, device: str | None = None, normalize: bool = True
+    ) -> None:
         self.model_name, self.batch_size, self.device, self.normalize = model, batch_size, device, normalize
         self._model = None
         self._path: str | None = None
@@ -164,7 +142,12 @@ class SentenceTransformerEncoder:
 
     @property
     def cache_key(self) -> dict[str, Any]:
-        return {"encoder": "sentence-transformers", "model": self.model_name, "revision": self.revision, "normalize": self.normalize}
+        return {
+            "encoder": "sentence-transformers",
+            "model": self.model_name,
+            "revision": self.revision,
+            "normalize": self.normalize,
+        }
 
     def _load(self):
         if self._model is None:
@@ -215,7 +198,9 @@ def text_hash(texts: list[str]) -> str:
     return h.hexdigest()
 
 
-def embed_items(encoder: Any, texts: list[str], template: str = "", cache: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
+def embed_items(
+    encoder: Any, texts: list[str], template: str = "", cache: bool = True
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Embeddings of ``texts`` with ``encoder``, read from / written to the disk cache.
 
     Returns:
@@ -249,3 +234,25 @@ def embed_items(encoder: Any, texts: list[str], template: str = "", cache: bool 
         atomic_write_bytes(path, buf.getvalue())
         atomic_write_bytes(path.with_suffix(".json"), json.dumps(meta, indent=1).encode())
     return emb, info
+
+
+def item_texts(items: Any, n_items: int) -> list[str]:
+    """The dataset's declared item text (its ``text`` column), one string per dense item id.
+
+    Raises:
+        ValueError: the dataset has no item text (e.g. Amazon Beauty from the S3-Rec files,
+            which only has attribute ids: use ``content`` with attributes instead).
+    """
+    if items is None or "text" not in getattr(items, "columns", ()):
+        raise ValueError(
+            "this dataset has no item text (no 'text' column in its item table); text encoders need it. "
+            "Datasets without text (e.g. amazon-beauty) offer attribute ids: use the `content` baseline."
+        )
+    col = items["text"].reindex(range(n_items)) if len(items) != n_items else items["text"]
+    return ["" if not isinstance(t, str) else t for t in col.tolist()]
+
+
+def load_item_embeddings(spec: str | dict[str, Any], texts: list[str]) -> tuple[np.ndarray, dict[str, Any]]:
+    """Build the text encoder ``spec`` and return cached-or-computed embeddings of ``texts``."""
+    enc = build_text_encoder(spec)
+    return embed_items(enc, texts, template="dataset text column v1")

@@ -1,0 +1,169 @@
+"""SSL building blocks: augmentations, InfoNCE, the fused softmax cross-entropy, encoders."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import ssl4rec.ssl  # noqa: F401  (registers augmentations)
+from ssl4rec.encoders import GRUEncoder, TransformerEncoder, VAEEncoder
+from ssl4rec.encoders.base import Bag
+from ssl4rec.objectives import info_nce
+from ssl4rec.objectives.contrastive import augment
+from ssl4rec.objectives.losses import _SoftmaxCE, softmax_cross_entropy
+from ssl4rec.registry import AUGMENTATIONS, ConfigError
+
+MASK = 99
+
+
+def padded(lengths: list[int], width: int = 12) -> torch.Tensor:
+    """Left-padded rows with items 1..n (distinct, ordered)."""
+    out = torch.zeros(len(lengths), width, dtype=torch.long)
+    for r, n in enumerate(lengths):
+        if n:
+            out[r, width - n :] = torch.arange(1, n + 1) + 10 * r
+    return out
+
+
+LENGTHS = [0, 1, 2, 5, 10, 12]
+
+
+def _left_padded(x: torch.Tensor) -> bool:
+    real = x != 0
+    return bool((real.int().diff(dim=1) >= 0).all())  # once real, stays real
+
+
+@pytest.mark.parametrize("name", ["crop", "mask", "reorder"])
+def test_augmentation_contract(name):
+    seq = padded(LENGTHS)
+    aug = AUGMENTATIONS.build(name)
+    out = aug(seq, torch.Generator().manual_seed(0), MASK)
+    assert out.shape == seq.shape and out.dtype == seq.dtype
+    assert _left_padded(out)
+    assert (out[0] == 0).all()  # empty stays empty
+    again = aug(seq, torch.Generator().manual_seed(0), MASK)
+    torch.testing.assert_close(out, again)
+    assert (seq == padded(LENGTHS)).all()  # input untouched
+
+
+def test_crop_keeps_a_contiguous_window():
+    seq = padded(LENGTHS)
+    out = AUGMENTATIONS.build("crop", ratio=0.5)(seq, torch.Generator().manual_seed(1))
+    for r, n in enumerate(LENGTHS):
+        kept = out[r][out[r] != 0]
+        assert len(kept) == (max(1, int(0.5 * n)) if n else 0)
+        if len(kept) > 1:
+            assert (kept.diff() == 1).all()  # contiguous, in order
+        assert set(kept.tolist()) <= set(seq[r][seq[r] != 0].tolist())
+
+
+def test_mask_counts_and_token():
+    seq = padded(LENGTHS)
+    out = AUGMENTATIONS.build("mask", ratio=0.5)(seq, torch.Generator().manual_seed(2), MASK)
+    for r, n in enumerate(LENGTHS):
+        assert int((out[r] == MASK).sum()) == int(0.5 * n)
+        keep = out[r] != MASK
+        assert (out[r][keep] == seq[r][keep]).all()
+    with pytest.raises(ValueError, match="mask_token"):
+        AUGMENTATIONS.build("mask")(seq, torch.Generator())
+    assert AUGMENTATIONS.entry("mask").defaults()["ratio"] == 0.7
+
+
+def test_reorder_permutes_one_window():
+    seq = padded(LENGTHS)
+    out = AUGMENTATIONS.build("reorder", ratio=0.5)(seq, torch.Generator().manual_seed(3))
+    for r, n in enumerate(LENGTHS):
+        assert sorted(out[r].tolist()) == sorted(seq[r].tolist())  # same multiset
+        changed = (out[r] != seq[r]).nonzero().squeeze(1)
+        if len(changed):
+            assert int(changed.max() - changed.min()) < int(0.5 * n)  # inside one window
+    full = AUGMENTATIONS.build("reorder", ratio=1.0)(padded([12] * 50), torch.Generator().manual_seed(4))
+    assert (full != padded([12] * 50)).any()
+    with pytest.raises(ConfigError):
+        AUGMENTATIONS.build("reorder", ratio=1.5)
+
+
+def test_augment_chooses_per_row():
+    seq = padded([10] * 200, width=10)
+    augs = [AUGMENTATIONS.build("crop", ratio=0.3), AUGMENTATIONS.build("mask", ratio=0.5)]
+    out = augment(seq, augs, torch.Generator().manual_seed(0), MASK)
+    cropped = ((out == 0).sum(1) > 0).sum()
+    masked = ((out == MASK).sum(1) > 0).sum()
+    assert cropped + masked == 200 and 60 < cropped < 140
+
+
+def test_info_nce():
+    z = torch.randn(16, 8)
+    aligned = info_nce(z * 10, z * 10, temperature=1.0, similarity="cosine")
+    random = info_nce(z, torch.randn(16, 8), temperature=1.0, similarity="cosine")
+    assert aligned < random
+    # by hand for two pairs, dot product: anchor 0 sees {z2_0 (positive), z1_1, z2_1}
+    z1, z2 = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    logits0 = torch.tensor([0.0, 1.0, 0.0]) / 0.5  # z1_1, z2_0, z2_1
+    expected0 = -F.log_softmax(logits0, 0)[1]
+    all_z = torch.cat([z1, z2])
+    sim = all_z @ all_z.T / 0.5
+    sim.fill_diagonal_(-torch.inf)
+    manual = F.cross_entropy(sim, torch.tensor([2, 3, 0, 1]))
+    torch.testing.assert_close(info_nce(z1, z2, temperature=0.5), manual)
+    torch.testing.assert_close(-F.log_softmax(sim[0], 0)[2], expected0)
+
+
+@pytest.mark.parametrize("chunk", [10**6, 22])
+def test_softmax_cross_entropy_matches_torch(chunk, monkeypatch):
+    from ssl4rec.objectives import losses
+
+    monkeypatch.setattr(losses, "CE_CHUNK_ELEMENTS", chunk)
+    g = torch.Generator().manual_seed(0)
+    h = torch.randn(7, 5, dtype=torch.double, generator=g, requires_grad=True)
+    w = torch.randn(11, 5, dtype=torch.double, generator=g, requires_grad=True)
+    t = torch.randint(0, 11, (7,), generator=g)
+    ours = softmax_cross_entropy(h, w, t)
+    ref = F.cross_entropy(h @ w.T, t)
+    torch.testing.assert_close(ours, ref)
+    for a, b in zip(torch.autograd.grad(ours, (h, w)), torch.autograd.grad(ref, (h, w)), strict=True):
+        torch.testing.assert_close(a, b)
+    rows = max(1, chunk // 11)
+    assert torch.autograd.gradcheck(lambda h, w: _SoftmaxCE.apply(h, w, t, rows), (h, w), nondet_tol=1e-12)
+
+
+def test_transformer_handles_all_padding_rows():
+    enc = TransformerEncoder(20, max_len=6, embedding_size=8, num_layers=1, num_heads=2, causal=True).eval()
+    seq = torch.tensor([[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 3]])
+    h = enc(seq)
+    assert torch.isfinite(h).all() and h.shape == (2, 6, 8)
+    # a position-only representation: the empty row's last state is the same whatever the width
+    torch.testing.assert_close(enc(seq[:1, -2:])[:, -1], h[:1, -1])
+    with pytest.raises(ConfigError, match="num_heads"):
+        TransformerEncoder(20, embedding_size=10, num_heads=4)
+    with pytest.raises(ConfigError, match="embedding_size"):
+        TransformerEncoder(20, embedding_sise=8)
+
+
+def test_causal_transformer_does_not_look_ahead():
+    enc = TransformerEncoder(20, max_len=5, embedding_size=8, num_layers=2, num_heads=2, causal=True).eval()
+    a = enc(torch.tensor([[1, 2, 3, 4, 5]]))
+    b = enc(torch.tensor([[1, 2, 3, 9, 7]]))
+    torch.testing.assert_close(a[:, :3], b[:, :3])
+    bi = TransformerEncoder(20, max_len=5, embedding_size=8, num_layers=2, num_heads=2, causal=False).eval()
+    assert not torch.allclose(bi(torch.tensor([[1, 2, 3, 4, 5]]))[:, 0], bi(torch.tensor([[1, 2, 3, 9, 7]]))[:, 0])
+
+
+def test_gru_ignores_padding_amount():
+    enc = GRUEncoder(20, max_len=8, embedding_size=8, hidden_size=8).eval()
+    short = enc(torch.tensor([[0, 4, 5, 6]]))[:, -3:]
+    long = enc(torch.tensor([[0, 0, 0, 0, 0, 4, 5, 6]]))[:, -3:]
+    torch.testing.assert_close(short, long)
+
+
+def test_vae_encoder_bag_and_empty_rows():
+    import scipy.sparse as sp
+
+    enc = VAEEncoder(10, embedding_size=4, hidden_sizes=[6]).eval()
+    m = sp.csr_matrix([[1, 0, 1, 0, 0, 0, 0, 0, 0, 0], [0] * 10], dtype="float32")
+    out = enc(Bag.from_csr(m))
+    assert out.logits.shape == (2, 10) and torch.isfinite(out.logits).all()
+    assert out.mu.shape == (2, 4) and out.logvar is not None
+    dae = VAEEncoder(10, embedding_size=4, hidden_sizes=[6], variational=False)
+    assert dae(Bag.from_csr(m)).logvar is None

@@ -15,6 +15,7 @@ from . import (  # noqa: E402,F401
     encoders,
     objectives,
     registry,  # noqa: E402
+    ssl,
     text,
 )
 from .data import Batch, Dataset, Interactions, SplitData  # noqa: E402

@@ -38,6 +38,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     suite = load_suite(args.suite)
     out = Path(args.out)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     overrides = {}
     if getattr(args, "tuned", False):
         from .benchmark.tuning import load_best_params
@@ -51,6 +55,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     with logging_redirect_tqdm():
         outcomes = Runner(suite, out=out, data_dir=args.data, fail_fast=args.fail_fast, trackers=trackers, model_overrides=overrides).run()
     written = write_leaderboards(out)
+    if suite.published:
+        from .benchmark.reproduce import write_reproduction
+
+        written += write_reproduction(suite, out, out / "leaderboards" / "reproductions" / suite.name)
     for t in trackers:
         t.finish(written)
     failed = [o for o in outcomes if o.status == "failed"]
@@ -93,6 +101,19 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .benchmark.reproduce import write_reproduction
+    from .config import load_suite
+    from .registry import ConfigError
+
+    suite = load_suite(args.suite)
+    if not suite.published:
+        raise ConfigError(f"{args.suite} has no 'published' block to compare with")
+    for p in write_reproduction(suite, args.results, Path(args.to)):
+        print(p)
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from .datasets import dataset_info
 
@@ -112,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data", default=None, help="data folder (default: $SSL4REC_DATA or ~/.cache/ssl4rec)")
     r.add_argument("--fail-fast", action="store_true", help="stop at the first failing cell")
     r.add_argument("--tuned", action="store_true", help="use the best parameters found by `tune`")
+    r.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice, all cores)")
     r.add_argument("--track", choices=["wandb"], default=None, help="also log to wandb (offline when no account)")
     r.add_argument("--wandb-project", default="ssl4rec")
     r.set_defaults(func=cmd_run)
@@ -126,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("results")
     lb.add_argument("--to", default=None, help="output folder (default: RESULTS_DIR/leaderboards)")
     lb.set_defaults(func=cmd_leaderboard)
+
+    rp = sub.add_parser("report", help="reproduction report: our records beside a suite's published numbers")
+    rp.add_argument("suite")
+    rp.add_argument("results")
+    rp.add_argument("--to", required=True, help="output path without extension (writes .md and .csv)")
+    rp.set_defaults(func=cmd_report)
 
     d = sub.add_parser("data", help="dataset commands")
     dsub = d.add_subparsers(dest="data_verb", required=True)

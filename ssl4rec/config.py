@@ -37,7 +37,7 @@ from .registry import BASELINES, DATASETS, PRESETS, SPLITS, ConfigError, Unknown
 
 __all__ = ["ComponentSpec", "ModelSpec", "Suite", "load_suite", "parse_suite"]
 
-SUITE_KEYS = ("name", "description", "datasets", "splits", "models", "cross", "seeds", "evaluation", "validation", "output")
+SUITE_KEYS = ("name", "description", "datasets", "splits", "models", "cross", "seeds", "evaluation", "validation", "output", "published")
 COMPONENT_KEYS = ("name", "params", "label", "grid", "preprocessing")
 
 
@@ -95,9 +95,12 @@ class Suite:
     validation: dict[str, Any] = dataclasses.field(default_factory=dict)
     description: str = ""
     path: str = ""
+    published: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Numbers a paper reports for this protocol: ``{source, dataset, split, values: {model label: {metric: value}}}``."""
 
     def cells(self) -> list[tuple[ComponentSpec, ComponentSpec, ModelSpec, int]]:
-        return list(itertools.product(self.datasets, self.splits, self.models, self.seeds))
+        """Every cell, seed-major: a partial run covers every model once before repeating seeds."""
+        return [(d, s, m, seed) for seed, d, s, m in itertools.product(self.seeds, self.datasets, self.splits, self.models)]
 
 
 def _component(raw: Any, kind: str, where: str) -> dict[str, Any]:
@@ -234,6 +237,13 @@ def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
     seeds = [seeds] if isinstance(seeds, int) else list(seeds)
     if not seeds or not all(isinstance(s, int) for s in seeds):
         raise ConfigError(f"{path}: seeds must be a list of integers")
+    published = dict(raw.get("published") or {})
+    if published:
+        check_keys(published, ("source", "dataset", "split", "values", "notes"), f"{path} published")
+        labels = {m.label for m in _models(raw, path)}
+        for label in published.get("values") or {}:
+            if label not in labels:
+                raise ConfigError(f"{path} published: {label!r} is not a model label of this suite.{did_you_mean(label, labels)}")
     validation = dict(raw.get("validation") or {})
     check_keys(validation, ("max_users", "patience_override"), f"{path} validation")
     return Suite(
@@ -246,6 +256,7 @@ def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
         protocol=Protocol.from_dict(raw.get("evaluation")),
         validation=validation,
         path=path,
+        published=published,
     )
 
 

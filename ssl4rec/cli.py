@@ -101,6 +101,23 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from .benchmark.leaderboard import publish
+
+    written = publish(args.results, args.to, datasets=args.dataset)
+    if args.suite:
+        from .benchmark.reproduce import write_reproduction
+        from .config import load_suite
+
+        suite = load_suite(args.suite)
+        if suite.published:
+            report = Path(args.report) if args.report else Path(args.to) / "reproductions" / suite.name
+            written += write_reproduction(suite, args.to, report)
+    for p in written:
+        print(p)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .benchmark.reproduce import write_reproduction
     from .config import load_suite
@@ -148,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("results")
     lb.add_argument("--to", default=None, help="output folder (default: RESULTS_DIR/leaderboards)")
     lb.set_defaults(func=cmd_leaderboard)
+
+    pb = sub.add_parser("publish", help="copy records into a publication folder and regenerate its leaderboards")
+    pb.add_argument("results")
+    pb.add_argument("--to", default="leaderboards", help="publication folder (default: leaderboards/)")
+    pb.add_argument("--dataset", action="append", help="only this dataset label (repeatable)")
+    pb.add_argument("--suite", default=None, help="also write the suite's reproduction report (if it has published numbers)")
+    pb.add_argument("--report", default=None, help="path (no extension) of the reproduction report (default: TO/reproductions/SUITE)")
+    pb.set_defaults(func=cmd_publish)
 
     rp = sub.add_parser("report", help="reproduction report: our records beside a suite's published numbers")
     rp.add_argument("suite")

@@ -320,3 +320,33 @@ def write_leaderboards(results: str | Path, out: str | Path | None = None, colum
         atomic_write_bytes(p, ("\n".join(lines) + "\n").encode())
         written.append(p)
     return written
+
+
+def publish(results: str | Path, to: str | Path, datasets: list[str] | None = None) -> list[Path]:
+    """Copy the records (JSON + per-user arrays) of ``results`` into ``to/records`` and regenerate
+    every leaderboard under ``to`` from the records there, so each published cell stays traceable.
+
+    Args:
+        results: a results folder written by ``ssl4rec run``.
+        to: the publication folder (e.g. ``leaderboards``).
+        datasets: only publish records of these dataset labels.
+    """
+    import shutil
+
+    src = ResultsStore(results)
+    dst = Path(to)
+    copied = 0
+    for rec in src.iter_records():
+        if datasets and rec.get("dataset", {}).get("label") not in datasets:
+            continue
+        rel = Path(rec["_path"])
+        target = dst / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(Path(results) / rel, target)
+        if rec.get("per_user_file"):
+            npz = (Path(results) / rel).with_name(rec["per_user_file"])
+            if npz.exists():
+                shutil.copy2(npz, target.with_name(rec["per_user_file"]))
+        copied += 1
+    logger.info("published %d records from %s into %s", copied, results, dst / "records")
+    return write_leaderboards(dst, dst)

@@ -68,6 +68,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from .benchmark.tuning import tune
+    from .config import load_suite
+
+    suite = load_suite(args.suite)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    with logging_redirect_tqdm():
+        best = tune(suite, Path(args.out), args.trials, storage=args.storage, data_dir=args.data, timeout=args.timeout)
+    for key, b in best.items():
+        logger.info("%s: %s", key, b)
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from .registry import REGISTRIES, load_plugins
     from .registry import did_you_mean as dym
@@ -154,6 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--track", choices=["wandb"], default=None, help="also log to wandb (offline when no account)")
     r.add_argument("--wandb-project", default="ssl4rec")
     r.set_defaults(func=cmd_run)
+
+    tu = sub.add_parser("tune", help="Optuna study per (dataset, split, model), same trial budget for every model")
+    tu.add_argument("suite")
+    tu.add_argument("--trials", type=int, default=20, help="trials per model (default 20)")
+    tu.add_argument("--out", default="results", help="results folder (the default SQLite study lives here)")
+    tu.add_argument("--storage", default=None, help="Optuna storage URL (e.g. postgresql://...), shared by several workers")
+    tu.add_argument("--data", default=None)
+    tu.add_argument("--timeout", type=float, default=None, help="seconds per study")
+    tu.add_argument("--threads", type=int, default=None)
+    tu.set_defaults(func=cmd_tune)
 
     li = sub.add_parser("list", help="list registered components")
     li.add_argument("kind", nargs="?", default=None, help="datasets, splits, baselines, presets, encoders, objectives, metrics, ...")

@@ -165,7 +165,9 @@ class Runner:
         over = self.model_overrides.get(f"{dspec.label}/{sspec.label}/{mspec.label}")
         if not over:
             return mspec
-        return dataclasses.replace(mspec, params={**mspec.params, **over})
+        from .tuning import apply_params
+
+        return apply_params(mspec, over)
 
     def cell_key(self, dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec, seed: int) -> tuple[str, Path]:
         mspec = self._model_spec(dspec, sspec, mspec)

@@ -1,0 +1,253 @@
+"""Hyperparameter tuning with Optuna: one study per (dataset, split, model), equal budgets.
+
+Every model gets the same number of trials (a model without tunable parameters gets one),
+searches the space registered with its components, starts from its default configuration
+(enqueued as trial 0), is pruned on the per-epoch validation metric, and never sees test data.
+Studies live in SQLite under the results folder by default, or in any database URL Optuna
+accepts (``--storage postgresql://...``) so several machines can work on one study. Best
+parameters go to ``<suite>.best.yaml`` beside the suite, which ``run --tuned`` reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import ModelSpec, Suite
+from ..registry import BASELINES, ENCODERS, OBJECTIVES, PRESETS, ConfigError
+from .evaluation import RankingValidator
+from .runner import Runner, build_model, derive_seed
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["search_space_for", "apply_params", "tune", "best_params_path", "load_best_params", "storage_url"]
+
+
+def search_space_for(mspec: ModelSpec) -> dict[str, tuple]:
+    """The registered search space of a model cell (dotted keys for SSL components)."""
+    if mspec.kind == "baseline":
+        return dict(BASELINES.entry(mspec.name).search_space)
+    if mspec.kind == "preset":
+        return dict(PRESETS.entry(mspec.name).search_space)
+    from ..ssl.model import TRAIN_SEARCH_SPACE
+
+    space = dict(TRAIN_SEARCH_SPACE)
+    for k, v in ENCODERS.entry(mspec.encoder["name"]).search_space.items():
+        space[f"encoder.{k}"] = v
+    for o in mspec.objectives:
+        for k, v in OBJECTIVES.entry(o["name"]).search_space.items():
+            space[f"objectives.{o['name']}.{k}"] = v
+    return space
+
+
+def apply_params(mspec: ModelSpec, params: dict[str, Any]) -> ModelSpec:
+    """``mspec`` with (possibly dotted) ``params`` merged in."""
+    if not params:
+        return mspec
+    if mspec.kind in ("baseline", "preset"):
+        return dataclasses.replace(mspec, params={**mspec.params, **params})
+    enc = {"name": mspec.encoder["name"], "params": dict(mspec.encoder.get("params") or {})}
+    objs = [{"name": o["name"], "params": dict(o.get("params") or {})} for o in mspec.objectives]
+    top = dict(mspec.params)
+    for key, value in params.items():
+        parts = key.split(".")
+        if parts[0] == "encoder" and len(parts) == 2:
+            enc["params"][parts[1]] = value
+        elif parts[0] == "objectives" and len(parts) == 3:
+            match = [o for o in objs if o["name"] == parts[1]]
+            if not match:
+                raise ConfigError(f"tuned parameter {key!r} names an objective not in {mspec.label}")
+            match[0]["params"][parts[2]] = value
+        else:
+            top[key] = value
+    return dataclasses.replace(mspec, params=top, encoder=enc, objectives=tuple(objs))
+
+
+def _suggest(trial: Any, name: str, spec: tuple) -> Any:
+    kind = spec[0]
+    if kind == "categorical":
+        return trial.suggest_categorical(name, list(spec[1]))
+    low, high = spec[1], spec[2]
+    log = len(spec) > 3 and spec[3] == "log"
+    if kind == "int":
+        return trial.suggest_int(name, int(low), int(high), log=log)
+    if kind == "float":
+        return trial.suggest_float(name, float(low), float(high), log=log)
+    raise ConfigError(f"bad search-space entry {name}: {spec!r}")
+
+
+def _defaults(mspec: ModelSpec, space: dict[str, tuple]) -> dict[str, Any]:
+    """The model's default values for the tunable parameters (trial 0)."""
+    from .runner import build_model as _build
+
+    model, resolved = _build(mspec, 0)
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, obj: Any) -> None:
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            flat[prefix] = obj
+
+    params = resolved["params"]
+    walk("", params)
+    if mspec.kind != "baseline":
+        # SSL resolved config: {"encoder": {"name":..., params...}, "objectives": [{"name":..., ...}], training...}
+        enc = params.get("encoder", {})
+        for k, v in (enc.get("params", enc) if isinstance(enc, dict) else {}).items():
+            flat[f"encoder.{k}"] = v
+        for o in params.get("objectives", []) or []:
+            if isinstance(o, dict):
+                for k, v in (o.get("params", o)).items():
+                    flat[f"objectives.{o.get('name')}.{k}"] = v
+        for k, v in (params.get("train", {}) or {}).items():
+            flat[k] = v
+    out = {}
+    for k, spec in space.items():
+        if k in flat and flat[k] is not None:
+            v = flat[k]
+            if spec[0] == "categorical" and v not in list(spec[1]):
+                continue
+            out[k] = v
+    return out
+
+
+def _open_storage(url: str, attempts: int = 8) -> Any:
+    """An RDB storage with heartbeats (a killed worker's trial is failed and retried once).
+
+    Several workers may create the schema of a new database at the same moment; the losers of
+    that race retry.
+    """
+    import inspect
+    import warnings
+
+    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from sqlalchemy.exc import SQLAlchemyError
+
+    key = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in inspect.signature(RDBStorage.__init__).parameters else "failed_trial_callback"
+    kwargs = {"heartbeat_interval": 30, "grace_period": 90, key: RetryFailedTrialCallback(max_retry=1)}
+    for i in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None, **kwargs)
+        except SQLAlchemyError:
+            if i == attempts - 1:
+                raise
+            time.sleep(0.5 * (i + 1))
+    raise RuntimeError("unreachable")
+
+
+def storage_url(out: str | Path, storage: str | None) -> str:
+    if storage:
+        return storage
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(out).resolve() / 'tuning.db'}"
+
+
+def best_params_path(suite_path: str | Path) -> Path:
+    p = Path(suite_path)
+    return p.with_name(p.stem + ".best.yaml")
+
+
+def load_best_params(suite_path: str | Path, out: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """``{"<dataset>/<split>/<model>": params}`` written by :func:`tune`."""
+    p = best_params_path(suite_path)
+    if not p.exists():
+        raise ConfigError(f"no tuned parameters at {p}: run `ssl4rec tune {suite_path}` first")
+    raw = yaml.safe_load(p.read_text()) or {}
+    return {k: dict(v.get("params") or {}) for k, v in (raw.get("cells") or {}).items()}
+
+
+def tune(
+    suite: Suite,
+    out: str | Path,
+    trials: int,
+    storage: str | None = None,
+    data_dir: str | Path | None = None,
+    timeout: float | None = None,
+    write_best: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Tune every (dataset, split, model) of ``suite`` with ``trials`` trials each; resumable."""
+    import optuna
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = storage_url(out, storage)
+    store = _open_storage(url)
+    runner = Runner(suite, out=out, data_dir=data_dir)
+    seed = suite.seeds[0]
+    best: dict[str, dict[str, Any]] = {}
+    for dspec in suite.datasets:
+        for sspec in suite.splits:
+            split = runner.split(dspec, sspec, seed)
+            for mspec in suite.models:
+                key = f"{dspec.label}/{sspec.label}/{mspec.label}"
+                space = search_space_for(mspec)
+                budget = trials if space else 1
+                sampler = optuna.samplers.TPESampler(seed=derive_seed("tune", suite.name, key, seed))
+                study = optuna.create_study(
+                    study_name=f"{suite.name}/{key}",
+                    storage=store,
+                    sampler=sampler,
+                    pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
+                    direction="maximize",
+                    load_if_exists=True,
+                )
+                done_states = (TrialState.COMPLETE, TrialState.PRUNED)
+                if not study.get_trials(deepcopy=False) and space:
+                    study.enqueue_trial(_defaults(mspec, space), user_attrs={"default": True})
+                model_seed = derive_seed("model", dspec.label, sspec.label, mspec.label, seed)
+
+                def objective(trial: Any, mspec: ModelSpec = mspec, space: dict = space, split: Any = split, model_seed: int = model_seed) -> float:
+                    params = {k: _suggest(trial, k, v) for k, v in space.items()}
+                    model, _ = build_model(apply_params(mspec, params), model_seed)
+
+                    def report(epoch: int, value: float, logs: dict[str, float]) -> None:
+                        trial.report(value, epoch)
+                        if trial.should_prune():
+                            raise optuna.TrialPruned(f"pruned at epoch {epoch} ({value:.4f})")
+
+                    validator = RankingValidator(split, suite.protocol, seed=model_seed, max_users=suite.validation.get("max_users"), callbacks=[report])
+                    t0 = time.perf_counter()
+                    model.fit(split.train, validator)
+                    value = model.fit_info.get("best_valid")
+                    if value is None:
+                        value = validator.evaluate(model)
+                    trial.set_user_attr("fit_seconds", time.perf_counter() - t0)
+                    return float(value)
+
+                finished = len(study.get_trials(deepcopy=False, states=done_states))
+                if finished < budget:
+                    logger.info("tune %s: %d/%d trials done, running the rest", key, finished, budget)
+                    study.optimize(
+                        objective,
+                        n_trials=budget - finished,
+                        timeout=timeout,
+                        callbacks=[MaxTrialsCallback(budget, states=done_states)],
+                        catch=(FloatingPointError,),
+                    )
+                complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if complete:
+                    bt = study.best_trial
+                    best[key] = {"params": dict(bt.params), "value": float(bt.value), "trial": bt.number, "trials": len(study.get_trials(deepcopy=False, states=done_states))}
+                    logger.info("tune %s: best %s=%.4f at trial %d", key, suite.protocol.valid_metric, bt.value, bt.number)
+    if write_best and suite.path:
+        p = best_params_path(suite.path)
+        doc = {
+            "suite": suite.name,
+            "metric": f"valid {suite.protocol.valid_metric}",
+            "trials_per_model": trials,
+            "storage": url if storage else "sqlite (results folder)",
+            "cells": best,
+        }
+        p.write_text(yaml.safe_dump(doc, sort_keys=False))
+        logger.info("best parameters written to %s", p)
+    return best

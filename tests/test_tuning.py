@@ -1,0 +1,132 @@
+"""Tuning (equal budgets, defaults first, resumable, shared studies), tracking and significance."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from ssl4rec.benchmark.leaderboard import build_tables
+from ssl4rec.benchmark.results import ResultsStore
+from ssl4rec.benchmark.runner import Runner
+from ssl4rec.benchmark.tuning import load_best_params, tune
+from ssl4rec.config import load_suite, parse_suite
+
+REPO = Path(__file__).resolve().parents[1]
+SUITE = {
+    "name": "tunetiny",
+    "datasets": [{"name": "synthetic", "params": {"n_users": 100, "n_items": 60, "n_interactions": 2000}}],
+    "splits": ["leave_one_out"],
+    "models": ["pop", {"name": "itemknn"}, {"name": "bpr", "params": {"epochs": 4}}],
+    "seeds": [0],
+}
+
+
+def write_suite(tmp_path: Path, suite: dict) -> Path:
+    p = tmp_path / "suite.yaml"
+    p.write_text(yaml.safe_dump(suite))
+    return p
+
+
+def test_tune_equal_budget_defaults_first_and_run_tuned(tmp_path):
+    import optuna
+
+    path = write_suite(tmp_path, SUITE)
+    suite = load_suite(path)
+    out = tmp_path / "res"
+    best = tune(suite, out, trials=3)
+    storage = f"sqlite:///{out / 'tuning.db'}"
+    for label, expected in (("pop", 1), ("itemknn", 3), ("bpr", 3)):
+        study = optuna.load_study(study_name=f"tunetiny/synthetic/leave_one_out/{label}", storage=storage)
+        assert len(study.trials) == expected, label
+        if expected > 1:
+            assert study.trials[0].user_attrs.get("default") is True
+    assert study.trials[0].params["embedding_size"] == 64  # the default config is trial 0
+    params = load_best_params(path)
+    assert set(params) == {"synthetic/leave_one_out/pop", "synthetic/leave_one_out/itemknn", "synthetic/leave_one_out/bpr"}
+    assert best["synthetic/leave_one_out/bpr"]["trials"] == 3
+    # resumable: asking again for the same budget runs nothing new
+    tune(suite, out, trials=3)
+    assert len(optuna.load_study(study_name="tunetiny/synthetic/leave_one_out/bpr", storage=storage).trials) == 3
+    # run --tuned uses them
+    outcomes = Runner(suite, out=out, model_overrides=params).run()
+    assert all(o.status == "ok" for o in outcomes)
+    recs = {r["model"]["label"]: r for r in ResultsStore(out).iter_records()}
+    for k, v in params["synthetic/leave_one_out/itemknn"].items():
+        assert recs["itemknn"]["model"]["params"][k] == v
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_sqlite_study(tmp_path):
+    import optuna
+
+    suite = {**SUITE, "models": [{"name": "itemknn"}]}
+    path = write_suite(tmp_path, suite)
+    out = tmp_path / "res"
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    cmd = [sys.executable, str(REPO / "run_bench.py"), "tune", str(path), "--trials", "6", "--out", str(out), "--storage", storage]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-2000:]
+    study = optuna.load_study(study_name="tunetiny/synthetic/leave_one_out/itemknn", storage=storage)
+    done = [t for t in study.trials if t.state.is_finished()]
+    assert 6 <= len(done) <= 7  # both workers stop at the shared budget (one may overshoot by its running trial)
+    assert len({t.number for t in done}) == len(done)
+
+
+def test_wandb_offline_run_directory(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    from ssl4rec.benchmark.tracking import WandbTracker
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    out = tmp_path / "res"
+    tracker = WandbTracker(project="ssl4rec-test", suite="tiny", out=out)
+    suite = parse_suite({**SUITE, "models": [{"name": "bpr", "params": {"epochs": 2}}]})
+    Runner(suite, out=out, trackers=[tracker]).run()
+    rec = next(ResultsStore(out).iter_records())
+    assert rec["wandb"]["mode"] == "offline" and rec["wandb"]["run_id"]
+    runs = list((out / "wandb").glob("offline-run-*"))
+    assert runs and any(rec["wandb"]["run_id"] in r.name for r in runs)
+
+
+def test_significance_marks_on_constructed_case(tmp_path):
+    """Model A is better than B on every user (significant); C equals A up to noise on 5 users (not)."""
+    from ssl4rec.benchmark.results import ResultsStore as Store
+
+    store = Store(tmp_path)
+    rng = np.random.default_rng(0)
+    users = np.arange(200, dtype=np.int32)
+    base = rng.uniform(0.2, 0.8, 200)
+    per_model = {"A": base, "B": base - 0.1, "C": base + np.r_[rng.normal(0, 0.01, 5), np.zeros(195)] * 0}
+    per_model["C"] = base.copy()
+    per_model["C"][:6] += np.array([0.01, -0.01, 0.02, -0.02, 0.01, -0.005])
+    common = {"schema_version": 1, "status": "ok", "seed": 0, "protocol": {"label": "full ranking, history masked"}}
+    for name, vals in per_model.items():
+        rec = {
+            **common,
+            "cell_id": f"d/s/{name}/seed0",
+            "dataset": {"label": "d", "checksum": "x", "counts": {}},
+            "split": {"label": "s", "name": "s", "params": {}},
+            "model": {"label": name, "params": {}, "component_versions": {}},
+            "metrics": {"ndcg@10": float(vals.mean())},
+            "fit_seconds": 1.0,
+        }
+        store.write(Path(f"d/s/{name}/seed0-x.json"), rec, {"users": users, "ndcg@10": vals.astype(np.float32)})
+    (table,) = build_tables(store)
+    rows = {r.model: r for r in table.rows}
+    best = max(rows.values(), key=lambda r: r.mean["ndcg@10"]).model
+    assert best in ("A", "C")
+    assert rows["B"].significant and rows["B"].p_value < 1e-6
+    other = "C" if best == "A" else "A"
+    assert not rows[other].significant
+    assert json.dumps([r.model for r in table.rows])

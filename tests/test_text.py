@@ -75,8 +75,9 @@ def test_item_texts_requires_text(tiny):
 
 def test_content_lm_with_tfidf_scores_cold_items(tiny):
     m = ContentLM(text_encoder="tfidf").fit(tiny.train)
-    from ssl4rec.data import Batch
     import torch
+
+    from ssl4rec.data import Batch
 
     s = m.score(Batch(torch.arange(4), tiny.history("test")))
     assert s.shape == (4, tiny.train.n_items) and torch.isfinite(s).all()

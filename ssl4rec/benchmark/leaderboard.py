@@ -319,6 +319,11 @@ def write_leaderboards(results: str | Path, out: str | Path | None = None, colum
         p = out / safe_name(ds) / "README.md"
         atomic_write_bytes(p, ("\n".join(lines) + "\n").encode())
         written.append(p)
+        from .html import render_index
+
+        page = out / safe_name(ds) / "index.html"
+        atomic_write_bytes(page, render_index(ds, ts, primary).encode())
+        written.append(page)
     return written
 
 

@@ -27,6 +27,8 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 __all__ = ["SCHEMA_VERSION", "ResultsStore", "config_hash", "safe_name", "atomic_write_bytes"]
 
@@ -46,6 +48,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o644 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -1,0 +1,124 @@
+"""Self-contained HTML leaderboard pages (tables + matplotlib plots embedded as data URIs)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import re
+from typing import Any
+
+from .leaderboard import Table, pretty
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["render_index"]
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:13px}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
+th:first-child,td:first-child{text-align:left}
+th{background:#f3f3f3} .best{font-weight:bold} .na{color:#888} .meta{color:#555;font-size:13px}
+img{max-width:640px;border:1px solid #ddd;margin:0.5em 1em 0.5em 0}
+"""
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _plots(tables: list[Table], primary: str) -> list[tuple[str, str]]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        logger.warning("matplotlib not installed: HTML leaderboards without plots (pip install ssl4rec[plots])")
+        return []
+    out = []
+    sparsity = [(float(m.group(1)), t) for t in tables if (m := re.search(r"sparsity.*?p([0-9.]+)$", t.split))]
+    if len(sparsity) > 1:
+        sparsity.sort(key=lambda x: x[0])
+        fig, ax = plt.subplots(figsize=(6, 4))
+        models = sorted({r.model for _, t in sparsity for r in t.rows if primary in r.mean})
+        for m in models:
+            xs, ys = [], []
+            for p, t in sparsity:
+                row = next((r for r in t.rows if r.model == m and primary in r.mean), None)
+                if row:
+                    xs.append(p)
+                    ys.append(row.mean[primary])
+            ax.plot(xs, ys, marker="o", label=m)
+        ax.set_xlabel("fraction of training interactions kept (p)")
+        ax.set_ylabel(pretty(primary))
+        ax.set_title(f"{pretty(primary)} vs sparsity")
+        ax.legend(fontsize=8)
+        out.append((f"{pretty(primary)} vs sparsity level", _png(fig)))
+        plt.close(fig)
+    for t in tables:
+        cold, warm = f"cold/{primary}", f"warm/{primary}"
+        rows = [r for r in t.rows if cold in r.mean or warm in r.mean]
+        if not rows:
+            continue
+        fig, ax = plt.subplots(figsize=(7, 4))
+        x = range(len(rows))
+        ax.bar([i - 0.2 for i in x], [r.mean.get(cold, 0.0) for r in rows], width=0.4, label="cold items")
+        ax.bar([i + 0.2 for i in x], [r.mean.get(warm, 0.0) for r in rows], width=0.4, label="warm items")
+        ax.set_xticks(list(x), [r.model for r in rows], rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel(pretty(primary))
+        ax.set_title(f"{t.split}: cold vs warm test items")
+        ax.legend()
+        out.append((f"{t.split}: cold vs warm", _png(fig)))
+        plt.close(fig)
+    return out
+
+
+def _table_html(t: Table) -> str:
+    h = t.header
+    meta = ""
+    if h:
+        meta = (
+            f"<p class='meta'>Protocol: {html.escape(str(h.get('protocol')))}; split <code>{html.escape(str(h.get('split')))}</code> "
+            f"{html.escape(str(h.get('split_params')))}; data checksum <code>{html.escape(str(h.get('checksum'))[:16])}</code>. "
+            "† = significantly below the best (paired Wilcoxon, Holm, p &lt; 0.05).</p>"
+        )
+    best = {}
+    for c in t.columns:
+        vals = [r.mean[c] for r in t.rows if c in r.mean]
+        best[c] = max(vals) if vals and max(vals) > min(vals) else None
+    head = "".join(f"<th>{html.escape(x)}</th>" for x in ["model", "seeds", *[pretty(c) for c in t.columns], "train s", "s/epoch", "notes"])
+    body = []
+    for r in t.rows:
+        if r.status != "ok":
+            cells = "".join("<td class='na'>–</td>" for _ in t.columns)
+            body.append(f"<tr><td>{html.escape(r.model)}</td><td>0</td>{cells}<td>–</td><td>–</td><td class='na'>{html.escape(r.status + ': ' + '; '.join(r.notes))}</td></tr>")
+            continue
+        cells = []
+        for c in t.columns:
+            if c not in r.mean:
+                cells.append("<td class='na'>–</td>")
+                continue
+            v = f"{r.mean[c]:.4f}" + (f" ± {r.std[c]:.4f}" if r.n_seeds > 1 else "")
+            cls = " class='best'" if best[c] is not None and abs(r.mean[c] - best[c]) < 1e-12 else ""
+            cells.append(f"<td{cls}>{v}</td>")
+        spe = f"{r.seconds_per_epoch:.2f}" if r.seconds_per_epoch else "–"
+        name = html.escape(r.model) + (" †" if r.significant else "")
+        body.append(f"<tr><td>{name}</td><td>{r.n_seeds}</td>{''.join(cells)}<td>{r.fit_seconds:.1f}</td><td>{spe}</td><td>{html.escape('; '.join(r.notes))}</td></tr>")
+    return f"<h2 id='{html.escape(t.split)}'>{html.escape(t.split)}</h2>{meta}<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def render_index(dataset: str, tables: list[Table], primary: str = "ndcg@10") -> str:
+    """One self-contained page for ``dataset``: every split's table plus the plots."""
+    plots = _plots(tables, primary)
+    imgs = "".join(f"<figure><img alt='{html.escape(title)}' src='{src}'><figcaption>{html.escape(title)}</figcaption></figure>" for title, src in plots)
+    toc = " · ".join(f"<a href='#{html.escape(t.split)}'>{html.escape(t.split)}</a>" for t in tables)
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>ssl4rec — {html.escape(dataset)}</title><style>{CSS}</style></head><body>"
+        f"<h1>ssl4rec leaderboards — {html.escape(dataset)}</h1><p class='meta'>Generated from result records by <code>ssl4rec publish</code>; "
+        f"values are mean ± std over seeds. Splits: {toc}</p>{imgs}{''.join(_table_html(t) for t in tables)}</body></html>"
+    )

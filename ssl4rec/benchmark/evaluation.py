@@ -122,44 +122,53 @@ def target_matrix(targets: pd.DataFrame, n_items: int) -> tuple[np.ndarray, np.n
     return users, mat
 
 
-def _pair_counts(s: torch.Tensor, cand: torch.Tensor, tgt: torch.Tensor, tvalid: torch.Tensor, method: str = "auto") -> dict[str, torch.Tensor]:
-    """Rank and AUC counts for targets ``tgt`` [b, T] given scores ``s`` [b, N] and candidate mask.
+def _pair_counts(
+    sc: torch.Tensor, tgt: torch.Tensor, tvalid: torch.Tensor, method: str = "auto", n_cand: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
+    """Rank and AUC counts for targets ``tgt`` [b, T] given candidate scores ``sc`` [b, N].
 
-    ``rank``: 0-based position among candidates under "higher score first, equal scores: lower
-    item id first" (``inf`` when the target is not a candidate or scored ``-inf``);
+    Non-candidates carry NaN in ``sc`` (NaN compares false with everything, so no mask pass
+    is needed). ``rank``: 0-based position among candidates under "higher score first, equal
+    scores: lower item id first" (``inf`` when the target is not a candidate or scored ``-inf``);
     ``less_neg`` / ``eq_neg``: non-target candidates scored below / equal to the target.
     Two exact methods: direct comparisons, O(b T N) (cheap for few targets, e.g. leave-one-out),
     and a stable sort, O(b N log N) (for many targets per user).
     """
-    b, n = s.shape
+    b, n = sc.shape
     T = tgt.shape[1]
     safe = tgt.clamp(min=0)
-    ts = torch.gather(s, 1, safe)  # [b, T]
-    tcand = torch.gather(cand, 1, safe) & tvalid
+    ts = torch.gather(sc, 1, safe)  # [b, T]; NaN for non-candidate targets
+    tcand = ~torch.isnan(ts) & tvalid
     if method == "auto":
         method = "compare" if T <= 8 else "sort"
+    if n_cand is None:
+        n_cand = (~torch.isnan(sc)).sum(-1, keepdim=True)
     if method == "compare":
-        sv = s[:, None, :]
         tv = ts[:, :, None]
-        c = cand[:, None, :]
-        gt = ((sv > tv) & c).sum(-1)
-        eq = (sv == tv) & c
-        ids = torch.arange(n, device=s.device)[None, None, :]
-        eq_before = (eq & (ids < safe[:, :, None])).sum(-1)
-        eq_all = eq.sum(-1)
-        lt = cand.sum(-1, keepdim=True) - gt - eq_all
+        gt = torch.count_nonzero(sc[:, None, :] > tv, dim=-1)
+        lt = torch.count_nonzero(sc[:, None, :] < tv, dim=-1)
+        eq_all = n_cand - gt - lt
+        eq_before = torch.zeros_like(gt)
+        tied = ((eq_all > 1) & tcand).any(-1)  # rows where some target shares its score
+        if bool(tied.any()):
+            rows = torch.nonzero(tied, as_tuple=True)[0]
+            ids = torch.arange(n, device=sc.device)[None, None, :]
+            eq = sc[rows][:, None, :] == ts[rows][:, :, None]
+            eq_before[rows] = torch.count_nonzero(eq & (ids < safe[rows][:, :, None]), dim=-1)
         rank = gt + eq_before
     else:
+        cand = ~torch.isnan(sc)
         # stable descending sort keeps equal scores in id order = the tie rule
-        order = torch.sort(s, dim=1, descending=True, stable=True).indices
+        order = torch.sort(torch.nan_to_num(sc, nan=-torch.inf), dim=1, descending=True, stable=True).indices
         cs = torch.gather(cand, 1, order).to(torch.int64)
         before = torch.cumsum(cs, 1) - cs  # candidates strictly ahead of each position
         pos = torch.empty_like(order)
-        pos.scatter_(1, order, torch.arange(n, device=s.device).expand(b, n))
+        pos.scatter_(1, order, torch.arange(n, device=sc.device).expand(b, n))
         rank = torch.gather(before, 1, torch.gather(pos, 1, safe))
-        vals = torch.sort(torch.where(cand, s, torch.inf), dim=1).values
-        lt = torch.searchsorted(vals, ts.contiguous(), right=False)
-        eq_all = torch.searchsorted(vals, ts.contiguous(), right=True) - lt
+        vals = torch.sort(torch.nan_to_num(sc, nan=torch.inf), dim=1).values
+        tq = torch.nan_to_num(ts, nan=0.0).contiguous()
+        lt = torch.searchsorted(vals, tq, right=False)
+        eq_all = torch.searchsorted(vals, tq, right=True) - lt
     # subtract target-vs-target pairs (only candidate targets count)
     tt_valid = tcand[:, None, :] & tcand[:, :, None]
     lt_t = ((ts[:, None, :] < ts[:, :, None]) & tt_valid).sum(-1)
@@ -170,6 +179,37 @@ def _pair_counts(s: torch.Tensor, cand: torch.Tensor, tgt: torch.Tensor, tvalid:
     less_neg = (lt - lt_t).to(torch.float64)
     eq_neg = (eq_all - eq_t).to(torch.float64)
     return {"rank": rank, "less_neg": less_neg, "eq_neg": eq_neg, "tcand": tcand}
+
+
+def _topk_members(s: torch.Tensor, ks: tuple[int, ...]) -> dict[int, torch.Tensor]:
+    """Item ids of each row's top k for every k in ``ks`` (tie rule: lower id first), as flat id tensors.
+
+    One ``topk(kmax)``; rows whose boundary tie group may extend past the returned items fall
+    back to the exact rule.
+    """
+    b, n = s.shape
+    kmax = min(max(ks), n)
+    vals, idx = torch.topk(s, kmax, dim=1)
+    # order the returned items by (score desc, id asc)
+    o = torch.argsort(idx, dim=1)
+    idx, vals = torch.gather(idx, 1, o), torch.gather(vals, 1, o)
+    o = torch.sort(vals, dim=1, descending=True, stable=True).indices
+    idx, vals = torch.gather(idx, 1, o), torch.gather(vals, 1, o)
+    boundary = vals[:, -1:]
+    unsafe = torch.count_nonzero(s == boundary, dim=1) > torch.count_nonzero(vals == boundary, dim=1)
+    out = {}
+    for k in ks:
+        k = min(k, n)
+        sel = idx[:, :k][torch.isfinite(vals[:, :k])]
+        if bool(unsafe.any()):
+            rows = torch.nonzero(unsafe, as_tuple=True)[0]
+            keep_rows = torch.ones(b, dtype=torch.bool)
+            keep_rows[rows] = False
+            sel = idx[keep_rows, :k][torch.isfinite(vals[keep_rows, :k])]
+            exact = _topk_sets(s[rows], k)
+            sel = torch.cat([sel, torch.nonzero(exact, as_tuple=True)[1]])
+        out[k] = sel
+    return out
 
 
 def _topk_sets(s: torch.Tensor, k: int) -> torch.Tensor:
@@ -253,44 +293,53 @@ def evaluate(
         scores = torch.as_tensor(scores).detach().to("cpu", torch.float32)
         if scores.shape != (hi - lo, n_items):
             raise ValueError(f"{type(model).__name__}.score returned shape {tuple(scores.shape)}, expected {(hi - lo, n_items)}")
-        if torch.isnan(scores).any():
+        if torch.isnan(scores.sum(dim=1)).any() and torch.isnan(scores).any():  # cheap check first
             raise FloatingPointError(f"{type(model).__name__}.score returned NaN")
-        scores = scores.clone()
+        # sc: candidate scores, NaN = not a candidate (history, or not sampled)
+        sc = scores.clone()
         if unscorable_mask is not None:
-            scores[:, unscorable_mask] = -torch.inf
-        cand = torch.ones_like(scores, dtype=torch.bool)
+            sc[:, unscorable_mask] = -torch.inf
+        n_excl = torch.zeros(hi - lo, dtype=torch.int64)
         if protocol.mask_history:
             hist = history.csr[all_users[lo:hi]]
-            rows = np.repeat(np.arange(hi - lo), np.diff(hist.indptr))
-            cand[torch.as_tensor(rows), torch.as_tensor(hist.indices, dtype=torch.long)] = False
+            lens = np.diff(hist.indptr)
+            rows = np.repeat(np.arange(hi - lo), lens)
+            sc[torch.as_tensor(rows), torch.as_tensor(hist.indices, dtype=torch.long)] = torch.nan
+            n_excl = torch.as_tensor(lens, dtype=torch.int64)
         tg = torch.as_tensor(tmat[lo:hi])
         tvalid = tg >= 0
         if unscorable_mask is not None:
             unscorable_targets += int((unscorable_mask[tg.clamp(min=0)] & tvalid).sum())
         if protocol.candidates == "sampled":
-            cand = _sample_candidates(cand, tg, tvalid, protocol, pop, gen)
-        for k in protocol.ks if want_cov else ():
-            covered[k] |= (_topk_sets(torch.where(cand, scores, -torch.inf), k)).any(0)
+            cand = _sample_candidates(~torch.isnan(sc), tg, tvalid, protocol, pop, gen)
+            sc = sc.masked_fill(~cand, torch.nan)
+            n_excl = n_items - cand.sum(1)
+        if want_cov:
+            for k, members in _topk_members(torch.nan_to_num(sc, nan=-torch.inf, posinf=torch.inf), tuple(protocol.ks)).items():
+                covered[k][members] = True
         # sub-chunk so that the [b, T, N] comparisons stay around 2^24 elements
         T = max(1, tg.shape[1])
         method = protocol_method if protocol_method != "auto" else ("compare" if T <= 8 else "sort")
         sub = max(1, (1 << 24) // ((T if method == "compare" else 8) * n_items))
         for g, gmask in groups.items():
             gv = tvalid if gmask is None else torch.as_tensor(gmask[lo:hi])
-            gcand = cand
+            gsc, g_excl = sc, n_excl
             if gmask is not None:  # the other subset's targets are neither relevant nor negatives
                 other = tvalid & ~gv
-                gcand = cand.clone()
                 rr, cc = torch.nonzero(other, as_tuple=True)
-                gcand[rr, tg[rr, cc]] = False
+                gsc = sc.clone()
+                was_cand = ~torch.isnan(gsc[rr, tg[rr, cc]])
+                gsc[rr, tg[rr, cc]] = torch.nan
+                g_excl = n_excl + torch.bincount(rr[was_cand], minlength=hi - lo)
+            n_cand = n_items - g_excl
             for a in range(0, hi - lo, sub):
                 b = min(a + sub, hi - lo)
-                pc = _pair_counts(scores[a:b], gcand[a:b], tg[a:b], gv[a:b], method)
+                pc = _pair_counts(gsc[a:b], tg[a:b], gv[a:b], method, n_cand[a:b, None])
                 ranks_out[g][lo + a : lo + b] = pc["rank"].numpy()
                 if want_auc:
                     tcand = pc["tcand"]
                     n_pos = tcand.sum(1).to(torch.float64)
-                    n_neg = gcand[a:b].sum(1).to(torch.float64) - n_pos
+                    n_neg = n_cand[a:b].to(torch.float64) - n_pos
                     num = torch.where(tcand, pc["less_neg"] + 0.5 * pc["eq_neg"], 0.0).sum(1)
                     auc_num[g][lo + a : lo + b] = num.numpy()
                     auc_den[g][lo + a : lo + b] = (n_pos * n_neg).numpy()

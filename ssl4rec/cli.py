@@ -131,6 +131,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
         if suite.published:
             report = Path(args.report) if args.report else Path(args.to) / "reproductions" / suite.name
             written += write_reproduction(suite, args.to, report)
+    if args.readme:
+        from .benchmark.leaderboard import update_readme
+
+        update_readme(args.readme, args.readme_root)
     for p in written:
         print(p)
     return 0
@@ -200,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--dataset", action="append", help="only this dataset label (repeatable)")
     pb.add_argument("--suite", default=None, help="also write the suite's reproduction report (if it has published numbers)")
     pb.add_argument("--report", default=None, help="path (no extension) of the reproduction report (default: TO/reproductions/SUITE)")
+    pb.add_argument("--readme", default=None, help="also regenerate the results block of this README from leaderboards/")
+    pb.add_argument("--readme-root", default="leaderboards", help="folder whose records the README summary covers")
     pb.set_defaults(func=cmd_publish)
 
     rp = sub.add_parser("report", help="reproduction report: our records beside a suite's published numbers")

@@ -213,3 +213,14 @@ def test_shipped_configs_parse():
             continue
         load_suite(p)
     assert np.isfinite(1.0)
+
+
+def test_missing_data_stops_the_run_with_instructions(tmp_path, monkeypatch):
+    from ssl4rec.datasets import MissingDataError
+
+    suite = parse_suite({**SUITE, "datasets": ["ml-1m"], "models": ["pop", "itemknn"]})
+    with pytest.raises(MissingDataError) as exc:
+        Runner(suite, out=tmp_path / "res", data_dir=tmp_path / "empty").run()
+    msg = str(exc.value)
+    assert "ratings.dat" in msg and str(tmp_path / "empty" / "ml-1m") in msg and "SSL4REC_DATA" in msg
+    assert not (tmp_path / "res" / "failed").exists()

@@ -202,7 +202,10 @@ class Runner:
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
-                if self.fail_fast:
+                from ..datasets import DataError
+
+                if self.fail_fast or isinstance(exc, DataError):  # data problems are not cell-specific: stop
+                    raise
                     raise
                 logger.error("cell %s failed: %s: %s", cell_id, type(exc).__name__, exc)
                 self.store.write_failure(

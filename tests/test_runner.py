@@ -216,8 +216,14 @@ def test_shipped_configs_parse():
 
 
 def test_missing_data_stops_the_run_with_instructions(tmp_path, monkeypatch):
-    from ssl4rec.datasets import MissingDataError
+    import urllib.error
 
+    from ssl4rec.datasets import MissingDataError, download
+
+    def no_network(url, dest):
+        raise urllib.error.URLError("no network in this test")
+
+    monkeypatch.setattr(download, "fetch", no_network)
     suite = parse_suite({**SUITE, "datasets": ["ml-1m"], "models": ["pop", "itemknn"]})
     with pytest.raises(MissingDataError) as exc:
         Runner(suite, out=tmp_path / "res", data_dir=tmp_path / "empty").run()

@@ -33,6 +33,7 @@ __all__ = [
     "ItemEmbedding",
     "SequenceEncoder",
     "attention_mask",
+    "dropout",
     "make_config",
 ]
 
@@ -132,6 +133,14 @@ class SequenceEncoder(nn.Module):
         """User representations ``[B, d]`` (the hidden state at the last position)."""
         return self(seq)[:, -1]
 
+    def hidden_at(self, seq: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        """Hidden states ``[N, d]`` at the positions where ``where`` [B, W] (bool) is True, row by row.
+
+        Equal to ``self(seq)[where]``; encoders may override it to skip work for the other
+        positions (the transformer's last block computes only the wanted outputs).
+        """
+        return self(seq)[where]
+
 
 @dataclasses.dataclass
 class Bag:
@@ -193,6 +202,20 @@ class BagEncoder(nn.Module):
     @classmethod
     def capabilities(cls, params: dict[str, Any] | None = None) -> tuple[str, ...]:
         return (cls.input,)
+
+
+def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
+    """Inverted dropout, as ``F.dropout`` (zero with probability ``p``, scale the rest by ``1 / (1 - p)``).
+
+    On CPU, ``F.dropout`` draws its mask with ``bernoulli_``, several times slower than
+    comparing uniform draws; this helper does the latter, from the same global generator.
+    """
+    if not training or p <= 0.0:
+        return x
+    if p >= 1.0:
+        return x * 0.0
+    keep = (torch.rand(x.shape, device=x.device) >= p).to(x.dtype).mul_(1.0 / (1.0 - p))
+    return x * keep
 
 
 def attention_mask(real: torch.Tensor, causal: bool) -> torch.Tensor:

@@ -6,11 +6,10 @@ import dataclasses
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..registry import register_encoder
-from .base import ItemEmbedding, SequenceEncoder, gather_positions
+from .base import ItemEmbedding, SequenceEncoder, dropout, gather_positions
 
 __all__ = ["GRUConfig", "GRUEncoder"]
 
@@ -83,7 +82,7 @@ class GRUEncoder(SequenceEncoder):
         j = torch.arange(w, device=seq.device)[None]
         # rotate each row left by its padding so real items come first: right-padded layout
         to_right = (j + (w - n)[:, None]) % w
-        x = F.dropout(self.item_embedding(torch.gather(seq, 1, to_right)), self.config.dropout, self.training)
+        x = dropout(self.item_embedding(torch.gather(seq, 1, to_right)), self.config.dropout, self.training)
         h, _ = self.gru(x)
         h = self.dense(h)
         return gather_positions(h, (j + n[:, None]) % w)  # rotate back to the left-padded layout

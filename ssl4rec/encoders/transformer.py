@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import torch
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..registry import ConfigError, register_encoder
-from .base import ItemEmbedding, SequenceEncoder, attention_mask
+from .base import ItemEmbedding, SequenceEncoder, attention_mask, dropout
 
 __all__ = ["TransformerConfig", "TransformerEncoder"]
 
@@ -50,19 +51,35 @@ class _Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=eps)
 
     def forward(
-        self, x: torch.Tensor, flat: torch.Tensor, shape: tuple[int, int], allowed: torch.Tensor
+        self,
+        x: torch.Tensor,
+        flat: torch.Tensor,
+        shape: tuple[int, int],
+        allowed: torch.Tensor,
+        select: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``x`` [N, d]: the kept positions ``flat`` (indices into the flattened [B, W] grid)."""
+        """``x`` [N, d]: the kept positions ``flat`` (indices into the flattened [B, W] grid).
+
+        ``select`` (indices into the rows of ``x``): compute and return only those outputs
+        (every position still serves as key and value).
+        """
         b, w = shape
         d = x.shape[1]
         qkv = x.new_zeros(b * w, 3 * d).index_copy(0, flat, self.qkv(x))
         q, k, v = qkv.view(b, w, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        p = self.dropout if self.training else 0.0
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p)
+        if self.training and self.dropout > 0:
+            # explicit attention: SDPA's CPU dropout draws with bernoulli_, much slower
+            s = (q @ k.transpose(-1, -2)).mul_(1.0 / math.sqrt(q.shape[-1]))
+            s = s.masked_fill(~allowed, float("-inf")).softmax(-1)
+            a = dropout(s, self.dropout) @ v
+        else:
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+        if select is not None:
+            flat, x = flat[select], x.index_select(0, select)
         a = self.out(a.transpose(1, 2).reshape(b * w, d).index_select(0, flat))
-        x = self.norm1(x + F.dropout(a, self.dropout, self.training))
+        x = self.norm1(x + dropout(a, self.dropout, self.training))
         f = self.ff2(F.gelu(self.ff1(x)))
-        return self.norm2(x + F.dropout(f, self.dropout, self.training))
+        return self.norm2(x + dropout(f, self.dropout, self.training))
 
 
 @register_encoder(
@@ -138,18 +155,40 @@ class TransformerEncoder(SequenceEncoder):
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         b, w = seq.shape
+        x, flat, _ = self._run(seq, None)
+        return x.new_zeros(b * w, x.shape[1]).index_copy(0, flat, x).view(b, w, -1)
+
+    def represent(self, seq: torch.Tensor) -> torch.Tensor:
+        where = torch.zeros(seq.shape, dtype=torch.bool, device=seq.device)
+        where[:, -1] = True
+        return self.hidden_at(seq, where)
+
+    def hidden_at(self, seq: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        if bool((where & (seq == 0))[:, :-1].any()):
+            return self(seq)[where]  # padding positions (zero outputs) asked for: the slow path
+        return self._run(seq, where)[0]
+
+    def _run(self, seq: torch.Tensor, where: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Outputs ``[N, d]`` of the kept positions (or of ``where``), their flat indices, the kept mask."""
+        b, w = seq.shape
         if w > self.max_len:
             raise ValueError(f"sequence width {w} exceeds max_len={self.max_len}")
         # Only real positions (and the last one, the user representation even for an empty
         # history) are computed: feed-forward layers, norms and dropout run on the packed
-        # tokens; attention scatters them back to the [B, W] grid.
+        # tokens; attention scatters them back to the [B, W] grid. With ``where``, the last
+        # block computes only the wanted outputs.
         keep = seq != 0
         keep[:, -1] = True
         flat = keep.view(-1).nonzero().squeeze(1)
         pos = torch.arange(self.max_len - w, self.max_len, device=seq.device).repeat(b)[flat]
         x = self.item_embedding(seq.reshape(-1)[flat]) + self.position(pos)
-        x = F.dropout(self.norm(x), self.config.dropout, self.training)
+        x = dropout(self.norm(x), self.config.dropout, self.training)
         allowed = attention_mask(keep, self.causal)
-        for block in self.blocks:
-            x = block(x, flat, (b, w), allowed)
-        return x.new_zeros(b * w, x.shape[1]).index_copy(0, flat, x).view(b, w, -1)
+        select = None if where is None else where.reshape(-1)[flat].nonzero().squeeze(1)
+        for i, block in enumerate(self.blocks):
+            x = block(x, flat, (b, w), allowed, select if i == len(self.blocks) - 1 else None)
+        if select is not None:
+            if not self.blocks:
+                x = x.index_select(0, select)
+            flat = flat[select]
+        return x, flat, keep

@@ -11,7 +11,9 @@ An objective is an ``nn.Module`` (so it may own parameters, e.g. a projection he
 
 ``net`` is the model's network (:class:`ssl4rec.ssl.model.SSLNetwork`): ``net.encoder``,
 ``net.item_embedding`` (``scoring_matrix()`` = ``[n_items, d]``), ``net.encode(seq)`` ->
-``[B, W, d]``, ``net.n_items``, ``net.max_len``, ``net.mask_token``, ``net.device``.
+``[B, W, d]``, ``net.represent(seq)`` -> ``[B, d]`` (= ``encode(seq)[:, -1]``),
+``net.encode_at(seq, where)`` -> ``[N, d]`` (= ``encode(seq)[where]``; the last two skip
+work for unused positions), ``net.n_items``, ``net.max_len``, ``net.mask_token``, ``net.device``.
 Parameters arrive through the objective's config dataclass (``Config``), which extends
 :class:`ObjectiveConfig` and so always carries ``objective_weight``.
 """

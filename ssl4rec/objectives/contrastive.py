@@ -97,6 +97,6 @@ class Contrastive(Objective):
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         seq = batch.sequence
         views = [augment(seq, self.augmentations, batch.generator, net.mask_token) for _ in range(2)]
-        h = net.encode(trim_left(torch.cat(views)))[:, -1]
+        h = net.represent(trim_left(torch.cat(views)))
         z1, z2 = h.chunk(2)
         return info_nce(z1, z2, self.config.temperature, self.config.similarity)

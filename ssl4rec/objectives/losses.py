@@ -129,8 +129,9 @@ def item_loss(
     if loss == "ce":
         return softmax_cross_entropy(h, items.scoring_matrix(), targets - 1)
     neg = batch.randint(1, net.n_items + 1, targets.shape[0], num_negatives)
-    pos_logit = (h * items(targets)).sum(-1)
-    neg_logit = torch.einsum("nd,nkd->nk", h, items(neg))
+    # one lookup (and one embedding backward) for positives and negatives together
+    logits = torch.bmm(items(torch.cat([targets[:, None], neg], 1)), h[:, :, None]).squeeze(2)
+    pos_logit, neg_logit = logits[:, 0], logits[:, 1:]
     if loss == "bce":
         return -(F.logsigmoid(pos_logit).mean() + F.logsigmoid(-neg_logit).sum(1).mean())
     if loss == "bpr":

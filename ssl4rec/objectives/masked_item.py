@@ -67,9 +67,9 @@ class MaskedItem(Objective):
         masked = real & (batch.rand(*seq.shape) < self.config.mask_prob)
         none = real[:, -1] & ~masked.any(1)
         masked[:, -1] |= none
-        h = net.encode(seq.masked_fill(masked, net.mask_token))
+        h = net.encode_at(seq.masked_fill(masked, net.mask_token), masked)
         return item_loss(
-            net, h[masked], seq[masked], loss=self.config.loss, num_negatives=self.config.num_negatives, batch=batch
+            net, h, seq[masked], loss=self.config.loss, num_negatives=self.config.num_negatives, batch=batch
         )
 
     def score(self, net: nn.Module, batch: Batch) -> torch.Tensor:

@@ -28,7 +28,7 @@ class NextItemConfig(ObjectiveConfig):
 
 def score_last_position(net: nn.Module, seq: torch.Tensor) -> torch.Tensor:
     """Scores ``[B, n_items]`` from the hidden state at the last position of ``seq``."""
-    h = net.encode(trim_left(seq))[:, -1]
+    h = net.represent(trim_left(seq))
     return h @ net.item_embedding.scoring_matrix().T
 
 

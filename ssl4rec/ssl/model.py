@@ -212,6 +212,14 @@ class SSLNetwork(nn.Module):
         """Hidden states ``[B, W, d]`` of a left-padded sequence batch (sequence encoders)."""
         return self.encoder(seq)
 
+    def represent(self, seq: torch.Tensor) -> torch.Tensor:
+        """User representations ``[B, d]``: ``encode(seq)[:, -1]``, computed only where needed."""
+        return self.encoder.represent(seq)
+
+    def encode_at(self, seq: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        """Hidden states ``[N, d]`` at the True positions of ``where`` [B, W]: ``encode(seq)[where]``, cheaper."""
+        return self.encoder.hidden_at(seq, where)
+
 
 class SSLRecommender(Recommender):
     """An encoder trained with one main objective plus optional self-supervised objectives.
@@ -356,7 +364,7 @@ class SSLRecommender(Recommender):
     ) -> dict[str, Any]:
         c, net, device = self.config, self.net, self.device
         assert net is not None
-        opt = torch.optim.Adam(net.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
+        opt = make_adam(net.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
         objs = [(name, net.objective(name)) for name in active]
         per_objective: list[dict[str, float]] = []
         n = len(users)
@@ -411,6 +419,15 @@ class SSLRecommender(Recommender):
         finally:
             self.net.train(was_training)
         return out.float()
+
+
+def make_adam(params: Any, lr: float, weight_decay: float) -> torch.optim.Adam:
+    """Adam, fused (one vectorised pass over each parameter) where this torch supports it."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # torch < 2.4 has no fused Adam on CPU
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
 def epoch_batches(

@@ -155,16 +155,39 @@ def _models(raw: dict[str, Any], where: str) -> list[ModelSpec]:
         if c.get("grid") or c.get("preprocessing"):
             raise ConfigError(f"{where} models[{i}]: 'grid'/'preprocessing' are not model keys")
         name = c["name"]
+        if name == "ssl":  # one explicit point of the cross: {name: ssl, params: {encoder, objectives, ...}}
+            params = dict(c["params"])
+            if "encoder" not in params or "objectives" not in params:
+                raise ConfigError(f"{where} models[{i}]: a 'ssl' model needs params 'encoder' and 'objectives'")
+            enc = _component(params.pop("encoder"), "encoder", f"{where} models[{i}].encoder")
+            objs = [_component(o, "objective", f"{where} models[{i}].objectives") for o in params.pop("objectives")]
+            from .registry import ENCODERS, OBJECTIVES
+
+            ENCODERS.entry(enc["name"])
+            for o in objs:
+                OBJECTIVES.entry(o["name"])
+            label = c["label"] or (enc["label"] or enc["name"]) + "+" + "+".join(o["name"] for o in objs)
+            out.append(
+                ModelSpec(
+                    label=label,
+                    kind="cross",
+                    name="ssl",
+                    params=params,
+                    encoder={"name": enc["name"], "params": enc["params"]},
+                    objectives=tuple({"name": o["name"], "params": o["params"]} for o in objs),
+                )
+            )
+            continue
         if name in BASELINES:
             _check_entry_params(BASELINES.entry(name), c["params"], f"{where} models[{i}]")
             out.append(ModelSpec(label=c["label"] or name, kind="baseline", name=BASELINES.entry(name).name, params=c["params"]))
         elif name in PRESETS:
             out.append(ModelSpec(label=c["label"] or PRESETS.entry(name).meta.get("display", name), kind="preset", name=PRESETS.entry(name).name, params=c["params"]))
         else:
-            choices = BASELINES.names() + PRESETS.names()
+            choices = [*BASELINES.names(), *PRESETS.names(), "ssl"]
             raise UnknownNameError(
                 f"{where} models[{i}]: unknown model {name!r}.{did_you_mean(name, choices)} "
-                f"Models are baselines ({', '.join(BASELINES.names())}) or presets ({', '.join(PRESETS.names())}); "
+                f"Models are baselines ({', '.join(BASELINES.names())}), presets ({', '.join(PRESETS.names())}) or 'ssl' (explicit encoder + objectives); "
                 "`ssl4rec list baselines` / `ssl4rec list presets`."
             )
     cross = raw.get("cross")

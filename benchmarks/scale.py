@@ -1,0 +1,94 @@
+"""ML-20M-scale pipeline on a synthetic log with ML-20M's shape, each step timed with peak memory.
+
+Writes 138,493 users x 26,744 items x ~20,000,263 interactions (Zipf item popularity,
+log-normal user activity, increasing timestamps) in the ML-20M ``ratings.csv`` format to a
+temporary data root, then: load -> 5-core -> temporal split -> Pop / ItemKNN / BPR (one epoch)
+fit -> full-ranking evaluation of every test user. Prints one line per step.
+
+    python benchmarks/scale.py [--interactions 20000263] [--threads N] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+N_USERS, N_ITEMS, N_INTER = 138_493, 26_744, 20_000_263
+
+
+def peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def write_ml20m_like(root: Path, n_inter: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    act = rng.lognormal(0.0, 1.0, N_USERS)
+    counts = np.maximum(20, np.round(act / act.sum() * n_inter)).astype(np.int64)
+    counts[: int(n_inter - counts.sum()) if counts.sum() < n_inter else 0] += 1
+    users = np.repeat(np.arange(1, N_USERS + 1), counts)[:n_inter]
+    pop = 1.0 / np.arange(1, N_ITEMS + 1) ** 1.0
+    items = rng.choice(np.arange(1, N_ITEMS + 1), size=len(users), p=pop / pop.sum())
+    ratings = rng.integers(1, 11, len(users)) / 2.0
+    ts = rng.integers(789_652_009, 1_427_784_002, len(users))  # spread over time across users
+    d = root / "ml-20m"
+    d.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"userId": users, "movieId": items, "rating": ratings, "timestamp": ts}).to_csv(d / "ratings.csv", index=False)
+    pd.DataFrame({"movieId": np.arange(1, N_ITEMS + 1), "title": [f"Movie {i} (2000)" for i in range(1, N_ITEMS + 1)], "genres": "Drama"}).to_csv(d / "movies.csv", index=False)
+    (d / "tags.csv").write_text("userId,movieId,tag,timestamp\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--interactions", type=int, default=N_INTER)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--keep", default=None, help="write the data here and keep it (default: a temp folder, removed)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from ssl4rec.benchmark.evaluation import Protocol, evaluate
+    from ssl4rec.benchmark.splits import make_split
+    from ssl4rec.datasets import load_dataset
+    from ssl4rec.registry import BASELINES
+
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ssl4rec-scale-"))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; data root {root}")
+    rows = []
+
+    def step(name: str, fn):
+        t0 = time.perf_counter()
+        out = fn()
+        rows.append((name, time.perf_counter() - t0, peak_gb()))
+        print(f"{name:<34} {rows[-1][1]:>8.1f} s   peak RSS {rows[-1][2]:.2f} GB", flush=True)
+        return out
+
+    try:
+        if not (root / "ml-20m" / "ratings.csv").exists():
+            step("generate ratings.csv (not counted)", lambda: write_ml20m_like(root, args.interactions))
+        t_load = time.perf_counter()
+        ds = step("load ratings.csv", lambda: load_dataset("ml-20m", data_dir=root, download=False))
+        ds = step("load + 5-core", lambda: load_dataset("ml-20m", data_dir=root, download=False, preprocessing={"k_core": 5}))
+        split = step("temporal split 8:1:1", lambda: make_split(ds, "temporal", seed=0))
+        print(f"load + 5-core + split: {time.perf_counter() - t_load - rows[1][1]:.1f} s (second load includes 5-core); "
+              f"{len(ds.interactions):,} interactions, {ds.n_users:,} users, {ds.n_items:,} items; test users {split.info['counts']['test_users']:,}")
+        proto = Protocol(batch_size=2048)
+        for name, params in (("pop", {}), ("itemknn", {"k": 100}), ("bpr", {"epochs": 1, "batch_size": 8192})):
+            model = BASELINES.build(name, **params)
+            step(f"{name} fit", lambda model=model: model.fit(split.train))
+            res = step(f"{name} full-ranking eval (test users)", lambda model=model: evaluate(model, split, "test", proto, progress=False))
+            print(f"    {name}: NDCG@10 {res.metrics['ndcg@10']:.4f} over {res.info['n_users']['all']:,} users")
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    print(f"peak RSS of the whole script: {peak_gb():.2f} GB")
+
+
+if __name__ == "__main__":
+    main()

@@ -148,6 +148,19 @@ def _check_entry_params(entry, params: dict[str, Any], where: str) -> None:
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def _cross_spec(enc: dict[str, Any], objs: list[dict[str, Any]], params: dict[str, Any], label: str = "") -> ModelSpec:
+    """One encoder x objectives cell; the default label is ``encoder+objective+...``."""
+    label = label or (enc["label"] or enc["name"]) + "+" + "+".join(o["label"] or o["name"] for o in objs)
+    return ModelSpec(
+        label=label,
+        kind="cross",
+        name="ssl",
+        params=params,
+        encoder={"name": enc["name"], "params": enc["params"]},
+        objectives=tuple({"name": o["name"], "params": o["params"]} for o in objs),
+    )
+
+
 def _models(raw: dict[str, Any], where: str) -> list[ModelSpec]:
     out: list[ModelSpec] = []
     for i, m in enumerate(raw.get("models") or []):
@@ -166,17 +179,7 @@ def _models(raw: dict[str, Any], where: str) -> list[ModelSpec]:
             ENCODERS.entry(enc["name"])
             for o in objs:
                 OBJECTIVES.entry(o["name"])
-            label = c["label"] or (enc["label"] or enc["name"]) + "+" + "+".join(o["name"] for o in objs)
-            out.append(
-                ModelSpec(
-                    label=label,
-                    kind="cross",
-                    name="ssl",
-                    params=params,
-                    encoder={"name": enc["name"], "params": enc["params"]},
-                    objectives=tuple({"name": o["name"], "params": o["params"]} for o in objs),
-                )
-            )
+            out.append(_cross_spec(enc, objs, params, c["label"]))
             continue
         if name in BASELINES:
             _check_entry_params(BASELINES.entry(name), c["params"], f"{where} models[{i}]")
@@ -206,20 +209,10 @@ def _models(raw: dict[str, Any], where: str) -> list[ModelSpec]:
             for o in objs:
                 OBJECTIVES.entry(o["name"])
             for e in encs:
-                label = (e["label"] or e["name"]) + "+" + "+".join(o["label"] or o["name"] for o in objs)
                 params = dict(cross.get("params") or {})
                 if cross.get("schedule"):
                     params["schedule"] = cross["schedule"]
-                out.append(
-                    ModelSpec(
-                        label=label,
-                        kind="cross",
-                        name="ssl",
-                        params=params,
-                        encoder={"name": e["name"], "params": e["params"]},
-                        objectives=tuple({"name": o["name"], "params": o["params"]} for o in objs),
-                    )
-                )
+                out.append(_cross_spec(e, objs, params))
     labels = [m.label for m in out]
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:

@@ -378,7 +378,8 @@ def update_readme(readme: str | Path, root: str | Path = "leaderboards", primary
             others = sorted((r for r in ok if r is not best), key=lambda r: -r.mean[primary])[:2]
             rel = (pub / safe_name(t.dataset) / f"{safe_name(t.split)}.md").relative_to(readme.parent)
             runner_up = ", ".join(f"{r.model} {r.mean[primary]:.4f}" for r in others)
-            lines.append(f"| [{t.dataset} / {t.split}]({rel}) | {best.model} | {best.mean[primary]:.4f} (n={best.n_seeds}) | {runner_up} |")
+            where = "" if pub == root else f" ({pub.relative_to(root)})"
+            lines.append(f"| [{t.dataset} / {t.split}{where}]({rel}) | {best.model} | {best.mean[primary]:.4f} (n={best.n_seeds}) | {runner_up} |")
     if len(lines) > 2:
         lines[2:2] = [f"| leaderboard | best | {pretty(primary)} | next |", "|---|---|---|---|"]
     repro = sorted((root / "reproductions").glob("*.csv")) if (root / "reproductions").is_dir() else []

@@ -230,3 +230,23 @@ def test_missing_data_stops_the_run_with_instructions(tmp_path, monkeypatch):
     msg = str(exc.value)
     assert "ratings.dat" in msg and str(tmp_path / "empty" / "ml-1m") in msg and "SSL4REC_DATA" in msg
     assert not (tmp_path / "res" / "failed").exists()
+
+
+def test_publish_copies_records_and_updates_readme(tmp_path):
+    from ssl4rec.benchmark.leaderboard import publish, update_readme
+
+    out = tmp_path / "res"
+    Runner(parse_suite({**SUITE, "models": ["pop", "itemknn"], "splits": ["leave_one_out"], "seeds": [0]}), out=out).run()
+    pub = tmp_path / "leaderboards"
+    written = publish(out, pub)
+    assert (pub / "synthetic" / "leave_one_out.md").exists() and (pub / "synthetic" / "index.html").exists()
+    assert len(list((pub / "records").rglob("*.json"))) == 2 and len(list((pub / "records").rglob("*.npz"))) == 2
+    assert any(p.name == "leave_one_out.csv" for p in written)
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- results:begin -->\nold\n<!-- results:end -->\ntail\n")
+    assert update_readme(readme, pub)
+    text = readme.read_text()
+    assert "old" not in text and "synthetic / leave_one_out" in text and text.endswith("tail\n")
+    # the published folder is itself a results folder: running into it resumes (nothing to redo)
+    again = Runner(parse_suite({**SUITE, "models": ["pop", "itemknn"], "splits": ["leave_one_out"], "seeds": [0]}), out=pub).run()
+    assert [o.status for o in again] == ["skipped", "skipped"]

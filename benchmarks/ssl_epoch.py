@@ -1,0 +1,131 @@
+"""Seconds per training epoch of the SSL presets on Amazon-Beauty-sized data.
+
+Usage::
+
+    python benchmarks/ssl_epoch.py [--epochs 2] [--threads N] [--presets sasrec,cl4srec]
+                                   [--loss bce|preset] [--no-bucket] [--synthetic]
+
+Uses the real ``amazon-beauty`` dataset (leave-one-out train part) when
+``$SSL4REC_DATA/s3rec/Beauty.txt`` exists, else random data of the same shape (22,363 users,
+12,101 items, ~198k interactions, sequence lengths 5..204 with mean ~9). Every preset is
+trained without validation for ``--epochs`` epochs with the ICLRec Beauty settings (hidden
+64, 2 layers, 2 heads, dropout 0.5, max_len 50, batch 256; ``next_item`` with BCE and one
+negative unless ``--loss preset``); the table gives the median of ``fit_info["epoch_seconds"]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+import ssl4rec.ssl  # noqa: E402, F401  (registers the presets)
+from ssl4rec.data import Interactions  # noqa: E402
+from ssl4rec.registry import PRESETS  # noqa: E402
+
+PRESETS_ALL = ("gru4rec", "sasrec", "bert4rec", "cl4srec", "multvae")
+
+
+def synthetic_beauty(seed: int = 0, n_users: int = 22_363, n_items: int = 12_101) -> Interactions:
+    """Random interactions with Beauty's shape: lengths 5..204, mean ~9 (leave-one-out train: minus 2)."""
+    rng = np.random.default_rng(seed)
+    lens = np.minimum(
+        5 + rng.geometric(1 / 4.0, n_users) - 1 + (rng.random(n_users) < 0.01) * rng.integers(0, 200, n_users), 204
+    )
+    lens = np.maximum(lens - 2, 1)  # valid and test items held out
+    users = np.repeat(np.arange(n_users), lens)
+    pop = rng.zipf(1.3, len(users)) % n_items
+    df = pd.DataFrame(
+        {
+            "user": users.astype(np.int32),
+            "item": pop.astype(np.int32),
+            "rating": np.ones(len(users), dtype=np.float32),
+            "timestamp": np.arange(len(users), dtype=np.int64),
+        }
+    )
+    return Interactions(df, n_users, n_items)
+
+
+def real_beauty() -> Interactions | None:
+    root = os.environ.get("SSL4REC_DATA")
+    if not root or not (Path(root) / "s3rec" / "Beauty.txt").exists():
+        return None
+    from ssl4rec.benchmark.splits import make_split
+    from ssl4rec.datasets import load_dataset
+
+    ds = load_dataset("amazon-beauty", preprocessing={"dedup": "keep"}, download=False)
+    return make_split(ds, "leave_one_out").train
+
+
+def overrides(name: str, epochs: int, loss: str, bucket: bool) -> dict:
+    train = {"epochs": epochs, "batch_size": 256, "learning_rate": 1e-3, "max_len": 50, "seed": 0}
+    if bucket is not None:
+        train["bucket_by_length"] = bucket
+    if name == "multvae":
+        return train
+    if name == "gru4rec":
+        enc = {"embedding_size": 64, "hidden_size": 64, "dropout": 0.5}
+    else:
+        enc = {"embedding_size": 64, "num_layers": 2, "num_heads": 2, "dropout": 0.5}
+    out = {**train, "encoder": enc}
+    if loss == "bce" and name in ("gru4rec", "sasrec", "cl4srec"):
+        out["objectives"] = {"next_item": {"loss": "bce", "num_negatives": 1}}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--presets", default=",".join(PRESETS_ALL))
+    ap.add_argument(
+        "--loss", choices=("bce", "preset"), default="bce", help="next_item loss: ICLRec's BCE or the preset's own"
+    )
+    ap.add_argument("--no-bucket", action="store_true", help="random batches instead of length-bucketed ones")
+    ap.add_argument("--synthetic", action="store_true", help="random data even when the real dataset is present")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    t0 = time.perf_counter()
+    train = None if args.synthetic else real_beauty()
+    source = "amazon-beauty (leave_one_out train)"
+    if train is None:
+        train, source = synthetic_beauty(), "synthetic Beauty-shaped"
+    lens = np.diff(train.indptr)[train.active_users]
+    print(
+        f"data: {source}: {train.n_users} users, {train.n_items} items, {len(train)} interactions, "
+        f"lengths {lens.min()}..{lens.max()} (mean {lens.mean():.1f}); loaded in {time.perf_counter() - t0:.1f}s"
+    )
+    bucket = None if not args.no_bucket else False
+    print(
+        f"torch threads: {torch.get_num_threads()}; epochs: {args.epochs}; next_item loss: {args.loss}; "
+        f"bucket_by_length: {'False' if args.no_bucket else 'default'}"
+    )
+    rows = []
+    for name in [p.strip() for p in args.presets.split(",") if p.strip()]:
+        model = PRESETS.get(name)(**overrides(name, args.epochs, args.loss, bucket))
+        model.device = torch.device("cpu")
+        model.fit(train)
+        secs = model.fit_info["epoch_seconds"]
+        loss = model.fit_info["losses"][-1]
+        rows.append((name, statistics.median(secs), loss))
+        print(f"  {name}: {', '.join(f'{s:.2f}' for s in secs)} s/epoch", flush=True)
+    print()
+    print(f"| preset | median s/epoch ({torch.get_num_threads()} threads) | last loss |")
+    print("|---|---:|---:|")
+    for name, sec, loss in rows:
+        print(f"| {name} | {sec:.2f} | {loss:.4f} |")
+
+
+if __name__ == "__main__":
+    main()

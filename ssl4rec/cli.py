@@ -153,6 +153,39 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_users(args: argparse.Namespace) -> int:
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from .benchmark.evaluation import RankingValidator
+    from .benchmark.export import export_users
+    from .benchmark.runner import Runner, build_model, derive_seed
+    from .config import load_suite
+    from .registry import ConfigError
+
+    suite = load_suite(args.suite)
+    parts = args.cell.split("/")
+    if len(parts) != 3:
+        raise ConfigError(f"--cell must be DATASET/SPLIT/MODEL (labels of the suite), got {args.cell!r}")
+    pick = {
+        "dataset": [d for d in suite.datasets if d.label == parts[0]],
+        "split": [s for s in suite.splits if s.label == parts[1]],
+        "model": [m for m in suite.models if m.label == parts[2]],
+    }
+    for what, found in pick.items():
+        if not found:
+            raise ConfigError(f"--cell: no {what} labelled {parts[['dataset', 'split', 'model'].index(what)]!r} in {args.suite}")
+    dspec, sspec, mspec = pick["dataset"][0], pick["split"][0], pick["model"][0]
+    runner = Runner(suite, data_dir=args.data)
+    split = runner.split(dspec, sspec, args.seed)
+    model_seed = derive_seed("model", dspec.label, sspec.label, mspec.label, args.seed)
+    model, _ = build_model(mspec, model_seed)
+    with logging_redirect_tqdm():
+        model.fit(split.train, RankingValidator(split, suite.protocol, seed=model_seed))
+    summary = export_users(model, split, stage=args.stage, path=args.to, k=args.k)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from .datasets import dataset_info
 
@@ -213,6 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("results")
     rp.add_argument("--to", required=True, help="output path without extension (writes .md and .csv)")
     rp.set_defaults(func=cmd_report)
+
+    ex = sub.add_parser("export-users", help="train one cell's model and write user vectors + nearest genres/attributes")
+    ex.add_argument("suite")
+    ex.add_argument("--cell", required=True, help="DATASET/SPLIT/MODEL labels from the suite")
+    ex.add_argument("--seed", type=int, default=0)
+    ex.add_argument("--stage", default="test", choices=["valid", "test"], help="whose history defines the users' vectors")
+    ex.add_argument("--k", type=int, default=3, help="nearest labels per user")
+    ex.add_argument("--to", required=True, help="output path without extension (.npz + .csv)")
+    ex.add_argument("--data", default=None)
+    ex.set_defaults(func=cmd_export_users)
 
     d = sub.add_parser("data", help="dataset commands")
     dsub = d.add_subparsers(dest="data_verb", required=True)

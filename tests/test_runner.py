@@ -250,3 +250,17 @@ def test_publish_copies_records_and_updates_readme(tmp_path):
     # the published folder is itself a results folder: running into it resumes (nothing to redo)
     again = Runner(parse_suite({**SUITE, "models": ["pop", "itemknn"], "splits": ["leave_one_out"], "seeds": [0]}), out=pub).run()
     assert [o.status for o in again] == ["skipped", "skipped"]
+
+
+def test_cli_export_users(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**SUITE, "models": [{"name": "bpr", "params": {"epochs": 2}}], "splits": ["leave_one_out"]}))
+    res = subprocess.run(
+        [sys.executable, str(REPO / "run_bench.py"), "export-users", str(path), "--cell", "synthetic/leave_one_out/bpr", "--to", str(tmp_path / "u")],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    z = np.load(tmp_path / "u.npz")
+    assert z[list(z.files)[0]].shape[0] > 0
+    lines = (tmp_path / "u.csv").read_text().splitlines()
+    assert lines[0].startswith("user,raw_id,label_1") and len(lines) > 10

@@ -21,7 +21,7 @@ TINY_ENCODER = {
     "transformer": {"embedding_size": 16, "num_layers": 1, "num_heads": 2},
     "vae": {"embedding_size": 16, "hidden_sizes": [32]},
 }
-TINY_TRAIN = {"epochs": 2, "max_len": 10, "batch_size": 16, "seed": 3}
+TINY_TRAIN = {"epochs": 2, "max_len": 10, "batch_size": 16, "seed": 3, "text_encoder": "tfidf"}
 
 
 def encoder_variants() -> list[tuple[str, dict]]:
@@ -76,6 +76,7 @@ def test_cross(encoder, params, objectives, split):
 
     model = build_ssl_model({"name": encoder, **params}, list(objectives), **TINY_TRAIN)
     # one manual step: finite per-objective losses whose gradients reach the encoder
+    model.load_text(split.train)  # item text vectors, for objectives that need them (no-op otherwise)
     net = model._build(split.train.n_items)
     gen = torch.Generator().manual_seed(0)
     users = torch.from_numpy(split.train.active_users.astype(np.int64))

@@ -198,8 +198,8 @@ def _topk_members(s: torch.Tensor, ks: tuple[int, ...]) -> dict[int, torch.Tenso
     boundary = vals[:, -1:]
     unsafe = torch.count_nonzero(s == boundary, dim=1) > torch.count_nonzero(vals == boundary, dim=1)
     out = {}
-    for k in ks:
-        k = min(k, n)
+    for k_wanted in ks:
+        k = min(k_wanted, n)
         sel = idx[:, :k][torch.isfinite(vals[:, :k])]
         if bool(unsafe.any()):
             rows = torch.nonzero(unsafe, as_tuple=True)[0]
@@ -208,7 +208,7 @@ def _topk_members(s: torch.Tensor, ks: tuple[int, ...]) -> dict[int, torch.Tenso
             sel = idx[keep_rows, :k][torch.isfinite(vals[keep_rows, :k])]
             exact = _topk_sets(s[rows], k)
             sel = torch.cat([sel, torch.nonzero(exact, as_tuple=True)[1]])
-        out[k] = sel
+        out[k_wanted] = sel
     return out
 
 

@@ -91,7 +91,10 @@ def build_model(spec: ModelSpec, seed: int) -> tuple[Any, dict[str, Any]]:
         comps = {spec.name: entry.version, **ssl_pkg.component_versions(model)}
         return model, {"params": ssl_pkg.resolved_config(model), "versions": comps}
     reason = ssl_pkg.check_compatible(
-        spec.encoder["name"], [o["name"] for o in spec.objectives], spec.encoder.get("params") or {}
+        spec.encoder["name"],
+        [o["name"] for o in spec.objectives],
+        spec.encoder.get("params") or {},
+        item_repr=spec.params.get("item_repr", "id"),
     )
     if reason:
         raise NotApplicable(reason)

@@ -1,16 +1,19 @@
 """Encoders; importing this package registers them in ``ENCODERS``.
 
 ``gru`` (GRU4Rec), ``transformer`` (SASRec when causal, BERT4Rec when bidirectional) and
-``vae`` (Mult-VAE / Mult-DAE). See :mod:`ssl4rec.encoders.base` for the contract.
+``vae`` (Mult-VAE / Mult-DAE). See :mod:`ssl4rec.encoders.base` for the contract and
+:mod:`ssl4rec.encoders.text_items` for the text-aware item representation (``item_repr``).
 """
 
-from . import base, gru, transformer, vae  # noqa: F401
+from . import base, gru, text_items, transformer, vae  # noqa: F401
 from .base import Bag, BagEncoder, BagOutput, ItemEmbedding, SequenceEncoder
 from .gru import GRUConfig, GRUEncoder
+from .text_items import ITEM_REPRS, TextItemEmbedding, prepare_text
 from .transformer import TransformerConfig, TransformerEncoder
 from .vae import VAEConfig, VAEEncoder
 
 __all__ = [
+    "ITEM_REPRS",
     "Bag",
     "BagEncoder",
     "BagOutput",
@@ -18,8 +21,10 @@ __all__ = [
     "GRUEncoder",
     "ItemEmbedding",
     "SequenceEncoder",
+    "TextItemEmbedding",
     "TransformerConfig",
     "TransformerEncoder",
     "VAEConfig",
     "VAEEncoder",
+    "prepare_text",
 ]

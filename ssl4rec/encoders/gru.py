@@ -73,8 +73,7 @@ class GRUEncoder(SequenceEncoder):
                 nn.init.xavier_uniform_(p)
         nn.init.xavier_normal_(self.dense.weight)
         nn.init.zeros_(self.dense.bias)
-        if self._own_items:
-            self.item_embedding.reset_parameters(None)
+        self.item_embedding.reset_parameters(None)  # also a text-aware representation passed in
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         b, w = seq.shape

@@ -141,8 +141,15 @@ class TransformerEncoder(SequenceEncoder):
         return ("sequence", "causal" if causal else "bidirectional")
 
     def reset_parameters(self) -> None:
-        """Normal(0, 0.02) weights, zero biases, unit layer norms (BERT / RecBole)."""
+        """Normal(0, 0.02) weights, zero biases, unit layer norms (BERT / RecBole).
+
+        An item representation passed in (e.g. text-aware) is initialised by its own
+        ``reset_parameters(0.02)``, not by the loop over this encoder's layers.
+        """
+        given = set() if self._own_items else set(self.item_embedding.modules())
         for m in self.modules():
+            if m in given:
+                continue
             if isinstance(m, nn.Linear | nn.Embedding):
                 nn.init.normal_(m.weight, 0.0, 0.02)
                 if isinstance(m, nn.Linear) and m.bias is not None:
@@ -150,8 +157,7 @@ class TransformerEncoder(SequenceEncoder):
             elif isinstance(m, nn.LayerNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-        if self._own_items:
-            self.item_embedding.reset_parameters(0.02)
+        self.item_embedding.reset_parameters(0.02)
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         b, w = seq.shape

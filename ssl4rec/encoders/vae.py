@@ -112,11 +112,15 @@ class VAEEncoder(BagEncoder):
         mu, logvar = h.chunk(2, dim=-1)
         return mu, logvar
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Item logits ``[B, n_items]`` from latent vectors."""
+    def decode_hidden(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's last hidden layer ``[B, hidden_sizes[0]]``: the user vector that meets the item vectors."""
         for layer in self.decoder:
             z = torch.tanh(layer(z))
-        return z @ self.item_embedding.scoring_matrix().T + self.output_bias
+        return z
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Item logits ``[B, n_items]`` from latent vectors."""
+        return self.decode_hidden(z) @ self.item_embedding.scoring_matrix().T + self.output_bias
 
     def forward(self, bag: Bag) -> BagOutput:
         mu, logvar = self.encode(bag)

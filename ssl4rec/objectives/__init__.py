@@ -2,17 +2,19 @@
 
 Main objectives (they define scoring): ``next_item`` (SASRec / GRU4Rec), ``masked_item``
 (BERT4Rec), ``reconstruction`` (Mult-VAE). Auxiliary self-supervised objectives:
-``contrastive`` (CL4SRec). See :mod:`ssl4rec.objectives.base` for the contract and
+``contrastive`` (CL4SRec), ``text_alignment`` (UniSRec / Recformer-style alignment of sequences
+with item text). See :mod:`ssl4rec.objectives.base` for the contract and
 ``docs/adding_an_objective.md`` for writing a new one.
 """
 
-from . import base, contrastive, losses, masked_item, next_item, reconstruction  # noqa: F401
+from . import base, contrastive, losses, masked_item, next_item, reconstruction, text_alignment  # noqa: F401
 from .base import Objective, ObjectiveConfig, TrainBatch, trim_left
 from .contrastive import Contrastive, ContrastiveConfig
 from .losses import info_nce, item_loss
 from .masked_item import MaskedItem, MaskedItemConfig
 from .next_item import NextItem, NextItemConfig
 from .reconstruction import Reconstruction, ReconstructionConfig
+from .text_alignment import TextAlignment, TextAlignmentConfig
 
 __all__ = [
     "Contrastive",
@@ -25,6 +27,8 @@ __all__ = [
     "ObjectiveConfig",
     "Reconstruction",
     "ReconstructionConfig",
+    "TextAlignment",
+    "TextAlignmentConfig",
     "TrainBatch",
     "info_nce",
     "item_loss",

@@ -7,13 +7,18 @@ An objective is an ``nn.Module`` (so it may own parameters, e.g. a projection he
 * ``main``: True if it defines how the model scores items (``next_item``, ``masked_item``,
   ``reconstruction``); auxiliary self-supervised objectives (``contrastive``) leave it False;
 * ``loss(net, batch) -> Tensor``: a finite scalar for one :class:`TrainBatch`;
-* ``score(net, batch) -> Tensor[B, n_items]`` (main objectives only).
+* ``score(net, batch) -> Tensor[B, n_items]`` (main objectives only);
+* optionally ``needs_text = True`` (the model then loads the frozen item text vectors,
+  ``net.item_text``) and ``setup(net)``, called once the network is built and before the
+  optimiser is made, to create parameters whose sizes depend on it (a projection head).
 
 ``net`` is the model's network (:class:`ssl4rec.ssl.model.SSLNetwork`): ``net.encoder``,
 ``net.item_embedding`` (``scoring_matrix()`` = ``[n_items, d]``), ``net.encode(seq)`` ->
 ``[B, W, d]``, ``net.represent(seq)`` -> ``[B, d]`` (= ``encode(seq)[:, -1]``),
 ``net.encode_at(seq, where)`` -> ``[N, d]`` (= ``encode(seq)[where]``; the last two skip
-work for unused positions), ``net.n_items``, ``net.max_len``, ``net.mask_token``, ``net.device``.
+work for unused positions), ``net.n_items``, ``net.max_len``, ``net.mask_token``, ``net.device``, and ``net.item_text``
+(``[n_items, d_text]`` frozen, centred, unit-norm item text vectors; None unless the model
+loaded item text).
 Parameters arrive through the objective's config dataclass (``Config``), which extends
 :class:`ObjectiveConfig` and so always carries ``objective_weight``.
 """
@@ -125,6 +130,8 @@ class Objective(nn.Module):
     Config: ClassVar[type] = ObjectiveConfig
     requires: ClassVar[tuple[str, ...]] = ("sequence",)
     main: ClassVar[bool] = False
+    needs_text: ClassVar[bool] = False
+    """True: the model loads the item text vectors (``net.item_text``) for this objective."""
 
     def __init__(self, **params: Any) -> None:
         super().__init__()
@@ -134,6 +141,9 @@ class Objective(nn.Module):
     def weight(self) -> float:
         return float(self.config.objective_weight)
 
+    def setup(self, net: nn.Module) -> None:
+        """Create parameters that depend on the built network (sizes); called once per build."""
+
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         """The scalar loss of ``batch``."""
         raise NotImplementedError
@@ -141,3 +151,8 @@ class Objective(nn.Module):
     def score(self, net: nn.Module, batch: Batch) -> torch.Tensor:
         """Scores ``[B, n_items]`` for ``batch`` (main objectives only)."""
         raise NotImplementedError(f"{type(self).__name__} is not a main objective and does not score")
+
+    def user_vectors(self, net: nn.Module, batch: Batch) -> torch.Tensor:
+        """User vectors ``[B, d]`` that :meth:`score` multiplies with ``net.item_embedding.scoring_matrix()``
+        (main objectives that score that way)."""
+        raise NotImplementedError(f"{type(self).__name__} gives no user vectors")

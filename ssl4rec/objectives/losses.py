@@ -77,7 +77,13 @@ def softmax_cross_entropy(h: torch.Tensor, w: torch.Tensor, targets: torch.Tenso
     return _SoftmaxCE.apply(h, w, targets, rows).mean()
 
 
-def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 1.0, similarity: str = "dot") -> torch.Tensor:
+def info_nce(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    temperature: float = 1.0,
+    similarity: str = "dot",
+    keys: torch.Tensor | None = None,
+) -> torch.Tensor:
     """InfoNCE (NT-Xent) between two views with in-batch negatives.
 
     Row ``i`` of ``z1`` and row ``i`` of ``z2`` are a positive pair; every other row of either
@@ -88,6 +94,8 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 1.0, simil
         z2: [N, d] second view.
         temperature: softmax temperature.
         similarity: ``"dot"`` (CL4SRec) or ``"cosine"``.
+        keys: optional [N] labels of the pairs (e.g. item ids); rows whose pairs share a key
+            are not negatives of each other (no false negatives from duplicates in a batch).
 
     Returns:
         The mean loss over the 2N anchors.
@@ -99,8 +107,13 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 1.0, simil
     n = z1.shape[0]
     z = torch.cat([z1, z2])
     sim = (z @ z.T) / temperature
-    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
     labels = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+    exclude = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    if keys is not None:
+        k = torch.cat([keys, keys]).to(z.device)
+        exclude |= k[:, None] == k[None, :]
+        exclude[torch.arange(2 * n, device=z.device), labels] = False  # keep each anchor's positive
+    sim = sim.masked_fill(exclude, float("-inf"))
     return F.cross_entropy(sim, labels)
 
 
@@ -116,7 +129,10 @@ def item_loss(
     """Loss of predicting ``targets`` from hidden states ``h``.
 
     Args:
-        net: the network (its ``item_embedding`` scores items).
+        net: the network (its ``item_embedding`` scores items). When it has a non-None
+            ``candidate_items`` (LongTensor of 0-based item ids, sorted; set for text item
+            representations: the items with training interactions), the softmax and the
+            negatives range over those items only; targets must be among them.
         h: [N, d] hidden states at the predicted positions.
         targets: LongTensor [N] of target ids (shifted +1, as in sequences).
         loss: ``"ce"`` (softmax over all items), ``"bce"`` or ``"bpr"`` (sampled).
@@ -126,9 +142,16 @@ def item_loss(
     if h.shape[0] == 0:
         return h.sum() * 0.0
     items = net.item_embedding
+    candidates = getattr(net, "candidate_items", None)
     if loss == "ce":
+        if candidates is not None:
+            rows = torch.searchsorted(candidates, targets - 1)
+            return softmax_cross_entropy(h, items.scoring_matrix().index_select(0, candidates), rows)
         return softmax_cross_entropy(h, items.scoring_matrix(), targets - 1)
-    neg = batch.randint(1, net.n_items + 1, targets.shape[0], num_negatives)
+    if candidates is not None:
+        neg = candidates[batch.randint(0, candidates.shape[0], targets.shape[0], num_negatives)] + 1
+    else:
+        neg = batch.randint(1, net.n_items + 1, targets.shape[0], num_negatives)
     # one lookup (and one embedding backward) for positives and negatives together
     logits = torch.bmm(items(torch.cat([targets[:, None], neg], 1)), h[:, :, None]).squeeze(2)
     pos_logit, neg_logit = logits[:, 0], logits[:, 1:]

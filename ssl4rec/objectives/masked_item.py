@@ -10,7 +10,7 @@ from torch import nn
 
 from ..data import Batch
 from ..registry import ConfigError, register_objective
-from .base import Objective, ObjectiveConfig, TrainBatch, check_choice
+from .base import Objective, ObjectiveConfig, TrainBatch, check_choice, trim_left
 from .losses import ITEM_LOSSES, item_loss
 from .next_item import score_last_position
 
@@ -73,6 +73,14 @@ class MaskedItem(Objective):
         )
 
     def score(self, net: nn.Module, batch: Batch) -> torch.Tensor:
+        return score_last_position(net, self._scoring_input(net, batch))
+
+    def user_vectors(self, net: nn.Module, batch: Batch) -> torch.Tensor:
+        return net.represent(trim_left(self._scoring_input(net, batch)))
+
+    @staticmethod
+    def _scoring_input(net: nn.Module, batch: Batch) -> torch.Tensor:
+        """The user's most recent ``max_len - 1`` items followed by the mask token."""
         seq = batch.sequences(net.max_len).to(net.device)
         mask = torch.full((seq.shape[0], 1), net.mask_token, dtype=seq.dtype, device=seq.device)
-        return score_last_position(net, torch.cat([seq[:, 1:], mask], dim=1))
+        return torch.cat([seq[:, 1:], mask], dim=1)

@@ -70,3 +70,6 @@ class NextItem(Objective):
 
     def score(self, net: nn.Module, batch: Batch) -> torch.Tensor:
         return score_last_position(net, batch.sequences(net.max_len).to(net.device))
+
+    def user_vectors(self, net: nn.Module, batch: Batch) -> torch.Tensor:
+        return net.represent(trim_left(batch.sequences(net.max_len).to(net.device)))

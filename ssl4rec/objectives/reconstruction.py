@@ -76,3 +76,8 @@ class Reconstruction(Objective):
 
     def score(self, net: nn.Module, batch: Batch) -> torch.Tensor:
         return net.encoder(Bag.from_csr(batch.matrix(), net.device)).logits
+
+    def user_vectors(self, net: nn.Module, batch: Batch) -> torch.Tensor:
+        """The decoder's last hidden layer at ``mu`` (scores add the decoder's output bias)."""
+        mu, _ = net.encoder.encode(Bag.from_csr(batch.matrix(), net.device))
+        return net.encoder.decode_hidden(mu)

@@ -6,6 +6,12 @@ model (``fit`` / ``score``). Exactly one *main* objective (``next_item``, ``mask
 plugins) add weighted losses. :func:`check_compatible` tells whether an encoder and a set of
 objectives train together, and why not; the constructor raises :class:`IncompatibleError`
 for such pairs, so the runner can record "n/a: reason".
+
+Item representations (training option ``item_repr``): ``"id"`` (learned ID embeddings),
+``"text"`` (a learned adapter over the frozen item text vectors of ``text_encoder``) or
+``"id+text"`` (their sum); see :class:`~ssl4rec.encoders.text_items.TextItemEmbedding`. The text
+vectors are loaded in :meth:`SSLRecommender.fit` (cached on disk) whenever ``item_repr`` uses
+text or an objective needs it (``text_alignment``).
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ from .. import encoders as _encoders  # noqa: F401  (registers the built-in enco
 from .. import objectives as _objectives  # noqa: F401  (registers the built-in objectives)
 from ..data import Batch, Interactions
 from ..encoders.base import Bag, make_config
+from ..encoders.text_items import ITEM_REPRS, TextItemEmbedding, prepare_text
 from ..models import Recommender, Validator, default_device, train_loop
 from ..objectives.base import Objective, TrainBatch, check_choice
-from ..registry import AUGMENTATIONS, ENCODERS, OBJECTIVES, ConfigError, Entry
+from ..registry import AUGMENTATIONS, ENCODERS, OBJECTIVES, TEXT_ENCODERS, ConfigError, Entry
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +85,19 @@ class SSLTrainConfig:
     ``batch_size`` and the batches visited in a seeded random order. Each batch is then
     padded only to its own longest sequence, which makes epochs several times faster on
     data where most sequences are short. False: uniformly shuffled batches."""
+    item_repr: str = "id"
+    """Item representation, the encoder's input and the scoring matrix alike: ``"id"`` (learned
+    ID embeddings), ``"text"`` (a learned linear adapter over frozen item text vectors; scores
+    items with no training interaction) or ``"id+text"`` (ID embedding + adapted text; the ID
+    part of items with no training interaction is zeroed at validation and scoring). With text,
+    items with no training interaction are also left out of the training softmax and sampled
+    negatives: in deployment they would not exist yet at training time, and as items that are
+    only ever negatives they would teach the adapter to push their text down. Text needs a
+    sequence encoder and a dataset with item text."""
+    text_encoder: str = "sentence-transformers:all-MiniLM-L6-v2"
+    """Text encoder spec (``ssl4rec.text.build_text_encoder``: ``"sentence-transformers:<model>"``,
+    ``"tfidf"``) for ``item_repr`` text / id+text and objectives that need item text
+    (``text_alignment``); vectors are cached on disk."""
     seed: int = 0
     """Seed of initialisation, dropout, batching, masks, negatives and augmentations."""
     device: str | None = None
@@ -144,6 +164,7 @@ def check_compatible(
     encoder_name: str,
     objective_names: Sequence[str],
     encoder_params: Mapping[str, Any] | None = None,
+    item_repr: str = "id",
 ) -> str | None:
     """Whether an encoder and objectives train together.
 
@@ -152,6 +173,8 @@ def check_compatible(
         objective_names: registered objectives (exactly one must be a main objective).
         encoder_params: the encoder's parameters, where they change what it provides
             (``transformer``'s ``causal``, ``vae``'s ``variational``).
+        item_repr: the model's ``item_repr`` training option; text-aware item representations
+            need a sequence encoder.
 
     Returns:
         None if the combination trains, else a human reason, e.g. ``"masked_item needs a
@@ -180,18 +203,39 @@ def check_compatible(
         )
     if len(mains) > 1:
         return f"{' and '.join(mains)} are all main objectives; a model scores with exactly one"
+    if item_repr != "id" and "sequence" not in caps:
+        return (
+            f"item_repr {item_repr!r} needs a sequence encoder; {enc.name} reads bags of items "
+            "(its input layer is a per-item table, not the shared item representation): use item_repr 'id'"
+        )
     return None
 
 
 class SSLNetwork(nn.Module):
-    """The trainable parts of an SSL model: the encoder and the objectives (which may own parameters)."""
+    """The trainable parts of an SSL model: the encoder and the objectives (which may own parameters).
 
-    def __init__(self, encoder: nn.Module, objectives: Mapping[str, Objective], n_items: int, max_len: int) -> None:
+    ``item_text`` (optional): the frozen ``[n_items, d_text]`` item text vectors (centred,
+    unit rows), kept as a buffer outside the state dict; objectives read ``net.item_text``.
+    ``candidate_items`` (optional): sorted 0-based ids of the items the training softmax and
+    sampled negatives range over (:func:`~ssl4rec.objectives.losses.item_loss`); None = all.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        objectives: Mapping[str, Objective],
+        n_items: int,
+        max_len: int,
+        item_text: torch.Tensor | None = None,
+        candidate_items: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.objectives = nn.ModuleDict({k.replace(".", "_"): v for k, v in objectives.items()})
         self.n_items = int(n_items)
         self.max_len = int(max_len)
+        self.register_buffer("item_text", item_text, persistent=False)
+        self.register_buffer("candidate_items", candidate_items, persistent=False)
 
     @property
     def item_embedding(self) -> nn.Module:
@@ -231,11 +275,17 @@ class SSLRecommender(Recommender):
         schedule: ``"joint"`` (main loss + sum of weighted SSL losses, every step) or
             ``"pretrain_finetune"`` (``pretrain_epochs`` with the SSL losses only, then the
             main objective alone, with a fresh optimiser).
-        **params: fields of :class:`SSLTrainConfig`.
+        **params: fields of :class:`SSLTrainConfig` (including ``item_repr`` and ``text_encoder``).
+
+    With ``item_repr`` ``"text"`` or ``"id+text"`` the instance sets ``can_score_cold_items``
+    (items with no training interaction are scored from their text). Whenever text is used
+    (``item_repr`` or an objective with ``needs_text``), :meth:`fit` loads the item text
+    vectors (cached on disk) and :meth:`record_extra` reports the cache key for the result
+    record; a dataset without item text raises ``ValueError`` at fit.
 
     Raises:
         IncompatibleError: the encoder cannot serve an objective, or there is not exactly
-            one main objective.
+            one main objective, or ``item_repr`` uses text with a bag encoder.
         ssl4rec.registry.ConfigError: unknown parameters or options.
     """
 
@@ -250,6 +300,7 @@ class SSLRecommender(Recommender):
         super().__init__()
         self.config = make_config(SSLTrainConfig, params, "SSL model")
         check_choice(schedule, SCHEDULES, "SSL model option schedule")
+        check_choice(self.config.item_repr, ITEM_REPRS, "SSL model option item_repr")
         self.schedule = schedule
         if isinstance(objectives, str | Mapping):
             objectives = [objectives]
@@ -264,9 +315,23 @@ class SSLRecommender(Recommender):
             self._objective_entries.append(entry)
             self.objective_params.append(entry.resolve(o_params))
         names = [e.name for e in self._objective_entries]
-        reason = check_compatible(self._encoder_entry.name, names, self.encoder_params)
+        reason = check_compatible(self._encoder_entry.name, names, self.encoder_params, self.config.item_repr)
         if reason:
             raise IncompatibleError(reason)
+        self.needs_text = self.config.item_repr != "id" or any(
+            getattr(e.obj, "needs_text", False) for e in self._objective_entries
+        )
+        if self.needs_text:
+            from ..text import build_text_encoder
+
+            try:
+                build_text_encoder(self.config.text_encoder)  # validates the spec; loads no model
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ConfigError(f"SSL model option text_encoder {self.config.text_encoder!r}: {exc}") from exc
+        self.can_score_cold_items = self.config.item_repr != "id"
+        self.text_info: dict[str, Any] = {}
+        self._item_text: torch.Tensor | None = None
+        self._trained_items: np.ndarray | None = None
         # validate options now rather than at fit time (a 1-item catalogue keeps this cheap);
         # fork_rng: building initialises parameters, which must not move the global generator
         with torch.random.fork_rng(devices=[]):
@@ -305,20 +370,83 @@ class SSLRecommender(Recommender):
             for aug in p.get("augmentations") or ():
                 if aug in AUGMENTATIONS:
                     out[f"augmentation.{aug}"] = AUGMENTATIONS.entry(aug).version
+        if self.needs_text:
+            text_name = str(self.config.text_encoder).partition(":")[0]
+            if text_name in TEXT_ENCODERS:
+                out[f"text_encoder.{TEXT_ENCODERS.entry(text_name).name}"] = TEXT_ENCODERS.entry(text_name).version
         return out
 
+    def record_extra(self) -> dict[str, Any]:
+        """Provenance of the item text vectors (cache key, model, revision) for the result record."""
+        return {"text_embedding": self.text_info} if self.text_info else {}
+
     # -- training ------------------------------------------------------
-    def _build(self, n_items: int) -> SSLNetwork:
+    def _build(self, n_items: int, item_text: torch.Tensor | None = None) -> SSLNetwork:
+        """A fresh network; ``item_text`` (prepared text vectors) defaults to those loaded by :meth:`load_text`."""
         c = self.config
-        encoder = self._encoder_entry.obj(n_items=n_items, max_len=c.max_len, **self.encoder_params)
+        text = item_text if item_text is not None else self._item_text
+        if self.needs_text and text is None:
+            raise ValueError(
+                f"{self.name}: item text vectors are needed (item_repr={c.item_repr!r}, objectives "
+                f"{[e.name for e in self._objective_entries]}); fit(train) or load_text(train) loads them"
+            )
+        extra: dict[str, Any] = {}
+        candidates = None
+        if c.item_repr != "id":
+            assert text is not None
+            dim = self.encoder_params.get("embedding_size")
+            if dim is None:
+                raise ConfigError(f"item_repr {c.item_repr!r} needs an encoder with an embedding_size parameter")
+            trained = (
+                self._trained_items if self._trained_items is not None and len(self._trained_items) == n_items else None
+            )
+            extra["item_embedding"] = TextItemEmbedding(
+                n_items, int(dim), text.to(self.device), use_id=c.item_repr == "id+text", trained=trained
+            )
+            if trained is not None and not trained.all():
+                candidates = torch.from_numpy(np.flatnonzero(trained).astype(np.int64)).to(self.device)
+        encoder = self._encoder_entry.obj(n_items=n_items, max_len=c.max_len, **extra, **self.encoder_params)
         objs = {e.name: e.obj(**p) for e, p in zip(self._objective_entries, self.objective_params, strict=True)}
-        return SSLNetwork(encoder, objs, n_items, c.max_len).to(self.device)
+        net = SSLNetwork(
+            encoder, objs, n_items, c.max_len, text.to(self.device) if self.needs_text else None, candidates
+        )
+        for obj in objs.values():
+            if hasattr(obj, "setup"):
+                obj.setup(net)
+        return net.to(self.device)
+
+    def load_text(self, train: Interactions) -> None:
+        """Load the frozen item text vectors of ``train.items`` (disk cache) when the model uses text.
+
+        Sets ``text_info`` (cache key, hit, encode calls) and the vectors :meth:`_build` uses;
+        does nothing for a model without text. Raises ``ValueError`` when the dataset has no
+        item text.
+        """
+        if not self.needs_text:
+            return
+        from ..text import item_texts, load_item_embeddings
+
+        try:
+            texts = item_texts(train.items, train.n_items)
+        except ValueError as exc:
+            raise ValueError(f"{self.name} (item_repr={self.config.item_repr!r}) uses item text: {exc}") from exc
+        emb, self.text_info = load_item_embeddings(self.config.text_encoder, texts)
+        self._item_text = prepare_text(emb, self.device)
+        self._trained_items = np.asarray(train.item_counts > 0)
+        logger.info(
+            "%s: item text %s -> %s (cache %s)",
+            self.name,
+            self.config.text_encoder,
+            tuple(emb.shape),
+            "hit" if self.text_info.get("hit") else "miss",
+        )
 
     def fit(self, train: Interactions, valid: Validator | None = None) -> SSLRecommender:
         c = self.config
         self._remember_train(train)
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
+            self.load_text(train)  # inside fork_rng: a language model must not move the global generator
             torch.manual_seed(c.seed)  # initialisation and dropout, restored on exit
             self.net = self._build(train.n_items)
             gen = torch.Generator().manual_seed(c.seed)
@@ -416,6 +544,33 @@ class SSLRecommender(Recommender):
         self.net.eval()
         try:
             out = self.net.objective(self.main_objective).score(self.net, batch)
+        finally:
+            self.net.train(was_training)
+        return out.float()
+
+    @torch.no_grad()
+    def user_vectors(self, batch: Batch) -> torch.Tensor:
+        """User representations ``[B, d]`` used for scoring: ``score(batch)`` is ``user_vectors(batch)
+        @ item_vectors().T`` (plus the decoder's output bias for bag encoders)."""
+        if self.net is None:
+            raise RuntimeError(f"{self.name}: call fit() before user_vectors()")
+        was_training = self.net.training
+        self.net.eval()
+        try:
+            out = self.net.objective(self.main_objective).user_vectors(self.net, batch)
+        finally:
+            self.net.train(was_training)
+        return out.float()
+
+    @torch.no_grad()
+    def item_vectors(self) -> torch.Tensor:
+        """The scoring matrix ``[n_items, d]`` as used at scoring time (eval mode)."""
+        if self.net is None:
+            raise RuntimeError(f"{self.name}: call fit() before item_vectors()")
+        was_training = self.net.training
+        self.net.eval()
+        try:
+            out = self.net.item_embedding.scoring_matrix()
         finally:
             self.net.train(was_training)
         return out.float()

@@ -275,9 +275,11 @@ def main(argv: list[str] | None = None) -> int:
         from .datasets import DataError
     except ImportError:  # pragma: no cover - datasets package always present
         DataError = ValueError  # noqa: N806
+    from .benchmark.leaderboard import MergeError
+
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, UnknownNameError, DataError) as exc:
+    except (ConfigError, UnknownNameError, DataError, MergeError) as exc:
         logger.error("%s", exc)
         return 2
 

@@ -193,3 +193,32 @@ def test_rank_methods_agree(seed):
     b = evaluate(FixedScores(scores), split, "test", Protocol(), progress=False, protocol_method="sort")
     for k, v in a.metrics.items():
         assert b.metrics[k] == pytest.approx(v, abs=1e-12), k
+    # without AUC, "auto" ranks from a top-k; heavy ties (3 score levels) force its fallback rows
+    topk_only = Protocol(metrics=("precision", "recall", "ndcg", "hr", "mrr", "map"), ks=(1, 3, 5))
+    c = evaluate(FixedScores(scores), split, "test", topk_only, progress=False, protocol_method="compare")
+    for method in ("topk", "auto"):
+        d = evaluate(FixedScores(scores), split, "test", topk_only, progress=False, protocol_method=method)
+        for k, v in c.metrics.items():
+            assert d.metrics[k] == pytest.approx(v, abs=1e-12), (method, k)
+            assert np.array_equal(np.isnan(d.per_user[k]), np.isnan(c.per_user[k]))
+            np.testing.assert_allclose(np.nan_to_num(d.per_user[k]), np.nan_to_num(c.per_user[k]), atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_topk_ranks_match_exact_ranks_with_distinct_scores(seed):
+    """Continuous scores (no fallback): every rank below k equals the compare method's."""
+    from ssl4rec.benchmark.evaluation import _pair_counts, _topk_ranks
+
+    g = torch.Generator().manual_seed(seed)
+    sc = torch.randn(50, 40, generator=g)
+    sc[torch.rand(50, 40, generator=g) < 0.2] = torch.nan  # masked history
+    sc[:, 7] = -torch.inf
+    tgt = torch.randint(0, 40, (50, 3), generator=g)
+    tgt[:5, 2] = -1
+    tvalid = tgt >= 0
+    n_cand = (~torch.isnan(sc)).sum(1, keepdim=True)
+    exact = _pair_counts(sc, tgt, tvalid, "compare", n_cand)["rank"]
+    for k in (1, 5, 40):
+        got = _topk_ranks(sc.masked_fill(torch.isnan(sc), -torch.inf), tgt, tvalid, k, n_cand)
+        want = torch.where(exact < k, exact, float("inf"))
+        assert torch.equal(got, want), k

@@ -122,6 +122,17 @@ def target_matrix(targets: pd.DataFrame, n_items: int) -> tuple[np.ndarray, np.n
     return users, mat
 
 
+def _count(mask: torch.Tensor) -> torch.Tensor:
+    """Number of True values along the last dimension (int64).
+
+    On the CPU numpy's ``count_nonzero`` is several times faster than torch's reductions over
+    bool tensors (measured 9 ms vs 52 ms for 1024 x 12,101), so CPU masks are counted there.
+    """
+    if mask.device.type != "cpu":
+        return torch.count_nonzero(mask, dim=-1)
+    return torch.from_numpy(np.count_nonzero(mask.numpy(), axis=-1).astype(np.int64, copy=False))
+
+
 def _pair_counts(
     sc: torch.Tensor, tgt: torch.Tensor, tvalid: torch.Tensor, method: str = "auto", n_cand: torch.Tensor | None = None
 ) -> dict[str, torch.Tensor]:
@@ -142,11 +153,11 @@ def _pair_counts(
     if method == "auto":
         method = "compare" if T <= 8 else "sort"
     if n_cand is None:
-        n_cand = (~torch.isnan(sc)).sum(-1, keepdim=True)
+        n_cand = sc.shape[1] - _count(torch.isnan(sc))[:, None]
     if method == "compare":
         tv = ts[:, :, None]
-        gt = torch.count_nonzero(sc[:, None, :] > tv, dim=-1)
-        lt = torch.count_nonzero(sc[:, None, :] < tv, dim=-1)
+        gt = _count(sc[:, None, :] > tv)
+        lt = _count(sc[:, None, :] < tv)
         eq_all = n_cand - gt - lt
         eq_before = torch.zeros_like(gt)
         tied = ((eq_all > 1) & tcand).any(-1)  # rows where some target shares its score
@@ -154,7 +165,7 @@ def _pair_counts(
             rows = torch.nonzero(tied, as_tuple=True)[0]
             ids = torch.arange(n, device=sc.device)[None, None, :]
             eq = sc[rows][:, None, :] == ts[rows][:, :, None]
-            eq_before[rows] = torch.count_nonzero(eq & (ids < safe[rows][:, :, None]), dim=-1)
+            eq_before[rows] = _count(eq & (ids < safe[rows][:, :, None]))
         rank = gt + eq_before
     else:
         cand = ~torch.isnan(sc)
@@ -196,7 +207,7 @@ def _topk_members(s: torch.Tensor, ks: tuple[int, ...]) -> dict[int, torch.Tenso
     o = torch.sort(vals, dim=1, descending=True, stable=True).indices
     idx, vals = torch.gather(idx, 1, o), torch.gather(vals, 1, o)
     boundary = vals[:, -1:]
-    unsafe = torch.count_nonzero(s == boundary, dim=1) > torch.count_nonzero(vals == boundary, dim=1)
+    unsafe = _count(s == boundary) > _count(vals == boundary)
     out = {}
     for k_wanted in ks:
         k = min(k_wanted, n)
@@ -223,6 +234,36 @@ def _topk_sets(s: torch.Tensor, k: int) -> torch.Tensor:
     return (above | take_eq) & torch.isfinite(s)
 
 
+def _topk_ranks(sc: torch.Tensor, tgt: torch.Tensor, tvalid: torch.Tensor, k: int, n_cand: torch.Tensor) -> torch.Tensor:
+    """Exact 0-based ranks of targets ``tgt`` [b, T] that rank below ``k``; ``inf`` for the others.
+
+    Same ranks as :func:`_pair_counts` wherever they are ``< k`` (all a top-K metric with
+    K <= k can see), from one ``topk`` of the candidate scores instead of comparisons
+    against every item: a target scored above the k-th best candidate score has all the
+    candidates that beat it (higher score, or equal score and lower id) among the top k.
+    Rows where a target ties with the k-th score exactly are handed to :func:`_pair_counts`.
+    Non-candidates must be marked ``-inf`` (not NaN, which ``topk`` puts first): like unscorable
+    items they never precede a finite score, and a target marked so is a miss. ``n_cand`` is
+    unused (kept for symmetry with :func:`_pair_counts`).
+    """
+    b, n = sc.shape
+    safe = tgt.clamp(min=0)
+    ts = torch.gather(sc, 1, safe)  # -inf for non-candidate targets
+    vals, idx = torch.topk(sc, min(k, n), dim=1, sorted=False)
+    kth = vals.min(dim=1, keepdim=True).values
+    ok = tvalid & torch.isfinite(ts)  # NaN (not a candidate) and -inf (unscorable) are misses
+    above = (vals[:, None, :] > ts[:, :, None]).sum(-1)
+    tie_before = ((vals[:, None, :] == ts[:, :, None]) & (idx[:, None, :] < safe[:, :, None])).sum(-1)
+    rank = torch.where(ok & (ts > kth), (above + tie_before).to(torch.float64), float("inf"))
+    full = (ok & (ts == kth)).any(1)
+    if bool(full.any()):  # a target tied with the k-th score: ties beyond the top k may precede it
+        rows = torch.nonzero(full, as_tuple=True)[0]
+        # no NaN left: every item is a "candidate" to the pair counts, and -inf never precedes a finite score
+        r = _pair_counts(sc[rows], tgt[rows], tvalid[rows], "auto", torch.full_like(n_cand[rows], n))["rank"]
+        rank[rows] = torch.where(r < k, r, float("inf"))
+    return rank
+
+
 def evaluate(
     model: Any,
     split: SplitData,
@@ -243,8 +284,10 @@ def evaluate(
         seed: seeds negative sampling of the sampled protocol.
         users: evaluate only these users (still among those with targets).
         progress: show a progress bar.
-        protocol_method: ``"auto"``, ``"compare"`` or ``"sort"`` — how exact ranks are computed
-            (identical results; for tests and benchmarks).
+        protocol_method: ``"auto"``, ``"compare"``, ``"sort"`` or ``"topk"`` — how exact ranks
+            are computed (identical metrics; for tests and benchmarks). ``"auto"`` takes ``"topk"``
+            when no metric needs ranks beyond ``max(ks)`` (no AUC), else ``"compare"`` for at most
+            8 targets per user and ``"sort"`` for more.
     """
     protocol = protocol or Protocol()
     t0 = time.perf_counter()
@@ -282,10 +325,24 @@ def evaluate(
     score_seconds = 0.0
 
     bs = max(1, int(protocol.batch_size))
+    # Chunks hold users of similar history length (sequence models then pad less); results
+    # are written back by position, so the order changes nothing but speed.
+    order = np.argsort(history.user_counts[all_users], kind="stable")
+    kmax = max(protocol.ks)
+    if protocol_method == "topk" and want_auc:
+        raise ValueError("protocol_method='topk' gives no AUC pair counts; use 'auto', 'compare' or 'sort'")
+    if protocol_method == "auto" and not want_auc and kmax < n_items and protocol.candidates == "full":
+        protocol_method = "topk"  # only ranks below max(ks) matter: exact ranks from the top-k
+    # Non-candidates are NaN (compares false with everything: pair counts need no mask pass).
+    # Ranks from a top-k treat them like unscorable items, -inf, which saves a NaN-replacing
+    # pass: below every finite score, never a hit (see _topk_ranks).
+    excluded = -torch.inf if protocol_method == "topk" else torch.nan
     bar = tqdm(total=len(all_users), desc=f"eval {stage}", leave=False, disable=not progress, dynamic_ncols=True)
     for lo in range(0, len(all_users), bs):
         hi = min(lo + bs, len(all_users))
-        ub = torch.as_tensor(all_users[lo:hi], dtype=torch.long)
+        pos = order[lo:hi]
+        chunk_users = all_users[pos]
+        ub = torch.as_tensor(chunk_users, dtype=torch.long)
         ts0 = time.perf_counter()
         with torch.no_grad():
             scores = model.score(Batch(ub, history))
@@ -301,12 +358,12 @@ def evaluate(
             sc[:, unscorable_mask] = -torch.inf
         n_excl = torch.zeros(hi - lo, dtype=torch.int64)
         if protocol.mask_history:
-            hist = history.csr[all_users[lo:hi]]
+            hist = history.csr[chunk_users]
             lens = np.diff(hist.indptr)
             rows = np.repeat(np.arange(hi - lo), lens)
-            sc[torch.as_tensor(rows), torch.as_tensor(hist.indices, dtype=torch.long)] = torch.nan
+            sc[torch.as_tensor(rows), torch.as_tensor(hist.indices, dtype=torch.long)] = excluded
             n_excl = torch.as_tensor(lens, dtype=torch.int64)
-        tg = torch.as_tensor(tmat[lo:hi])
+        tg = torch.as_tensor(tmat[pos])
         tvalid = tg >= 0
         if unscorable_mask is not None:
             unscorable_targets += int((unscorable_mask[tg.clamp(min=0)] & tvalid).sum())
@@ -315,34 +372,39 @@ def evaluate(
             sc = sc.masked_fill(~cand, torch.nan)
             n_excl = n_items - cand.sum(1)
         if want_cov:
-            for k, members in _topk_members(torch.nan_to_num(sc, nan=-torch.inf, posinf=torch.inf), tuple(protocol.ks)).items():
+            ranked = sc if protocol_method == "topk" else sc.masked_fill(torch.isnan(sc), -torch.inf)
+            for k, members in _topk_members(ranked, tuple(protocol.ks)).items():
                 covered[k][members] = True
         # sub-chunk so that the [b, T, N] comparisons stay around 2^24 elements
         T = max(1, tg.shape[1])
         method = protocol_method if protocol_method != "auto" else ("compare" if T <= 8 else "sort")
-        sub = max(1, (1 << 24) // ((T if method == "compare" else 8) * n_items))
+        sub = max(1, (1 << 24) // ((T if method == "compare" else 8) * n_items)) if method != "topk" else hi - lo
         for g, gmask in groups.items():
-            gv = tvalid if gmask is None else torch.as_tensor(gmask[lo:hi])
+            gv = tvalid if gmask is None else torch.as_tensor(gmask[pos])
             gsc, g_excl = sc, n_excl
             if gmask is not None:  # the other subset's targets are neither relevant nor negatives
                 other = tvalid & ~gv
                 rr, cc = torch.nonzero(other, as_tuple=True)
                 gsc = sc.clone()
                 was_cand = ~torch.isnan(gsc[rr, tg[rr, cc]])
-                gsc[rr, tg[rr, cc]] = torch.nan
+                gsc[rr, tg[rr, cc]] = excluded
                 g_excl = n_excl + torch.bincount(rr[was_cand], minlength=hi - lo)
             n_cand = n_items - g_excl
             for a in range(0, hi - lo, sub):
                 b = min(a + sub, hi - lo)
+                pa = pos[a:b]
+                if method == "topk":
+                    ranks_out[g][pa] = _topk_ranks(gsc[a:b], tg[a:b], gv[a:b], kmax, n_cand[a:b, None]).numpy()
+                    continue
                 pc = _pair_counts(gsc[a:b], tg[a:b], gv[a:b], method, n_cand[a:b, None])
-                ranks_out[g][lo + a : lo + b] = pc["rank"].numpy()
+                ranks_out[g][pa] = pc["rank"].numpy()
                 if want_auc:
                     tcand = pc["tcand"]
                     n_pos = tcand.sum(1).to(torch.float64)
                     n_neg = n_cand[a:b].to(torch.float64) - n_pos
                     num = torch.where(tcand, pc["less_neg"] + 0.5 * pc["eq_neg"], 0.0).sum(1)
-                    auc_num[g][lo + a : lo + b] = num.numpy()
-                    auc_den[g][lo + a : lo + b] = (n_pos * n_neg).numpy()
+                    auc_num[g][pa] = num.numpy()
+                    auc_den[g][pa] = (n_pos * n_neg).numpy()
         bar.update(hi - lo)
     bar.close()
 

@@ -153,6 +153,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .benchmark.leaderboard import compare_models, render_comparison
+    from .benchmark.results import ResultsStore
+
+    rows = compare_models(ResultsStore(args.results), args.a, args.b, args.metric, args.dataset, args.split)
+    text = render_comparison(rows, args.alpha)
+    if args.to:
+        Path(args.to).write_text(text)
+    print(text, end="")
+    return 0
+
+
 def cmd_export_users(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -246,6 +258,17 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("results")
     rp.add_argument("--to", required=True, help="output path without extension (writes .md and .csv)")
     rp.set_defaults(func=cmd_report)
+
+    cp = sub.add_parser("compare", help="paired significance test of two models over (seed, user) pairs")
+    cp.add_argument("results")
+    cp.add_argument("a", help="model label A")
+    cp.add_argument("b", help="model label B")
+    cp.add_argument("--metric", default="ndcg@10", help="metric, e.g. ndcg@10 or cold/ndcg@10 (default: ndcg@10)")
+    cp.add_argument("--dataset", default=None, help="only this dataset label")
+    cp.add_argument("--split", default=None, help="only this split label")
+    cp.add_argument("--alpha", type=float, default=0.05)
+    cp.add_argument("--to", default=None, help="also write the Markdown table to this file")
+    cp.set_defaults(func=cmd_compare)
 
     ex = sub.add_parser("export-users", help="train one cell's model and write user vectors + nearest genres/attributes")
     ex.add_argument("suite")

@@ -130,3 +130,38 @@ def test_significance_marks_on_constructed_case(tmp_path):
     other = "C" if best == "A" else "A"
     assert not rows[other].significant
     assert json.dumps([r.model for r in table.rows])
+
+
+def test_compare_models_paired_over_seed_user_pairs(tmp_path):
+    """A beats B by 0.05 on 150 of 200 users in each of two seeds: significant; A vs itself is not."""
+    from ssl4rec.benchmark.leaderboard import compare_models, render_comparison
+
+    store = ResultsStore(tmp_path)
+    users = np.arange(200, dtype=np.int32)
+    rng = np.random.default_rng(1)
+    for seed in (0, 1):
+        base = rng.uniform(0.1, 0.9, 200)
+        vals = {"A": base + np.r_[np.full(150, 0.05), np.zeros(50)], "B": base}
+        for name, v in vals.items():
+            rec = {
+                "schema_version": 1,
+                "status": "ok",
+                "seed": seed,
+                "protocol": {"label": "full ranking, history masked"},
+                "cell_id": f"d/s/{name}/seed{seed}",
+                "dataset": {"label": "d", "checksum": "x", "counts": {}},
+                "split": {"label": "s", "name": "s", "params": {}},
+                "model": {"label": name, "params": {}, "component_versions": {}},
+                "metrics": {"cold/ndcg@10": float(v.mean())},
+            }
+            store.write(Path(f"d/s/{name}/seed{seed}-x.json"), rec, {"users": users, "cold/ndcg@10": v.astype(np.float32)})
+    (row,) = compare_models(store, "A", "B", "cold/ndcg@10")
+    assert row["n_pairs"] == 400 and row["n_seeds"] == 2
+    assert row["diff"] == pytest.approx(0.05 * 150 / 200, abs=1e-6)
+    assert row["per_seed_diff"][0] == pytest.approx(0.0375, abs=1e-6) and row["per_seed_diff"][1] == pytest.approx(0.0375, abs=1e-6)
+    assert row["wilcoxon_p"] < 1e-10 and row["ttest_p"] < 1e-10
+    assert "| yes |" in render_comparison([row])
+    (same,) = compare_models(store, "A", "A", "cold/ndcg@10")
+    assert same["wilcoxon_p"] == 1.0 and "| no |" in render_comparison([same])
+    (missing,) = compare_models(store, "A", "B", "ndcg@10")
+    assert missing["n_pairs"] == 0 and missing["reason"] == "metric not recorded"

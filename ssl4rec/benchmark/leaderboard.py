@@ -117,6 +117,87 @@ def _paired_values(store: ResultsStore, recs: list[dict[str, Any]], metric: str)
     return out
 
 
+def compare_models(
+    store: ResultsStore, a: str, b: str, metric: str = "ndcg@10", dataset: str | None = None, split: str | None = None
+) -> list[dict[str, Any]]:
+    """Paired comparison of models ``a`` and ``b`` in every (dataset, split) holding both.
+
+    Pairs are (seed, user): both models evaluated on the same split of the same seed. Gives
+    the means over the pairs, the mean difference ``a - b``, the per-seed mean differences,
+    the two-sided Wilcoxon signed-rank p-value (zero differences dropped, ``zero_method="wilcox"``)
+    and the paired t-test p-value. ``metric`` may be a subset metric such as
+    ``"cold/ndcg@10"``. Records of one model that cannot be merged raise :class:`MergeError`.
+    """
+    from scipy import stats
+
+    groups: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for r in store.iter_records():
+        if r.get("status") != "ok":
+            continue
+        ds, sp, model = r["dataset"]["label"], r["split"]["label"], r["model"]["label"]
+        if model in (a, b) and (dataset is None or ds == dataset) and (split is None or sp == split):
+            groups[(ds, sp)][model].append(r)
+    out = []
+    for (ds, sp), models in sorted(groups.items()):
+        if a not in models or b not in models:
+            continue
+        for m in (a, b):
+            _check_mergeable(models[m], f"{ds}/{sp}/{m}")
+        if models[a][0]["dataset"]["checksum"] != models[b][0]["dataset"]["checksum"]:
+            raise MergeError(f"refusing to compare {a} and {b} on {ds}/{sp}: dataset checksums differ")
+        va, vb = _paired_values(store, models[a], metric), _paired_values(store, models[b], metric)
+        common = sorted(set(va) & set(vb))
+        row: dict[str, Any] = {"dataset": ds, "split": sp, "metric": metric, "a": a, "b": b, "n_pairs": len(common)}
+        if not common:
+            row["reason"] = "metric not recorded" if not (va or vb) else "no common (seed, user) pairs"
+            out.append(row)
+            continue
+        xa = np.array([va[k] for k in common])
+        xb = np.array([vb[k] for k in common])
+        seeds = sorted({k[0] for k in common})
+        per_seed = {}
+        for sd in seeds:
+            sel = np.array([k[0] == sd for k in common])
+            per_seed[sd] = float(xa[sel].mean() - xb[sel].mean())
+        d = xa - xb
+        row.update(
+            n_seeds=len(seeds),
+            mean_a=float(xa.mean()),
+            mean_b=float(xb.mean()),
+            diff=float(d.mean()),
+            per_seed_diff=per_seed,
+            wilcoxon_p=float(stats.wilcoxon(xa, xb, zero_method="wilcox").pvalue) if np.any(d != 0) else 1.0,
+            ttest_p=float(stats.ttest_rel(xa, xb).pvalue) if np.any(d != 0) and len(d) > 1 else 1.0,
+        )
+        out.append(row)
+    return out
+
+
+def render_comparison(rows: list[dict[str, Any]], alpha: float = 0.05) -> str:
+    """Markdown table of :func:`compare_models` rows."""
+    if not rows:
+        return "No (dataset, split) has records of both models.\n"
+    a, b, metric = rows[0]["a"], rows[0]["b"], rows[0]["metric"]
+    lines = [
+        f"Paired comparison of **{a}** (A) and **{b}** (B) on {pretty(metric)}; pairs = (seed, user), "
+        f"two-sided tests, significant at {alpha}.",
+        "",
+        "| dataset | split | seeds | pairs | A | B | A - B | A - B per seed | Wilcoxon p | paired t p | significant |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|",
+    ]
+    for r in rows:
+        if not r["n_pairs"]:
+            lines.append(f"| {r['dataset']} | {r['split']} | 0 | 0 | | | | | | | {r['reason']} |")
+            continue
+        seeds = ", ".join(f"{d:+.4f}" for d in r["per_seed_diff"].values())
+        sig = "yes" if r["wilcoxon_p"] < alpha else "no"
+        lines.append(
+            f"| {r['dataset']} | {r['split']} | {r['n_seeds']} | {r['n_pairs']} | {r['mean_a']:.4f} | {r['mean_b']:.4f} | "
+            f"{r['diff']:+.4f} | {seeds} | {r['wilcoxon_p']:.3g} | {r['ttest_p']:.3g} | {sig} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def build_tables(store: ResultsStore, columns: tuple[str, ...] = DEFAULT_COLUMNS, primary: str = "ndcg@10", alpha: float = 0.05) -> list[Table]:
     """One :class:`Table` per (dataset, split) found in ``store``."""
     from scipy import stats

@@ -255,9 +255,12 @@ def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
         raise ConfigError(f"{path}: seeds must be a list of integers")
     published = dict(raw.get("published") or {})
     if published:
-        check_keys(published, ("source", "dataset", "split", "values", "notes"), f"{path} published")
+        check_keys(published, ("source", "dataset", "split", "values", "orderings", "notes"), f"{path} published")
         labels = {m.label for m in _models(raw, path)}
-        for label in published.get("values") or {}:
+        orderings = published.get("orderings") or []
+        if not isinstance(orderings, list) or not all(isinstance(o, list) and len(o) == 2 for o in orderings):
+            raise ConfigError(f"{path} published: orderings must be a list of [worse, better] model label pairs")
+        for label in [*(published.get("values") or {}), *(lab for o in orderings for lab in o)]:
             if label not in labels:
                 raise ConfigError(f"{path} published: {label!r} is not a model label of this suite.{did_you_mean(label, labels)}")
     validation = dict(raw.get("validation") or {})

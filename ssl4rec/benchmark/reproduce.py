@@ -63,6 +63,38 @@ def reproduction_rows(suite: Suite, results: str | Path, tolerance: float = 0.10
     return rows, timing
 
 
+def _ordering_lines(suite: Suite, results: str | Path, rows: list[dict[str, Any]]) -> list[str]:
+    """The "Orderings" section: does each published ``[worse, better]`` pair keep its order in ours?"""
+    from .leaderboard import compare_models
+
+    pub = suite.published
+    means = {(r["model"], r["metric"]): r for r in rows}
+    store = ResultsStore(results)
+    out = [
+        "",
+        "## Orderings",
+        "",
+        "Published orderings checked on our means; p = two-sided Wilcoxon signed-rank test over (seed, user) pairs.",
+        "",
+        "| worse < better | metric | published | ours | holds | Wilcoxon p |",
+        "|---|---|---|---|---|---|",
+    ]
+    for worse, better in pub["orderings"]:
+        for metric in (pub.get("values") or {}).get(better, {}):
+            w, b = means.get((worse, metric)), means.get((better, metric))
+            if not w or not b:
+                continue
+            published = f"{w['published']:.4f} < {b['published']:.4f}"
+            if w["ours_mean"] is None or b["ours_mean"] is None:
+                out.append(f"| {worse} < {better} | {pretty(metric)} | {published} | missing | – | – |")
+                continue
+            cmp = compare_models(store, better, worse, metric, pub.get("dataset"), pub.get("split"))
+            p = f"{cmp[0]['wilcoxon_p']:.3g}" if cmp and cmp[0].get("n_pairs") else "–"
+            holds = "yes" if w["ours_mean"] < b["ours_mean"] else "no"
+            out.append(f"| {worse} < {better} | {pretty(metric)} | {published} | {w['ours_mean']:.4f} vs {b['ours_mean']:.4f} | {holds} | {p} |")
+    return out
+
+
 def write_reproduction(suite: Suite, results: str | Path, out: str | Path, notes: str = "", tolerance: float = 0.10) -> list[Path]:
     """Write ``out.md`` and ``out.csv`` for ``suite`` from the records in ``results``."""
     rows, timing = reproduction_rows(suite, results, tolerance)
@@ -92,6 +124,8 @@ def write_reproduction(suite: Suite, results: str | Path, out: str | Path, notes
     for model, t in timing.items():
         spe = f"{t['seconds_per_epoch']:.2f}" if t["seconds_per_epoch"] else "–"
         lines.append(f"| {model} | {t['seeds']} | {t['epochs']:.0f} | {spe} | {t['fit_seconds']:.1f} |")
+    if pub.get("orderings"):
+        lines += _ordering_lines(suite, results, rows)
     if pub.get("notes") or notes:
         lines += ["", "## Notes", "", str(pub.get("notes") or ""), notes]
     lines += ["", "Records: " + ", ".join(f"`{p}`" for t in timing.values() for p in t["records"]), ""]

@@ -1,0 +1,62 @@
+"""Reproduction reports: generated from records, relative differences, orderings."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import yaml
+
+from ssl4rec.benchmark.reproduce import write_reproduction
+from ssl4rec.benchmark.results import ResultsStore
+from ssl4rec.benchmark.runner import Runner
+from ssl4rec.config import load_suite
+from ssl4rec.registry import ConfigError
+
+SUITE = {
+    "name": "reprotiny",
+    "datasets": [{"name": "synthetic", "params": {"n_users": 80, "n_items": 50, "n_interactions": 1500}}],
+    "splits": ["leave_one_out"],
+    "models": [{"name": "pop", "label": "Pop"}, {"name": "itemknn", "label": "ItemKNN"}],
+    "seeds": [0, 1],
+    "evaluation": {"ks": [10], "metrics": ["hr", "ndcg"]},
+    "published": {
+        "source": "a made-up table",
+        "dataset": "synthetic",
+        "split": "leave_one_out",
+        "values": {"Pop": {"ndcg@10": 0.1}, "ItemKNN": {"ndcg@10": 0.2, "hr@10": 0.3}},
+        "orderings": [["Pop", "ItemKNN"]],
+    },
+}
+
+
+def test_report_from_records(tmp_path):
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(SUITE))
+    suite = load_suite(path)
+    out = tmp_path / "res"
+    Runner(suite, out=out).run()
+    recs = [r for r in ResultsStore(out).iter_records()]
+    pop = [r["metrics"]["ndcg@10"] for r in recs if r["model"]["label"] == "Pop"]
+    knn = [r["metrics"]["ndcg@10"] for r in recs if r["model"]["label"] == "ItemKNN"]
+    md, cs = write_reproduction(suite, out, tmp_path / "report")
+    rows = {(r["model"], r["metric"]): r for r in csv.DictReader(cs.open())}
+    assert list(next(csv.reader(cs.open()))) == ["model", "metric", "ours_mean", "ours_std", "n_seeds", "published", "rel_diff"]
+    mean = sum(pop) / 2
+    assert float(rows[("Pop", "ndcg@10")]["ours_mean"]) == pytest.approx(mean, abs=1e-6)
+    assert float(rows[("Pop", "ndcg@10")]["rel_diff"]) == pytest.approx((mean - 0.1) / 0.1, abs=1e-5)
+    assert rows[("Pop", "ndcg@10")]["n_seeds"] == "2"
+    text = md.read_text()
+    holds = "yes" if sum(pop) < sum(knn) else "no"
+    assert "## Orderings" in text
+    line = next(ln for ln in text.splitlines() if ln.startswith("| Pop < ItemKNN | NDCG@10"))
+    assert f"| {holds} |" in line
+    assert "## Training time on this machine" in text
+
+
+def test_orderings_must_name_models(tmp_path):
+    bad = {**SUITE, "published": {**SUITE["published"], "orderings": [["Pop", "SASRec"]]}}
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError, match="SASRec"):
+        load_suite(path)

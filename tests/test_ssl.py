@@ -330,3 +330,16 @@ def test_bad_encoder_options_fail_at_build():
         build_preset("sasrec", encoder={"embedding_size": 30, "num_heads": 4})
     with pytest.raises(ConfigError, match="hidden_sizes"):
         build_preset("multvae", encoder={"hidden_sizes": []})
+
+
+@pytest.mark.parametrize("encoder", ["transformer", "gru"])
+def test_contrastive_flattened_views(encoder, split):
+    """view_repr='flatten' (the authors' code) trains: finite, changing losses; a typo is a clear error."""
+    objectives = ["next_item", {"name": "contrastive", "view_repr": "flatten", "objective_weight": 0.5}]
+    model = build_ssl_model({"name": encoder, **TINY_ENCODER[encoder]}, objectives, **{**TINY_TRAIN, "epochs": 3})
+    model.fit(split.train)
+    losses = [o["contrastive"] for o in model.fit_info["objective_losses"]]
+    assert all(np.isfinite(losses)) and losses[0] != losses[-1]
+    assert torch.isfinite(_scores(model, split)).all()
+    with pytest.raises(ConfigError, match="flatten"):
+        build_ssl_model("transformer", ["next_item", {"name": "contrastive", "view_repr": "flaten"}])

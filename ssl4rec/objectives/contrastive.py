@@ -27,6 +27,10 @@ class ContrastiveConfig(ObjectiveConfig):
     """``"dot"`` (CL4SRec) or ``"cosine"`` similarity between views."""
     augmentations: list[str] = dataclasses.field(default_factory=lambda: ["crop", "mask", "reorder"])
     """Registered augmentations; each view of each sequence draws one of them uniformly."""
+    view_repr: str = "last"
+    """How a view is represented: ``"last"`` = the hidden state at the last position (the user
+    representation used for scoring); ``"flatten"`` = every position's hidden state of the
+    right-aligned view concatenated (padding positions are zeros), as in the CL4SRec / ICLRec code."""
     crop_ratio: float = 0.2
     """Fraction kept by ``crop`` (``eta``)."""
     mask_ratio: float = 0.7
@@ -70,9 +74,10 @@ class Contrastive(Objective):
     sequence) to the user's most recent ``max_len`` items; the two views of a sequence are a
     positive pair and the other 2N - 2 views of the batch are negatives (:func:`info_nce`).
     Defaults follow the authors' code (dot-product similarity, temperature 1.0, weight 0.1,
-    ratios 0.2 / 0.7 / 0.2). Deviation: views are compared by the hidden state at the last
-    position (the user representation used for scoring), not by the flattened sequence output
-    of the authors' code; masked items take the mask token rather than padding.
+    ratios 0.2 / 0.7 / 0.2). Deviation by default (``view_repr="last"``): views are compared by
+    the hidden state at the last position (the user representation used for scoring);
+    ``view_repr="flatten"`` compares the flattened sequence outputs as the authors' code does.
+    Masked items take the mask token rather than padding.
     """
 
     Config = ContrastiveConfig
@@ -85,6 +90,7 @@ class Contrastive(Objective):
 
         c = self.config
         check_choice(c.similarity, ("dot", "cosine"), "objective 'contrastive' option similarity")
+        check_choice(c.view_repr, ("last", "flatten"), "objective 'contrastive' option view_repr")
         if not c.augmentations:
             raise ConfigError("objective 'contrastive': augmentations must name at least one augmentation")
         if c.temperature <= 0:
@@ -97,6 +103,10 @@ class Contrastive(Objective):
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         seq = batch.sequence
         views = [augment(seq, self.augmentations, batch.generator, net.mask_token) for _ in range(2)]
-        h = net.represent(trim_left(torch.cat(views)))
+        both = trim_left(torch.cat(views))  # one width for both views: positions align from the right
+        if self.config.view_repr == "flatten":
+            h = net.encode(both).reshape(both.shape[0], -1)
+        else:
+            h = net.represent(both)
         z1, z2 = h.chunk(2)
         return info_nce(z1, z2, self.config.temperature, self.config.similarity)

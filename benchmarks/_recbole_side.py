@@ -1,0 +1,297 @@
+"""RecBole side of ``benchmarks/compare_recbole.py``: one model, trained and evaluated by RecBole 1.2.1.
+
+Run by the RecBole virtual environment's interpreter (never imported by ssl4rec)::
+
+    /work/venvs/recbole/bin/python benchmarks/_recbole_side.py --data U.DATA --workdir TMP --spec JSON
+
+``--spec`` is a JSON object ``{"model": "SASRec", "threads": 1, "eval_repeats": 3, "config": {...}}``
+whose ``config`` is passed to RecBole's ``Config`` as ``config_dict`` (``data_path`` and
+``checkpoint_dir`` are set here, inside ``--workdir``). The GroupLens ``u.data`` file is
+converted into the atomic file ``WORKDIR/ml-100k-grouplens/ml-100k-grouplens.inter``, and
+RecBole's own ``ml-100k`` dataset settings (``properties/dataset/ml-100k.yaml``) are applied
+to it. (Under the name ``ml-100k`` RecBole would read the copy bundled in its package instead
+of ``data_path``; the result records whether the two files hold the same rows.) The process
+runs with ``WORKDIR`` as its working directory, because RecBole writes logs and TensorBoard
+files relative to it.
+
+Training uses RecBole's ``Trainer.fit`` (early stopping on the valid metric, best checkpoint
+restored by ``Trainer.evaluate``); each ``_train_epoch`` call is timed. The evaluation time is
+the median over ``eval_repeats`` calls of ``trainer.evaluate(test_data, load_best_model=False)``.
+
+With torch >= 2.6, RecBole 1.2.1 cannot reload its own checkpoint (``torch.load`` now defaults
+to ``weights_only=True``); ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` restores the old default for
+this process only.
+
+One change to RecBole's evaluation: for sequential models RecBole's full-ranking loader does
+not exclude the user's history from the candidates (general models' loaders do). To evaluate
+the same protocol as ssl4rec ("history masked"), history items (train items for validation,
+train + valid items for test) get ``-inf`` for sequential models too, in ``_full_sort_batch_eval``;
+the test NDCG@10 of RecBole's unmodified evaluation is reported beside it (``native``).
+
+Prints progress on stderr and one line ``RESULT_JSON: {...}`` on stdout (timings, curves, test
+metrics, and the held-out valid / test (user, item) pairs as raw GroupLens ids, so the caller can
+compare RecBole's split with its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+import time
+import traceback
+from pathlib import Path
+
+log = logging.getLogger("recbole-side")
+
+
+DATASET = "ml-100k-grouplens"
+
+
+def write_atomic(u_data: Path, workdir: Path) -> Path:
+    """GroupLens ``u.data`` (user, item, rating, timestamp; tab separated) -> RecBole atomic ``.inter``."""
+    folder = workdir / DATASET
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{DATASET}.inter"
+    with open(u_data, encoding="latin-1") as src, open(out, "w", encoding="utf-8") as dst:
+        dst.write("user_id:token\titem_id:token\trating:float\ttimestamp:float\n")
+        for line in src:
+            parts = line.split()
+            if len(parts) == 4:
+                dst.write("\t".join(parts) + "\n")
+    return out
+
+
+def history_matrix(user_ids, item_ids, n_users: int, n_items: int):
+    """Binary CSR user x item matrix from parallel id arrays."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    m = sp.csr_matrix(
+        (np.ones(len(user_ids), dtype=np.float32), (np.asarray(user_ids), np.asarray(item_ids))),
+        shape=(n_users, n_items),
+    )
+    m.sum_duplicates()
+    return m
+
+
+def sequential_histories(train_ds, valid_ds, n_users: int, n_items: int):
+    """Known items per user at validation (train) and at test (train + valid) for a sequential split.
+
+    RecBole's sequential train split holds (prefix, target) rows; the train items are the targets
+    plus the items of the prefixes (the first item of a sequence is never a target).
+    """
+    import numpy as np
+
+    uid, iid = train_ds.uid_field, train_ds.iid_field
+    lst = train_ds.item_id_list_field
+    tu = train_ds.inter_feat[uid].numpy()
+    ti = train_ds.inter_feat[iid].numpy()
+    seqs = train_ds.inter_feat[lst].numpy()
+    rows, cols = np.nonzero(seqs)
+    users = np.concatenate([tu, tu[rows]])
+    items = np.concatenate([ti, seqs[rows, cols]])
+    hist_valid = history_matrix(users, items, n_users, n_items)
+    vu = valid_ds.inter_feat[uid].numpy()
+    vi = valid_ds.inter_feat[iid].numpy()
+    hist_test = history_matrix(np.concatenate([users, vu]), np.concatenate([items, vi]), n_users, n_items)
+    return hist_valid, hist_test
+
+
+def run(spec: dict, data: Path, workdir: Path) -> dict:
+    # RecBole 1.2.1 reloads its own best checkpoint with torch.load(path) and pickled config
+    # inside; torch >= 2.6 defaults to weights_only=True, which refuses it. The file is the
+    # one this process just wrote, so the old behaviour is safe here.
+    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    import numpy as np
+    import torch
+
+    threads = int(spec.get("threads", 1))
+    torch.set_num_threads(threads)
+    import recbole
+    import yaml
+    from recbole.config import Config
+    from recbole.data import create_dataset, data_preparation
+    from recbole.utils import ModelType, get_model, get_trainer, init_seed
+
+    inter = write_atomic(data, workdir)
+    package = Path(recbole.__file__).resolve().parent
+    bundled = package / "dataset_example" / "ml-100k" / "ml-100k.inter"
+    same_as_bundled = bundled.is_file() and sorted(bundled.read_text().splitlines()[1:]) == sorted(
+        inter.read_text().splitlines()[1:]
+    )
+    cfg = yaml.safe_load((package / "properties" / "dataset" / "ml-100k.yaml").read_text())
+    cfg.update(spec["config"])
+    cfg.update(data_path=str(workdir), checkpoint_dir=str(workdir / "saved"), use_gpu=False, show_progress=False)
+    t0 = time.perf_counter()
+    config = Config(model=spec["model"], dataset=DATASET, config_dict=cfg)
+    init_seed(config["seed"], config["reproducibility"])
+    torch.set_num_threads(threads)  # after Config/init_seed, which may touch torch settings
+    dataset = create_dataset(config)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+    prep_seconds = time.perf_counter() - t0
+    sequential = config["MODEL_TYPE"] == ModelType.SEQUENTIAL
+    log.info(
+        "%s: %d users, %d items, %d rows; train rows %d, valid rows %d, test rows %d (data %.1fs)",
+        spec["model"],
+        dataset.user_num - 1,
+        dataset.item_num - 1,
+        dataset.inter_num,
+        len(train_data.dataset),
+        len(valid_data.dataset),
+        len(test_data.dataset),
+        prep_seconds,
+    )
+
+    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+    t0 = time.perf_counter()
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    build_seconds = time.perf_counter() - t0
+
+    hist = {"valid": None, "test": None}
+    if sequential:
+        hist["valid"], hist["test"] = sequential_histories(
+            train_data._dataset, valid_data._dataset, dataset.user_num, dataset.item_num
+        )
+    uid_field = dataset.uid_field
+    base = get_trainer(config["MODEL_TYPE"], config["model"])
+
+    class TimedTrainer(base):
+        """RecBole's trainer with timed epochs and history masking for sequential models."""
+
+        epoch_seconds: list[float]
+        mask = None
+
+        def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
+            t = time.perf_counter()
+            loss = super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
+            self.epoch_seconds.append(time.perf_counter() - t)
+            total = sum(loss) if isinstance(loss, tuple) else loss
+            self.losses.append(float(total))
+            log.info("%s epoch %d: %.2fs, loss %.4f", spec["model"], epoch_idx, self.epoch_seconds[-1], float(total))
+            return loss
+
+        def _valid_epoch(self, valid_data, show_progress=False):
+            self.mask = hist["valid"]
+            try:
+                score, result = super()._valid_epoch(valid_data, show_progress=show_progress)
+            finally:
+                self.mask = None
+            self.valid_curve.append(float(score))
+            log.info("%s valid %s: %.4f", spec["model"], config["valid_metric"], score)
+            return score, result
+
+        def _full_sort_batch_eval(self, batched_data):
+            interaction, history_index, positive_u, positive_i = batched_data
+            if history_index is None and self.mask is not None:
+                users = interaction[uid_field].cpu().numpy()
+                rows = self.mask[users]
+                lens = np.diff(rows.indptr)
+                history_index = (
+                    torch.from_numpy(np.repeat(np.arange(len(users)), lens)),
+                    torch.from_numpy(rows.indices.astype(np.int64)),
+                )
+            return super()._full_sort_batch_eval((interaction, history_index, positive_u, positive_i))
+
+    trainer = TimedTrainer(config, model)
+    trainer.epoch_seconds, trainer.losses, trainer.valid_curve = [], [], []
+    t0 = time.perf_counter()
+    best_valid, _ = trainer.fit(train_data, valid_data, verbose=False, saved=True, show_progress=False)
+    fit_seconds = time.perf_counter() - t0
+
+    trainer.mask = hist["test"]
+    result = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
+    eval_times = []
+    for _ in range(max(1, int(spec.get("eval_repeats", 3)))):
+        t = time.perf_counter()
+        again = trainer.evaluate(test_data, load_best_model=False, show_progress=False)
+        eval_times.append(time.perf_counter() - t)
+    native = None
+    if sequential:
+        trainer.mask = None
+        native = {k: float(v) for k, v in trainer.evaluate(test_data, load_best_model=False).items()}
+    heldout = {}
+    for stage, part in (("valid", valid_data._dataset), ("test", test_data._dataset)):
+        users = dataset.id2token(uid_field, np.array(part.inter_feat[uid_field].numpy()))
+        items = dataset.id2token(dataset.iid_field, np.array(part.inter_feat[dataset.iid_field].numpy()))
+        heldout[stage] = [[str(u), str(i)] for u, i in zip(users, items, strict=True)]
+    vm = config["valid_metric"].lower()
+    best_epoch = None
+    if trainer.valid_curve:
+        best_epoch = int(np.argmax(trainer.valid_curve)) * int(config["eval_step"])
+    return {
+        "ok": True,
+        "model": spec["model"],
+        "recbole": recbole.__version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "threads": torch.get_num_threads(),
+        "sequential": sequential,
+        "data_path": config["data_path"],
+        "same_rows_as_recbole_bundled_ml100k": same_as_bundled,
+        "history_masked_by_us": sequential,
+        "counts": {
+            "users": int(dataset.user_num - 1),
+            "items": int(dataset.item_num - 1),
+            "interactions": int(dataset.inter_num),
+            "train_rows": len(train_data.dataset),
+            "valid_rows": len(valid_data.dataset),
+            "test_rows": len(test_data.dataset),
+        },
+        "examples_per_epoch": int(train_data.sample_size),
+        "prep_seconds": prep_seconds,
+        "build_seconds": build_seconds,
+        "fit_seconds": fit_seconds,
+        "epoch_seconds": trainer.epoch_seconds,
+        "losses": trainer.losses,
+        "valid_curve": trainer.valid_curve,
+        "best_valid": float(best_valid) if best_valid is not None else None,
+        "best_epoch": best_epoch,
+        "valid_metric": vm,
+        "epochs_run": len(trainer.epoch_seconds),
+        "test": {k: float(v) for k, v in result.items()},
+        "test_repeat_check": {k: float(v) for k, v in again.items()},
+        "test_native": native,
+        "eval_seconds": statistics.median(eval_times),
+        "eval_seconds_all": eval_times,
+        "config": {k: _plain(config[k]) for k in sorted(cfg) if k in config.final_config_dict},
+        "heldout": heldout,
+    }
+
+
+def _plain(v):
+    try:
+        json.dumps(v)
+        return v
+    except TypeError:
+        return str(v)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, type=Path, help="GroupLens ml-100k u.data")
+    ap.add_argument("--workdir", required=True, type=Path, help="scratch folder (atomic files, checkpoints, logs)")
+    ap.add_argument("--spec", required=True, help="JSON: model, threads, eval_repeats, config")
+    args = ap.parse_args()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("  [recbole] %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False  # RecBole logs through the root logger; left at WARNING
+    spec = json.loads(args.spec)
+    sys.argv = sys.argv[:1]  # RecBole's Config also reads "--key=value" options from the command line
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    os.chdir(args.workdir)
+    try:
+        out = run(spec, args.data.resolve(), args.workdir.resolve())
+    except Exception as exc:  # reported to the caller, which prints it in the table
+        traceback.print_exc()
+        out = {"ok": False, "model": spec.get("model"), "error": f"{type(exc).__name__}: {exc}"}
+    print("RESULT_JSON: " + json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -222,3 +222,27 @@ def test_topk_ranks_match_exact_ranks_with_distinct_scores(seed):
         got = _topk_ranks(sc.masked_fill(torch.isnan(sc), -torch.inf), tgt, tvalid, k, n_cand)
         want = torch.where(exact < k, exact, float("inf"))
         assert torch.equal(got, want), k
+
+
+@pytest.mark.parametrize("method", ["compare", "sort"])
+def test_pair_counts_match_brute_force_with_tied_targets(method):
+    """less_neg / eq_neg exclude target-vs-target pairs exactly, ties and non-candidates included."""
+    from ssl4rec.benchmark.evaluation import _pair_counts
+
+    g = torch.Generator().manual_seed(4)
+    sc = torch.randint(0, 4, (30, 25), generator=g).float()  # heavy ties
+    sc[torch.rand(30, 25, generator=g) < 0.2] = torch.nan  # non-candidates
+    sc[:, 3] = -torch.inf
+    tgt = torch.stack([torch.randperm(25, generator=g)[:12] for _ in range(30)])
+    tgt[:4, 8:] = -1
+    tvalid = tgt >= 0
+    pc = _pair_counts(sc, tgt, tvalid, method)
+    for u in range(30):
+        tset = {int(t) for t in tgt[u] if t >= 0}
+        negs = [float(sc[u, j]) for j in range(25) if j not in tset and not math.isnan(float(sc[u, j]))]
+        for c, t in enumerate(tgt[u].tolist()):
+            if t < 0 or math.isnan(float(sc[u, t])):
+                continue
+            s = float(sc[u, t])
+            assert pc["less_neg"][u, c] == sum(v < s for v in negs), (u, c)
+            assert pc["eq_neg"][u, c] == sum(v == s for v in negs), (u, c)

@@ -197,6 +197,32 @@ def test_merge_refusal_on_checksum_mismatch(tmp_path):
         build_tables(ResultsStore(out))
 
 
+def test_params_added_later_at_their_inert_value_still_merge(tmp_path):
+    """A record written before item_repr / view_repr existed averages with one that has them at
+    the value reproducing the old behaviour; any other value refuses."""
+    from ssl4rec.benchmark.leaderboard import _check_mergeable
+
+    def rec(**extra):
+        params = {"epochs": 3, "seed": 1, "objectives": [{"name": "contrastive", "temperature": 1.0}], **extra}
+        return {
+            "dataset": {"checksum": "x"},
+            "split": {"name": "s", "params": {}},
+            "protocol": {},
+            "model": {"params": params, "component_versions": {}},
+        }
+
+    old = rec()
+    new = rec(item_repr="id", text_encoder="sentence-transformers:all-MiniLM-L6-v2")
+    new["model"]["params"]["objectives"][0]["view_repr"] = "last"
+    _check_mergeable([old, new], "m")
+    with pytest.raises(MergeError, match="model params"):
+        _check_mergeable([old, rec(item_repr="text")], "m")
+    flat = rec()
+    flat["model"]["params"]["objectives"][0]["view_repr"] = "flatten"
+    with pytest.raises(MergeError, match="model params"):
+        _check_mergeable([old, flat], "m")
+
+
 def test_holm():
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
 

@@ -67,10 +67,27 @@ class Table:
     primary: str
 
 
+# Parameters added after records existed, at the value that reproduces the earlier behaviour
+# exactly: a record without the key and a record with the key at this value describe the same
+# model, so they may be averaged. Any other value still makes records differ.
+INERT_DEFAULTS: dict[str, Any] = {
+    "item_repr": "id",  # text-aware item representations (absent = ID embeddings only)
+    "text_encoder": "sentence-transformers:all-MiniLM-L6-v2",  # only read when item text is used
+    "view_repr": "last",  # contrastive views compared by the last hidden state
+}
+
+
 def _without_seed(params: Any) -> Any:
-    """Model params minus per-cell seeds (which differ across seeds by design)."""
+    """Model params minus per-cell seeds (which differ across seeds by design) and minus
+    :data:`INERT_DEFAULTS` at their inert value."""
     if isinstance(params, dict):
-        return {k: _without_seed(v) for k, v in params.items() if k != "seed"}
+        return {
+            k: _without_seed(v)
+            for k, v in params.items()
+            if k != "seed" and not (k in INERT_DEFAULTS and v == INERT_DEFAULTS[k])
+        }
+    if isinstance(params, list):
+        return [_without_seed(v) for v in params]
     return params
 
 

@@ -219,7 +219,7 @@ def test_topk_ranks_match_exact_ranks_with_distinct_scores(seed):
     n_cand = (~torch.isnan(sc)).sum(1, keepdim=True)
     exact = _pair_counts(sc, tgt, tvalid, "compare", n_cand)["rank"]
     for k in (1, 5, 40):
-        got = _topk_ranks(sc.masked_fill(torch.isnan(sc), -torch.inf), tgt, tvalid, k, n_cand)
+        got = _topk_ranks(sc.masked_fill(torch.isnan(sc), -torch.inf), tgt, tvalid, k)
         want = torch.where(exact < k, exact, float("inf"))
         assert torch.equal(got, want), k
 

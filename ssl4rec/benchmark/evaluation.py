@@ -237,7 +237,7 @@ def _topk_sets(s: torch.Tensor, k: int) -> torch.Tensor:
     return (above | take_eq) & torch.isfinite(s)
 
 
-def _topk_ranks(sc: torch.Tensor, tgt: torch.Tensor, tvalid: torch.Tensor, k: int, n_cand: torch.Tensor) -> torch.Tensor:
+def _topk_ranks(sc: torch.Tensor, tgt: torch.Tensor, tvalid: torch.Tensor, k: int) -> torch.Tensor:
     """Exact 0-based ranks of targets ``tgt`` [b, T] that rank below ``k``; ``inf`` for the others.
 
     Same ranks as :func:`_pair_counts` wherever they are ``< k`` (all a top-K metric with
@@ -246,8 +246,7 @@ def _topk_ranks(sc: torch.Tensor, tgt: torch.Tensor, tvalid: torch.Tensor, k: in
     candidates that beat it (higher score, or equal score and lower id) among the top k.
     Rows where a target ties with the k-th score exactly are handed to :func:`_pair_counts`.
     Non-candidates must be marked ``-inf`` (not NaN, which ``topk`` puts first): like unscorable
-    items they never precede a finite score, and a target marked so is a miss. ``n_cand`` is
-    unused (kept for symmetry with :func:`_pair_counts`).
+    items they never precede a finite score, and a target marked so is a miss.
     """
     b, n = sc.shape
     safe = tgt.clamp(min=0)
@@ -262,7 +261,7 @@ def _topk_ranks(sc: torch.Tensor, tgt: torch.Tensor, tvalid: torch.Tensor, k: in
     if bool(full.any()):  # a target tied with the k-th score: ties beyond the top k may precede it
         rows = torch.nonzero(full, as_tuple=True)[0]
         # no NaN left: every item is a "candidate" to the pair counts, and -inf never precedes a finite score
-        r = _pair_counts(sc[rows], tgt[rows], tvalid[rows], "auto", torch.full_like(n_cand[rows], n))["rank"]
+        r = _pair_counts(sc[rows], tgt[rows], tvalid[rows], "auto", torch.full((len(rows), 1), n))["rank"]
         rank[rows] = torch.where(r < k, r, float("inf"))
     return rank
 
@@ -397,7 +396,7 @@ def evaluate(
                 b = min(a + sub, hi - lo)
                 pa = pos[a:b]
                 if method == "topk":
-                    ranks_out[g][pa] = _topk_ranks(gsc[a:b], tg[a:b], gv[a:b], kmax, n_cand[a:b, None]).numpy()
+                    ranks_out[g][pa] = _topk_ranks(gsc[a:b], tg[a:b], gv[a:b], kmax).numpy()
                     continue
                 pc = _pair_counts(gsc[a:b], tg[a:b], gv[a:b], method, n_cand[a:b, None])
                 ranks_out[g][pa] = pc["rank"].numpy()

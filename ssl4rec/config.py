@@ -255,12 +255,18 @@ def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
         raise ConfigError(f"{path}: seeds must be a list of integers")
     published = dict(raw.get("published") or {})
     if published:
-        check_keys(published, ("source", "dataset", "split", "values", "orderings", "notes"), f"{path} published")
+        check_keys(published, ("source", "dataset", "split", "values", "variants", "orderings", "notes"), f"{path} published")
         labels = {m.label for m in _models(raw, path)}
         orderings = published.get("orderings") or []
         if not isinstance(orderings, list) or not all(isinstance(o, list) and len(o) == 2 for o in orderings):
             raise ConfigError(f"{path} published: orderings must be a list of [worse, better] model label pairs")
-        for label in [*(published.get("values") or {}), *(lab for o in orderings for lab in o)]:
+        variants = published.get("variants") or {}
+        if not isinstance(variants, dict):
+            raise ConfigError(f"{path} published: variants must map a variant's model label to the published row it is compared with")
+        for variant, base in variants.items():
+            if base not in (published.get("values") or {}):
+                raise ConfigError(f"{path} published: variant {variant!r} refers to {base!r}, which has no published values.{did_you_mean(str(base), list(published.get('values') or {}))}")
+        for label in [*(published.get("values") or {}), *variants, *(lab for o in orderings for lab in o)]:
             if label not in labels:
                 raise ConfigError(f"{path} published: {label!r} is not a model label of this suite.{did_you_mean(label, labels)}")
     validation = dict(raw.get("validation") or {})

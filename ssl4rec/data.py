@@ -161,16 +161,18 @@ class Interactions:
     def active_users(self) -> np.ndarray:
         return np.flatnonzero(self.user_counts > 0)
 
-    def sequences(self, users: np.ndarray | torch.Tensor, max_len: int) -> torch.Tensor:
+    def sequences(self, users: np.ndarray | torch.Tensor, max_len: int, ends: np.ndarray | None = None) -> torch.Tensor:
         """Left-padded chronological item sequences, shape [len(users), max_len].
 
         Items are shifted by +1 so that 0 is padding; sequences longer than ``max_len`` keep
-        their most recent ``max_len`` items (truncation from the left).
+        their most recent ``max_len`` items (truncation from the left). ``ends`` (absolute
+        positions into the log, one per row) cuts each row's sequence off before that position
+        instead of at the user's last interaction (see :meth:`windows`).
         """
         users = np.asarray(users.cpu() if isinstance(users, torch.Tensor) else users, dtype=np.int64)
         starts = self.indptr[users]
-        ends = self.indptr[users + 1]
-        lens = np.minimum(ends - starts, max_len)
+        ends = self.indptr[users + 1] if ends is None else np.asarray(ends, dtype=np.int64)
+        lens = np.clip(ends - starts, 0, max_len)
         out = np.zeros((len(users), max_len), dtype=np.int64)
         if len(users) == 0 or max_len == 0:
             return torch.from_numpy(out)
@@ -180,6 +182,25 @@ class Interactions:
         valid = j[None, :] >= (max_len - lens)[:, None]
         out[valid] = self.item_array[src[valid]] + 1
         return torch.from_numpy(out)
+
+    def windows(self, users: np.ndarray | torch.Tensor, width: int) -> tuple[np.ndarray, torch.Tensor]:
+        """Every user's sequence cut into windows of ``width`` items whose targets do not overlap.
+
+        Windows end at the user's last item, then ``width - 1`` items earlier, and so on, while a
+        window still holds two items (one input, one target): with next-item targets at positions
+        1..width-1 of each window, every interaction after a user's first is a target exactly
+        once. Returns ``(row_users, windows)``: the user of each row and the left-padded windows
+        [rows, width] (+1 shifted, as :meth:`sequences`). A user with fewer than two items gets
+        one (short) window. Rows are ordered by user, latest window first.
+        """
+        users = np.asarray(users.cpu() if isinstance(users, torch.Tensor) else users, dtype=np.int64)
+        stride = max(1, width - 1)
+        n = self.indptr[users + 1] - self.indptr[users]
+        count = np.maximum(1, 1 + (n - 2) // stride)
+        row = np.repeat(np.arange(len(users)), count)
+        k = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+        ends = self.indptr[users + 1][row] - k * stride
+        return users[row], self.sequences(users[row], width, ends)
 
     def user_items(self, user: int) -> np.ndarray:
         return self.item_array[self.indptr[user] : self.indptr[user + 1]]

@@ -60,3 +60,34 @@ def test_orderings_must_name_models(tmp_path):
     path.write_text(yaml.safe_dump(bad))
     with pytest.raises(ConfigError, match="SASRec"):
         load_suite(path)
+
+
+def test_variant_rows_use_base_published_values(tmp_path):
+    """A labelled variant gets its own rows, held against its base model's published values,
+    and stands in for the base in the orderings."""
+    suite_raw = {
+        **SUITE,
+        "models": [*SUITE["models"], {"name": "itemknn", "label": "ItemKNN (k=5)", "params": {"k": 5}}],
+        "published": {**SUITE["published"], "variants": {"ItemKNN (k=5)": "ItemKNN"}},
+    }
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite_raw))
+    suite = load_suite(path)
+    out = tmp_path / "res"
+    Runner(suite, out=out).run()
+    variant = [r["metrics"]["hr@10"] for r in ResultsStore(out).iter_records() if r["model"]["label"] == "ItemKNN (k=5)"]
+    md, cs = write_reproduction(suite, out, tmp_path / "report")
+    rows = {(r["model"], r["metric"]): r for r in csv.DictReader(cs.open())}
+    row = rows[("ItemKNN (k=5)", "hr@10")]
+    assert float(row["published"]) == 0.3
+    assert float(row["ours_mean"]) == pytest.approx(sum(variant) / 2, abs=1e-6)
+    assert ("ItemKNN (k=5)", "ndcg@10") in rows and ("Pop", "hr@10") not in rows
+    assert any(ln.startswith("| Pop < ItemKNN (k=5) | NDCG@10") for ln in md.read_text().splitlines())
+
+
+def test_variant_must_name_a_published_row(tmp_path):
+    bad = {**SUITE, "published": {**SUITE["published"], "variants": {"Pop": "SASRec"}}}
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError, match="SASRec"):
+        load_suite(path)

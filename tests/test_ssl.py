@@ -343,3 +343,40 @@ def test_contrastive_flattened_views(encoder, split):
     assert torch.isfinite(_scores(model, split)).all()
     with pytest.raises(ConfigError, match="flatten"):
         build_ssl_model("transformer", ["next_item", {"name": "contrastive", "view_repr": "flaten"}])
+
+
+def test_windows_cover_every_target_once():
+    """Interactions.windows: hand-checked windows; every interaction after a user's first is a
+    next-item target (positions 1.. of a window) exactly once."""
+    # user 0: items 0..6 (7 items), user 1: one item, user 2: items 10..13 (4 items)
+    df = pd.DataFrame(
+        {
+            "user": [0] * 7 + [1] + [2] * 4,
+            "item": [*range(7), 9, *range(10, 14)],
+            "rating": 1.0,
+            "timestamp": range(12),
+        }
+    )
+    inter = Interactions(df, 3, 14)
+    rows, win = inter.windows(np.array([0, 1, 2]), 3)  # width 3 = max_len 2 + 1 target shift
+    # items are +1 shifted, 0 = padding; user 0: ends at 7, 5, 3 (stride 2): [5,6,7], [3,4,5], [1,2,3]
+    assert rows.tolist() == [0, 0, 0, 1, 2, 2]
+    assert win.tolist() == [[5, 6, 7], [3, 4, 5], [1, 2, 3], [0, 0, 10], [12, 13, 14], [0, 11, 12]]
+    for u in (0, 2):
+        targets = [int(t) for w in win[rows == u] for prev, t in zip(w[:-1], w[1:], strict=True) if prev > 0]
+        assert sorted(targets) == sorted(int(i) + 1 for i in inter.user_items(u)[1:])  # each target once
+    torch.testing.assert_close(win[rows == 0][0], inter.sequences(np.array([0]), 3)[0])  # first window = "last"
+
+
+def test_train_windows_all_trains_on_more_rows(split):
+    """train_windows='all' feeds every window of long histories; 'last' one row per user; a typo is an error."""
+    params = {**TINY_TRAIN, "max_len": 3, "epochs": 1}
+    last = build_preset("sasrec", encoder=TINY_ENCODER["transformer"], **params).fit(split.train)
+    every = build_preset("sasrec", encoder=TINY_ENCODER["transformer"], train_windows="all", **params).fit(split.train)
+    n_users = len(split.train.active_users)
+    assert last.fit_info["examples_per_epoch"] == n_users
+    assert every.fit_info["examples_per_epoch"] > n_users
+    assert torch.isfinite(_scores(every, split)).all()
+    assert not torch.equal(_scores(every, split), _scores(last, split))
+    with pytest.raises(ConfigError, match="train_windows"):
+        build_preset("sasrec", train_windows="everything")

@@ -25,7 +25,11 @@ __all__ = ["reproduction_rows", "write_reproduction"]
 
 
 def reproduction_rows(suite: Suite, results: str | Path, tolerance: float = 0.10) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Rows ``{model, metric, ours_mean, ours_std, n_seeds, published, rel_diff, within}`` and timing per model."""
+    """Rows ``{model, metric, ours_mean, ours_std, n_seeds, published, rel_diff, within}`` and timing per model.
+
+    Models are the labels of ``published.values``, then the labelled variants of
+    ``published.variants`` (variant label -> published row it is compared with).
+    """
     pub = suite.published
     ds = pub.get("dataset") or suite.datasets[0].label
     sp = pub.get("split") or suite.splits[0].label
@@ -34,7 +38,10 @@ def reproduction_rows(suite: Suite, results: str | Path, tolerance: float = 0.10
         if r.get("status") == "ok" and r["dataset"]["label"] == ds and r["split"]["label"] == sp:
             recs.setdefault(r["model"]["label"], []).append(r)
     rows, timing = [], {}
-    for model, values in (pub.get("values") or {}).items():
+    values_of = dict(pub.get("values") or {})
+    for variant, base in (pub.get("variants") or {}).items():
+        values_of[variant] = values_of[base]  # a labelled variant is held against its base model's published row
+    for model, values in values_of.items():
         ok = recs.get(model, [])
         if ok:
             _check_mergeable(ok, f"{ds}/{sp}/{model}")
@@ -74,13 +81,20 @@ def _ordering_lines(suite: Suite, results: str | Path, rows: list[dict[str, Any]
         "",
         "## Orderings",
         "",
-        "Published orderings checked on our means; p = two-sided Wilcoxon signed-rank test over (seed, user) pairs.",
+        "Published orderings checked on our means (a labelled variant stands in for its base model in its own rows);"
+        " p = two-sided Wilcoxon signed-rank test over (seed, user) pairs.",
         "",
         "| worse < better | metric | published | ours | holds | Wilcoxon p |",
         "|---|---|---|---|---|---|",
     ]
+    variants = pub.get("variants") or {}
+    pairs = []
     for worse, better in pub["orderings"]:
-        for metric in (pub.get("values") or {}).get(better, {}):
+        pairs.append((worse, better))
+        pairs += [(worse, v) for v, base in variants.items() if base == better]
+        pairs += [(v, better) for v, base in variants.items() if base == worse]
+    for worse, better in pairs:
+        for metric in (pub.get("values") or {}).get(variants.get(better, better), {}):
             w, b = means.get((worse, metric)), means.get((better, metric))
             if not w or not b:
                 continue

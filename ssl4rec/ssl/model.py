@@ -85,6 +85,13 @@ class SSLTrainConfig:
     ``batch_size`` and the batches visited in a seeded random order. Each batch is then
     padded only to its own longest sequence, which makes epochs several times faster on
     data where most sequences are short. False: uniformly shuffled batches."""
+    train_windows: str = "last"
+    """Training sequences of sequence encoders: ``"last"`` = one window per user, the most recent
+    ``max_len`` + 1 items (SASRec's, BERT4Rec's and the ICLRec code's choice; earlier
+    interactions of longer histories are never targets); ``"all"`` = every user's history cut
+    into non-overlapping windows from the end (:meth:`Interactions.windows`), so every
+    interaction is a target once and an epoch visits each window once (``batch_size`` then
+    counts windows)."""
     item_repr: str = "id"
     """Item representation, the encoder's input and the scoring matrix alike: ``"id"`` (learned
     ID embeddings), ``"text"`` (a learned linear adapter over frozen item text vectors; scores
@@ -301,6 +308,7 @@ class SSLRecommender(Recommender):
         self.config = make_config(SSLTrainConfig, params, "SSL model")
         check_choice(schedule, SCHEDULES, "SSL model option schedule")
         check_choice(self.config.item_repr, ITEM_REPRS, "SSL model option item_repr")
+        check_choice(self.config.train_windows, ("last", "all"), "SSL model option train_windows")
         self.schedule = schedule
         if isinstance(objectives, str | Mapping):
             objectives = [objectives]
@@ -451,7 +459,10 @@ class SSLRecommender(Recommender):
             self.net = self._build(train.n_items)
             gen = torch.Generator().manual_seed(c.seed)
             users = torch.from_numpy(train.active_users.astype(np.int64))
-            if self.input_kind == "sequence":
+            if self.input_kind == "sequence" and c.train_windows == "all":
+                rows, window = train.windows(users, c.max_len + 1)
+                users, csr = torch.from_numpy(rows), None
+            elif self.input_kind == "sequence":
                 window, csr = train.sequences(users, c.max_len + 1), None
             else:
                 window, csr = None, train.csr
@@ -533,6 +544,7 @@ class SSLRecommender(Recommender):
         )
         info["objective_losses"] = per_objective
         info["objectives"] = list(active)
+        info["examples_per_epoch"] = n  # users, or windows with train_windows="all"
         return info
 
     # -- scoring -------------------------------------------------------

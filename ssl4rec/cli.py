@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger("ssl4rec")
 
@@ -29,14 +30,37 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _csv(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def _load_selected(args: argparse.Namespace) -> Any:
+    """The suite named by ``args.suite``, restricted by ``--models`` / ``--splits`` / ``--seeds``."""
+    from .config import load_suite
+    from .registry import ConfigError
+
+    suite = load_suite(args.suite)
+    seeds = _csv(getattr(args, "seeds", None))
+    try:
+        seed_ints = [int(s) for s in seeds] if seeds else None
+    except ValueError as exc:
+        raise ConfigError(f"--seeds takes comma-separated integers, got {args.seeds!r}") from exc
+    return suite.select(models=_csv(getattr(args, "models", None)), splits=_csv(getattr(args, "splits", None)), seeds=seed_ints)
+
+
+def _add_selection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--models", default=None, help="only these model labels (comma-separated)")
+    parser.add_argument("--splits", default=None, help="only these split labels (comma-separated)")
+    parser.add_argument("--seeds", default=None, help="only these of the suite's seeds (comma-separated)")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from .benchmark.leaderboard import write_leaderboards
     from .benchmark.runner import Runner
-    from .config import load_suite
 
-    suite = load_suite(args.suite)
+    suite = _load_selected(args)
     out = Path(args.out)
     if args.threads:
         import torch
@@ -72,9 +96,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from .benchmark.tuning import tune
-    from .config import load_suite
 
-    suite = load_suite(args.suite)
+    suite = _load_selected(args)
     if args.threads:
         import torch
 
@@ -220,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice, all cores)")
     r.add_argument("--track", choices=["wandb"], default=None, help="also log to wandb (offline when no account)")
     r.add_argument("--wandb-project", default="ssl4rec")
+    _add_selection(r)
     r.set_defaults(func=cmd_run)
 
     tu = sub.add_parser("tune", help="Optuna study per (dataset, split, model), same trial budget for every model")
@@ -230,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument("--data", default=None)
     tu.add_argument("--timeout", type=float, default=None, help="seconds per study")
     tu.add_argument("--threads", type=int, default=None)
+    _add_selection(tu)
     tu.set_defaults(func=cmd_tune)
 
     li = sub.add_parser("list", help="list registered components")

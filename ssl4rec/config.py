@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,30 @@ class Suite:
     path: str = ""
     published: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Numbers a paper reports for this protocol: ``{source, dataset, split, values: {model label: {metric: value}}}``."""
+
+    def select(self, models: Sequence[str] | None = None, splits: Sequence[str] | None = None, seeds: Sequence[int] | None = None) -> Suite:
+        """The same suite restricted to some model labels, split labels and/or seeds.
+
+        Cell ids and record hashes do not depend on the rest of the suite, so a selection run
+        into the same results folder adds exactly those cells (and skips finished ones).
+        """
+
+        def pick(items: tuple, labels: Sequence[str] | None, what: str) -> tuple:
+            if not labels:
+                return items
+            known = [x.label for x in items]
+            for lab in labels:
+                if lab not in known:
+                    raise ConfigError(f"{self.path or self.name}: no {what} labelled {lab!r}.{did_you_mean(lab, known)} Known: {', '.join(known)}")
+            return tuple(x for x in items if x.label in set(labels))
+
+        chosen = self.seeds
+        if seeds:
+            missing = [s for s in seeds if s not in self.seeds]
+            if missing:
+                raise ConfigError(f"{self.path or self.name}: seeds {missing} are not among the suite's seeds {list(self.seeds)}")
+            chosen = tuple(s for s in self.seeds if s in set(seeds))
+        return dataclasses.replace(self, models=pick(self.models, models, "model"), splits=pick(self.splits, splits, "split"), seeds=chosen)
 
     def cells(self) -> list[tuple[ComponentSpec, ComponentSpec, ModelSpec, int]]:
         """Every cell, seed-major: a partial run covers every model once before repeating seeds."""

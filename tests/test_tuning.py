@@ -62,6 +62,28 @@ def test_tune_equal_budget_defaults_first_and_run_tuned(tmp_path):
         assert recs["itemknn"]["model"]["params"][k] == v
 
 
+def test_selected_models_tune_and_merge_best_params(tmp_path):
+    """`--models` selections tune only those models; each study's best parameters are merged
+    into <suite>.best.yaml, keeping the cells another selection wrote; unknown labels get
+    did-you-mean."""
+    from ssl4rec.cli import main
+    from ssl4rec.registry import ConfigError
+
+    path = write_suite(tmp_path, SUITE)
+    out = tmp_path / "res"
+    assert main(["tune", str(path), "--trials", "2", "--out", str(out), "--models", "itemknn"]) == 0
+    assert set(load_best_params(path)) == {"synthetic/leave_one_out/itemknn"}
+    assert main(["tune", str(path), "--trials", "2", "--out", str(out), "--models", "pop,bpr"]) == 0
+    assert set(load_best_params(path)) == {f"synthetic/leave_one_out/{m}" for m in ("pop", "itemknn", "bpr")}
+    # run --tuned with a selection writes only the selected cells
+    assert main(["run", str(path), "--tuned", "--out", str(out), "--models", "bpr"]) == 0
+    assert {r["model"]["label"] for r in ResultsStore(out).iter_records()} == {"bpr"}
+    with pytest.raises(ConfigError, match="Did you mean 'itemknn'"):
+        load_suite(path).select(models=["itemkn"])
+    with pytest.raises(ConfigError, match="seeds"):
+        load_suite(path).select(seeds=[5])
+
+
 @pytest.mark.slow
 def test_two_workers_share_one_sqlite_study(tmp_path):
     import optuna

@@ -5,7 +5,9 @@ searches the space registered with its components, starts from its default confi
 (enqueued as trial 0), is pruned on the per-epoch validation metric, and never sees test data.
 Studies live in SQLite under the results folder by default, or in any database URL Optuna
 accepts (``--storage postgresql://...``) so several machines can work on one study. Best
-parameters go to ``<suite>.best.yaml`` beside the suite, which ``run --tuned`` reads.
+parameters go to ``<suite>.best.yaml`` beside the suite, which ``run --tuned`` reads; each
+finished study is merged into that file at once (cells of other studies, e.g. from a run with
+``--models`` selecting other models, are kept).
 """
 
 from __future__ import annotations
@@ -239,15 +241,26 @@ def tune(
                     bt = study.best_trial
                     best[key] = {"params": dict(bt.params), "value": float(bt.value), "trial": bt.number, "trials": len(study.get_trials(deepcopy=False, states=done_states))}
                     logger.info("tune %s: best %s=%.4f at trial %d", key, suite.protocol.valid_metric, bt.value, bt.number)
-    if write_best and suite.path:
-        p = best_params_path(suite.path)
-        doc = {
-            "suite": suite.name,
-            "metric": f"valid {suite.protocol.valid_metric}",
-            "trials_per_model": trials,
-            "storage": url if storage else "sqlite (results folder)",
-            "cells": best,
-        }
-        p.write_text(yaml.safe_dump(doc, sort_keys=False))
-        logger.info("best parameters written to %s", p)
+                    if write_best and suite.path:  # after every study: a kill loses no finished study's result
+                        _write_best(suite, trials, url, storage, key, best[key])
+    if write_best and suite.path and best:
+        logger.info("best parameters written to %s", best_params_path(suite.path))
     return best
+
+
+def _write_best(suite: Suite, trials: int, url: str, storage: str | None, key: str, entry: dict[str, Any]) -> None:
+    """Merge one study's best parameters into ``<suite>.best.yaml`` (other cells are kept)."""
+    from .results import atomic_write_bytes
+
+    p = best_params_path(suite.path)
+    doc = (yaml.safe_load(p.read_text()) or {}) if p.exists() else {}
+    cells = dict(doc.get("cells") or {})
+    cells[key] = entry
+    doc = {
+        "suite": suite.name,
+        "metric": f"valid {suite.protocol.valid_metric}",
+        "trials_per_model": trials,
+        "storage": url if storage else "sqlite (results folder)",
+        "cells": dict(sorted(cells.items())),
+    }
+    atomic_write_bytes(p, yaml.safe_dump(doc, sort_keys=False).encode())

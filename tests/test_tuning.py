@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +104,43 @@ def test_two_workers_share_one_sqlite_study(tmp_path):
     done = [t for t in study.trials if t.state.is_finished()]
     assert 6 <= len(done) <= 7  # both workers stop at the shared budget (one may overshoot by its running trial)
     assert len({t.number for t in done}) == len(done)
+
+
+@pytest.mark.slow
+def test_killed_tune_resumes(tmp_path):
+    """SIGKILL in the middle of a study, run the same command again: the finished studies and
+    trials are kept, the study tops up to exactly its budget, and best parameters are written."""
+    import optuna
+
+    suite = {**SUITE, "models": [{"name": "itemknn"}, {"name": "bpr", "params": {"epochs": 6}}]}
+    path = write_suite(tmp_path, suite)
+    out = tmp_path / "res"
+    cmd = [sys.executable, str(REPO / "run_bench.py"), "tune", str(path), "--trials", "5", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    storage = f"sqlite:///{out / 'tuning.db'}"
+
+    def finished(label: str) -> int:
+        if not (out / "tuning.db").exists():
+            return 0
+        try:
+            study = optuna.load_study(study_name=f"tunetiny/synthetic/leave_one_out/{label}", storage=storage)
+        except KeyError:  # study not created yet
+            return 0
+        return sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
+
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and finished("bpr") < 1:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before_knn, before_bpr = finished("itemknn"), finished("bpr")
+    assert before_knn == 5 and 1 <= before_bpr < 5, (before_knn, before_bpr)  # killed inside the bpr study
+    assert set(load_best_params(path)) == {"synthetic/leave_one_out/itemknn"}  # written when its study finished
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert finished("itemknn") == 5 and finished("bpr") == 5
+    assert set(load_best_params(path)) == {"synthetic/leave_one_out/itemknn", "synthetic/leave_one_out/bpr"}
 
 
 def test_wandb_offline_run_directory(tmp_path, monkeypatch):

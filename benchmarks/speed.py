@@ -139,7 +139,14 @@ def main() -> None:
     if args.one:
         dataset, name = args.one
         epochs = args.beauty_epochs if dataset == "amazon-beauty" else args.epochs
-        print("RESULT " + json.dumps(measure_one(dataset, name, epochs, args.repeats)), flush=True)
+        try:
+            result = measure_one(dataset, name, epochs, args.repeats)
+        except ValueError as exc:  # a text model on a dataset without item text: not applicable, not a failure
+            if "no item text" not in str(exc):
+                raise
+            print("NA " + json.dumps(str(exc).split(";")[0].split("(")[0].strip()), flush=True)
+            return
+        print("RESULT " + json.dumps(result), flush=True)
         return
 
     models = [m.strip() for m in args.models.split(",")] if args.models else all_models()
@@ -172,6 +179,12 @@ def main() -> None:
             env = {**os.environ, "TQDM_DISABLE": "1"}
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
             line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+            na = next((ln for ln in proc.stdout.splitlines() if ln.startswith("NA ")), None)
+            if na is not None:
+                reason = json.loads(na[len("NA ") :])
+                print(f"{dataset:<14} {name:<12} n/a: {reason}", flush=True)
+                rows.append([dataset, name, "n/a", reason, "", "", "", ""])
+                continue
             if line is None:
                 err = (proc.stderr.strip().splitlines() or ["no output"])[-1]
                 print(f"{dataset:<14} {name:<12} failed: {err}", flush=True)

@@ -6,13 +6,23 @@ Run by the RecBole virtual environment's interpreter (never imported by ssl4rec)
 
 ``--spec`` is a JSON object ``{"model": "SASRec", "threads": 1, "eval_repeats": 3, "config": {...}}``
 whose ``config`` is passed to RecBole's ``Config`` as ``config_dict`` (``data_path`` and
-``checkpoint_dir`` are set here, inside ``--workdir``). The GroupLens ``u.data`` file is
-converted into the atomic file ``WORKDIR/ml-100k-grouplens/ml-100k-grouplens.inter``, and
-RecBole's own ``ml-100k`` dataset settings (``properties/dataset/ml-100k.yaml``) are applied
-to it. (Under the name ``ml-100k`` RecBole would read the copy bundled in its package instead
-of ``data_path``; the result records whether the two files hold the same rows.) The process
-runs with ``WORKDIR`` as its working directory, because RecBole writes logs and TensorBoard
-files relative to it.
+``checkpoint_dir`` are set here, inside ``--workdir``), on top of RecBole's own ``ml-100k``
+dataset settings (``properties/dataset/ml-100k.yaml``).
+
+The split is not made here: the caller writes ssl4rec's split into ``WORKDIR/ml-100k-ssl4rec/``
+as the pre-split atomic files ``ml-100k-ssl4rec.{train,valid,test}.inter`` (raw GroupLens ids as
+tokens) and sets ``benchmark_filename: [train, valid, test]``. RecBole 1.2.1 then loads the three
+files, concatenates them, skips its interaction filtering (``Dataset._data_processing``), remaps
+the ids over the concatenation and, in ``Dataset.build``, cuts the rows back into the three files
+without ordering or splitting them. For sequential models ``SequentialDataset`` also skips its data
+augmentation (``_change_feat_format`` returns before ``data_augmentation``), so the files carry
+the model inputs themselves as an ``item_id_list:token_seq`` column (one training row per (prefix,
+next item); valid / test rows hold the user's most recent train, resp. train + valid, items) and
+``alias_of_item_id: [item_id_list]`` puts that column in the item id map. ``--data`` (GroupLens
+``u.data``) is only compared with the copy bundled in RecBole's package (under the name ``ml-100k``
+RecBole would read that copy instead of ``data_path``; the result records whether the two files
+hold the same rows). The process runs with ``WORKDIR`` as its working directory, because RecBole
+writes logs and TensorBoard files relative to it.
 
 Training uses RecBole's ``Trainer.fit`` (early stopping on the valid metric, best checkpoint
 restored by ``Trainer.evaluate``); each ``_train_epoch`` call is timed. The evaluation time is
@@ -23,14 +33,18 @@ to ``weights_only=True``); ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` restores the o
 this process only.
 
 One change to RecBole's evaluation: for sequential models RecBole's full-ranking loader does
-not exclude the user's history from the candidates (general models' loaders do). To evaluate
-the same protocol as ssl4rec ("history masked"), history items (train items for validation,
-train + valid items for test) get ``-inf`` for sequential models too, in ``_full_sort_batch_eval``;
-the test NDCG@10 of RecBole's unmodified evaluation is reported beside it (``native``).
+not exclude the user's history from the candidates (general models' loaders do: the items of
+the earlier benchmark files). To evaluate the same protocol as ssl4rec ("history masked"),
+history items (train items for validation, train + valid items for test) get ``-inf`` for
+sequential models too, in ``_full_sort_batch_eval``; the test NDCG@10 of RecBole's unmodified
+evaluation is reported beside it (``native``).
 
-Prints progress on stderr and one line ``RESULT_JSON: {...}`` on stdout (timings, curves, test
-metrics, and the held-out valid / test (user, item) pairs as raw GroupLens ids, so the caller can
-compare RecBole's split with its own).
+Prints progress on stderr and one line ``RESULT_JSON: {...}`` on stdout: timings, curves, test
+metrics, and what RecBole actually loaded, read back through its own id maps, so the caller can
+check it against its split: the (user, item) pairs of each part (``pairs``; for sequential models
+the train pairs are the training rows' targets and prefix items), and for sequential models a
+sha256 of the training rows (``train_rows_sha256``, over sorted ``user<TAB>target<TAB>prefix``
+lines) and the valid / test rows with their input sequences (``inputs``).
 """
 
 from __future__ import annotations
@@ -48,20 +62,63 @@ from pathlib import Path
 log = logging.getLogger("recbole-side")
 
 
-DATASET = "ml-100k-grouplens"
+DATASET = "ml-100k-ssl4rec"
+"""Dataset token of the pre-split files (not ``ml-100k``: RecBole would load its bundled copy)."""
+PARTS = ("train", "valid", "test")
 
 
-def write_atomic(u_data: Path, workdir: Path) -> Path:
-    """GroupLens ``u.data`` (user, item, rating, timestamp; tab separated) -> RecBole atomic ``.inter``."""
-    folder = workdir / DATASET
-    folder.mkdir(parents=True, exist_ok=True)
-    out = folder / f"{DATASET}.inter"
-    with open(u_data, encoding="latin-1") as src, open(out, "w", encoding="utf-8") as dst:
-        dst.write("user_id:token\titem_id:token\trating:float\ttimestamp:float\n")
-        for line in src:
-            parts = line.split()
-            if len(parts) == 4:
-                dst.write("\t".join(parts) + "\n")
+def same_as_bundled(u_data: Path, package: Path) -> bool:
+    """Whether GroupLens ``u.data`` holds the rows of the ``ml-100k.inter`` bundled with RecBole."""
+    bundled = package / "dataset_example" / "ml-100k" / "ml-100k.inter"
+    if not bundled.is_file():
+        return False
+    ours = sorted("\t".join(line.split()) for line in u_data.read_text(encoding="latin-1").splitlines() if line.strip())
+    return ours == sorted(bundled.read_text().splitlines()[1:])
+
+
+def check_files(workdir: Path) -> dict[str, int]:
+    """Rows of each pre-split file the caller wrote (header excluded); raises when one is missing."""
+    rows = {}
+    for part in PARTS:
+        f = workdir / DATASET / f"{DATASET}.{part}.inter"
+        if not f.is_file():
+            raise FileNotFoundError(f"pre-split file {f} missing (written by compare_recbole.py)")
+        with open(f, encoding="utf-8") as fh:
+            rows[part] = sum(1 for _ in fh) - 1
+    return rows
+
+
+def loaded_parts(dataset, parts: dict, sequential: bool) -> dict:
+    """What RecBole loaded, as raw tokens: (user, item) pairs per part; for sequential models the
+    training rows' digest and the valid / test rows with their input sequences."""
+    import hashlib
+
+    import numpy as np
+
+    uid, iid = dataset.uid_field, dataset.iid_field
+    out: dict = {"pairs": {}, "rows": {}}
+    for part, ds in parts.items():
+        users = dataset.id2token(uid, ds.inter_feat[uid].numpy())
+        items = dataset.id2token(iid, ds.inter_feat[iid].numpy())
+        out["rows"][part] = len(users)
+        if not sequential:
+            out["pairs"][part] = [[str(u), str(i)] for u, i in zip(users, items, strict=True)]
+            continue
+        seqs = ds.inter_feat[ds.item_id_list_field].numpy()
+        lens = ds.inter_feat[ds.item_list_length_field].numpy()
+        lists = [dataset.id2token(iid, seq[:n]).tolist() for seq, n in zip(seqs, lens, strict=True)]
+        if part == "train":
+            pairs = {(str(u), str(i)) for u, i in zip(users, items, strict=True)}
+            pairs |= {(str(u), str(j)) for u, lst in zip(users, lists, strict=True) for j in lst}
+            out["pairs"][part] = sorted(pairs)
+            lines = sorted(f"{u}\t{i}\t{' '.join(lst)}" for u, i, lst in zip(users, items, lists, strict=True))
+            out["train_rows_sha256"] = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+            out["train_prefix_lengths"] = [int(np.min(lens)), int(np.max(lens))]
+        else:
+            out["pairs"][part] = [[str(u), str(i)] for u, i in zip(users, items, strict=True)]
+            out.setdefault("inputs", {})[part] = [
+                [str(u), str(i), lst] for u, i, lst in zip(users, items, lists, strict=True)
+            ]
     return out
 
 
@@ -117,15 +174,16 @@ def run(spec: dict, data: Path, workdir: Path) -> dict:
     from recbole.data import create_dataset, data_preparation
     from recbole.utils import ModelType, get_model, get_trainer, init_seed
 
-    inter = write_atomic(data, workdir)
+    file_rows = check_files(workdir)
     package = Path(recbole.__file__).resolve().parent
-    bundled = package / "dataset_example" / "ml-100k" / "ml-100k.inter"
-    same_as_bundled = bundled.is_file() and sorted(bundled.read_text().splitlines()[1:]) == sorted(
-        inter.read_text().splitlines()[1:]
-    )
+    bundled_same = same_as_bundled(data, package)
     cfg = yaml.safe_load((package / "properties" / "dataset" / "ml-100k.yaml").read_text())
     cfg.update(spec["config"])
     cfg.update(data_path=str(workdir), checkpoint_dir=str(workdir / "saved"), use_gpu=False, show_progress=False)
+    if list(cfg.get("benchmark_filename") or []) != list(PARTS):
+        raise ValueError(
+            f"expected benchmark_filename {list(PARTS)} (ssl4rec's split), got {cfg.get('benchmark_filename')}"
+        )
     t0 = time.perf_counter()
     config = Config(model=spec["model"], dataset=DATASET, config_dict=cfg)
     init_seed(config["seed"], config["reproducibility"])
@@ -213,11 +271,11 @@ def run(spec: dict, data: Path, workdir: Path) -> dict:
     if sequential:
         trainer.mask = None
         native = {k: float(v) for k, v in trainer.evaluate(test_data, load_best_model=False).items()}
-    heldout = {}
-    for stage, part in (("valid", valid_data._dataset), ("test", test_data._dataset)):
-        users = dataset.id2token(uid_field, np.array(part.inter_feat[uid_field].numpy()))
-        items = dataset.id2token(dataset.iid_field, np.array(part.inter_feat[dataset.iid_field].numpy()))
-        heldout[stage] = [[str(u), str(i)] for u, i in zip(users, items, strict=True)]
+    loaded = loaded_parts(
+        dataset,
+        {"train": train_data._dataset, "valid": valid_data._dataset, "test": test_data._dataset},
+        sequential,
+    )
     vm = config["valid_metric"].lower()
     best_epoch = None
     if trainer.valid_curve:
@@ -231,7 +289,8 @@ def run(spec: dict, data: Path, workdir: Path) -> dict:
         "threads": torch.get_num_threads(),
         "sequential": sequential,
         "data_path": config["data_path"],
-        "same_rows_as_recbole_bundled_ml100k": same_as_bundled,
+        "same_rows_as_recbole_bundled_ml100k": bundled_same,
+        "benchmark_file_rows": file_rows,
         "history_masked_by_us": sequential,
         "counts": {
             "users": int(dataset.user_num - 1),
@@ -258,7 +317,7 @@ def run(spec: dict, data: Path, workdir: Path) -> dict:
         "eval_seconds": statistics.median(eval_times),
         "eval_seconds_all": eval_times,
         "config": {k: _plain(config[k]) for k in sorted(cfg) if k in config.final_config_dict},
-        "heldout": heldout,
+        **loaded,
     }
 
 
@@ -272,8 +331,13 @@ def _plain(v):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", required=True, type=Path, help="GroupLens ml-100k u.data")
-    ap.add_argument("--workdir", required=True, type=Path, help="scratch folder (atomic files, checkpoints, logs)")
+    ap.add_argument("--data", required=True, type=Path, help="GroupLens ml-100k u.data (compared with RecBole's copy)")
+    ap.add_argument(
+        "--workdir",
+        required=True,
+        type=Path,
+        help=f"scratch folder holding {DATASET}/ (pre-split files); checkpoints, logs",
+    )
     ap.add_argument("--spec", required=True, help="JSON: model, threads, eval_repeats, config")
     args = ap.parse_args()
     handler = logging.StreamHandler(sys.stderr)

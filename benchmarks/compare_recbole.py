@@ -4,8 +4,8 @@ Usage::
 
     python benchmarks/compare_recbole.py [--models pop,itemknn,bpr,ease,multivae,gru4rec,sasrec,bert4rec]
         [--threads 1] [--max-epochs 300] [--patience 10] [--recbole-seq-max-epochs N]
-        [--eval-repeats 3] [--seed 2020] [--recbole-python /work/venvs/recbole/bin/python]
-        [--sides ssl4rec,recbole] [--json OUT.json] [--readme]
+        [--train-windows all|last] [--eval-repeats 3] [--seed 2020]
+        [--recbole-python /work/venvs/recbole/bin/python] [--sides ssl4rec,recbole] [--json OUT.json] [--readme]
 
 Both frameworks train each model on MovieLens 100K (GroupLens ``u.data``, every rating a
 positive) with matched hyperparameters (``MODELS`` below) and early stopping on valid NDCG@10,
@@ -15,15 +15,42 @@ Pop, ItemKNN and EASE, which do not iterate, the whole fit), the median seconds 
 evaluation pass, their ratios ssl4rec / RecBole (< 1: ssl4rec is faster), the epochs run, and
 both test NDCG@10 values.
 
-Protocols, each framework making its own split of the same data (so the splits are not the
-same rows, and NDCG values differ by split noise as well as by implementation):
+One split, ssl4rec's, on both sides (seed ``--seed``):
 
-* general models (Pop, ItemKNN, BPR, EASE, MultiVAE): random 8:1:1 per user. RecBole
-  ``eval_args: {split: {RS: [0.8, 0.1, 0.1]}, order: RO, group_by: user, mode: full}``;
-  ssl4rec split ``random`` (ratios 0.8/0.1/0.1, RecBole's per-user rounding rule).
-* sequential models (GRU4Rec, SASRec, BERT4Rec): leave-one-out by time. RecBole
-  ``eval_args: {split: {LS: valid_and_test}, order: TO, mode: full}``; ssl4rec split
-  ``leave_one_out``. Both use the full softmax (CE) loss and ``max_len`` 50.
+* general models (Pop, ItemKNN, BPR, EASE, MultiVAE): ssl4rec split ``random``, 8:1:1 per user
+  (RecBole's per-user rounding rule).
+* sequential models (GRU4Rec, SASRec, BERT4Rec): ssl4rec split ``leave_one_out`` by timestamp
+  (ties in file order). Both use the full softmax (CE) loss and ``max_len`` 50.
+
+RecBole receives the split as pre-split atomic files (``presplit``; RecBole's
+``benchmark_filename: [train, valid, test]`` reads ``<dataset>.train.inter``,
+``<dataset>.valid.inter``, ``<dataset>.test.inter``), with the raw GroupLens user / item ids as
+tokens on both sides. What RecBole 1.2.1 does with such files (its source,
+``recbole/data/dataset/dataset.py`` and ``sequential_dataset.py``; maintainers in RUCAIBox/RecBole
+issues #1303 and #1813): it concatenates them, skips its interaction filtering, remaps ids over the
+concatenation and cuts the rows back into the three parts as given (``eval_args.split`` is not
+read). General models' full ranking then excludes the items of the earlier parts (the sampler's
+used ids: train for valid, train + valid for test). ``SequentialDataset`` does *not* augment
+benchmark files: every row must carry its input sequence as ``item_id_list:token_seq``, and valid /
+test rows see no train items unless the file lists them. So the files hold RecBole's usual
+inputs, built from ssl4rec's split: one training row per train interaction after a user's first
+(preceding <= 50 train items -> that item, as RecBole's own augmentation), and valid / test rows
+whose input is the user's most recent <= 50 train (valid) / train + valid (test) items in
+ssl4rec's time order, i.e. the sequence ssl4rec's models read; ``alias_of_item_id:
+[item_id_list]`` makes the sequence share the item id map (without it the two are remapped
+apart, issue #1813). RecBole's sequential full ranking does not exclude history at all; the
+RecBole side adds that mask (``_recbole_side``). Each run checks what RecBole loaded, read back
+through its id maps: the (user, item) pairs of every part, the training rows and the valid /
+test input sequences must equal ssl4rec's ("identical" in the caption). (Before this, each
+framework drew its own split and the report counted the overlapping held-out pairs.)
+
+Sequential training work (``--train-windows``, ssl4rec's SSL option ``train_windows``): with
+``all`` (default) ssl4rec cuts every user's training sequence into windows of ``max_len + 1``
+items whose targets do not overlap (``Interactions.windows``), so both sides use every training interaction after a user's first
+(97,171 on ML-100K) as a next-item target once per epoch: ssl4rec in windows with a loss at
+every position, RecBole as one (prefix, next item) example each. ``last`` trains ssl4rec on one
+window per user (the most recent ``max_len + 1`` items, as SASRec's and BERT4Rec's own code).
+The ``examples / epoch`` column and the notes state what each side's epoch holds.
 
 ssl4rec runs in this process (``ssl4rec.config.parse_suite`` -> ``runner.build_model`` ->
 ``fit`` with a ``RankingValidator`` -> ``evaluation.evaluate``); RecBole runs one subprocess per
@@ -48,10 +75,11 @@ torch for an older CUDA build from PyPI). It also ran with scipy 1.17.1 and pand
 scipy / pandas pins are the measured environment's. ray, thop, tensorboard, colorlog,
 scikit-learn etc. come with recbole's own requirements.
 
-Budget: a RecBole epoch of a sequential model is one example per prefix of every training
-sequence (97,171 on ML-100K), about 100x the forward passes of an ssl4rec epoch (one window
-of the most recent ``max_len + 1`` items per user, 943); ``--recbole-seq-max-epochs`` caps
-RecBole's epochs for those models when the full budget does not fit the time available.
+Budget: a RecBole epoch of a sequential model is one full-length forward pass per (prefix, next
+item) example (97,171 on ML-100K), about 40x the forward passes of an ssl4rec epoch with
+``--train-windows all`` (2,412 windows) and 100x with ``last`` (943 windows, one per user);
+``--recbole-seq-max-epochs`` caps RecBole's epochs for those models when the full budget does not
+fit the time available.
 """
 
 from __future__ import annotations
@@ -78,6 +106,8 @@ DEFAULT_RECBOLE_PYTHON = "/work/venvs/recbole/bin/python"
 METRICS = ("recall", "mrr", "ndcg", "hr", "precision")
 RECBOLE_METRICS = ["Recall", "MRR", "NDCG", "Hit", "Precision"]
 LR = 1e-3
+MAX_LEN = 50
+"""Input length of the sequential models on both sides (ssl4rec ``max_len``, RecBole ``MAX_ITEM_LIST_LENGTH``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +167,7 @@ MODELS: dict[str, Pair] = {
              "objectives": {"next_item": {"loss": "ce"}}},
             {"train_batch_size": 256, "MAX_ITEM_LIST_LENGTH": 50, "embedding_size": 64, "hidden_size": 64,
              "num_layers": 1, "dropout_prob": 0.3, "loss_type": "CE"},
-            batch="ssl4rec: user windows; RecBole: (prefix, next item) rows",
+            batch="ssl4rec: windows (--train-windows); RecBole: (prefix, next item) rows",
         ),
         Pair(
             "sasrec", "SASRec", "sequential", "sasrec", "SASRec",
@@ -146,7 +176,7 @@ MODELS: dict[str, Pair] = {
              "objectives": {"next_item": {"loss": "ce"}}},
             {"train_batch_size": 256, "MAX_ITEM_LIST_LENGTH": 50, **RB_TRANSFORMER,
              "hidden_dropout_prob": 0.5, "attn_dropout_prob": 0.5, "loss_type": "CE"},
-            batch="ssl4rec: user windows; RecBole: (prefix, next item) rows",
+            batch="ssl4rec: windows (--train-windows); RecBole: (prefix, next item) rows",
         ),
         Pair(
             "bert4rec", "BERT4Rec", "sequential", "bert4rec", "BERT4Rec",
@@ -155,7 +185,7 @@ MODELS: dict[str, Pair] = {
              "objectives": {"masked_item": {"mask_prob": 0.2, "loss": "ce"}}},
             {"train_batch_size": 256, "MAX_ITEM_LIST_LENGTH": 50, **RB_TRANSFORMER,
              "hidden_dropout_prob": 0.2, "attn_dropout_prob": 0.2, "mask_ratio": 0.2, "loss_type": "CE"},
-            batch="ssl4rec: user windows; RecBole: (prefix, next item) rows",
+            batch="ssl4rec: windows (--train-windows); RecBole: (prefix, next item) rows",
         ),
     ]
 }  # fmt: skip
@@ -164,14 +194,23 @@ SPLITS = {
     "general": {"name": "random", "params": {"ratios": [0.8, 0.1, 0.1]}},
     "sequential": {"name": "leave_one_out"},
 }
+RECBOLE_DATASET = "ml-100k-ssl4rec"
+"""Dataset token of the pre-split atomic files (= ``_recbole_side.DATASET``)."""
+PARTS = ("train", "valid", "test")
 RECBOLE_EVAL = {
-    "general": {"split": {"RS": [0.8, 0.1, 0.1]}, "order": "RO", "group_by": "user", "mode": "full"},
-    "sequential": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full"},
+    # eval_args.split is not read with benchmark files (Dataset.build returns the files' rows as
+    # they are); order "TO" is still required by SequentialDataset.build.
+    "general": {"order": "RO", "group_by": "user", "mode": "full"},
+    "sequential": {"order": "TO", "group_by": "user", "mode": "full"},
+}
+RECBOLE_COLUMNS = {
+    "general": ["user_id", "item_id", "rating", "timestamp"],
+    "sequential": ["user_id", "item_id", "timestamp", "item_id_list"],
 }
 
 
 # -- ssl4rec side ----------------------------------------------------------------
-def ssl4rec_suite(pairs: list[Pair], max_epochs: int, patience: int) -> Any:
+def ssl4rec_suite(pairs: list[Pair], max_epochs: int, patience: int, train_windows: str = "all") -> Any:
     """The comparison as an ssl4rec suite (validated by ``ssl4rec.config.parse_suite``)."""
     from ssl4rec.config import parse_suite
 
@@ -180,6 +219,8 @@ def ssl4rec_suite(pairs: list[Pair], max_epochs: int, patience: int) -> Any:
         params = dict(p.ssl4rec_params)
         if p.iterative:
             params.update(epochs=max_epochs, patience=patience, eval_every=1)
+        if p.protocol == "sequential":
+            params["train_windows"] = train_windows
         if p.ssl4rec not in ("pop", "itemknn", "bpr", "ease"):
             params["device"] = "cpu"
         models.append({"name": p.ssl4rec, "label": p.label, "params": params})
@@ -201,7 +242,9 @@ def ssl4rec_suite(pairs: list[Pair], max_epochs: int, patience: int) -> Any:
     )
 
 
-def run_ssl4rec(pair: Pair, spec: Any, split: Any, protocol: Any, seed: int, eval_repeats: int) -> dict[str, Any]:
+def run_ssl4rec(
+    pair: Pair, spec: Any, split: Any, protocol: Any, seed: int, eval_repeats: int, train_windows: str = "all"
+) -> dict[str, Any]:
     """Train and evaluate one model with ssl4rec; timings, metrics and bookkeeping."""
     import numpy as np
     import torch
@@ -223,7 +266,13 @@ def run_ssl4rec(pair: Pair, spec: Any, split: Any, protocol: Any, seed: int, eva
         res = evaluate(model, split, "test", protocol, seed=seed, progress=False)
         eval_times.append(time.perf_counter() - t)
         result = result or res
-    if pair.protocol == "sequential" or pair.ssl4rec == "multvae":
+    targets = None
+    if pair.protocol == "sequential":
+        examples = int(info.get("examples_per_epoch") or len(split.train.active_users))  # users or windows
+        last, every = window_targets(split.train, int(pair.ssl4rec_params.get("max_len", 50)))
+        if "next_item" in pair.ssl4rec_params.get("objectives", {}):  # BERT4Rec: masked items, not next-item targets
+            targets = every if train_windows == "all" else last
+    elif pair.ssl4rec == "multvae":
         examples = len(split.train.active_users)
     else:
         examples = int(split.train.csr.nnz)
@@ -237,6 +286,7 @@ def run_ssl4rec(pair: Pair, spec: Any, split: Any, protocol: Any, seed: int, eva
         "best_valid": info.get("best_valid"),
         "valid_curve": [float(v) for _, v in valid],
         "examples_per_epoch": examples,
+        "targets_per_epoch": targets,
         "test": result.metrics,
         "eval_seconds": statistics.median(eval_times),
         "eval_seconds_all": eval_times,
@@ -262,19 +312,35 @@ def recbole_config(pair: Pair, max_epochs: int, patience: int, seed: int) -> dic
         "metrics": RECBOLE_METRICS,
         "topk": [10],
         "valid_metric": "NDCG@10",
-        "load_col": {"inter": ["user_id", "item_id", "rating", "timestamp"]},
+        # ssl4rec's split, written by write_presplit: <dataset>.{train,valid,test}.inter
+        "benchmark_filename": list(PARTS),
+        "load_col": {"inter": RECBOLE_COLUMNS[pair.protocol]},
     }
     if pair.protocol == "sequential":
         cfg["train_neg_sample_args"] = None  # required by RecBole for the CE loss
+        cfg["alias_of_item_id"] = ["item_id_list"]  # one id map for targets and input sequences
     cfg.update(pair.recbole_params)
     return cfg
 
 
 def run_recbole(
-    pair: Pair, cfg: dict[str, Any], python: str, data: Path, threads: int, eval_repeats: int, keep: bool
+    pair: Pair,
+    cfg: dict[str, Any],
+    python: str,
+    data: Path,
+    files: dict[str, list[str]],
+    threads: int,
+    eval_repeats: int,
+    keep: bool,
 ) -> dict[str, Any]:
-    """One RecBole subprocess; its ``RESULT_JSON`` line, or an error."""
+    """One RecBole subprocess on the pre-split ``files`` (part -> lines); its ``RESULT_JSON`` line, or an error."""
     work = Path(tempfile.mkdtemp(prefix=f"recbole-{pair.key}-"))
+    folder = work / RECBOLE_DATASET
+    folder.mkdir()
+    for part, lines in files.items():
+        (folder / f"{RECBOLE_DATASET}.{part}.inter").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if keep:
+        log.info("RecBole %s: working folder %s (kept)", pair.recbole, work)
     spec = {"model": pair.recbole, "threads": threads, "eval_repeats": eval_repeats, "config": cfg}
     env = {
         **os.environ,
@@ -313,24 +379,95 @@ def recbole_env(python: str) -> str:
 
 
 # -- split facts -----------------------------------------------------------------
-def heldout_pairs(split: Any, ds: Any) -> dict[str, set[tuple[str, str]]]:
-    """ssl4rec's held-out (user, item) pairs per stage, as raw GroupLens ids."""
-    users, items = ds.users["raw_id"].to_numpy(), ds.items["raw_id"].to_numpy()
-    return {
-        stage: {
-            (str(u), str(i)) for u, i in zip(users[df["user"].to_numpy()], items[df["item"].to_numpy()], strict=True)
-        }
-        for stage, df in (("valid", split.valid), ("test", split.test))
+@dataclasses.dataclass
+class Presplit:
+    """ssl4rec's split as RecBole atomic files, and what RecBole should read back from them."""
+
+    files: dict[str, list[str]]
+    """part -> lines of ``<dataset>.<part>.inter`` (header first)."""
+    pairs: dict[str, set[tuple[str, str]]]
+    """part -> (user, item) pairs as raw GroupLens ids."""
+    train_rows_sha256: str | None = None
+    """Sequential: sha256 over the sorted ``user<TAB>target<TAB>prefix`` training rows."""
+    inputs: dict[str, dict[tuple[str, str], list[str]]] | None = None
+    """Sequential: valid / test (user, target) -> input sequence (raw ids, oldest first)."""
+
+
+def presplit(split: Any, ds: Any, protocol: str, max_len: int = 50) -> Presplit:
+    """Atomic files holding exactly ``split``, tokens = raw GroupLens ids.
+
+    general: one row per (user, item, rating, timestamp) of each part. sequential (RecBole does not
+    augment benchmark files, see ``_recbole_side``): train = one row per train interaction after a
+    user's first, ``item_id_list`` = the preceding <= ``max_len`` train items (RecBole's own
+    augmentation); valid / test = one row per held-out interaction, ``item_id_list`` = the user's most
+    recent <= ``max_len`` items of ``split.history(stage)`` (train; train + valid), in ssl4rec's time
+    order, which is what ssl4rec's sequence models read for that stage.
+    """
+    import hashlib
+
+    users, items = ds.users["raw_id"].astype(str).to_numpy(), ds.items["raw_id"].astype(str).to_numpy()
+    frames = {"train": split.train.df, "valid": split.valid, "test": split.test}
+    pairs = {
+        part: set(zip(users[df["user"].to_numpy()], items[df["item"].to_numpy()], strict=True))
+        for part, df in frames.items()
     }
+    if protocol == "general":
+        head = "user_id:token\titem_id:token\trating:float\ttimestamp:float"
+        files = {}
+        for part, df in frames.items():
+            u, i = users[df["user"].to_numpy()], items[df["item"].to_numpy()]
+            r, t = df["rating"].to_numpy(), df["timestamp"].to_numpy()
+            files[part] = [head] + [f"{a}\t{b}\t{c:g}\t{d}" for a, b, c, d in zip(u, i, r, t, strict=True)]
+        return Presplit(files, pairs)
+    head = "user_id:token\titem_id:token\ttimestamp:float\titem_id_list:token_seq"
+    train = split.train
+    t_items, t_times = items[train.item_array], train.df["timestamp"].to_numpy()
+    rows, digest = [head], []
+    for u in train.active_users:
+        lo, hi = int(train.indptr[u]), int(train.indptr[u + 1])
+        for k in range(lo + 1, hi):
+            prefix = " ".join(t_items[max(lo, k - max_len) : k])
+            rows.append(f"{users[u]}\t{t_items[k]}\t{t_times[k]}\t{prefix}")
+            digest.append(f"{users[u]}\t{t_items[k]}\t{prefix}")
+    files = {"train": rows}
+    inputs: dict[str, dict[tuple[str, str], list[str]]] = {}
+    for part in ("valid", "test"):
+        hist, df = split.history(part), frames[part]
+        h_items = items[hist.item_array]
+        lines, seen = [head], {}
+        for u, i, t in zip(df["user"].to_numpy(), df["item"].to_numpy(), df["timestamp"].to_numpy(), strict=True):
+            seq = list(h_items[max(hist.indptr[u], hist.indptr[u + 1] - max_len) : hist.indptr[u + 1]])
+            lines.append(f"{users[u]}\t{items[i]}\t{t}\t{' '.join(seq)}")
+            seen[(users[u], items[i])] = seq
+        files[part], inputs[part] = lines, seen
+    sha = hashlib.sha256("\n".join(sorted(digest)).encode()).hexdigest()
+    return Presplit(files, pairs, sha, inputs)
 
 
-def split_overlap(ours: dict[str, set[tuple[str, str]]], recbole: dict[str, list[list[str]]]) -> str:
-    """How many of RecBole's held-out pairs ssl4rec's split also holds out, per stage."""
-    parts = []
-    for stage in ("test", "valid"):
-        theirs = {(u, i) for u, i in recbole.get(stage, [])}
-        parts.append(f"{stage} {len(theirs & ours[stage]):,} of {len(theirs):,}")
-    return ", ".join(parts)
+def split_check(expected: Presplit, recbole: dict[str, Any]) -> str:
+    """Whether RecBole trained / validated / tested on ``expected``: pairs per part, for sequential
+    models also the training rows and the valid / test input sequences."""
+    parts, same = [], True
+    for part in PARTS:
+        listed = [tuple(p) for p in (recbole.get("pairs") or {}).get(part, [])]
+        theirs, ours = set(listed), expected.pairs[part]
+        ok = theirs == ours and len(listed) == len(theirs)
+        same &= ok
+        parts.append(
+            f"{part} {len(theirs & ours):,} of {len(ours):,} pairs" + ("" if ok else f" (RecBole {len(listed):,} rows)")
+        )
+    text = ", ".join(parts)
+    if expected.inputs is not None:
+        rows_ok = recbole.get("train_rows_sha256") == expected.train_rows_sha256
+        same &= rows_ok
+        checks = [f"(prefix, next item) training rows {'identical' if rows_ok else 'DIFFERENT'}"]
+        for part in ("valid", "test"):
+            got = (recbole.get("inputs") or {}).get(part, [])
+            n_ok = sum(1 for u, i, seq in got if expected.inputs[part].get((u, i)) == seq)
+            same &= n_ok == len(expected.inputs[part]) == len(got)
+            checks.append(f"{part} input sequences {n_ok:,} of {len(expected.inputs[part]):,} equal")
+        text += "; " + ", ".join(checks)
+    return ("identical: " if same else "NOT identical: ") + text
 
 
 def window_targets(train: Any, max_len: int) -> tuple[int, int]:
@@ -410,6 +547,12 @@ def report_rows(rows: list[tuple[Pair, dict[str, Any], dict[str, Any]]]) -> tupl
         ev_r = r.get("eval_seconds") if r.get("ok") else None
         name = pair.label + ("" if pair.iterative else " (fit s)")
         ex = " ; ".join(_count(side.get("examples_per_epoch")) for side in (s, r)) if pair.iterative else "–"
+        if pair.protocol == "sequential" and s.get("ok"):
+            t = s.get("targets_per_epoch")
+            ex = (
+                f"{_count(s.get('examples_per_epoch'))} windows{f' ({t:,} targets)' if t is not None else ''} ; "
+                f"{_count(r.get('examples_per_epoch'))}"
+            )
         nd_s = _f(s["test"].get("ndcg@10"), "{:.4f}") if s.get("ok") else _err(s)
         nd_r = _f(r["test"].get("ndcg@10"), "{:.4f}") if r.get("ok") else _err(r)
         out.append(
@@ -438,14 +581,19 @@ def caption(
     wall: float,
     pairs: list[Pair],
     overlap: dict[str, str],
+    window: tuple[int, int, int, int] | None = None,
 ) -> str:
     names = {"general": "random 8:1:1", "sequential": "leave-one-out"}
-    ov = "; ".join(f"{names[k]}: {v}" for k, v in overlap.items()) or "not compared"
+    ov = "; ".join(f"{names[k]}: {v}" for k, v in overlap.items()) or "not checked (RecBole not run)"
     seq_cap = args.recbole_seq_max_epochs
+    passes = ""
+    if window is not None:
+        ssl_rows = window[3] if args.train_windows == "all" else window[2]
+        passes = f": {window[1]:,} forward passes of {MAX_LEN} steps, vs {ssl_rows:,} windows in an ssl4rec epoch"
     cap = (
         f" RecBole's sequential models were capped at **{seq_cap} epochs** to keep the run short "
-        f"(one RecBole epoch there = every (prefix, next item) example, ~100x the forward passes of an "
-        f"ssl4rec epoch), so early stopping could not act for them."
+        f"(one RecBole epoch there = one example per (prefix, next item) row{passes}), so early stopping "
+        f"could not act for them."
         if seq_cap is not None and any(p.protocol == "sequential" for p in pairs)
         else ""
     )
@@ -455,8 +603,12 @@ def caption(
         f"stopping after {args.patience} validations without a better valid NDCG@10, best epoch restored; "
         f"seed {args.seed}.{cap} Test: one full-ranking pass over all items, user history (train + valid) "
         f"excluded, K = 10, metrics Recall/MRR/NDCG/Hit/Precision; eval s = median of {args.eval_repeats} passes. "
-        f"Each framework makes its own split of the same data, so NDCG also differs by split noise; "
-        f"held-out (user, item) pairs of RecBole's split also held out by ssl4rec's: {ov}. s / epoch = median over the epochs run; for Pop, ItemKNN and "
+        f"Both frameworks train, validate and test on ssl4rec's split (RecBole reads it as pre-split atomic "
+        f"files, `benchmark_filename`), so the NDCG values differ by implementation and training, not by split. "
+        f"What RecBole loaded, read back through its id maps, against ssl4rec's split: {ov}. "
+        f"examples / epoch: training units of one epoch (BPR (user, item) pairs, MultiVAE users; sequential: "
+        f"ssl4rec windows (`--train-windows {args.train_windows}`) with the next-item targets they hold ; RecBole "
+        f"(prefix, next item) rows). s / epoch = median over the epochs run; for Pop, ItemKNN and "
         f"EASE (no epochs) the whole fit (RecBole: model construction, where ItemKNN and EASE compute their "
         f"matrices, + its one pass over the data). ratio = ssl4rec / RecBole (< 1: ssl4rec faster). "
         f"Epochs run (best) counts from 0. Load average during the run {load[0]:.1f} → {load[1]:.1f} "
@@ -464,40 +616,73 @@ def caption(
     )
 
 
-def notes(window: tuple[int, int] | None, max_len: int = 50) -> str:
-    """What differs between the two sides; ``window``: next-item targets per epoch (ssl4rec windows, all prefixes)."""
-    if window is not None:
-        targets = (
-            f" Older items of users with more than {max_len + 1} training items are never training targets in "
-            f"ssl4rec: its windows hold {window[0]:,} next-item targets per epoch, all prefixes {window[1]:,}."
+def notes(window: tuple[int, int, int, int] | None, train_windows: str = "all", max_len: int = MAX_LEN) -> str:
+    """What differs between the two sides.
+
+    ``window``: (next-item targets in one most-recent window per user, in all prefixes = every
+    training interaction after a user's first, users, non-overlapping windows); ``train_windows``:
+    ssl4rec's option for the sequential models.
+    """
+    import textwrap
+
+    width = max_len + 1
+    n = (lambda i: f" ({window[i]:,})") if window is not None else (lambda i: "")
+    if train_windows == "all":
+        seq = (
+            f"Both sides use every training interaction after a user's first as a next-item target once per "
+            f"epoch{n(1)}. RecBole makes each one an example of its own (the preceding ≤ {max_len} items -> that "
+            f"item, loss at the last position only; a full {max_len}-step forward pass each). ssl4rec "
+            f"(`train_windows: all`) cuts each user's training sequence from its end into windows of {width} "
+            f"items that overlap by one item{n(3)} and puts a loss at every position, so one forward pass covers "
+            f"up to {max_len} targets; a target early in a window sees only the items before it in that window "
+            f"(RecBole: always up to {max_len} preceding items). Same targets, fewer forward passes and fewer "
+            f"optimiser steps"
         )
+        rows = window[3] if window is not None else None
+        unit, bert = "windows", "one row per window"
     else:
-        targets = (
-            f" Older items of users with more than {max_len + 1} training items are never training targets in ssl4rec."
+        older = f" (its windows hold {window[0]:,} of the {window[1]:,} targets)" if window is not None else ""
+        seq = (
+            f"RecBole turns every training interaction after a user's first into one example{n(1)} (the "
+            f"preceding ≤ {max_len} items -> that item, loss at the last position; a full {max_len}-step forward "
+            f"pass each). ssl4rec (`train_windows: last`) trains on one window per user{n(2)}, the most recent "
+            f"`max_len + 1` = {width} training items, with a loss at every position: older items of users with "
+            f"more than {width} training items are never targets in ssl4rec{older}. Fewer targets, forward "
+            f"passes and optimiser steps"
         )
+        rows = window[2] if window is not None else None
+        unit, bert = "user windows", "one row per user"
+    if window is not None and rows is not None:
+        seq += f" ({-(-rows // 256):,} vs {-(-window[1] // 256):,} batches of 256 per epoch)"
+    seq += (
+        ": per-epoch seconds are not the same amount of work, and equal epochs are not equal training. "
+        "The `examples / epoch` column gives the units."
+    )
+    seq_bullet = textwrap.fill(
+        f"- **Sequential training data.** {seq}", width=96, subsequent_indent="  ", break_on_hyphens=False
+    )
     return f"""\
 What differs between the two sides (same names, not the same computation):
 
-- **Splits.** Each framework splits the data itself. Random 8:1:1 uses the same per-user
-  rounding rule (ssl4rec's `random` split implements RecBole's) with different random draws,
-  so the held-out pairs differ. Leave-one-out: both order each user's ratings by timestamp and
-  keep file order among equal timestamps (RecBole's sort is stable), but RecBole holds the
-  timestamps as float32 (rescaled to [0, 1] by its `ml-100k` settings, `normalize_all`), which
-  merges a few close ones, so a few users' held-out items differ (counts in the caption).
-- **Sequential training data.** RecBole turns every training interaction after a user's first
-  into one example (the preceding ≤ {max_len} items -> that item, loss at the last position; a
-  full {max_len}-step forward pass each). ssl4rec trains on one window per user, the most recent
-  `max_len + 1` = {max_len + 1} training items, with a loss at every position.{targets} Per-epoch seconds
-  are therefore not the same amount of work; the `examples / epoch` column gives the units.
+- **Splits.** None: ssl4rec makes the split (random 8:1:1 per user with RecBole's rounding
+  rule; leave-one-out by timestamp, ties in file order) and hands it to RecBole as pre-split
+  atomic files (`benchmark_filename: [train, valid, test]`, raw GroupLens ids as tokens), which
+  RecBole loads without filtering, reordering or splitting them (`Dataset.build`). RecBole does
+  not augment benchmark files for sequential models (`SequentialDataset`), so the files carry
+  its inputs: one training row per (preceding ≤ {max_len} train items, next train item), and
+  valid / test rows whose `item_id_list` is the user's last ≤ {max_len} train (valid) or train +
+  valid (test) items in ssl4rec's time order, the sequence ssl4rec's models read
+  (`alias_of_item_id: [item_id_list]` gives it the item id map). The caption gives the check.
+{seq_bullet}
 - **Batches.** Same numbers, different units: BPR 2048 (user, item, negative) triples on both
   sides; MultiVAE 256 users on both sides (RecBole's `UserDataLoader`); sequential models 256
-  user windows (ssl4rec) vs 256 (prefix, next item) rows (RecBole).
+  {unit} (ssl4rec) vs 256 (prefix, next item) rows (RecBole).
 - **Pop.** RecBole's Pop counts items in its training loop with `item_cnt[item] = item_cnt[item] + 1`,
   which adds 1 per batch however often an item occurs in that batch, and, being a pointwise
   model under the default `train_neg_sample_args`, it also counts the sampled negatives (80,808
-  of the 161,616 rows it sees). In a check on this split the most popular item got 79 (the number
-  of batches) instead of its 479 training interactions, with 14 items tied at the top. ssl4rec
-  counts every training interaction. RecBole's defaults were kept, hence its lower Pop value.
+  of the 161,616 rows it sees). In a check on this split (seed 2020) the highest count was 79 (the
+  number of batches), shared by 16 items, while the most frequent training item has 466
+  training interactions. ssl4rec counts every training interaction. RecBole's defaults were kept, hence its lower Pop value.
 - **Negative sampling (BPR).** Both draw one uniform negative per positive pair, re-drawn when
   it is an item of the user's training history (ssl4rec: up to 10 re-draws; RecBole: until
   it is not).
@@ -505,7 +690,7 @@ What differs between the two sides (same names, not the same computation):
   = 0.5 (its default) only the last item of every sequence is masked, otherwise each item with
   probability 0.2, the loss covering at most 10 masked positions per sequence
   (`mask_ratio * MAX_ITEM_LIST_LENGTH`); its scores add a learned per-item output bias. ssl4rec
-  (one window per user): each item masked with probability 0.2, the last item when none was
+  ({bert}): each item masked with probability 0.2, the last item when none was
   drawn; no output bias and no last-item-only batches.
 - **MultiVAE.** RecBole's reparameterisation samples with standard deviation 0.01 x sigma
   (its code) and averages the multinomial loss per user; ssl4rec samples with sigma and
@@ -545,6 +730,14 @@ def main() -> None:
         default=None,
         help="cap RecBole's epochs for GRU4Rec/SASRec/BERT4Rec (default: --max-epochs); stated in the caption",
     )
+    ap.add_argument(
+        "--train-windows",
+        choices=("last", "all"),
+        default="all",
+        help="ssl4rec's training sequences for GRU4Rec/SASRec/BERT4Rec (SSL option train_windows): all = every "
+        "user's history in non-overlapping windows, each training interaction a target once per epoch as in "
+        "RecBole; last = one window per user, the most recent max_len + 1 items",
+    )
     ap.add_argument("--eval-repeats", type=int, default=3, help="test evaluation passes timed per side (median)")
     ap.add_argument(
         "--seed", type=int, default=2020, help="seed of splits and models on both sides (RecBole's default)"
@@ -575,16 +768,18 @@ def main() -> None:
     from ssl4rec.datasets import data_root, load_dataset
 
     t_start, load0 = time.perf_counter(), os.getloadavg()[0]
-    suite = ssl4rec_suite(pairs, args.max_epochs, args.patience)
+    suite = ssl4rec_suite(pairs, args.max_epochs, args.patience, args.train_windows)
     dspec = suite.datasets[0]
     ds = load_dataset(dspec.name, preprocessing=dspec.preprocessing, download=False)
     u_data = data_root(None) / "ml-100k" / "u.data"
     log.info("ml-100k: %d users, %d items, %d interactions (%s)", ds.n_users, ds.n_items, len(ds.interactions), u_data)
-    splits = {}
+    splits, files = {}, {}
     for proto, sspec in zip(SPLITS, suite.splits, strict=True):
         if any(p.protocol == proto for p in pairs):
             splits[proto] = make_split(ds, sspec.name, seed=args.seed, **sspec.params)
             log.info("ssl4rec split %s: %s", sspec.label, splits[proto].info["counts"])
+            if "recbole" in sides:
+                files[proto] = presplit(splits[proto], ds, proto, MAX_LEN)
     rb_versions = recbole_env(args.recbole_python) if "recbole" in sides else "not run"
     log.info("RecBole environment %s: %s", args.recbole_python, rb_versions)
 
@@ -595,7 +790,9 @@ def main() -> None:
         if "ssl4rec" in sides:
             log.info("ssl4rec %s: training (%s)", pair.label, splits[pair.protocol].info["name"])
             try:
-                s = run_ssl4rec(pair, mspec, splits[pair.protocol], suite.protocol, args.seed, args.eval_repeats)
+                s = run_ssl4rec(
+                    pair, mspec, splits[pair.protocol], suite.protocol, args.seed, args.eval_repeats, args.train_windows
+                )
             except Exception as exc:  # one model's failure is a table cell, not the end of the run
                 log.exception("ssl4rec %s failed", pair.label)
                 s = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
@@ -610,9 +807,16 @@ def main() -> None:
             if pair.protocol == "sequential" and args.recbole_seq_max_epochs is not None:
                 epochs = args.recbole_seq_max_epochs
             cfg = recbole_config(pair, epochs, args.patience, args.seed)
-            log.info("RecBole %s: training (%s, max %d epochs)", pair.recbole, cfg["eval_args"]["split"], epochs)
-            r = run_recbole(pair, cfg, args.recbole_python, u_data, args.threads, args.eval_repeats, args.keep)
+            log.info("RecBole %s: training (ssl4rec's %s split, max %d epochs)", pair.recbole, pair.protocol, epochs)
+            r = run_recbole(
+                pair, cfg, args.recbole_python, u_data, files[pair.protocol].files, args.threads, args.eval_repeats,
+                args.keep,
+            )  # fmt: skip
             if r.get("ok"):
+                r["split_check"] = split_check(files[pair.protocol], r)
+                for key in ("pairs", "inputs"):  # checked; too large for --json
+                    r.pop(key, None)
+                log.info("RecBole %s split check: %s", pair.recbole, r["split_check"])
                 log.info(
                     "RecBole %s: %d epochs, median %s s/epoch, fit %.1fs, eval %.3fs, NDCG@10 %.4f",
                     pair.recbole, r["epochs_run"], _f(_median(r["epoch_seconds"])), r["fit_seconds"],
@@ -624,18 +828,24 @@ def main() -> None:
         raw[pair.key] = {"ssl4rec": s, "recbole": r}
 
     overlap = {}
-    for proto, split in splits.items():
-        first = next((r for p, _, r in rows if p.protocol == proto and r.get("ok") and r.get("heldout")), None)
-        if first is not None:
-            overlap[proto] = split_overlap(heldout_pairs(split, ds), first["heldout"])
-    window = window_targets(splits["sequential"].train, 50) if "sequential" in splits else None
+    for proto in splits:
+        checks = {p.label: r["split_check"] for p, _, r in rows if p.protocol == proto and r.get("split_check")}
+        if len(set(checks.values())) == 1:
+            overlap[proto] = next(iter(checks.values()))
+        elif checks:
+            overlap[proto] = "; ".join(f"{k}: {v}" for k, v in checks.items())
+    window = None
+    if "sequential" in splits:
+        train = splits["sequential"].train
+        n_windows = len(train.windows(train.active_users, MAX_LEN + 1)[0])
+        window = (*window_targets(train, MAX_LEN), len(train.active_users), n_windows)
     wall = time.perf_counter() - t_start
     from _report import table, update_readme
 
     header, body_rows = report_rows(rows)
     text = table(header, body_rows)
-    cap = caption(args, rb_versions, (load0, os.getloadavg()[0]), wall, pairs, overlap)
-    note_text = notes(window)
+    cap = caption(args, rb_versions, (load0, os.getloadavg()[0]), wall, pairs, overlap, window)
+    note_text = notes(window, args.train_windows, MAX_LEN)
     native = [
         f"{pair.label} {r['test_native']['ndcg@10']:.4f}" for pair, _, r in rows if r.get("ok") and r.get("test_native")
     ]

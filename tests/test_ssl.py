@@ -345,6 +345,22 @@ def test_contrastive_flattened_views(encoder, split):
         build_ssl_model("transformer", ["next_item", {"name": "contrastive", "view_repr": "flaten"}])
 
 
+@pytest.mark.parametrize("encoder", ["transformer", "gru"])
+def test_contrastive_mask_with_padding(encoder, split):
+    """mask_value='padding' (the authors' code) trains and differs from the mask token; a typo is a clear error."""
+    def fit(value: str):
+        objectives = ["next_item", {"name": "contrastive", "mask_value": value, "augmentations": ["mask"], "objective_weight": 0.5}]
+        return build_ssl_model({"name": encoder, **TINY_ENCODER[encoder]}, objectives, **{**TINY_TRAIN, "epochs": 2}).fit(split.train)
+
+    pad, tok = fit("padding"), fit("token")
+    losses = [o["contrastive"] for o in pad.fit_info["objective_losses"]]
+    assert all(np.isfinite(losses))
+    assert losses != [o["contrastive"] for o in tok.fit_info["objective_losses"]]
+    assert torch.isfinite(_scores(pad, split)).all()
+    with pytest.raises(ConfigError, match="mask_value"):
+        build_ssl_model("transformer", ["next_item", {"name": "contrastive", "mask_value": "zero"}])
+
+
 def test_windows_cover_every_target_once():
     """Interactions.windows: hand-checked windows; every interaction after a user's first is a
     next-item target (positions 1.. of a window) exactly once."""

@@ -70,6 +70,33 @@ def test_mask_counts_and_token():
     assert AUGMENTATIONS.entry("mask").defaults()["ratio"] == 0.7
 
 
+def test_mask_with_padding_like_the_authors_code():
+    """value='padding' writes the padding id (0) in place: positions of the other items stay;
+    the Transformer then skips those positions and the GRU reads the whole span."""
+    seq = padded(LENGTHS)
+    out = AUGMENTATIONS.build("mask", ratio=0.5, value="padding")(seq, torch.Generator().manual_seed(2))
+    for r, n in enumerate(LENGTHS):
+        assert int((out[r] != 0).sum()) == n - int(0.5 * n)  # int(0.5 n) items became padding
+        keep = out[r] != 0
+        assert (out[r][keep] == seq[r][keep]).all()  # the rest unchanged, in place
+    assert not (out == MASK).any()
+    with pytest.raises(ConfigError, match="padding"):
+        AUGMENTATIONS.build("mask", value="pad")
+
+
+def test_gru_reads_across_padding_inside_a_row():
+    """An item before an inner padding id still reaches the last position (the row is rotated by
+    its leading padding, not by its item count)."""
+    torch.manual_seed(0)
+    enc = GRUEncoder(n_items=20, max_len=6, embedding_size=8, hidden_size=8, dropout=0.0).eval()
+    a = torch.tensor([[0, 0, 5, 0, 7, 3]])
+    b = torch.tensor([[0, 0, 6, 0, 7, 3]])
+    assert not torch.allclose(enc.represent(a), enc.represent(b))
+    # rows without inner padding: unchanged behaviour (outputs independent of extra left padding)
+    x = torch.tensor([[0, 0, 4, 7, 3, 2]])
+    torch.testing.assert_close(enc(x)[:, 2:], enc(x[:, 2:]))
+
+
 def test_reorder_permutes_one_window():
     seq = padded(LENGTHS)
     out = AUGMENTATIONS.build("reorder", ratio=0.5)(seq, torch.Generator().manual_seed(3))

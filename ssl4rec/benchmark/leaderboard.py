@@ -74,6 +74,7 @@ INERT_DEFAULTS: dict[str, Any] = {
     "item_repr": "id",  # text-aware item representations (absent = ID embeddings only)
     "text_encoder": "sentence-transformers:all-MiniLM-L6-v2",  # only read when item text is used
     "view_repr": "last",  # contrastive views compared by the last hidden state
+    "mask_value": "token",  # contrastive mask augmentation writes the mask token
     "train_windows": "last",  # one training window per user (the most recent max_len + 1 items)
 }
 

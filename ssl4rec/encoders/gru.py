@@ -77,7 +77,10 @@ class GRUEncoder(SequenceEncoder):
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         b, w = seq.shape
-        n = (seq != 0).sum(1)
+        # span from the first real item to the end: = the item count for left-padded rows; a
+        # padding id inside a row (the ``mask`` augmentation with value "padding") is read in place
+        real = seq != 0
+        n = torch.where(real.any(1), w - real.to(torch.int8).argmax(1), 0)
         j = torch.arange(w, device=seq.device)[None]
         # rotate each row left by its padding so real items come first: right-padded layout
         to_right = (j + (w - n)[:, None]) % w

@@ -35,6 +35,9 @@ class ContrastiveConfig(ObjectiveConfig):
     """Fraction kept by ``crop`` (``eta``)."""
     mask_ratio: float = 0.7
     """Fraction masked by ``mask`` (``gamma``)."""
+    mask_value: str = "token"
+    """What ``mask`` puts in place of an item: ``"token"`` (the paper's ``[mask]``) or
+    ``"padding"`` (the CL4SRec / ICLRec code, which writes the padding id 0)."""
     reorder_ratio: float = 0.2
     """Fraction shuffled by ``reorder`` (``beta``)."""
 
@@ -77,7 +80,8 @@ class Contrastive(Objective):
     ratios 0.2 / 0.7 / 0.2). Deviation by default (``view_repr="last"``): views are compared by
     the hidden state at the last position (the user representation used for scoring);
     ``view_repr="flatten"`` compares the flattened sequence outputs as the authors' code does.
-    Masked items take the mask token rather than padding.
+    Masked items take the mask token (the paper's ``[mask]``) by default; ``mask_value="padding"``
+    writes the padding id as the authors' code does.
     """
 
     Config = ContrastiveConfig
@@ -95,10 +99,9 @@ class Contrastive(Objective):
             raise ConfigError("objective 'contrastive': augmentations must name at least one augmentation")
         if c.temperature <= 0:
             raise ConfigError(f"objective 'contrastive': temperature must be positive, got {c.temperature}")
-        ratios = {"crop": c.crop_ratio, "mask": c.mask_ratio, "reorder": c.reorder_ratio}
-        self.augmentations = [
-            AUGMENTATIONS.build(name, **({"ratio": ratios[name]} if name in ratios else {})) for name in c.augmentations
-        ]
+        check_choice(c.mask_value, ("token", "padding"), "objective 'contrastive' option mask_value")
+        options = {"crop": {"ratio": c.crop_ratio}, "mask": {"ratio": c.mask_ratio, "value": c.mask_value}, "reorder": {"ratio": c.reorder_ratio}}
+        self.augmentations = [AUGMENTATIONS.build(name, **options.get(name, {})) for name in c.augmentations]
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         seq = batch.sequence

@@ -46,6 +46,10 @@ class MaskConfig(RatioConfig):
 
     ratio: float = 0.7
     """Fraction of each sequence's items replaced by the mask token."""
+    value: str = "token"
+    """What a masked item becomes: ``"token"`` = the mask token (the CL4SRec paper's ``[mask]``);
+    ``"padding"`` = the padding id 0, as the CL4SRec / ICLRec code does (a Transformer then
+    neither computes nor attends to that position, the other positions keep theirs)."""
 
 
 @dataclasses.dataclass
@@ -101,12 +105,19 @@ class Crop(Augmentation):
 
 @register_augmentation("mask", config=MaskConfig, paper=_PAPER, tags=("sequence",))
 class Mask(Augmentation):
-    """Replace ``int(ratio * n)`` randomly chosen items by the mask token."""
+    """Replace ``int(ratio * n)`` randomly chosen items by the mask token (or padding, ``value``)."""
 
     Config = MaskConfig
     name = "mask"
 
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        if self.config.value not in ("token", "padding"):
+            raise ConfigError(f"augmentation 'mask': value must be 'token' or 'padding', got {self.config.value!r}")
+
     def __call__(self, seq: torch.Tensor, generator: torch.Generator, mask_token: int | None = None) -> torch.Tensor:
+        if self.config.value == "padding":
+            mask_token = 0
         if mask_token is None:
             raise ValueError("the mask augmentation needs mask_token (the encoder's n_items + 1)")
         n = _lengths(seq)

@@ -224,6 +224,27 @@ def test_topk_ranks_match_exact_ranks_with_distinct_scores(seed):
         assert torch.equal(got, want), k
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_topk_ranks_match_exact_ranks_with_heavy_ties(seed):
+    """Three score levels: targets tied with the k-th score (equal-scored lower ids beyond the
+    top k) still get the exact rank wherever it is below k."""
+    from ssl4rec.benchmark.evaluation import _pair_counts, _topk_ranks
+
+    g = torch.Generator().manual_seed(seed)
+    sc = torch.randint(0, 3, (60, 30), generator=g).float()
+    sc[torch.rand(60, 30, generator=g) < 0.2] = torch.nan
+    sc[:, 5] = -torch.inf
+    tgt = torch.stack([torch.randperm(30, generator=g)[:6] for _ in range(60)])
+    tgt[:6, 4:] = -1
+    tvalid = tgt >= 0
+    n_cand = (~torch.isnan(sc)).sum(1, keepdim=True)
+    exact = _pair_counts(sc, tgt, tvalid, "compare", n_cand)["rank"]
+    for k in (1, 3, 10, 30):
+        got = _topk_ranks(sc.masked_fill(torch.isnan(sc), -torch.inf), tgt, tvalid, k)
+        want = torch.where(exact < k, exact, float("inf"))
+        assert torch.equal(got, want), k
+
+
 @pytest.mark.parametrize("method", ["compare", "sort"])
 def test_pair_counts_match_brute_force_with_tied_targets(method):
     """less_neg / eq_neg exclude target-vs-target pairs exactly, ties and non-candidates included."""

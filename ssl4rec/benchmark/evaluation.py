@@ -244,7 +244,8 @@ def _topk_ranks(sc: torch.Tensor, tgt: torch.Tensor, tvalid: torch.Tensor, k: in
     K <= k can see), from one ``topk`` of the candidate scores instead of comparisons
     against every item: a target scored above the k-th best candidate score has all the
     candidates that beat it (higher score, or equal score and lower id) among the top k.
-    Rows where a target ties with the k-th score exactly are handed to :func:`_pair_counts`.
+    A target tied with the k-th score exactly also has every higher-scored item in the top k;
+    the equal-scored items with a lower id are counted over its whole row.
     Non-candidates must be marked ``-inf`` (not NaN, which ``topk`` puts first): like unscorable
     items they never precede a finite score, and a target marked so is a miss.
     """
@@ -257,12 +258,16 @@ def _topk_ranks(sc: torch.Tensor, tgt: torch.Tensor, tvalid: torch.Tensor, k: in
     above = (vals[:, None, :] > ts[:, :, None]).sum(-1)
     tie_before = ((vals[:, None, :] == ts[:, :, None]) & (idx[:, None, :] < safe[:, :, None])).sum(-1)
     rank = torch.where(ok & (ts > kth), (above + tie_before).to(torch.float64), float("inf"))
-    full = (ok & (ts == kth)).any(1)
-    if bool(full.any()):  # a target tied with the k-th score: ties beyond the top k may precede it
-        rows = torch.nonzero(full, as_tuple=True)[0]
-        # no NaN left: every item is a "candidate" to the pair counts, and -inf never precedes a finite score
-        r = _pair_counts(sc[rows], tgt[rows], tvalid[rows], "auto", torch.full((len(rows), 1), n))["rank"]
-        rank[rows] = torch.where(r < k, r, float("inf"))
+    tied = ok & (ts == kth)
+    if bool(tied.any()):
+        # a target tied with the k-th score: every item scored above it is in the top k (counted
+        # in ``above``), but equal-scored items with a lower id may lie beyond it: count those
+        # over the whole row, for the rows concerned only (one pass, no sort)
+        rows = torch.nonzero(tied.any(1), as_tuple=True)[0]
+        eq = (sc[rows] == kth[rows]).to(torch.int32)
+        lower_tied = torch.gather(torch.cumsum(eq, 1) - eq, 1, safe[rows])
+        r = (above[rows] + lower_tied).to(torch.float64)
+        rank[rows] = torch.where(tied[rows] & (r < k), r, rank[rows])
     return rank
 
 

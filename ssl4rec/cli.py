@@ -66,18 +66,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    overrides = {}
+    tuning = None
     if getattr(args, "tuned", False):
-        from .benchmark.tuning import load_best_params
+        from .benchmark.tuning import check_tuned, load_best
 
-        overrides = load_best_params(args.suite, out)
+        tuning = load_best(args.suite)
+        check_tuned(suite, tuning)
     trackers = []
     if getattr(args, "track", None) == "wandb":
         from .benchmark.tracking import WandbTracker
 
         trackers.append(WandbTracker(project=args.wandb_project, suite=suite.name, out=out))
     with logging_redirect_tqdm():
-        outcomes = Runner(suite, out=out, data_dir=args.data, fail_fast=args.fail_fast, trackers=trackers, model_overrides=overrides).run()
+        outcomes = Runner(suite, out=out, data_dir=args.data, fail_fast=args.fail_fast, trackers=trackers, tuning=tuning).run()
     written = write_leaderboards(out)
     if suite.published:
         from .benchmark.reproduce import write_reproduction

@@ -17,7 +17,7 @@ import yaml
 from ssl4rec.benchmark.leaderboard import build_tables
 from ssl4rec.benchmark.results import ResultsStore
 from ssl4rec.benchmark.runner import Runner
-from ssl4rec.benchmark.tuning import load_best_params, tune
+from ssl4rec.benchmark.tuning import load_best, load_best_params, tune
 from ssl4rec.config import load_suite, parse_suite
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,12 +56,16 @@ def test_tune_equal_budget_defaults_first_and_run_tuned(tmp_path):
     # resumable: asking again for the same budget runs nothing new
     tune(suite, out, trials=3)
     assert len(optuna.load_study(study_name="tunetiny/synthetic/leave_one_out/bpr", storage=storage).trials) == 3
-    # run --tuned uses them
-    outcomes = Runner(suite, out=out, model_overrides=params).run()
+    # run --tuned uses them, and each record says it was tuned, with how many trials
+    outcomes = Runner(suite, out=out, tuning=load_best(path)).run()
     assert all(o.status == "ok" for o in outcomes)
     recs = {r["model"]["label"]: r for r in ResultsStore(out).iter_records()}
     for k, v in params["synthetic/leave_one_out/itemknn"].items():
         assert recs["itemknn"]["model"]["params"][k] == v
+    assert recs["bpr"]["tuning"]["trials"] == 3 and recs["bpr"]["tuning"]["params"] == params["synthetic/leave_one_out/bpr"]
+    assert recs["bpr"]["tuning"]["value"] == pytest.approx(best["synthetic/leave_one_out/bpr"]["value"])
+    table = build_tables(ResultsStore(out))[0]
+    assert any(n.startswith("tuned (3 trials") for r in table.rows if r.model == "bpr" for n in r.notes)
 
 
 def test_selected_models_tune_and_merge_best_params(tmp_path):
@@ -79,6 +83,9 @@ def test_selected_models_tune_and_merge_best_params(tmp_path):
     assert set(load_best_params(path)) == {f"synthetic/leave_one_out/{m}" for m in ("pop", "itemknn", "bpr")}
     # run --tuned with a selection writes only the selected cells
     assert main(["run", str(path), "--tuned", "--out", str(out), "--models", "bpr"]) == 0
+    # a cell without tuned parameters is refused, not silently run with defaults
+    (tmp_path / "suite.best.yaml").write_text((tmp_path / "suite.best.yaml").read_text().replace("synthetic/leave_one_out/pop", "synthetic/leave_one_out/gone"))
+    assert main(["run", str(path), "--tuned", "--out", str(out), "--models", "pop,bpr"]) == 2
     assert {r["model"]["label"] for r in ResultsStore(out).iter_records()} == {"bpr"}
     with pytest.raises(ConfigError, match="Did you mean 'itemknn'"):
         load_suite(path).select(models=["itemkn"])

@@ -130,13 +130,17 @@ class Runner:
         fail_fast: bool = False,
         trackers: list[Any] | None = None,
         model_overrides: dict[str, dict[str, Any]] | None = None,
+        tuning: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.suite = suite
         self.store = ResultsStore(out)
         self.data_dir = data_dir
         self.fail_fast = fail_fast
         self.trackers = list(trackers or [])
-        self.model_overrides = model_overrides or {}
+        # tuning: entries of <suite>.best.yaml ({params, value, trial, trials, metric} per
+        # "dataset/split/model"); their params override the suite's and the record says so
+        self.tuning = dict(tuning or {})
+        self.model_overrides = {**{k: dict(v.get("params") or {}) for k, v in self.tuning.items()}, **(model_overrides or {})}
         self._datasets: dict[str, Dataset] = {}
         self._splits: dict[tuple[str, str, int], SplitData] = {}
         self._versions = versions()
@@ -209,7 +213,6 @@ class Runner:
 
                 if self.fail_fast or isinstance(exc, DataError):  # data problems are not cell-specific: stop
                     raise
-                    raise
                 logger.error("cell %s failed: %s: %s", cell_id, type(exc).__name__, exc)
                 self.store.write_failure(
                     rel,
@@ -273,6 +276,9 @@ class Runner:
             logger.info("%s: n/a (%s)", cell_id, exc)
             return CellOutcome(cell_id, "n/a", str(path))
         record["model"].update(params=resolved["params"], component_versions=resolved["versions"])
+        tuned = self.tuning.get(f"{dspec.label}/{sspec.label}/{mspec.label}")
+        if tuned:
+            record["tuning"] = {k: tuned.get(k) for k in ("trials", "trial", "value", "metric", "params")}
         callbacks = [cb for t in self.trackers for cb in t.cell_callbacks(cell_id, record)]
         validator = RankingValidator(split, protocol, seed=model_seed, max_users=self.suite.validation.get("max_users"), callbacks=callbacks)
         torch.manual_seed(model_seed)
@@ -281,6 +287,8 @@ class Runner:
         fit_seconds = time.perf_counter() - t0
         result = evaluate(model, split, "test", protocol, seed=model_seed)
         notes = []
+        if tuned:
+            notes.append(f"tuned ({tuned.get('trials')} trials, {tuned.get('metric') or 'valid'})")
         if result.info["unscorable_targets"]:
             notes.append(
                 f"cannot score cold items: {result.info['unscorable_targets']} of {result.info['n_targets']} "

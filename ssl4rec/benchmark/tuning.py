@@ -27,7 +27,7 @@ from .runner import Runner, build_model, derive_seed
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["search_space_for", "apply_params", "tune", "best_params_path", "load_best_params", "storage_url"]
+__all__ = ["search_space_for", "apply_params", "tune", "best_params_path", "load_best", "load_best_params", "check_tuned", "storage_url"]
 
 
 def search_space_for(mspec: ModelSpec) -> dict[str, tuple]:
@@ -158,13 +158,35 @@ def best_params_path(suite_path: str | Path) -> Path:
     return p.with_name(p.stem + ".best.yaml")
 
 
-def load_best_params(suite_path: str | Path, out: str | Path | None = None) -> dict[str, dict[str, Any]]:
-    """``{"<dataset>/<split>/<model>": params}`` written by :func:`tune`."""
+def load_best(suite_path: str | Path) -> dict[str, dict[str, Any]]:
+    """``{"<dataset>/<split>/<model>": {params, value, trial, trials}}`` written by :func:`tune`,
+    plus ``metric`` (the validation metric) in every entry."""
     p = best_params_path(suite_path)
     if not p.exists():
         raise ConfigError(f"no tuned parameters at {p}: run `ssl4rec tune {suite_path}` first")
     raw = yaml.safe_load(p.read_text()) or {}
-    return {k: dict(v.get("params") or {}) for k, v in (raw.get("cells") or {}).items()}
+    return {k: {**v, "metric": raw.get("metric")} for k, v in (raw.get("cells") or {}).items()}
+
+
+def load_best_params(suite_path: str | Path, out: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """``{"<dataset>/<split>/<model>": params}`` written by :func:`tune`."""
+    return {k: dict(v.get("params") or {}) for k, v in load_best(suite_path).items()}
+
+
+def check_tuned(suite: Suite, best: dict[str, dict[str, Any]]) -> None:
+    """Refuse ``run --tuned`` when a cell of ``suite`` has no tuned parameters (it would silently
+    run with defaults, beside models that had their tuning budget)."""
+    keys = [f"{d.label}/{s.label}/{m.label}" for d in suite.datasets for s in suite.splits for m in suite.models]
+    missing = [k for k in keys if k not in best]
+    if missing:
+        models = sorted({k.split("/")[2] for k in missing})
+        splits = sorted({k.split("/")[1] for k in missing})
+        raise ConfigError(
+            f"run --tuned: {len(missing)} of {len(keys)} cells have no tuned parameters in "
+            f"{best_params_path(suite.path)} (e.g. {', '.join(missing[:3])}). Tune them first: "
+            f"ssl4rec tune {suite.path} --models {','.join(models)} --splits {','.join(splits)}; "
+            "or leave them out with --models / --splits."
+        )
 
 
 def tune(

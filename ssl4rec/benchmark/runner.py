@@ -129,7 +129,6 @@ class Runner:
         data_dir: str | Path | None = None,
         fail_fast: bool = False,
         trackers: list[Any] | None = None,
-        model_overrides: dict[str, dict[str, Any]] | None = None,
         tuning: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.suite = suite
@@ -140,7 +139,7 @@ class Runner:
         # tuning: entries of <suite>.best.yaml ({params, value, trial, trials, metric} per
         # "dataset/split/model"); their params override the suite's and the record says so
         self.tuning = dict(tuning or {})
-        self.model_overrides = {**{k: dict(v.get("params") or {}) for k, v in self.tuning.items()}, **(model_overrides or {})}
+        self.model_overrides = {k: dict(v.get("params") or {}) for k, v in self.tuning.items()}
         self._datasets: dict[str, Dataset] = {}
         self._splits: dict[tuple[str, str, int], SplitData] = {}
         self._versions = versions()

@@ -168,7 +168,7 @@ def load_best(suite_path: str | Path) -> dict[str, dict[str, Any]]:
     return {k: {**v, "metric": raw.get("metric")} for k, v in (raw.get("cells") or {}).items()}
 
 
-def load_best_params(suite_path: str | Path, out: str | Path | None = None) -> dict[str, dict[str, Any]]:
+def load_best_params(suite_path: str | Path) -> dict[str, dict[str, Any]]:
     """``{"<dataset>/<split>/<model>": params}`` written by :func:`tune`."""
     return {k: dict(v.get("params") or {}) for k, v in load_best(suite_path).items()}
 

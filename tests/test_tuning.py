@@ -68,6 +68,22 @@ def test_tune_equal_budget_defaults_first_and_run_tuned(tmp_path):
     assert any(n.startswith("tuned (3 trials") for r in table.rows if r.model == "bpr" for n in r.notes)
 
 
+def test_default_trial_of_an_ssl_preset_keeps_out_of_space_defaults(tmp_path):
+    """SSL presets default to weight decay 0, which a log-scale space cannot hold: trial 0 leaves
+    it at the model default instead of failing, and later trials search it."""
+    import optuna
+
+    suite = dict(SUITE, models=[{"name": "sasrec", "params": {"epochs": 2, "encoder.embedding_size": 16}}])
+    path = write_suite(tmp_path, suite)
+    out = tmp_path / "res"
+    tune(load_suite(path), out, trials=2)
+    study = optuna.load_study(study_name="tunetiny/synthetic/leave_one_out/SASRec", storage=f"sqlite:///{out / 'tuning.db'}")
+    first, second = study.trials
+    assert first.user_attrs["default"] is True and first.state.name == "COMPLETE"
+    assert "weight_decay" not in first.params and first.params["learning_rate"] == pytest.approx(1e-3)
+    assert second.state.name in ("COMPLETE", "PRUNED") and "weight_decay" in second.params
+
+
 def test_selected_models_tune_and_merge_best_params(tmp_path):
     """`--models` selections tune only those models; each study's best parameters are merged
     into <suite>.best.yaml, keeping the cells another selection wrote; unknown labels get

@@ -110,14 +110,20 @@ def _defaults(mspec: ModelSpec, space: dict[str, tuple]) -> dict[str, Any]:
                     flat[f"objectives.{o.get('name')}.{k}"] = v
         for k, v in (params.get("train", {}) or {}).items():
             flat[k] = v
-    out = {}
-    for k, spec in space.items():
-        if k in flat and flat[k] is not None:
-            v = flat[k]
-            if spec[0] == "categorical" and v not in list(spec[1]):
-                continue
-            out[k] = v
-    return out
+    return {k: flat[k] for k, spec in space.items() if k in flat and _in_space(flat[k], spec)}
+
+
+def _in_space(value: Any, spec: tuple) -> bool:
+    """Whether ``value`` can be enqueued for ``spec`` (e.g. a default weight decay of 0 cannot on a log scale)."""
+    if value is None:
+        return False
+    if spec[0] == "categorical":
+        return value in list(spec[1])
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return False
+    return float(spec[1]) <= v <= float(spec[2])
 
 
 def _open_storage(url: str, attempts: int = 8) -> Any:
@@ -227,11 +233,15 @@ def tune(
                 )
                 done_states = (TrialState.COMPLETE, TrialState.PRUNED)
                 if not study.get_trials(deepcopy=False) and space:
-                    study.enqueue_trial(_defaults(mspec, space), user_attrs={"default": True})
+                    # Defaults outside the space (weight decay 0 on a log scale) are not suggested in
+                    # trial 0: it leaves them at the model's own default, so trial 0 is the default config.
+                    defaults = _defaults(mspec, space)
+                    study.enqueue_trial(defaults, user_attrs={"default": True, "default_keys": sorted(defaults)})
                 model_seed = derive_seed("model", dspec.label, sspec.label, mspec.label, seed)
 
                 def objective(trial: Any, mspec: ModelSpec = mspec, space: dict = space, split: Any = split, model_seed: int = model_seed) -> float:
-                    params = {k: _suggest(trial, k, v) for k, v in space.items()}
+                    keys = trial.user_attrs.get("default_keys", list(space))
+                    params = {k: _suggest(trial, k, v) for k, v in space.items() if k in keys}
                     model, _ = build_model(apply_params(mspec, params), model_seed)
 
                     def report(epoch: int, value: float, logs: dict[str, float]) -> None:

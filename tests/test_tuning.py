@@ -84,6 +84,18 @@ def test_default_trial_of_an_ssl_preset_keeps_out_of_space_defaults(tmp_path):
     assert second.state.name in ("COMPLETE", "PRUNED") and "weight_decay" in second.params
 
 
+def test_resuming_a_study_with_another_fixed_configuration_is_refused(tmp_path):
+    from ssl4rec.registry import ConfigError
+
+    path = write_suite(tmp_path, dict(SUITE, models=[{"name": "bpr", "params": {"epochs": 2}}]))
+    out = tmp_path / "res"
+    tune(load_suite(path), out, trials=1)
+    tune(load_suite(path), out, trials=2)  # same configuration: resumes
+    path = write_suite(tmp_path, dict(SUITE, models=[{"name": "bpr", "params": {"epochs": 3}}]))
+    with pytest.raises(ConfigError, match="another configuration .*model"):
+        tune(load_suite(path), out, trials=3)
+
+
 def test_selected_models_tune_and_merge_best_params(tmp_path):
     """`--models` selections tune only those models; each study's best parameters are merged
     into <suite>.best.yaml, keeping the cells another selection wrote; unknown labels get

@@ -231,6 +231,7 @@ def tune(
                     direction="maximize",
                     load_if_exists=True,
                 )
+                _check_study_config(study, _study_config(suite, dspec, sspec, mspec), key)
                 done_states = (TrialState.COMPLETE, TrialState.PRUNED)
                 if not study.get_trials(deepcopy=False) and space:
                     # Defaults outside the space (weight decay 0 on a log scale) are not suggested in
@@ -278,6 +279,37 @@ def tune(
     if write_best and suite.path and best:
         logger.info("best parameters written to %s", best_params_path(suite.path))
     return best
+
+
+def _study_config(suite: Suite, dspec: Any, sspec: Any, mspec: ModelSpec) -> dict[str, Any]:
+    """What a study's trials depend on besides the searched parameters (its name holds only labels)."""
+    import json
+
+    cfg = {
+        "dataset": json.loads(dspec.key()),
+        "split": json.loads(sspec.key()),
+        "model": mspec.resolved(),
+        "seed": suite.seeds[0],
+        "valid_metric": suite.protocol.valid_metric,
+        "max_valid_users": suite.validation.get("max_users"),
+    }
+    return json.loads(json.dumps(cfg, sort_keys=True, default=str))
+
+
+def _check_study_config(study: Any, cfg: dict[str, Any], key: str) -> None:
+    """Refuse to resume a study made for another fixed configuration under the same labels."""
+    old = study.user_attrs.get("config")
+    if old is None:  # a new study, or one from before configs were stored: adopt it
+        study.set_user_attr("config", cfg)
+        return
+    if old != cfg:
+        diff = sorted(k for k in set(old) | set(cfg) if old.get(k) != cfg.get(k))
+        raise ConfigError(
+            f"the study for {key} in this storage was made for another configuration ({', '.join(diff)} differ: "
+            f"stored {[old.get(k) for k in diff]}, now {[cfg.get(k) for k in diff]}); its trials would not be "
+            f"comparable. Use a new --out/--storage, give the model a new label, or delete the study "
+            f"(optuna.delete_study(study_name={study.study_name!r}, storage=...))."
+        )
 
 
 def _write_best(suite: Suite, trials: int, url: str, storage: str | None, key: str, entry: dict[str, Any]) -> None:

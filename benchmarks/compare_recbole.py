@@ -149,7 +149,8 @@ MODELS: dict[str, Pair] = {
              "train_neg_sample_args": {"distribution": "uniform", "sample_num": 1}},
             batch="(user, item, 1 uniform negative) triples",
         ),
-        Pair("ease", "EASE", "general", "ease", "EASE", {"l2": 250.0}, {"reg_weight": 250.0}, iterative=False),
+        # RecBole solves EASE in float32 (X.astype(np.float32), np.linalg.inv): ssl4rec matches it
+        Pair("ease", "EASE", "general", "ease", "EASE", {"l2": 250.0, "dtype": "float32"}, {"reg_weight": 250.0}, iterative=False),
         Pair(
             "multivae", "MultiVAE", "general", "multvae", "MultiVAE",
             # RecBole's latent_dimension 128 is split into mu and logvar: a 64-dim latent, = ssl4rec's 64

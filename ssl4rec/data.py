@@ -206,6 +206,25 @@ class Interactions:
         return self.item_array[self.indptr[user] : self.indptr[user + 1]]
 
 
+def target_matrix(targets: pd.DataFrame, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Users with targets and their padded target items.
+
+    Returns:
+        ``users`` [U] sorted, ``items`` int64 [U, T] padded with ``-1`` (duplicates removed).
+    """
+    if len(targets) == 0:
+        return np.zeros(0, np.int64), np.zeros((0, 0), np.int64)
+    pairs = np.unique(targets["user"].to_numpy().astype(np.int64) * n_items + targets["item"].to_numpy())
+    u = pairs // n_items
+    it = pairs % n_items
+    users, starts, counts = np.unique(u, return_index=True, return_counts=True)
+    T = int(counts.max())
+    mat = np.full((len(users), T), -1, dtype=np.int64)
+    col = np.arange(len(u)) - np.repeat(starts, counts)
+    mat[np.repeat(np.arange(len(users)), counts), col] = it
+    return users, mat
+
+
 @dataclasses.dataclass
 class SplitData:
     """Train / valid / test over one id space.
@@ -248,6 +267,18 @@ class SplitData:
 
     def targets(self, stage: str) -> pd.DataFrame:
         return {"valid": self.valid, "test": self.test}[stage]
+
+    def target_matrix(self, stage: str) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`target_matrix` of ``stage``'s targets, computed once (validation reads it every epoch).
+
+        Read-only arrays: ``users`` [U] sorted, ``items`` [U, T] padded with ``-1``.
+        """
+        key = f"_targets_{stage}"
+        if key not in self.__dict__:
+            users, mat = target_matrix(self.targets(stage), self.train.n_items)
+            users.flags.writeable = mat.flags.writeable = False
+            self.__dict__[key] = (users, mat)
+        return self.__dict__[key]
 
     def fingerprint(self) -> str:
         h = hashlib.sha256()

@@ -175,6 +175,16 @@ def test_target_matrix_dedups():
     assert mat.tolist() == [[0, -1], [2, 5]]
 
 
+def test_split_target_matrix_is_computed_once_and_read_only():
+    train = Interactions(pd.DataFrame({"user": [0, 1, 2], "item": [0, 1, 2], "rating": 1.0, "timestamp": 0}), 3, 6)
+    split = SplitData(train, pd.DataFrame({"user": [2, 0, 0], "item": [4, 3, 5]}), pd.DataFrame({"user": [1], "item": [5]}))
+    users, mat = split.target_matrix("valid")
+    assert users.tolist() == [0, 2] and mat.tolist() == [[3, 5], [4, -1]]
+    assert split.target_matrix("valid")[1] is mat and split.target_matrix("test")[1].tolist() == [[5]]
+    with pytest.raises(ValueError, match="read-only"):
+        mat[0, 0] = 1
+
+
 def test_protocol_rejects_unknown():
     with pytest.raises(ConfigError, match="ndcg"):
         Protocol(metrics=("ndgc",))

@@ -62,28 +62,30 @@ def item_similarity(
     xt = x.T.tocsr()
     norms = np.sqrt(np.asarray(x.power(2).sum(axis=0)).ravel()).astype(np.float32)
     block = max(1, min(n, block_floats // max(1, n)))
-    rows, cols, vals = [], [], []
+    counts, indices, vals = [], [], []
     for start in range(0, n, block):
         stop = min(start + block, n)
-        w = (xt @ x[:, start:stop]).toarray()  # [n, b]: co-occurrence of every item with the block
+        # [b, n]: row r holds column start + r of the similarity (the co-occurrences of item
+        # start + r with every item), so the top-k selection runs along contiguous rows
+        w = (xt[start:stop] @ x).toarray()
         local = np.arange(stop - start)
-        w[start + local, local] = 0.0
+        w[local, start + local] = 0.0
         if normalize:
-            w /= norms[:, None] * norms[None, start:stop] + np.float32(shrink) + np.float32(1e-6)
+            w /= norms[start:stop, None] * norms[None, :] + np.float32(shrink) + np.float32(1e-6)
         elif shrink:
             w /= np.float32(shrink)
         if k < n:
-            top = np.argpartition(w, n - k, axis=0)[n - k :]  # [k, b]: the k largest per column
+            top = np.argpartition(w, n - k, axis=1)[:, n - k :]  # [b, k]: the k largest per column
         else:
-            top = np.broadcast_to(np.arange(n)[:, None], (n, stop - start))
-        v = np.take_along_axis(w, top, axis=0)
+            top = np.broadcast_to(np.arange(n)[None, :], (stop - start, n))
+        v = np.take_along_axis(w, top, axis=1)
         keep = v != 0.0
-        rows.append(top[keep])
-        cols.append(np.broadcast_to(start + local[None, :], top.shape)[keep])
+        counts.append(keep.sum(axis=1))
+        indices.append(top[keep])  # row-major: each column's entries stay together, in column order
         vals.append(v[keep])
-    sim = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n), dtype=np.float32
-    )
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))])
+    sim = sp.csc_matrix((np.concatenate(vals), np.concatenate(indices), indptr), shape=(n, n), dtype=np.float32).tocsr()
+    sim.sort_indices()
     return sim
 
 

@@ -15,11 +15,10 @@ import time
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ..data import Batch, Interactions, SplitData
+from ..data import Batch, Interactions, SplitData, target_matrix
 from ..registry import ConfigError, check_keys, did_you_mean
 from .metrics import ALL_METRICS, METRIC_VERSION, TOPK_METRICS, compute_topk
 
@@ -101,25 +100,6 @@ class EvalResult:
     per_user: dict[str, np.ndarray]
     users: np.ndarray
     info: dict[str, Any]
-
-
-def target_matrix(targets: pd.DataFrame, n_items: int) -> tuple[np.ndarray, np.ndarray]:
-    """Users with targets and their padded target items.
-
-    Returns:
-        ``users`` [U] sorted, ``items`` int64 [U, T] padded with ``-1`` (duplicates removed).
-    """
-    if len(targets) == 0:
-        return np.zeros(0, np.int64), np.zeros((0, 0), np.int64)
-    pairs = np.unique(targets["user"].to_numpy().astype(np.int64) * n_items + targets["item"].to_numpy())
-    u = pairs // n_items
-    it = pairs % n_items
-    users, starts, counts = np.unique(u, return_index=True, return_counts=True)
-    T = int(counts.max())
-    mat = np.full((len(users), T), -1, dtype=np.int64)
-    col = np.arange(len(u)) - np.repeat(starts, counts)
-    mat[np.repeat(np.arange(len(users)), counts), col] = it
-    return users, mat
 
 
 def _count(mask: torch.Tensor) -> torch.Tensor:
@@ -300,8 +280,7 @@ def evaluate(
     t0 = time.perf_counter()
     history: Interactions = split.history(stage)
     n_items = history.n_items
-    targets = split.targets(stage)
-    all_users, tmat = target_matrix(targets, n_items)
+    all_users, tmat = split.target_matrix(stage)
     if users is not None:
         keep = np.isin(all_users, users)
         all_users, tmat = all_users[keep], tmat[keep]

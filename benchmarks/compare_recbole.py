@@ -153,9 +153,10 @@ MODELS: dict[str, Pair] = {
         Pair("ease", "EASE", "general", "ease", "EASE", {"l2": 250.0, "dtype": "float32"}, {"reg_weight": 250.0}, iterative=False),
         Pair(
             "multivae", "MultiVAE", "general", "multvae", "MultiVAE",
-            # RecBole's latent_dimension 128 is split into mu and logvar: a 64-dim latent, = ssl4rec's 64
+            # RecBole's latent_dimension 128 is split into mu and logvar: a 64-dim latent, = ssl4rec's 64;
+            # RecBole samples z = mu + eps * sigma with eps ~ N(0, 0.01^2): noise_scale 0.01 matches it
             {"batch_size": 256, "learning_rate": LR,
-             "encoder": {"embedding_size": 64, "hidden_sizes": [600], "dropout": 0.5},
+             "encoder": {"embedding_size": 64, "hidden_sizes": [600], "dropout": 0.5, "noise_scale": 0.01},
              "objectives": {"reconstruction": {"anneal_cap": 0.2, "total_anneal_steps": 200_000}}},
             {"train_batch_size": 256, "mlp_hidden_size": [600], "latent_dimension": 128, "dropout_prob": 0.5,
              "anneal_cap": 0.2, "total_anneal_steps": 200_000},
@@ -694,8 +695,9 @@ What differs between the two sides (same names, not the same computation):
   ({bert}): each item masked with probability 0.2, the last item when none was
   drawn; no output bias and no last-item-only batches.
 - **MultiVAE.** RecBole's reparameterisation samples with standard deviation 0.01 x sigma
-  (its code) and averages the multinomial loss per user; ssl4rec samples with sigma and
-  averages per item of the batch, so the KL weight and the effective step size differ.
+  (its code; the paper uses sigma); ssl4rec is run with `noise_scale: 0.01` to match (its
+  default is the paper's 1). Both average the multinomial log-likelihood per user (sum over the
+  user's items) and add the annealed KL term averaged per user.
 - **Evaluation.** Both rank all items, exclude the user's history (train items for validation,
   train + valid items for test) and report metrics averaged over test users. RecBole does not
   exclude the history for sequential models; the RecBole side adds that mask (history items

@@ -194,3 +194,19 @@ def test_vae_encoder_bag_and_empty_rows():
     assert out.mu.shape == (2, 4) and out.logvar is not None
     dae = VAEEncoder(10, embedding_size=4, hidden_sizes=[6], variational=False)
     assert dae(Bag.from_csr(m)).logvar is None
+
+
+def test_vae_noise_scale_scales_the_reparameterisation_noise():
+    import scipy.sparse as sp
+
+    bag = Bag.from_csr(sp.csr_matrix([[1, 0, 1, 0, 0, 0], [0, 1, 0, 0, 0, 1]], dtype="float32"))
+    torch.manual_seed(0)
+    enc = VAEEncoder(6, embedding_size=4, hidden_sizes=[5], dropout=0.0)
+    mean = enc.eval()(bag).logits  # z = mu
+    enc.train()
+    gaps = {}
+    for scale in (1.0, 0.01, 0.0):
+        enc.config.noise_scale = scale
+        torch.manual_seed(1)  # the same eps each time: the deviation from z = mu shrinks with the scale
+        gaps[scale] = float((enc(bag).logits - mean).abs().max())
+    assert gaps[0.0] == 0.0 and 0.0 < gaps[0.01] < gaps[1.0] / 20

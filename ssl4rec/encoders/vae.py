@@ -27,6 +27,9 @@ class VAEConfig:
     """Dropout on the normalised input bag."""
     variational: bool = True
     """True: Mult-VAE (Gaussian latent, KL term); False: Mult-DAE (deterministic latent)."""
+    noise_scale: float = 1.0
+    """Multiplier of the reparameterisation noise in training: ``z = mu + noise_scale * eps * sigma``.
+    1 is the paper's sampler; RecBole's MultiVAE draws ``eps`` with standard deviation 0.01."""
 
 
 @register_encoder(
@@ -126,5 +129,5 @@ class VAEEncoder(BagEncoder):
         mu, logvar = self.encode(bag)
         z = mu
         if self.training and logvar is not None:
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            z = mu + torch.randn_like(mu) * (self.config.noise_scale * torch.exp(0.5 * logvar))
         return BagOutput(logits=self.decode(z), mu=mu, logvar=logvar)

@@ -262,11 +262,12 @@ def run_ssl4rec(
     fit_seconds = time.perf_counter() - t0
     info = getattr(model, "fit_info", {}) or {}
     _ = split.history("test").csr  # the known-history matrix, built once (RecBole builds its own at data preparation)
-    result, eval_times = None, []
+    result, eval_times, score_times = None, [], []
     for _ in range(max(1, eval_repeats)):
         t = time.perf_counter()
         res = evaluate(model, split, "test", protocol, seed=seed, progress=False)
         eval_times.append(time.perf_counter() - t)
+        score_times.append(float(res.info.get("score_seconds", float("nan"))))  # the model's own forward
         result = result or res
     targets = None
     if pair.protocol == "sequential":
@@ -292,6 +293,7 @@ def run_ssl4rec(
         "test": result.metrics,
         "eval_seconds": statistics.median(eval_times),
         "eval_seconds_all": eval_times,
+        "eval_score_seconds": statistics.median(score_times),
         "counts": split.info.get("counts"),
         "split_fingerprint": split.info.get("fingerprint"),
         "torch_threads": torch.get_num_threads(),
@@ -857,6 +859,16 @@ def main() -> None:
         extra = (
             "\nRecBole's own evaluation of its sequential models, without excluding the history "
             f"(test NDCG@10): {', '.join(native)}.\n"
+        )
+    shares = [
+        f"{pair.label} {s['eval_score_seconds'] / s['eval_seconds']:.0%}"
+        for pair, s, _ in rows
+        if s.get("ok") and s.get("eval_score_seconds") == s.get("eval_score_seconds") and s.get("eval_seconds")
+    ]
+    if shares:
+        extra += (
+            "\nShare of ssl4rec's evaluation pass spent in the model's `score` (its forward pass; the rest "
+            f"is history masking, ranking and metrics): {', '.join(shares)}.\n"
         )
     print()
     print(cap)

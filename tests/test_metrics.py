@@ -214,6 +214,36 @@ def test_rank_methods_agree(seed):
             np.testing.assert_allclose(np.nan_to_num(d.per_user[k]), np.nan_to_num(c.per_user[k]), atol=1e-12)
 
 
+class KeepsScores(FixedScores):
+    """Keeps every tensor it returned (as a model with a score cache might) and a copy of each."""
+
+    def __init__(self, scores) -> None:
+        super().__init__(scores)
+        self.returned: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def score(self, batch):
+        out = self.scores[batch.users]
+        self.returned.append((out, out.clone()))
+        return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_coverage_and_ranks_from_the_shared_topk_match_exact_and_leave_model_tensors_intact(seed):
+    """The top-k path (one topk per chunk for ranks and coverage, history masked in the model's
+    own tensor and restored) gives the exact method's metrics, coverage included, under heavy ties."""
+    split = random_split(seed=seed)
+    scores = np.random.default_rng(seed).integers(0, 3, size=(37, 23)).astype(np.float32)
+    metrics = ("precision", "recall", "ndcg", "hr", "mrr", "map", "coverage")
+    proto = Protocol(metrics=metrics, ks=(1, 3, 5), batch_size=8)
+    model = KeepsScores(scores)
+    exact = evaluate(FixedScores(scores), split, "test", proto, progress=False, protocol_method="sort")
+    for method in ("topk", "auto"):
+        got = evaluate(model, split, "test", proto, progress=False, protocol_method=method)
+        for k, v in exact.metrics.items():
+            assert got.metrics[k] == pytest.approx(v, abs=1e-12), (method, k)
+    assert len(model.returned) > 4 and all(torch.equal(out, copy) for out, copy in model.returned)
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_topk_ranks_match_exact_ranks_with_distinct_scores(seed):
     """Continuous scores (no fallback): every rank below k equals the compare method's."""

@@ -175,22 +175,28 @@ def _pair_counts(
     return {"rank": rank, "less_neg": less_neg, "eq_neg": eq_neg, "tcand": tcand}
 
 
-def _topk_members(s: torch.Tensor, ks: tuple[int, ...]) -> dict[int, torch.Tensor]:
+def _topk_members(
+    s: torch.Tensor, ks: tuple[int, ...], top: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> dict[int, torch.Tensor]:
     """Item ids of each row's top k for every k in ``ks`` (tie rule: lower id first), as flat id tensors.
 
-    One ``topk(kmax)``; rows whose boundary tie group may extend past the returned items fall
-    back to the exact rule.
+    ``top``: ``torch.topk(s, min(max(ks) + 1, N))`` when the caller has it (sorted). One
+    ``topk(kmax + 1)``; rows whose ``kmax``-th and ``kmax + 1``-th scores are equal (so a boundary
+    tie group may extend past the returned items) fall back to the exact rule.
     """
     b, n = s.shape
     kmax = min(max(ks), n)
-    vals, idx = torch.topk(s, kmax, dim=1)
+    vals, idx = top if top is not None else torch.topk(s, min(kmax + 1, n), dim=1)
+    if vals.shape[1] > kmax:
+        unsafe = vals[:, kmax - 1] == vals[:, kmax]
+    else:  # every item was returned
+        unsafe = torch.zeros(b, dtype=torch.bool)
+    vals, idx = vals[:, :kmax], idx[:, :kmax]
     # order the returned items by (score desc, id asc)
     o = torch.argsort(idx, dim=1)
     idx, vals = torch.gather(idx, 1, o), torch.gather(vals, 1, o)
     o = torch.sort(vals, dim=1, descending=True, stable=True).indices
     idx, vals = torch.gather(idx, 1, o), torch.gather(vals, 1, o)
-    boundary = vals[:, -1:]
-    unsafe = _count(s == boundary) > _count(vals == boundary)
     out = {}
     for k_wanted in ks:
         k = min(k_wanted, n)
@@ -217,7 +223,13 @@ def _topk_sets(s: torch.Tensor, k: int) -> torch.Tensor:
     return (above | take_eq) & torch.isfinite(s)
 
 
-def _topk_ranks(sc: torch.Tensor, tgt: torch.Tensor, tvalid: torch.Tensor, k: int) -> torch.Tensor:
+def _topk_ranks(
+    sc: torch.Tensor,
+    tgt: torch.Tensor,
+    tvalid: torch.Tensor,
+    k: int,
+    top: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
     """Exact 0-based ranks of targets ``tgt`` [b, T] that rank below ``k``; ``inf`` for the others.
 
     Same ranks as :func:`_pair_counts` wherever they are ``< k`` (all a top-K metric with
@@ -227,12 +239,17 @@ def _topk_ranks(sc: torch.Tensor, tgt: torch.Tensor, tvalid: torch.Tensor, k: in
     A target tied with the k-th score exactly also has every higher-scored item in the top k;
     the equal-scored items with a lower id are counted over its whole row.
     Non-candidates must be marked ``-inf`` (not NaN, which ``topk`` puts first): like unscorable
-    items they never precede a finite score, and a target marked so is a miss.
+    items they never precede a finite score, and a target marked so is a miss. ``top``: a
+    sorted ``torch.topk(sc, k')`` with ``k' >= k`` the caller already has (only its first ``k``
+    columns are read).
     """
     b, n = sc.shape
     safe = tgt.clamp(min=0)
     ts = torch.gather(sc, 1, safe)  # -inf for non-candidate targets
-    vals, idx = torch.topk(sc, min(k, n), dim=1, sorted=False)
+    if top is not None:
+        vals, idx = top[0][:, : min(k, n)], top[1][:, : min(k, n)]
+    else:
+        vals, idx = torch.topk(sc, min(k, n), dim=1, sorted=False)
     kth = vals.min(dim=1, keepdim=True).values
     ok = tvalid & torch.isfinite(ts)  # NaN (not a candidate) and -inf (unscorable) are misses
     above = (vals[:, None, :] > ts[:, :, None]).sum(-1)
@@ -338,16 +355,22 @@ def evaluate(
             raise ValueError(f"{type(model).__name__}.score returned shape {tuple(scores.shape)}, expected {(hi - lo, n_items)}")
         if torch.isnan(scores.sum(dim=1)).any() and torch.isnan(scores).any():  # cheap check first
             raise FloatingPointError(f"{type(model).__name__}.score returned NaN")
-        # sc: candidate scores, NaN = not a candidate (history, or not sampled)
-        sc = scores.clone()
+        # sc: candidate scores, NaN = not a candidate (history, or not sampled). The model's
+        # tensor is marked in place and its history entries restored after the chunk (no copy
+        # of the [b, N] matrix) unless it may alias itself (expanded views) or more is written.
+        in_place = unscorable_mask is None and scores.is_contiguous()
+        sc = scores if in_place else scores.clone()
         if unscorable_mask is not None:
             sc[:, unscorable_mask] = -torch.inf
         n_excl = torch.zeros(hi - lo, dtype=torch.int64)
+        restore = None
         if protocol.mask_history:
             hist = history.csr[chunk_users]
             lens = np.diff(hist.indptr)
-            rows = np.repeat(np.arange(hi - lo), lens)
-            sc[torch.as_tensor(rows), torch.as_tensor(hist.indices, dtype=torch.long)] = excluded
+            where = (torch.as_tensor(np.repeat(np.arange(hi - lo), lens)), torch.as_tensor(hist.indices, dtype=torch.long))
+            if in_place:
+                restore = (sc, where, sc[where])
+            sc[where] = excluded
             n_excl = torch.as_tensor(lens, dtype=torch.int64)
         tg = torch.as_tensor(tmat[pos])
         tvalid = tg >= 0
@@ -357,9 +380,12 @@ def evaluate(
             cand = _sample_candidates(~torch.isnan(sc), tg, tvalid, protocol, pop, gen)
             sc = sc.masked_fill(~cand, torch.nan)
             n_excl = n_items - cand.sum(1)
+        top = None  # one top-(kmax + 1) of the candidate scores, shared by coverage and ranks
+        if protocol_method == "topk":
+            top = torch.topk(sc, min(kmax + 1, n_items), dim=1)
         if want_cov:
             ranked = sc if protocol_method == "topk" else sc.masked_fill(torch.isnan(sc), -torch.inf)
-            for k, members in _topk_members(ranked, tuple(protocol.ks)).items():
+            for k, members in _topk_members(ranked, tuple(protocol.ks), top).items():
                 covered[k][members] = True
         # sub-chunk so that the [b, T, N] comparisons stay around 2^24 elements
         T = max(1, tg.shape[1])
@@ -380,7 +406,8 @@ def evaluate(
                 b = min(a + sub, hi - lo)
                 pa = pos[a:b]
                 if method == "topk":
-                    ranks_out[g][pa] = _topk_ranks(gsc[a:b], tg[a:b], gv[a:b], kmax).numpy()
+                    shared = top if gmask is None and (a, b) == (0, hi - lo) else None
+                    ranks_out[g][pa] = _topk_ranks(gsc[a:b], tg[a:b], gv[a:b], kmax, shared).numpy()
                     continue
                 pc = _pair_counts(gsc[a:b], tg[a:b], gv[a:b], method, n_cand[a:b, None])
                 ranks_out[g][pa] = pc["rank"].numpy()
@@ -391,6 +418,8 @@ def evaluate(
                     num = torch.where(tcand, pc["less_neg"] + 0.5 * pc["eq_neg"], 0.0).sum(1)
                     auc_num[g][pa] = num.numpy()
                     auc_den[g][pa] = (n_pos * n_neg).numpy()
+        if restore is not None:  # the model's tensor as it returned it
+            restore[0][restore[1]] = restore[2]
         bar.update(hi - lo)
     bar.close()
 

@@ -210,3 +210,33 @@ def test_vae_noise_scale_scales_the_reparameterisation_noise():
         torch.manual_seed(1)  # the same eps each time: the deviation from z = mu shrinks with the scale
         gaps[scale] = float((enc(bag).logits - mean).abs().max())
     assert gaps[0.0] == 0.0 and 0.0 < gaps[0.01] < gaps[1.0] / 20
+
+
+def test_masked_item_last_item_prob_masks_only_the_last_item(monkeypatch):
+    """last_item_prob = 1: every sequence masks exactly its last item; 0 keeps the random cloze masks."""
+    import ssl4rec.objectives.masked_item as mi
+    from ssl4rec.objectives.base import TrainBatch
+
+    seen = {}
+
+    class Net:
+        mask_token = 99
+
+        def encode_at(self, seq, where):
+            seen["seq"], seen["where"] = seq.clone(), where.clone()
+            return torch.zeros(int(where.sum()), 4)
+
+    monkeypatch.setattr(mi, "item_loss", lambda net, h, targets, **kw: targets.float().sum())
+    window = torch.tensor([[0, 0, 3, 4, 5, 6, 7, 8], [0, 9, 10, 11, 12, 13, 14, 15], [0, 0, 0, 0, 0, 0, 2, 5]])
+    for prob in (0.0, 1.0):
+        batch = TrainBatch(torch.arange(3), torch.Generator().manual_seed(0), torch.device("cpu"), window=window)
+        mi.MaskedItem(mask_prob=0.5, last_item_prob=prob).loss(Net(), batch)
+        last_only = torch.zeros_like(seen["where"])
+        last_only[:, -1] = True
+        if prob == 1.0:
+            assert torch.equal(seen["where"], last_only)
+            assert seen["seq"][:, -1].tolist() == [99, 99, 99] and (seen["seq"][:, :-1] != 99).all()
+        else:
+            assert seen["where"].sum() > 3  # mask_prob 0.5 over 16 real items
+    with pytest.raises(ConfigError, match="last_item_prob"):
+        mi.MaskedItem(last_item_prob=1.5)

@@ -27,6 +27,10 @@ class MaskedItemConfig(ObjectiveConfig):
     """``"ce"``: softmax over all items; ``"bce"`` / ``"bpr"``: against sampled negatives."""
     num_negatives: int = 1
     """Uniform negatives per masked item for ``"bce"`` / ``"bpr"``."""
+    last_item_prob: float = 0.0
+    """Probability that a training sequence masks only its last item instead (the paper's extra
+    samples that "only mask the last item", matching the test task; RecBole's ``ft_ratio``,
+    0.5 there, draws it per batch rather than per sequence)."""
 
 
 @register_objective(
@@ -45,8 +49,8 @@ class MaskedItem(Objective):
     Sun et al., "BERT4Rec: Sequential Recommendation with Bidirectional Encoder
     Representations from Transformer", CIKM 2019. Each item is replaced by the mask token
     (id ``n_items + 1``) with probability ``mask_prob``; a sequence that drew no mask gets
-    its last item masked (the paper also trains on last-item-only masks to match the test
-    task). Scoring appends the mask token to the user's most recent ``max_len - 1`` items
+    its last item masked; with ``last_item_prob`` a sequence masks only its last item (the
+    paper's extra last-item-only samples, which match the test task). Scoring appends the mask token to the user's most recent ``max_len - 1`` items
     and reads the prediction at that position. Deviation: masked items are always replaced
     by the mask token (no 10 % random / 10 % unchanged, as in the paper's code).
     """
@@ -60,6 +64,10 @@ class MaskedItem(Objective):
         check_choice(self.config.loss, ITEM_LOSSES, "objective 'masked_item' option loss")
         if not 0.0 < self.config.mask_prob < 1.0:
             raise ConfigError(f"objective 'masked_item': mask_prob must be in (0, 1), got {self.config.mask_prob}")
+        if not 0.0 <= self.config.last_item_prob <= 1.0:
+            raise ConfigError(
+                f"objective 'masked_item': last_item_prob must be in [0, 1], got {self.config.last_item_prob}"
+            )
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         seq = batch.sequence
@@ -67,6 +75,10 @@ class MaskedItem(Objective):
         masked = real & (batch.rand(*seq.shape) < self.config.mask_prob)
         none = real[:, -1] & ~masked.any(1)
         masked[:, -1] |= none
+        if self.config.last_item_prob > 0:  # no extra random draw otherwise (same results as before)
+            last_only = real[:, -1] & (batch.rand(seq.shape[0]) < self.config.last_item_prob)
+            masked[last_only] = False
+            masked[last_only, -1] = True
         h = net.encode_at(seq.masked_fill(masked, net.mask_token), masked)
         return item_loss(
             net, h, seq[masked], loss=self.config.loss, num_negatives=self.config.num_negatives, batch=batch

@@ -244,6 +244,36 @@ def test_coverage_and_ranks_from_the_shared_topk_match_exact_and_leave_model_ten
     assert len(model.returned) > 4 and all(torch.equal(out, copy) for out, copy in model.returned)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("unscorable", [False, True])
+def test_auc_from_counts_matches_exact_methods(seed, unscorable):
+    """The "counts" path (history as -inf, ranks from the top-k, AUC pairs from counting passes
+    minus the excluded items) equals the NaN-based exact methods: heavy ties, -inf scores,
+    unscorable items and targets that are in the user's history (not candidates)."""
+    rng = np.random.default_rng(seed)
+    n_users, n_items = 40, 25
+    train = {(int(u), int(i)) for u, i in zip(rng.integers(0, n_users, 300), rng.integers(0, n_items, 300), strict=True)}
+    test = []
+    for u in range(n_users):
+        for i in rng.choice(n_items, size=int(rng.integers(1, 4)), replace=False):
+            test.append((u, int(i)))  # some of these are train items of u: excluded targets
+    assert any(p in train for p in test)
+    df = pd.DataFrame(sorted(train), columns=["user", "item"]).assign(rating=1.0, timestamp=0)
+    tdf = pd.DataFrame(test, columns=["user", "item"]).assign(rating=1.0, timestamp=1)
+    split = SplitData(train=Interactions(df, n_users, n_items), valid=tdf.iloc[:0], test=tdf)
+    scores = rng.integers(0, 3, size=(n_users, n_items)).astype(np.float32)
+    scores[:, 7] = -np.inf
+    scorable = np.setdiff1d(np.arange(n_items), [3, 11]) if unscorable else None
+    proto = Protocol(metrics=("auc", "gauc", "ndcg", "mrr", "hr", "coverage"), ks=(1, 3, 5), batch_size=16)
+    ref = evaluate(FixedScores(scores, scorable), split, "test", proto, progress=False, protocol_method="compare")
+    assert np.isfinite(ref.metrics["auc"])
+    for method in ("sort", "counts", "auto"):
+        got = evaluate(FixedScores(scores, scorable), split, "test", proto, progress=False, protocol_method=method)
+        for k, v in ref.metrics.items():
+            assert got.metrics[k] == pytest.approx(v, abs=1e-12), (method, k)
+        np.testing.assert_allclose(np.nan_to_num(got.per_user["auc"], nan=-1), np.nan_to_num(ref.per_user["auc"], nan=-1), atol=1e-12)
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_topk_ranks_match_exact_ranks_with_distinct_scores(seed):
     """Continuous scores (no fallback): every rank below k equals the compare method's."""

@@ -160,19 +160,63 @@ def _pair_counts(
         tq = torch.nan_to_num(ts, nan=0.0).contiguous()
         lt = torch.searchsorted(vals, tq, right=False)
         eq_all = torch.searchsorted(vals, tq, right=True) - lt
-    # subtract target-vs-target pairs (only candidate targets count), by a sort of each row's
-    # target scores: O(T log T) per user, not O(T^2) (users with thousands of test items exist)
-    sv = torch.sort(torch.where(tcand, ts, torch.inf), dim=1).values  # non-candidates last, as +inf
-    q = torch.where(tcand, ts, 0.0).contiguous()
-    lt_t = torch.searchsorted(sv, q, right=False)
-    placeholders = (~tcand).sum(1, keepdim=True)
-    eq_t = torch.searchsorted(sv, q, right=True) - lt_t - torch.where(torch.isposinf(q), placeholders, 0)  # includes self
+    lt_t, eq_t = _target_pairs(ts, tcand)
     rank = rank.to(torch.float64)
     retrievable = tcand & torch.isfinite(ts)
     rank = torch.where(retrievable, rank, torch.full_like(rank, float("inf")))
     less_neg = (lt - lt_t).to(torch.float64)
     eq_neg = (eq_all - eq_t).to(torch.float64)
     return {"rank": rank, "less_neg": less_neg, "eq_neg": eq_neg, "tcand": tcand}
+
+
+def _target_pairs(ts: torch.Tensor, tcand: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each target, the candidate targets of its row scored below it and equal to it (self included).
+
+    Target-vs-target pairs are subtracted from the pair counts, by a sort of each row's target
+    scores: O(T log T) per user, not O(T^2) (users with thousands of test items exist).
+    """
+    sv = torch.sort(torch.where(tcand, ts, torch.inf), dim=1).values  # non-candidates last, as +inf
+    q = torch.where(tcand, ts, 0.0).contiguous()
+    lt_t = torch.searchsorted(sv, q, right=False)
+    placeholders = (~tcand).sum(1, keepdim=True)
+    eq_t = torch.searchsorted(sv, q, right=True) - lt_t - torch.where(torch.isposinf(q), placeholders, 0)
+    return lt_t, eq_t
+
+
+def _in_rows(m: Any, tgt: torch.Tensor) -> torch.Tensor:
+    """Bool [b, T]: whether target ``tgt[r, j]`` (``-1`` = padding) is a stored entry of row ``r`` of CSR ``m``."""
+    b, n = m.shape
+    keys = np.repeat(np.arange(b, dtype=np.int64), np.diff(m.indptr)) * n + m.indices
+    if not m.has_sorted_indices:
+        keys = np.sort(keys)
+    t = tgt.numpy()
+    q = np.arange(b, dtype=np.int64)[:, None] * n + np.maximum(t, 0)
+    i = np.minimum(np.searchsorted(keys, q), max(len(keys) - 1, 0))
+    found = (keys[i] == q) & (t >= 0) if len(keys) else np.zeros(t.shape, bool)
+    return torch.from_numpy(found)
+
+
+def _auc_counts(
+    sc: torch.Tensor, tgt: torch.Tensor, tvalid: torch.Tensor, excluded_t: torch.Tensor, n_excl: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(less_neg, eq_neg, tcand)`` as :func:`_pair_counts` gives them, for scores whose
+    non-candidates (the ``n_excl`` [b] excluded items of each row) are ``-inf`` instead of NaN.
+
+    Excluded items sit below every finite target score and tie with a ``-inf`` (unscorable)
+    one, so two comparison passes over all items, minus ``n_excl``, give the candidates' counts;
+    ``excluded_t`` [b, T] marks targets that are excluded themselves (not candidates).
+    """
+    ts = torch.gather(sc, 1, tgt.clamp(min=0))
+    tcand = tvalid & ~excluded_t
+    tv = ts[:, :, None]
+    lt_all = _count(sc[:, None, :] < tv)
+    eq_all = _count(sc[:, None, :] == tv)
+    ne = n_excl[:, None]
+    ninf = torch.isneginf(ts)
+    lt = torch.where(ninf, lt_all, lt_all - ne)
+    eq = torch.where(ninf, eq_all - ne, eq_all)
+    lt_t, eq_t = _target_pairs(ts, tcand)
+    return (lt - lt_t).to(torch.float64), (eq - eq_t).to(torch.float64), tcand
 
 
 def _topk_members(
@@ -288,10 +332,12 @@ def evaluate(
         seed: seeds negative sampling of the sampled protocol.
         users: evaluate only these users (still among those with targets).
         progress: show a progress bar.
-        protocol_method: ``"auto"``, ``"compare"``, ``"sort"`` or ``"topk"`` — how exact ranks
-            are computed (identical metrics; for tests and benchmarks). ``"auto"`` takes ``"topk"``
-            when no metric needs ranks beyond ``max(ks)`` (no AUC), else ``"compare"`` for at most
-            8 targets per user and ``"sort"`` for more.
+        protocol_method: ``"auto"``, ``"compare"``, ``"sort"``, ``"topk"`` or ``"counts"`` — how
+            exact ranks and AUC pairs are computed (identical metrics; for tests and benchmarks).
+            ``"auto"`` takes ``"topk"`` when no metric needs ranks beyond ``max(ks)`` (no AUC);
+            with AUC, ``"counts"`` (ranks from the top-k, AUC pairs from two counting passes) for
+            full candidates, no cold/warm subsets and at most 8 targets per user, else
+            ``"compare"`` for at most 8 targets per user and ``"sort"`` for more.
     """
     protocol = protocol or Protocol()
     t0 = time.perf_counter()
@@ -336,10 +382,17 @@ def evaluate(
         raise ValueError("protocol_method='topk' gives no AUC pair counts; use 'auto', 'compare' or 'sort'")
     if protocol_method == "auto" and not want_auc and kmax < n_items and protocol.candidates == "full":
         protocol_method = "topk"  # only ranks below max(ks) matter: exact ranks from the top-k
+    counts_ok = protocol.candidates == "full" and not subsets and tmat.shape[1] <= 8 and kmax < n_items
+    if protocol_method == "auto" and want_auc and counts_ok:
+        protocol_method = "counts"  # ranks from the top-k, AUC pairs from two counting passes
+    if protocol_method == "counts" and not counts_ok:
+        raise ValueError("protocol_method='counts' needs full candidates, no cold/warm subsets and <= 8 targets per user")
     # Non-candidates are NaN (compares false with everything: pair counts need no mask pass).
     # Ranks from a top-k treat them like unscorable items, -inf, which saves a NaN-replacing
-    # pass: below every finite score, never a hit (see _topk_ranks).
-    excluded = -torch.inf if protocol_method == "topk" else torch.nan
+    # pass: below every finite score, never a hit (see _topk_ranks); pair counts then subtract
+    # the known number of excluded items (see _auc_counts).
+    from_top = protocol_method in ("topk", "counts")
+    excluded = -torch.inf if from_top else torch.nan
     bar = tqdm(total=len(all_users), desc=f"eval {stage}", leave=False, disable=not progress, dynamic_ncols=True)
     for lo in range(0, len(all_users), bs):
         hi = min(lo + bs, len(all_users))
@@ -363,7 +416,7 @@ def evaluate(
         if unscorable_mask is not None:
             sc[:, unscorable_mask] = -torch.inf
         n_excl = torch.zeros(hi - lo, dtype=torch.int64)
-        restore = None
+        restore, hist = None, None
         if protocol.mask_history:
             hist = history.csr[chunk_users]
             lens = np.diff(hist.indptr)
@@ -381,17 +434,30 @@ def evaluate(
             sc = sc.masked_fill(~cand, torch.nan)
             n_excl = n_items - cand.sum(1)
         top = None  # one top-(kmax + 1) of the candidate scores, shared by coverage and ranks
-        if protocol_method == "topk":
+        if from_top:
             top = torch.topk(sc, min(kmax + 1, n_items), dim=1)
         if want_cov:
-            ranked = sc if protocol_method == "topk" else sc.masked_fill(torch.isnan(sc), -torch.inf)
+            ranked = sc if from_top else sc.masked_fill(torch.isnan(sc), -torch.inf)
             for k, members in _topk_members(ranked, tuple(protocol.ks), top).items():
                 covered[k][members] = True
         # sub-chunk so that the [b, T, N] comparisons stay around 2^24 elements
         T = max(1, tg.shape[1])
         method = protocol_method if protocol_method != "auto" else ("compare" if T <= 8 else "sort")
-        sub = max(1, (1 << 24) // ((T if method == "compare" else 8) * n_items)) if method != "topk" else hi - lo
-        for g, gmask in groups.items():
+        sub = max(1, (1 << 24) // ((T if method in ("compare", "counts") else 8) * n_items)) if method != "topk" else hi - lo
+        if method == "counts":  # no subsets here: one group
+            ranks_out[""][pos] = _topk_ranks(sc, tg, tvalid, kmax, top).numpy()
+            excluded_t = _in_rows(hist, tg) if hist is not None else torch.zeros_like(tvalid)
+            n_cand = n_items - n_excl
+            for a in range(0, hi - lo, sub):
+                b = min(a + sub, hi - lo)
+                less, eq, tcand = _auc_counts(sc[a:b], tg[a:b], tvalid[a:b], excluded_t[a:b], n_excl[a:b])
+                n_pos = tcand.sum(1).to(torch.float64)
+                auc_num[""][pos[a:b]] = torch.where(tcand, less + 0.5 * eq, 0.0).sum(1).numpy()
+                auc_den[""][pos[a:b]] = (n_pos * (n_cand[a:b].to(torch.float64) - n_pos)).numpy()
+            groups_here = {}
+        else:
+            groups_here = groups
+        for g, gmask in groups_here.items():
             gv = tvalid if gmask is None else torch.as_tensor(gmask[pos])
             gsc, g_excl = sc, n_excl
             if gmask is not None:  # the other subset's targets are neither relevant nor negatives

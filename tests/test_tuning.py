@@ -139,6 +139,11 @@ def test_two_workers_share_one_sqlite_study(tmp_path):
     done = [t for t in study.trials if t.state.is_finished()]
     assert 6 <= len(done) <= 7  # both workers stop at the shared budget (one may overshoot by its running trial)
     assert len({t.number for t in done}) == len(done)
+    # only the first 6 to finish are considered: the best parameters come from exactly the budget
+    entry = load_best(path)["synthetic/leave_one_out/itemknn"]
+    first = sorted(done, key=lambda t: (t.datetime_complete, t.number))[:6]
+    assert entry["trials"] == 6 and entry["value"] == max(t.value for t in first)
+    assert entry["trial"] in {t.number for t in first}
 
 
 @pytest.mark.slow

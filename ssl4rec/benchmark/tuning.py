@@ -269,16 +269,28 @@ def tune(
                         callbacks=[MaxTrialsCallback(budget, states=done_states)],
                         catch=(FloatingPointError,),
                     )
-                complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                # The first `budget` trials to finish count; with several workers one more may
+                # finish (a worker's running trial when another reached the budget): it is kept
+                # in the study but not considered, so every model is chosen from `budget` trials.
+                counted = _first_finished(study.get_trials(deepcopy=False, states=done_states), budget)
+                complete = [t for t in counted if t.state == TrialState.COMPLETE]
                 if complete:
-                    bt = study.best_trial
-                    best[key] = {"params": dict(bt.params), "value": float(bt.value), "trial": bt.number, "trials": len(study.get_trials(deepcopy=False, states=done_states))}
+                    bt = max(complete, key=lambda t: (t.value, -t.number))
+                    best[key] = {"params": dict(bt.params), "value": float(bt.value), "trial": bt.number, "trials": len(counted)}
                     logger.info("tune %s: best %s=%.4f at trial %d", key, suite.protocol.valid_metric, bt.value, bt.number)
                     if write_best and suite.path:  # after every study: a kill loses no finished study's result
                         _write_best(suite, trials, url, storage, key, best[key])
     if write_best and suite.path and best:
         logger.info("best parameters written to %s", best_params_path(suite.path))
     return best
+
+
+def _first_finished(trials: list[Any], budget: int) -> list[Any]:
+    """The first ``budget`` of ``trials`` by completion time (trial number breaks ties)."""
+    import datetime
+
+    never = datetime.datetime.max
+    return sorted(trials, key=lambda t: (t.datetime_complete or never, t.number))[:budget]
 
 
 def _study_config(suite: Suite, dspec: Any, sspec: Any, mspec: ModelSpec) -> dict[str, Any]:

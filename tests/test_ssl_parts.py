@@ -240,3 +240,15 @@ def test_masked_item_last_item_prob_masks_only_the_last_item(monkeypatch):
             assert seen["where"].sum() > 3  # mask_prob 0.5 over 16 real items
     with pytest.raises(ConfigError, match="last_item_prob"):
         mi.MaskedItem(last_item_prob=1.5)
+
+
+def test_gru_represent_equals_last_position_of_forward():
+    """The eval shortcut (output layer on the last position only) gives forward()[:, -1] exactly."""
+    torch.manual_seed(0)
+    enc = GRUEncoder(30, max_len=12, embedding_size=16, hidden_size=24, num_layers=2).eval()
+    seq = torch.randint(1, 31, (64, 12))
+    seq[5, :7] = 0  # left padding
+    seq[6, :] = 0  # empty row
+    seq[7, 3] = 0  # padding inside a row (mask value "padding")
+    with torch.no_grad():
+        assert torch.equal(enc.represent(seq), enc(seq)[:, -1])

@@ -75,7 +75,8 @@ class GRUEncoder(SequenceEncoder):
         nn.init.zeros_(self.dense.bias)
         self.item_embedding.reset_parameters(None)  # also a text-aware representation passed in
 
-    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+    def _run(self, seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """GRU outputs ``[B, W, hidden]`` in the right-padded layout, and each row's span ``n``."""
         b, w = seq.shape
         # span from the first real item to the end: = the item count for left-padded rows; a
         # padding id inside a row (the ``mask`` augmentation with value "padding") is read in place
@@ -86,5 +87,17 @@ class GRUEncoder(SequenceEncoder):
         to_right = (j + (w - n)[:, None]) % w
         x = dropout(self.item_embedding(torch.gather(seq, 1, to_right)), self.config.dropout, self.training)
         h, _ = self.gru(x)
-        h = self.dense(h)
-        return gather_positions(h, (j + n[:, None]) % w)  # rotate back to the left-padded layout
+        return h, n
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        h, n = self._run(seq)
+        w = seq.shape[1]
+        j = torch.arange(w, device=seq.device)[None]
+        return gather_positions(self.dense(h), (j + n[:, None]) % w)  # rotate back to the left-padded layout
+
+    def represent(self, seq: torch.Tensor) -> torch.Tensor:
+        """``forward(seq)[:, -1]``, with the output layer applied to the last position only."""
+        h, n = self._run(seq)
+        w = seq.shape[1]
+        last = (w - 1 + n) % w  # where the left-padded layout's last position went
+        return self.dense(h[torch.arange(h.shape[0], device=h.device), last])

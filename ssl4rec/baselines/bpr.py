@@ -134,7 +134,9 @@ class BPR(Recommender):
         items = torch.from_numpy(x.indices.astype(np.int64))
         known = torch.sort(users * train.n_items + items).values  # for searchsorted
         n = len(users)
-        opt = torch.optim.Adam(self.module.parameters(), lr=c.learning_rate)
+        # foreach: the same updates as torch's default single-tensor Adam on the CPU, bit for bit
+        # (checked), in fewer kernel calls
+        opt = torch.optim.Adam(self.module.parameters(), lr=c.learning_rate, foreach=True)
         module, device = self.module, self.device
 
         def run_epoch(epoch: int) -> float:

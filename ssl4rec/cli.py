@@ -146,12 +146,16 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     from .benchmark.leaderboard import publish
 
-    written = publish(args.results, args.to, datasets=args.dataset)
+    suite = None
     if args.suite:
-        from .benchmark.reproduce import write_reproduction
         from .config import load_suite
 
         suite = load_suite(args.suite)
+    expected = {d.label: [m.label for m in suite.models] for d in suite.datasets} if suite else None
+    written = publish(args.results, args.to, datasets=args.dataset, expected=expected)
+    if suite is not None:
+        from .benchmark.reproduce import write_reproduction
+
         if suite.published:
             report = Path(args.report) if args.report else Path(args.to) / "reproductions" / suite.name
             written += write_reproduction(suite, args.to, report)
@@ -273,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("results")
     pb.add_argument("--to", default="leaderboards", help="publication folder (default: leaderboards/)")
     pb.add_argument("--dataset", action="append", help="only this dataset label (repeatable)")
-    pb.add_argument("--suite", default=None, help="also write the suite's reproduction report (if it has published numbers)")
+    pb.add_argument("--suite", default=None, help="list the suite's models (missing rows where they have no record) and write its reproduction report (if it has published numbers)")
     pb.add_argument("--report", default=None, help="path (no extension) of the reproduction report (default: TO/reproductions/SUITE)")
     pb.add_argument("--readme", default=None, help="also regenerate the results block of this README from leaderboards/")
     pb.add_argument("--readme-root", default="leaderboards", help="folder whose records the README summary covers")

@@ -273,6 +273,10 @@ def test_publish_copies_records_and_updates_readme(tmp_path):
     assert update_readme(readme, pub)
     text = readme.read_text()
     assert "old" not in text and "synthetic / leave_one_out" in text and text.endswith("tail\n")
+    # publishing for a suite lists its models without records as missing rows
+    publish(out, pub, expected={"synthetic": ["pop", "itemknn", "ease"]})
+    table = (pub / "synthetic" / "leave_one_out.md").read_text()
+    assert "| ease | 0 |" in table and "missing (no record)" in table
     # the published folder is itself a results folder: running into it resumes (nothing to redo)
     again = Runner(parse_suite({**SUITE, "models": ["pop", "itemknn"], "splits": ["leave_one_out"], "seeds": [0]}), out=pub).run()
     assert [o.status for o in again] == ["skipped", "skipped"]

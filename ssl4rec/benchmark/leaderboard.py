@@ -217,8 +217,17 @@ def render_comparison(rows: list[dict[str, Any]], alpha: float = 0.05) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_tables(store: ResultsStore, columns: tuple[str, ...] = DEFAULT_COLUMNS, primary: str = "ndcg@10", alpha: float = 0.05) -> list[Table]:
-    """One :class:`Table` per (dataset, split) found in ``store``."""
+def build_tables(
+    store: ResultsStore,
+    columns: tuple[str, ...] = DEFAULT_COLUMNS,
+    primary: str = "ndcg@10",
+    alpha: float = 0.05,
+    expected: dict[str, list[str]] | None = None,
+) -> list[Table]:
+    """One :class:`Table` per (dataset, split) found in ``store``.
+
+    ``expected``: {dataset label: model labels} that every table of that dataset lists, as
+    "missing" rows when they have no record (e.g. a suite's models not run yet)."""
     from scipy import stats
 
     records = [r for r in store.iter_records(include_failed=True)]
@@ -233,6 +242,8 @@ def build_tables(store: ResultsStore, columns: tuple[str, ...] = DEFAULT_COLUMNS
         by_table[(ds, sp)][model].append(r)
         if model not in models_by_dataset[ds]:
             models_by_dataset[ds].append(model)
+    for ds, labels in (expected or {}).items():
+        models_by_dataset[ds] += [m for m in labels if m not in models_by_dataset[ds]]
     tables = []
     for (ds, sp), models in sorted(by_table.items()):
         ok_recs = [r for rs in models.values() for r in rs if r.get("status") == "ok"]
@@ -389,11 +400,18 @@ def render_csv(t: Table) -> str:
     return buf.getvalue()
 
 
-def write_leaderboards(results: str | Path, out: str | Path | None = None, columns: tuple[str, ...] = DEFAULT_COLUMNS, primary: str = "ndcg@10") -> list[Path]:
-    """Write ``<out>/<dataset>/<split>.md|.csv`` (+ an index per dataset) from the records in ``results``."""
+def write_leaderboards(
+    results: str | Path,
+    out: str | Path | None = None,
+    columns: tuple[str, ...] = DEFAULT_COLUMNS,
+    primary: str = "ndcg@10",
+    expected: dict[str, list[str]] | None = None,
+) -> list[Path]:
+    """Write ``<out>/<dataset>/<split>.md|.csv`` (+ an index per dataset) from the records in ``results``
+    (``expected``: model labels listed as missing rows where they have no record, see :func:`build_tables`)."""
     store = ResultsStore(results)
     out = Path(out) if out is not None else Path(results) / "leaderboards"
-    tables = build_tables(store, columns=columns, primary=primary)
+    tables = build_tables(store, columns=columns, primary=primary, expected=expected)
     written: list[Path] = []
     by_ds: dict[str, list[Table]] = defaultdict(list)
     for t in tables:
@@ -427,7 +445,9 @@ def write_leaderboards(results: str | Path, out: str | Path | None = None, colum
     return written
 
 
-def publish(results: str | Path, to: str | Path, datasets: list[str] | None = None) -> list[Path]:
+def publish(
+    results: str | Path, to: str | Path, datasets: list[str] | None = None, expected: dict[str, list[str]] | None = None
+) -> list[Path]:
     """Copy the records (JSON + per-user arrays) of ``results`` into ``to/records`` and regenerate
     every leaderboard under ``to`` from the records there, so each published cell stays traceable.
 
@@ -435,6 +455,8 @@ def publish(results: str | Path, to: str | Path, datasets: list[str] | None = No
         results: a results folder written by ``ssl4rec run``.
         to: the publication folder (e.g. ``leaderboards``).
         datasets: only publish records of these dataset labels.
+        expected: {dataset label: model labels} shown as missing rows where they have no record
+            (``publish --suite``: the suite's models).
     """
     import shutil
 
@@ -454,7 +476,7 @@ def publish(results: str | Path, to: str | Path, datasets: list[str] | None = No
                 shutil.copy2(npz, target.with_name(rec["per_user_file"]))
         copied += 1
     logger.info("published %d records from %s into %s", copied, results, dst / "records")
-    return write_leaderboards(dst, dst)
+    return write_leaderboards(dst, dst, expected=expected)
 
 
 README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"

@@ -36,13 +36,26 @@ def table(header: list[str], rows: list[list[object]]) -> str:
     return "\n".join(out)
 
 
+def _commit() -> str:
+    """The checkout's commit (``+dirty`` with uncommitted changes), or "an unknown commit"."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "an unknown commit"
+    return f"commit {head.stdout.strip()}" + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def update_readme(name: str, title: str, body: str, readme: Path = README) -> None:
     """Replace (or append) section ``name`` of ``benchmarks/README.md`` with ``body``."""
     cmd = "python " + " ".join(shlex.quote(a) for a in [f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     section = (
         f"<!-- begin {name} -->\n## {title}\n\n"
-        f"Measured {stamp} on {machine()} with:\n\n    {cmd}\n\n{body.strip()}\n<!-- end {name} -->"
+        f"Measured {stamp} on {machine()} at {_commit()} with:\n\n    {cmd}\n\n{body.strip()}\n<!-- end {name} -->"
     )
     text = readme.read_text() if readme.exists() else "# Benchmarks\n"
     pat = re.compile(rf"<!-- begin {re.escape(name)} -->.*?<!-- end {re.escape(name)} -->", re.S)

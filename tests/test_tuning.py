@@ -122,6 +122,31 @@ def test_selected_models_tune_and_merge_best_params(tmp_path):
 
 
 @pytest.mark.slow
+def test_workers_with_equally_seeded_samplers_draw_different_parameters():
+    """Two workers on one study hold samplers with the same seed: plain TPE gives both the same
+    draws; re-seeding per trial number gives each trial its own, reproducibly."""
+    import optuna
+
+    from ssl4rec.benchmark.tuning import _trial_seeded_tpe
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def two_workers(make, name):
+        storage = optuna.storages.InMemoryStorage()
+        draws = []
+        for _ in range(2):  # each worker opens the study with its own sampler instance
+            study = optuna.create_study(study_name=name, storage=storage, sampler=make(), load_if_exists=True)
+            trial = study.ask()
+            draws.append(trial.suggest_float("x", 0.0, 1.0))
+        return draws
+
+    plain = two_workers(lambda: optuna.samplers.TPESampler(seed=7), "plain")
+    assert plain[0] == plain[1]  # the defect: duplicate trials
+    seeded = two_workers(lambda: _trial_seeded_tpe(7), "seeded")
+    assert seeded[0] != seeded[1]
+    assert two_workers(lambda: _trial_seeded_tpe(7), "again") == seeded  # reproducible per trial number
+
+
 def test_two_workers_share_one_sqlite_study(tmp_path):
     import optuna
 
@@ -139,6 +164,7 @@ def test_two_workers_share_one_sqlite_study(tmp_path):
     done = [t for t in study.trials if t.state.is_finished()]
     assert 6 <= len(done) <= 7  # both workers stop at the shared budget (one may overshoot by its running trial)
     assert len({t.number for t in done}) == len(done)
+
     # only the first 6 to finish are considered: the best parameters come from exactly the budget
     entry = load_best(path)["synthetic/leave_one_out/itemknn"]
     first = sorted(done, key=lambda t: (t.datetime_complete, t.number))[:6]

@@ -222,7 +222,7 @@ def tune(
                 key = f"{dspec.label}/{sspec.label}/{mspec.label}"
                 space = search_space_for(mspec)
                 budget = trials if space else 1
-                sampler = optuna.samplers.TPESampler(seed=derive_seed("tune", suite.name, key, seed))
+                sampler = _trial_seeded_tpe(derive_seed("tune", suite.name, key, seed))
                 study = optuna.create_study(
                     study_name=f"{suite.name}/{key}",
                     storage=store,
@@ -283,6 +283,25 @@ def tune(
     if write_best and suite.path and best:
         logger.info("best parameters written to %s", best_params_path(suite.path))
     return best
+
+
+def _trial_seeded_tpe(seed: int) -> Any:
+    """A TPE sampler whose random state is re-seeded from (``seed``, trial number) before each trial.
+
+    Workers sharing a study would otherwise hold identically seeded samplers and draw the same
+    parameters (in the random start-up phase always); trial numbers are unique within a study,
+    so every trial gets its own draws and a single worker stays reproducible.
+    """
+    import optuna
+
+    class TrialSeededTPE(optuna.samplers.TPESampler):
+        def before_trial(self, study: Any, trial: Any) -> None:
+            for s in (getattr(self, "_rng", None), getattr(getattr(self, "_random_sampler", None), "_rng", None)):
+                if s is not None and hasattr(s, "rng"):
+                    s.rng.seed(derive_seed("trial", seed, trial.number) % 2**32)
+            super().before_trial(study, trial)
+
+    return TrialSeededTPE(seed=seed)
 
 
 def _first_finished(trials: list[Any], budget: int) -> list[Any]:

@@ -188,13 +188,13 @@ def test_killed_tune_resumes(tmp_path):
     def finished(label: str) -> int:
         if not (out / "tuning.db").exists():
             return 0
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import SQLAlchemyError
 
         try:
             study = optuna.load_study(study_name=f"tunetiny/synthetic/leave_one_out/{label}", storage=storage)
         except KeyError:  # study not created yet
             return 0
-        except OperationalError:  # the worker is creating the schema right now: look again later
+        except SQLAlchemyError:  # the worker is creating the schema right now: look again later
             return 0
         return sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
 

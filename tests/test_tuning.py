@@ -121,6 +121,33 @@ def test_selected_models_tune_and_merge_best_params(tmp_path):
         load_suite(path).select(seeds=[5])
 
 
+def test_repeated_configurations_do_not_count_toward_the_budget(tmp_path):
+    """A trial repeating an earlier finished configuration (as two identically seeded workers drew)
+    is passed over: the study is topped up to `budget` distinct configurations, and the repeat's
+    value is never chosen, even when it is higher."""
+    import optuna
+
+    from ssl4rec.benchmark.tuning import _space_size
+
+    path = write_suite(tmp_path, {**SUITE, "models": [{"name": "itemknn"}]})
+    out = tmp_path / "res"
+    storage = f"sqlite:///{out / 'tuning.db'}"
+    name = "tunetiny/synthetic/leave_one_out/itemknn"
+    tune(load_suite(path), out, trials=2)
+    study = optuna.load_study(study_name=name, storage=storage)
+    drawn = study.trials[1]
+    study.add_trial(optuna.trial.create_trial(params=drawn.params, distributions=drawn.distributions, value=drawn.value + 1.0))
+    best = tune(load_suite(path), out, trials=3)["synthetic/leave_one_out/itemknn"]
+    trials = optuna.load_study(study_name=name, storage=storage).trials
+    assert len(trials) == 4 and trials[3].params != drawn.params  # one new configuration ran
+    assert best["trials"] == 3 and best["repeats_skipped"] == 1
+    assert best["trial"] != 2 and best["value"] == max(trials[i].value for i in (0, 1, 3))
+    # a finite space caps the budget at its size (no endless search for configurations that do not exist)
+    assert _space_size({"a": ("categorical", [1, 2, 3]), "b": ("int", 1, 4)}) == 12
+    assert _space_size({"a": ("categorical", [1, 2]), "x": ("float", 0.0, 1.0)}) == float("inf")
+    assert _space_size({}) == 1
+
+
 @pytest.mark.slow
 def test_workers_with_equally_seeded_samplers_draw_different_parameters():
     """Two workers on one study hold samplers with the same seed: plain TPE gives both the same

@@ -206,7 +206,6 @@ def tune(
 ) -> dict[str, dict[str, Any]]:
     """Tune every (dataset, split, model) of ``suite`` with ``trials`` trials each; resumable."""
     import optuna
-    from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -221,7 +220,7 @@ def tune(
             for mspec in suite.models:
                 key = f"{dspec.label}/{sspec.label}/{mspec.label}"
                 space = search_space_for(mspec)
-                budget = trials if space else 1
+                budget = min(trials, _space_size(space))
                 sampler = _trial_seeded_tpe(derive_seed("tune", suite.name, key, seed))
                 study = optuna.create_study(
                     study_name=f"{suite.name}/{key}",
@@ -259,24 +258,31 @@ def tune(
                     trial.set_user_attr("fit_seconds", time.perf_counter() - t0)
                     return float(value)
 
-                finished = len(study.get_trials(deepcopy=False, states=done_states))
-                if finished < budget:
-                    logger.info("tune %s: %d/%d trials done, running the rest", key, finished, budget)
+                # The budget counts distinct configurations: a trial repeating the parameters of
+                # one finished before it (same seed, so the same result) adds nothing, and counting
+                # it would give that model fewer configurations than another (see _counted).
+                counted, repeats = _counted(study.get_trials(deepcopy=False, states=done_states), budget)
+                while len(counted) < budget:
+                    logger.info("tune %s: %d/%d configurations done, running the rest", key, len(counted), budget)
                     study.optimize(
                         objective,
-                        n_trials=budget - finished,
+                        n_trials=budget - len(counted),
                         timeout=timeout,
-                        callbacks=[MaxTrialsCallback(budget, states=done_states)],
+                        callbacks=[_BudgetReached(budget, done_states)],
                         catch=(FloatingPointError,),
                     )
-                # The first `budget` trials to finish count; with several workers one more may
-                # finish (a worker's running trial when another reached the budget): it is kept
-                # in the study but not considered, so every model is chosen from `budget` trials.
-                counted = _first_finished(study.get_trials(deepcopy=False, states=done_states), budget)
+                    before, (counted, repeats) = len(counted), _counted(study.get_trials(deepcopy=False, states=done_states), budget)
+                    if timeout is not None or len(counted) == before:
+                        if len(counted) < budget:
+                            logger.warning("tune %s: stopped at %d of %d configurations (timeout, or the sampler found no new one)", key, len(counted), budget)
+                        break
+                # The first `budget` distinct trials to finish count; with several workers more may
+                # finish (a worker's running trial when another reached the budget): they are kept
+                # in the study but not considered, so every model is chosen from `budget` configurations.
                 complete = [t for t in counted if t.state == TrialState.COMPLETE]
                 if complete:
                     bt = max(complete, key=lambda t: (t.value, -t.number))
-                    best[key] = {"params": dict(bt.params), "value": float(bt.value), "trial": bt.number, "trials": len(counted)}
+                    best[key] = {"params": dict(bt.params), "value": float(bt.value), "trial": bt.number, "trials": len(counted), "repeats_skipped": repeats}
                     logger.info("tune %s: best %s=%.4f at trial %d", key, suite.protocol.valid_metric, bt.value, bt.number)
                     if write_best and suite.path:  # after every study: a kill loses no finished study's result
                         _write_best(suite, trials, url, storage, key, best[key])
@@ -304,12 +310,57 @@ def _trial_seeded_tpe(seed: int) -> Any:
     return TrialSeededTPE(seed=seed)
 
 
-def _first_finished(trials: list[Any], budget: int) -> list[Any]:
-    """The first ``budget`` of ``trials`` by completion time (trial number breaks ties)."""
+def _space_size(space: dict[str, tuple]) -> int | float:
+    """How many distinct configurations ``space`` holds (infinite with a float dimension; 1 when empty)."""
+    size: int | float = 1
+    for spec in space.values():
+        if spec[0] == "categorical":
+            size *= len(spec[1])
+        elif spec[0] == "int":
+            size *= int(spec[2]) - int(spec[1]) + 1
+        else:
+            return float("inf")
+    return size
+
+
+def _counted(trials: list[Any], budget: int) -> tuple[list[Any], int]:
+    """The first ``budget`` distinct trials by completion time (trial number breaks ties), and how
+    many repeats were passed over before the budget was filled.
+
+    A trial whose parameters equal those of a trial that finished before it is a repeat: the model
+    seed is fixed per study, so it re-measures the same configuration. Several workers with
+    identically seeded samplers drew such repeats (1-7 of 21 per study before samplers were seeded
+    per trial); not counting them gives every model ``budget`` different configurations.
+    """
     import datetime
+    import json
 
     never = datetime.datetime.max
-    return sorted(trials, key=lambda t: (t.datetime_complete or never, t.number))[:budget]
+    seen: set[str] = set()
+    counted: list[Any] = []
+    repeats = 0
+    for t in sorted(trials, key=lambda t: (t.datetime_complete or never, t.number)):
+        if len(counted) == budget:
+            break
+        params = json.dumps(t.params, sort_keys=True, default=str)
+        if params in seen:
+            repeats += 1
+            continue
+        seen.add(params)
+        counted.append(t)
+    return counted, repeats
+
+
+class _BudgetReached:
+    """Optuna callback: stop this worker once the study holds ``budget`` distinct finished trials
+    (counted over all workers, like Optuna's ``MaxTrialsCallback`` but without repeats)."""
+
+    def __init__(self, budget: int, states: tuple) -> None:
+        self.budget, self.states = budget, states
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        if len(_counted(study.get_trials(deepcopy=False, states=self.states), self.budget)[0]) >= self.budget:
+            study.stop()
 
 
 def _study_config(suite: Suite, dspec: Any, sspec: Any, mspec: ModelSpec) -> dict[str, Any]:

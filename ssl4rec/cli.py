@@ -152,7 +152,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
         suite = load_suite(args.suite)
     expected = {d.label: [m.label for m in suite.models] for d in suite.datasets} if suite else None
-    written = publish(args.results, args.to, datasets=args.dataset, expected=expected)
+    written = publish(args.results, args.to, datasets=args.dataset, expected=expected, supersede=args.supersede)
     if suite is not None:
         from .benchmark.reproduce import write_reproduction
 
@@ -279,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--dataset", action="append", help="only this dataset label (repeatable)")
     pb.add_argument("--suite", default=None, help="list the suite's models (missing rows where they have no record) and write its reproduction report (if it has published numbers)")
     pb.add_argument("--report", default=None, help="path (no extension) of the reproduction report (default: TO/reproductions/SUITE)")
+    pb.add_argument(
+        "--supersede",
+        action="store_true",
+        help="each (dataset, split, model, seed) keeps only its newest record: older ones are not copied and are removed from TO/records (e.g. after re-tuning)",
+    )
     pb.add_argument("--readme", default=None, help="also regenerate the results block of this README from leaderboards/")
     pb.add_argument("--readme-root", default="leaderboards", help="folder whose records the README summary covers")
     pb.set_defaults(func=cmd_publish)

@@ -282,6 +282,31 @@ def test_publish_copies_records_and_updates_readme(tmp_path):
     assert [o.status for o in again] == ["skipped", "skipped"]
 
 
+def test_publish_supersede_keeps_the_newest_record_of_each_cell(tmp_path):
+    """Re-tuning changes a model's parameters under the same label: its old records may not be
+    averaged with the new ones; --supersede publishes the newest per (dataset, split, model, seed)
+    and removes the older ones from the publication folder."""
+    from ssl4rec.benchmark.leaderboard import MergeError, publish
+
+    def suite(k: int) -> dict:
+        return {**SUITE, "models": ["pop", {"name": "itemknn", "params": {"k": k}}], "splits": ["leave_one_out"], "seeds": [0]}
+
+    out, pub = tmp_path / "res", tmp_path / "leaderboards"
+    Runner(parse_suite(suite(10)), out=out).run()
+    publish(out, pub)
+    time.sleep(1.1)  # record times have one-second resolution
+    Runner(parse_suite(suite(20)), out=out).run()  # itemknn re-run with other parameters, pop skipped
+    assert len(list((out / "records").rglob("*.json"))) == 3
+    with pytest.raises(MergeError, match="model params"):
+        publish(out, pub)
+    publish(out, pub, supersede=True)
+    recs = list(ResultsStore(pub).iter_records())
+    assert sorted(r["model"]["label"] for r in recs) == ["itemknn", "pop"]
+    assert next(r for r in recs if r["model"]["label"] == "itemknn")["model"]["params"]["k"] == 20
+    assert len(list((pub / "records").rglob("*.npz"))) == 2  # the old per-user file went with its record
+    assert len(list((out / "records").rglob("*.json"))) == 3  # the results folder is left as it is
+
+
 def test_cli_export_users(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({**SUITE, "models": [{"name": "bpr", "params": {"epochs": 2}}], "splits": ["leave_one_out"]}))

@@ -446,7 +446,11 @@ def write_leaderboards(
 
 
 def publish(
-    results: str | Path, to: str | Path, datasets: list[str] | None = None, expected: dict[str, list[str]] | None = None
+    results: str | Path,
+    to: str | Path,
+    datasets: list[str] | None = None,
+    expected: dict[str, list[str]] | None = None,
+    supersede: bool = False,
 ) -> list[Path]:
     """Copy the records (JSON + per-user arrays) of ``results`` into ``to/records`` and regenerate
     every leaderboard under ``to`` from the records there, so each published cell stays traceable.
@@ -457,15 +461,25 @@ def publish(
         datasets: only publish records of these dataset labels.
         expected: {dataset label: model labels} shown as missing rows where they have no record
             (``publish --suite``: the suite's models).
+        supersede: a cell (dataset, split, model label, seed) keeps only its newest record (by the
+            record's time): older records of it in ``results`` are not copied and those in
+            ``to/records`` are removed (e.g. after re-tuning changed a model's parameters, whose old
+            records would otherwise be refused as a merge of different configurations). Without it,
+            such records stay and building the tables fails, naming them.
     """
     import shutil
 
     src = ResultsStore(results)
     dst = Path(to)
     copied = 0
-    for rec in src.iter_records():
-        if datasets and rec.get("dataset", {}).get("label") not in datasets:
-            continue
+    recs = [r for r in src.iter_records() if not datasets or r.get("dataset", {}).get("label") in datasets]
+    if supersede:
+        newest: dict[tuple, dict[str, Any]] = {}
+        for r in sorted(recs, key=lambda r: (str(r.get("time", "")), r["_path"])):
+            newest[_cell_of(r)] = r
+        logger.info("supersede: %d of %d records in %s are the newest of their cell", len(newest), len(recs), results)
+        recs = list(newest.values())
+    for rec in recs:
         rel = Path(rec["_path"])
         target = dst / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -476,7 +490,26 @@ def publish(
                 shutil.copy2(npz, target.with_name(rec["per_user_file"]))
         copied += 1
     logger.info("published %d records from %s into %s", copied, results, dst / "records")
+    if supersede:
+        keep = {_cell_of(r): Path(r["_path"]) for r in recs}
+        removed = []
+        for old in ResultsStore(dst).iter_records():
+            cell = _cell_of(old)
+            if cell in keep and Path(old["_path"]) != keep[cell]:
+                path = dst / old["_path"]
+                if old.get("per_user_file"):
+                    path.with_name(old["per_user_file"]).unlink(missing_ok=True)
+                path.unlink()
+                removed.append(old["_path"])
+        for r in removed:
+            logger.info("superseded (removed): %s", r)
+        logger.info("supersede: removed %d older records from %s", len(removed), dst / "records")
     return write_leaderboards(dst, dst, expected=expected)
+
+
+def _cell_of(rec: dict[str, Any]) -> tuple:
+    """(dataset, split, model label, seed) of a record: what one leaderboard cell averages over seeds."""
+    return (rec["dataset"]["label"], rec["split"]["label"], rec["model"]["label"], rec.get("seed"))
 
 
 README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"

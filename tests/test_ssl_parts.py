@@ -252,3 +252,24 @@ def test_gru_represent_equals_last_position_of_forward():
     seq[7, 3] = 0  # padding inside a row (mask value "padding")
     with torch.no_grad():
         assert torch.equal(enc.represent(seq), enc(seq)[:, -1])
+
+
+@pytest.mark.parametrize("shape", [(16, 24), (3, 5, 24)])
+def test_item_logits_match_the_sliced_table_product_bitwise(shape):
+    """ItemEmbedding.logits writes the table's gradient in one pass: values and gradients are
+    those of h @ scoring_matrix().T exactly, the padding and mask rows get zero gradient."""
+    from ssl4rec.encoders.base import ItemEmbedding
+
+    torch.manual_seed(0)
+    emb = ItemEmbedding(40, 24)
+    h = torch.randn(*shape, requires_grad=True)
+    g = torch.randn(*shape[:-1], 40)
+    out = emb.logits(h)
+    (out * g).sum().backward()
+    grads = emb.table.weight.grad.clone(), h.grad.clone()
+    emb.table.weight.grad, h.grad = None, None
+    ref = h @ emb.scoring_matrix().T
+    (ref * g).sum().backward()
+    assert torch.equal(out, ref)
+    assert torch.equal(grads[0], emb.table.weight.grad) and torch.equal(grads[1], h.grad)
+    assert not grads[0][0].any() and not grads[0][-1].any()

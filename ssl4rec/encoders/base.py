@@ -46,6 +46,29 @@ def make_config(config_cls: type[C], params: dict[str, Any], where: str) -> C:
     return config_cls(**params)
 
 
+class _RowsMatmul(torch.autograd.Function):
+    """``h @ weight[lo:hi].T`` whose backward writes the gradient of ``weight`` in one pass."""
+
+    @staticmethod
+    def forward(ctx: Any, h: torch.Tensor, weight: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+        ctx.save_for_backward(h, weight)
+        ctx.lo, ctx.hi = lo, hi
+        return h @ weight[lo:hi].T
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None, None]:
+        h, weight = ctx.saved_tensors
+        lo, hi = ctx.lo, ctx.hi
+        gh = g @ weight[lo:hi] if ctx.needs_input_grad[0] else None
+        gw = None
+        if ctx.needs_input_grad[1]:
+            gw = weight.new_empty(weight.shape)
+            gw[:lo].zero_()
+            gw[hi:].zero_()
+            torch.mm(g.reshape(-1, g.shape[-1]).T, h.reshape(-1, h.shape[-1]), out=gw[lo:hi])
+        return gh, gw, None, None
+
+
 class ItemEmbedding(nn.Module):
     """Learned ID embeddings of the items, plus the special mask token.
 
@@ -78,6 +101,16 @@ class ItemEmbedding(nn.Module):
     def scoring_matrix(self) -> torch.Tensor:
         """``[n_items, dim]``: row ``i`` scores item ``i`` (the output side of the tied embedding)."""
         return self.table.weight[1 : self.n_items + 1]
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """``h @ scoring_matrix().T``: ``[..., n_items]`` scores of every item.
+
+        Same values and gradients; the table's gradient is written by one matrix product into its
+        item rows, where autograd's slice backward zero-fills a full-size buffer and copies the
+        rows into it (for a wide table, e.g. Mult-VAE's 600-dim output on 12k items, a 29 MB
+        fill and copy per batch).
+        """
+        return _RowsMatmul.apply(h, self.table.weight, 1, self.n_items + 1)
 
     def reset_parameters(self, std: float | None = 0.02) -> None:
         """Normal(0, std) initialisation (Xavier-normal when ``std`` is None); padding row zero."""

@@ -123,7 +123,10 @@ class VAEEncoder(BagEncoder):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Item logits ``[B, n_items]`` from latent vectors."""
-        return self.decode_hidden(z) @ self.item_embedding.scoring_matrix().T + self.output_bias
+        h = self.decode_hidden(z)
+        if isinstance(self.item_embedding, ItemEmbedding):
+            return self.item_embedding.logits(h) + self.output_bias
+        return h @ self.item_embedding.scoring_matrix().T + self.output_bias
 
     def forward(self, bag: Bag) -> BagOutput:
         mu, logvar = self.encode(bag)

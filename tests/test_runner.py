@@ -282,6 +282,21 @@ def test_publish_copies_records_and_updates_readme(tmp_path):
     assert [o.status for o in again] == ["skipped", "skipped"]
 
 
+def test_tables_list_models_run_on_them_or_expected(tmp_path):
+    """A model with records on one split only is not a "missing" row on the others, unless the
+    suite expects it there."""
+    from ssl4rec.benchmark.leaderboard import build_tables
+
+    out = tmp_path / "res"
+    Runner(parse_suite({**SUITE, "models": ["pop"], "splits": ["leave_one_out", "random"], "seeds": [0]}), out=out).run()
+    Runner(parse_suite({**SUITE, "models": ["itemknn"], "splits": ["leave_one_out"], "seeds": [0]}), out=out).run()
+    rows = {t.split: {r.model: r.status for r in t.rows} for t in build_tables(ResultsStore(out))}
+    assert rows["leave_one_out"] == {"pop": "ok", "itemknn": "ok"}
+    assert rows["random"] == {"pop": "ok"}
+    rows = {t.split: {r.model: r.status for r in t.rows} for t in build_tables(ResultsStore(out), expected={"synthetic": ["pop", "itemknn"]})}
+    assert rows["random"] == {"pop": "ok", "itemknn": "missing"}
+
+
 def test_publish_supersede_keeps_the_newest_record_of_each_cell(tmp_path):
     """Re-tuning changes a model's parameters under the same label: its old records may not be
     averaged with the new ones; --supersede publishes the newest per (dataset, split, model, seed)

@@ -254,7 +254,10 @@ def build_tables(
                 cols.append(f"{sub}/{primary}")
         rows: list[Row] = []
         header: dict[str, Any] = {}
-        for model in models_by_dataset.get(ds, []) + sorted(set(models) - set(models_by_dataset.get(ds, []))):
+        # a table lists the models with records on it and the expected ones (a model run on another
+        # split only, e.g. by another suite, is not "missing" here)
+        wanted = set(models) | set((expected or {}).get(ds, []))
+        for model in [m for m in models_by_dataset.get(ds, []) if m in wanted] + sorted(set(models) - set(models_by_dataset.get(ds, []))):
             recs = models.get(model, [])
             ok = [r for r in recs if r.get("status") == "ok"]
             if ok:

@@ -87,6 +87,10 @@ def test_unscorable_targets_are_misses():
     assert res.per_user["recall@5"][0] == pytest.approx(0.5)
     assert res.per_user["hr@5"][1] == 0  # item 5 unscorable
     assert res.info["unscorable_targets"] == 2
+    # a model declaring every item scorable is evaluated like one declaring nothing
+    every = evaluate(FixedScores(HAND_SCORES, scorable=np.arange(6)), hand_split(), "test", Protocol(ks=(5,)), progress=False)
+    plain = evaluate(FixedScores(HAND_SCORES), hand_split(), "test", Protocol(ks=(5,)), progress=False)
+    assert every.metrics == plain.metrics and every.info["unscorable_targets"] == 0
 
 
 def test_target_in_history_counts_as_miss():

@@ -359,6 +359,8 @@ def evaluate(
     if scorable is not None:
         unscorable_mask = torch.ones(n_items, dtype=torch.bool)
         unscorable_mask[torch.as_tensor(scorable, dtype=torch.long)] = False
+        if not bool(unscorable_mask.any()):  # every item scorable: no marking pass, no copy of the scores
+            unscorable_mask = None
     gen = np.random.default_rng([seed, 104729])
     pop = torch.as_tensor(history.item_counts, dtype=torch.float64) + 1.0
 

@@ -41,7 +41,8 @@ class Embeddings:
         return None
 
 
-def make_split(n_users: int, n_items: int, mean_len: int, seed: int = 0) -> SplitData:
+def make_log(n_users: int, n_items: int, mean_len: int, seed: int = 0) -> pd.DataFrame:
+    """Zipf-popular items, log-normal history lengths (>= 3), one interaction per (user, item), time-ordered."""
     rng = np.random.default_rng(seed)
     lens = np.maximum(3, rng.lognormal(np.log(mean_len), 0.8, n_users).astype(np.int64))
     lens = np.minimum(lens, n_items // 2)
@@ -49,7 +50,11 @@ def make_split(n_users: int, n_items: int, mean_len: int, seed: int = 0) -> Spli
     pop = 1.0 / np.arange(1, n_items + 1) ** 0.8
     items = rng.choice(n_items, size=len(users), p=pop / pop.sum())
     df = pd.DataFrame({"user": users, "item": items, "rating": 1.0, "timestamp": np.arange(len(users))})
-    df = df.drop_duplicates(["user", "item"], keep="last")
+    return df.drop_duplicates(["user", "item"], keep="last").reset_index(drop=True)
+
+
+def make_split(n_users: int, n_items: int, mean_len: int, seed: int = 0) -> SplitData:
+    df = make_log(n_users, n_items, mean_len, seed)
     last = df.groupby("user").tail(1)
     train = df.drop(last.index)
     return SplitData(train=Interactions(train, n_users, n_items), valid=last.iloc[:0], test=last.reset_index(drop=True))

@@ -48,27 +48,10 @@ log = logging.getLogger("eval_recbole")
 HERE = Path(__file__).resolve().parent
 SIDE = HERE / "_recbole_eval_side.py"
 DEFAULT_RECBOLE_PYTHON = "/work/venvs/recbole/bin/python"
-CATALOGUES = {
-    # name: (users, items, mean history length) -- as eval_bound.py
-    "beauty": (22_363, 12_101, 9),
-    "ml20m": (138_493, 26_744, 144),
-}
 METRICS = ("recall", "mrr", "ndcg", "hr", "precision")
 RECBOLE_METRICS = ["Recall", "MRR", "NDCG", "Hit", "Precision"]
 DATASET = "catalogue"
 PARTS = ("train", "valid", "test")
-
-
-def make_log(n_users: int, n_items: int, mean_len: int, seed: int = 0) -> pd.DataFrame:
-    """Zipf-popular items, log-normal history lengths (>= 3), one interaction per (user, item), time-ordered."""
-    rng = np.random.default_rng(seed)
-    lens = np.maximum(3, rng.lognormal(np.log(mean_len), 0.8, n_users).astype(np.int64))
-    lens = np.minimum(lens, n_items // 2)
-    users = np.repeat(np.arange(n_users), lens)
-    pop = 1.0 / np.arange(1, n_items + 1) ** 0.8
-    items = rng.choice(n_items, size=len(users), p=pop / pop.sum())
-    df = pd.DataFrame({"user": users, "item": items, "rating": 1.0, "timestamp": np.arange(len(users))})
-    return df.drop_duplicates(["user", "item"], keep="last").reset_index(drop=True)
 
 
 def leave_one_out(df: pd.DataFrame, n_users: int, n_items: int):
@@ -173,7 +156,7 @@ def run_recbole(python: str, parts: dict[str, pd.DataFrame], u: np.ndarray, i: n
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--catalogues", nargs="+", default=["beauty"], choices=list(CATALOGUES))
+    ap.add_argument("--catalogues", nargs="+", default=["beauty"], choices=["beauty", "ml20m"])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--batch", type=int, default=1024, help="users per chunk (ssl4rec; RecBole's second setting)")
@@ -186,6 +169,8 @@ def main() -> None:
         os.environ[var] = str(args.threads)
     sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
     import torch
+    from eval_bound import SIZES as CATALOGUES  # the same synthetic catalogues
+    from eval_bound import make_log
 
     from ssl4rec.benchmark.evaluation import Protocol, evaluate
 

@@ -323,3 +323,36 @@ def test_compare_models_paired_over_seed_user_pairs(tmp_path):
     assert same["wilcoxon_p"] == 1.0 and "| no |" in render_comparison([same])
     (missing,) = compare_models(store, "A", "B", "ndcg@10")
     assert missing["n_pairs"] == 0 and missing["reason"] == "metric not recorded"
+
+
+def test_a_model_that_cannot_score_any_test_target_is_not_tuned(tmp_path):
+    """On cold_items every test target lacks training interactions: an ID model's top-k test
+    metrics are 0 whatever its parameters, so no study is spent on it; a model that can score
+    cold items (content) is tuned as usual, and a study begun earlier keeps its trials."""
+    import optuna
+
+    suite = dict(
+        SUITE,
+        datasets=[{"name": "synthetic", "params": {"n_users": 100, "n_items": 60, "n_interactions": 2000}}],
+        splits=[{"name": "cold_items", "params": {"item_fraction": 0.3}}],
+        models=[{"name": "bpr", "params": {"epochs": 2}}, {"name": "itemknn"}, "content"],
+    )
+    path = write_suite(tmp_path, suite)
+    out = tmp_path / "res"
+    storage = f"sqlite:///{out / 'tuning.db'}"
+    out.mkdir()
+    # itemknn's study was begun before this check existed: it is resumed, not skipped
+    optuna.create_study(study_name="tunetiny/synthetic/cold_items/itemknn", storage=storage)
+    best = tune(load_suite(path), out, trials=2)
+    names = set(optuna.get_all_study_names(storage=storage))
+    assert "tunetiny/synthetic/cold_items/bpr" not in names
+    assert best["synthetic/cold_items/bpr"]["trials"] == 0 and "test targets" in best["synthetic/cold_items/bpr"]["skipped"]
+    assert best["synthetic/cold_items/itemknn"]["trials"] == 2 and "skipped" not in best["synthetic/cold_items/itemknn"]
+    assert best["synthetic/cold_items/content"]["trials"] == 2
+    # run --tuned runs the default configuration and says why it was not tuned
+    outcomes = Runner(load_suite(path), out=out, tuning=load_best(path)).run()
+    assert all(o.status == "ok" for o in outcomes)
+    recs = {r["model"]["label"]: r for r in ResultsStore(out).iter_records()}
+    assert recs["bpr"]["metrics"]["ndcg@10"] == 0.0 and recs["bpr"]["tuning"]["skipped"]
+    assert any(n.startswith("not tuned, default configuration") for n in recs["bpr"]["notes"])
+    assert recs["content"]["metrics"]["ndcg@10"] > 0.0

@@ -277,7 +277,7 @@ class Runner:
         record["model"].update(params=resolved["params"], component_versions=resolved["versions"])
         tuned = self.tuning.get(f"{dspec.label}/{sspec.label}/{mspec.label}")
         if tuned:
-            record["tuning"] = {k: tuned.get(k) for k in ("trials", "trial", "value", "metric", "params")}
+            record["tuning"] = {k: tuned.get(k) for k in ("trials", "trial", "value", "metric", "params", "skipped")}
         callbacks = [cb for t in self.trackers for cb in t.cell_callbacks(cell_id, record)]
         validator = RankingValidator(split, protocol, seed=model_seed, max_users=self.suite.validation.get("max_users"), callbacks=callbacks)
         torch.manual_seed(model_seed)
@@ -286,7 +286,9 @@ class Runner:
         fit_seconds = time.perf_counter() - t0
         result = evaluate(model, split, "test", protocol, seed=model_seed)
         notes = []
-        if tuned:
+        if tuned and tuned.get("skipped"):
+            notes.append(f"not tuned, default configuration ({tuned['skipped']})")
+        elif tuned:
             notes.append(f"tuned ({tuned.get('trials')} trials, {tuned.get('metric') or 'valid'})")
         if result.info["unscorable_targets"]:
             notes.append(

@@ -214,6 +214,7 @@ def tune(
     runner = Runner(suite, out=out, data_dir=data_dir)
     seed = suite.seeds[0]
     best: dict[str, dict[str, Any]] = {}
+    existing = set(optuna.get_all_study_names(storage=store))
     for dspec in suite.datasets:
         for sspec in suite.splits:
             split = runner.split(dspec, sspec, seed)
@@ -221,6 +222,14 @@ def tune(
                 key = f"{dspec.label}/{sspec.label}/{mspec.label}"
                 space = search_space_for(mspec)
                 budget = min(trials, _space_size(space))
+                model_seed = derive_seed("model", dspec.label, sspec.label, mspec.label, seed)
+                reason = _untunable(split, mspec, model_seed)
+                if reason and f"{suite.name}/{key}" not in existing:  # a study begun before this check runs on
+                    best[key] = {"params": {}, "trials": 0, "skipped": reason}
+                    logger.info("tune %s: not tuned, %s", key, reason)
+                    if write_best and suite.path:
+                        _write_best(suite, trials, url, storage, key, best[key])
+                    continue
                 sampler = _trial_seeded_tpe(derive_seed("tune", suite.name, key, seed))
                 study = optuna.create_study(
                     study_name=f"{suite.name}/{key}",
@@ -237,7 +246,6 @@ def tune(
                     # trial 0: it leaves them at the model's own default, so trial 0 is the default config.
                     defaults = _defaults(mspec, space)
                     study.enqueue_trial(defaults, user_attrs={"default": True, "default_keys": sorted(defaults)})
-                model_seed = derive_seed("model", dspec.label, sspec.label, mspec.label, seed)
 
                 def objective(trial: Any, mspec: ModelSpec = mspec, space: dict = space, split: Any = split, model_seed: int = model_seed) -> float:
                     keys = trial.user_attrs.get("default_keys", list(space))
@@ -289,6 +297,30 @@ def tune(
     if write_best and suite.path and best:
         logger.info("best parameters written to %s", best_params_path(suite.path))
     return best
+
+
+def _untunable(split: Any, mspec: ModelSpec, model_seed: int) -> str | None:
+    """Why no configuration of ``mspec`` can change its test result on ``split``, or None.
+
+    That is the case when every test target is an item without training interactions (the
+    ``cold_items`` split's test set) and the model cannot score such items: each target is ranked
+    below every other item, so the top-k test metrics are 0 and AUC is fixed whatever the
+    parameters. Tuning it would spend the budget on a result known in advance.
+    """
+    try:
+        model, _ = build_model(mspec, model_seed)
+    except Exception:  # noqa: BLE001 - not applicable or misconfigured: the study reports it
+        return None
+    if getattr(model, "can_score_cold_items", True) or not hasattr(model, "scorable_items"):
+        return None
+    _, tmat = split.target_matrix("test")
+    targets = tmat[tmat >= 0]
+    if not len(targets) or bool((split.train.item_counts[targets] > 0).any()):
+        return None
+    return (
+        f"all {len(targets)} test targets are items without training interactions, which this model "
+        "cannot score, so its top-k test metrics are 0 under every configuration"
+    )
 
 
 def _trial_seeded_tpe(seed: int) -> Any:

@@ -109,7 +109,14 @@ def _check_mergeable(recs: list[dict[str, Any]], what: str) -> None:
         values = {k[field] for k in keys}
         if len(values) > 1:
             paths = ", ".join(r.get("_path", "?") for r in recs)
-            raise MergeError(f"refusing to average {what}: records differ in {field} ({len(values)} distinct values) — {paths}")
+            seeds = [r.get("seed") for r in recs]
+            hint = (
+                " Several records share a seed (a re-run after re-tuning?): `publish RESULTS_DIR --to DIR --supersede` "
+                "publishes only the newest record of each seed."
+                if len(set(seeds)) < len(seeds)
+                else ""
+            )
+            raise MergeError(f"refusing to average {what}: records differ in {field} ({len(values)} distinct values) — {paths}.{hint}")
 
 
 def holm(pvalues: list[float]) -> list[float]:

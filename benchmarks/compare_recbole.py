@@ -12,8 +12,9 @@ positive) with matched hyperparameters (``MODELS`` below) and early stopping on 
 then evaluate the test set once by full ranking over all items with the user's history
 excluded. Printed per model: the median seconds per training epoch of each framework (for
 Pop, ItemKNN and EASE, which do not iterate, the whole fit), the median seconds of one test
-evaluation pass, their ratios ssl4rec / RecBole (< 1: ssl4rec is faster), the epochs run, and
-both test NDCG@10 values.
+evaluation pass, their ratios ssl4rec / RecBole (< 1: ssl4rec is faster), the seconds each
+side's pass spent in the model's own forward pass (ssl4rec ``score``, RecBole
+``full_sort_predict``), the epochs run, and both test NDCG@10 values.
 
 One split, ssl4rec's, on both sides (seed ``--seed``):
 
@@ -549,6 +550,7 @@ def report_rows(rows: list[tuple[Pair, dict[str, Any], dict[str, Any]]]) -> tupl
         "eval s RecBole",
         "ratio",
         "ssl4rec forward alone / RecBole eval",
+        "forward s ssl4rec ; RecBole",
         "epochs run (best) ssl4rec ; RecBole",
         "NDCG@10 ssl4rec",
         "NDCG@10 RecBole",
@@ -561,6 +563,7 @@ def report_rows(rows: list[tuple[Pair, dict[str, Any], dict[str, Any]]]) -> tupl
         ev_r = r.get("eval_seconds") if r.get("ok") else None
         # the model's own forward pass (score) in ssl4rec's eval: no evaluator can go below it
         fw_s = s.get("eval_score_seconds") if s.get("ok") else None
+        fw_r = r.get("eval_forward_seconds") if r.get("ok") else None
         name = pair.label + ("" if pair.iterative else " (fit s)")
         ex = " ; ".join(_count(side.get("examples_per_epoch")) for side in (s, r)) if pair.iterative else "–"
         if pair.protocol == "sequential" and s.get("ok"):
@@ -583,6 +586,7 @@ def report_rows(rows: list[tuple[Pair, dict[str, Any], dict[str, Any]]]) -> tupl
                 _f(ev_r),
                 _ratio(ev_s, ev_r),
                 _ratio(fw_s, ev_r),
+                f"{_f(fw_s, '{:.4f}')} ; {_f(fw_r, '{:.4f}')}",
                 f"{_epochs(s, pair.iterative)} ; {_epochs(r, pair.iterative)}",
                 nd_s,
                 nd_r,
@@ -889,7 +893,9 @@ def main() -> None:
             "\nShare of ssl4rec's evaluation pass spent in the model's `score` (its forward pass; the rest "
             f"is history masking, ranking and metrics): {', '.join(shares)}. The column *ssl4rec forward "
             "alone / RecBole eval* divides that forward time by RecBole's whole pass: the eval ratio no "
-            "evaluator could go below with this model's network (target: 1/10).\n"
+            "evaluator could go below with this model's network (target: 1/10). *forward s* is the "
+            "time each side spent in the model's forward pass (ssl4rec `score`, RecBole "
+            "`full_sort_predict`) during one pass.\n"
         )
     print()
     print(cap)

@@ -146,14 +146,25 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     from .benchmark.leaderboard import publish
 
-    suite = None
+    suites = []
     if args.suite:
         from .config import load_suite
 
-        suite = load_suite(args.suite)
-    expected = {d.label: [m.label for m in suite.models] for d in suite.datasets} if suite else None
+        suites = [load_suite(p) for p in args.suite]
+    if args.report and len(suites) > 1:
+        from .registry import ConfigError
+
+        raise ConfigError("--report names one report file: give it with a single --suite")
+    # every suite's models are listed on its datasets' tables (several suites: the union per dataset)
+    expected: dict[str, list[str]] | None = None
+    if suites:
+        expected = {}
+        for suite in suites:
+            for d in suite.datasets:
+                have = expected.setdefault(d.label, [])
+                have += [m.label for m in suite.models if m.label not in have]
     written = publish(args.results, args.to, datasets=args.dataset, expected=expected, supersede=args.supersede)
-    if suite is not None:
+    for suite in suites:
         from .benchmark.reproduce import write_reproduction
 
         if suite.published:
@@ -277,7 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("results")
     pb.add_argument("--to", default="leaderboards", help="publication folder (default: leaderboards/)")
     pb.add_argument("--dataset", action="append", help="only this dataset label (repeatable)")
-    pb.add_argument("--suite", default=None, help="list the suite's models (missing rows where they have no record) and write its reproduction report (if it has published numbers)")
+    pb.add_argument(
+        "--suite",
+        action="append",
+        default=None,
+        help="list the suite's models (missing rows where they have no record) and write its reproduction report "
+        "(if it has published numbers); repeat it for several suites, e.g. one per dataset",
+    )
     pb.add_argument("--report", default=None, help="path (no extension) of the reproduction report (default: TO/reproductions/SUITE)")
     pb.add_argument(
         "--supersede",

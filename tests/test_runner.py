@@ -334,3 +334,26 @@ def test_cli_export_users(tmp_path):
     assert z[list(z.files)[0]].shape[0] > 0
     lines = (tmp_path / "u.csv").read_text().splitlines()
     assert lines[0].startswith("user,raw_id,label_1") and len(lines) > 10
+
+
+def test_publish_takes_several_suites_and_lists_each_ones_models(tmp_path):
+    """`publish --suite A --suite B`: each suite's models are listed (missing where they have no
+    record) on its own datasets' tables, so publishing one suite does not drop the other's rows."""
+    import yaml
+
+    from ssl4rec.cli import main
+
+    def write(name: str, label: str, models: list) -> Path:
+        d = {"name": name, "datasets": [{**SUITE["datasets"][0], "label": label}], "splits": ["leave_one_out"], "models": models, "seeds": [0]}
+        p = tmp_path / f"{name}.yaml"
+        p.write_text(yaml.safe_dump(d))
+        return p
+
+    a, b = write("a", "syn-a", ["pop", "ease"]), write("b", "syn-b", ["pop", "itemknn"])
+    out, pub = tmp_path / "res", tmp_path / "leaderboards"
+    assert main(["run", str(a), "--out", str(out), "--models", "pop"]) == 0
+    assert main(["run", str(b), "--out", str(out), "--models", "pop"]) == 0
+    assert main(["publish", str(out), "--to", str(pub), "--suite", str(a), "--suite", str(b)]) == 0
+    ta, tb = ((pub / ds / "leave_one_out.md").read_text() for ds in ("syn-a", "syn-b"))
+    assert "| ease | 0 |" in ta and "itemknn" not in ta
+    assert "| itemknn | 0 |" in tb and "ease" not in tb

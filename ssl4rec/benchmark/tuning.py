@@ -307,15 +307,15 @@ def _untunable(split: Any, mspec: ModelSpec, model_seed: int) -> str | None:
     below every other item, so the top-k test metrics are 0 and AUC is fixed whatever the
     parameters. Tuning it would spend the budget on a result known in advance.
     """
+    _, tmat = split.target_matrix("test")
+    targets = tmat[tmat >= 0]
+    if not len(targets) or bool((split.train.item_counts[targets] > 0).any()):
+        return None  # some target is a warm item (every split but cold_items): no model needs building
     try:
         model, _ = build_model(mspec, model_seed)
     except Exception:  # noqa: BLE001 - not applicable or misconfigured: the study reports it
         return None
     if getattr(model, "can_score_cold_items", True) or not hasattr(model, "scorable_items"):
-        return None
-    _, tmat = split.target_matrix("test")
-    targets = tmat[tmat >= 0]
-    if not len(targets) or bool((split.train.item_counts[targets] > 0).any()):
         return None
     return (
         f"all {len(targets)} test targets are items without training interactions, which this model "

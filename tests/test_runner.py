@@ -233,6 +233,25 @@ def test_suite_grid_expansion():
     assert s.splits[1].params == {"p": 0.5}
 
 
+def test_sparsity_levels_of_a_suite_share_the_base_split():
+    """Every level holds the base split's valid and test sets, trains are nested, and p = 1 is the
+    suite's own random split (a per-level seed would give every level other test users' items)."""
+    base = {"name": "random", "params": {"ratios": [0.8, 0.1, 0.1]}}
+    sparsity = {"name": "sparsity", "params": {"base": "random", "base_params": base["params"]}, "grid": {"p": [0.2, 0.5, 1.0]}}
+    suite = parse_suite({**SUITE, "splits": [base, sparsity]})
+    runner = Runner(suite, out="unused")
+    for seed in (0, 1):
+        rnd, *levels = [runner.split(suite.datasets[0], s, seed) for s in suite.splits]
+        trains = [set(zip(x.train.df.user, x.train.df.item, strict=True)) for x in levels]
+        assert trains[0] < trains[1] < trains[2]
+        for x in levels:
+            assert x.valid.equals(rnd.valid) and x.test.equals(rnd.test)
+        assert levels[2].fingerprint() == rnd.fingerprint()
+        assert len(levels[0].cold_items) > len(rnd.cold_items)  # recomputed for the sparser train
+    split_of_seed = [runner.split(suite.datasets[0], suite.splits[0], seed) for seed in (0, 1)]
+    assert split_of_seed[0].fingerprint() != split_of_seed[1].fingerprint()
+
+
 def test_shipped_configs_parse():
     for p in sorted((REPO / "configs").rglob("*.yaml")):
         if p.name.endswith(".best.yaml"):

@@ -356,3 +356,35 @@ def test_a_model_that_cannot_score_any_test_target_is_not_tuned(tmp_path):
     assert recs["bpr"]["metrics"]["ndcg@10"] == 0.0 and recs["bpr"]["tuning"]["skipped"]
     assert any(n.startswith("not tuned, default configuration") for n in recs["bpr"]["notes"])
     assert recs["content"]["metrics"]["ndcg@10"] > 0.0
+
+
+def test_a_split_with_the_same_data_reuses_the_study(tmp_path):
+    """Sparsity p = 1 is its base split: its cells take the base split's studies (same trials,
+    same best parameters) instead of repeating them, also when tuned on their own later; a
+    level with other data gets its own study."""
+    import optuna
+
+    base = {"name": "random", "params": {"ratios": [0.8, 0.1, 0.1]}}
+    sparsity = {"name": "sparsity", "params": {"base": "random", "base_params": base["params"]}, "grid": {"p": [0.5, 1.0]}}
+    suite = dict(SUITE, splits=[base, sparsity], models=[{"name": "bpr", "params": {"epochs": 2}}, {"name": "itemknn"}])
+    path = write_suite(tmp_path, suite)
+    out = tmp_path / "res"
+    storage = f"sqlite:///{out / 'tuning.db'}"
+    best = tune(load_suite(path), out, trials=2)
+    names = set(optuna.get_all_study_names(storage=storage))
+    assert not any("sparsity-p1.0" in n for n in names)
+    assert {"tunetiny/synthetic/sparsity-p0.5/bpr", "tunetiny/synthetic/random/bpr"} <= names
+    for m in ("bpr", "itemknn"):
+        shared, own = best[f"synthetic/sparsity-p1.0/{m}"], best[f"synthetic/random/{m}"]
+        assert shared["study"] == f"synthetic/random/{m}" and "study" not in own
+        assert (shared["params"], shared["value"], shared["trials"]) == (own["params"], own["value"], own["trials"])
+    # alone, later (only p = 1 selected): found by its data, nothing new is run
+    only_p1 = load_suite(path).select(splits=["sparsity-p1.0"])
+    again = tune(only_p1, out, trials=2)
+    assert again["synthetic/sparsity-p1.0/bpr"]["study"] == "synthetic/random/bpr"
+    assert len(optuna.load_study(study_name="tunetiny/synthetic/random/bpr", storage=storage).trials) == 2
+    outcomes = Runner(only_p1, out=out, tuning=load_best(path)).run()
+    assert all(o.status == "ok" for o in outcomes)
+    rec = next(r for r in ResultsStore(out).iter_records() if r["model"]["label"] == "bpr")
+    assert rec["tuning"]["study"] == "synthetic/random/bpr"
+    assert any("study of random, same data" in n for n in rec["notes"])

@@ -41,6 +41,20 @@ def derive_seed(*keys: Any) -> int:
     return int.from_bytes(h[:4], "little") % (2**31 - 1)
 
 
+def split_seed_key(sspec: ComponentSpec) -> str:
+    """What a split's seed is derived from: its own spec, except for a sparsity level, which takes
+    the seed of its base split.
+
+    So every sparsity level of a suite holds the same valid and test sets and nested train parts
+    (the levels differ only in how much training data they keep), and ``p: 1.0`` is the base split
+    itself when the suite also lists that split with the same parameters.
+    """
+    if sspec.name != "sparsity":
+        return sspec.key()
+    base = dataclasses.replace(sspec, name=str(sspec.params.get("base", "random")), params=dict(sspec.params.get("base_params") or {}))
+    return base.key()
+
+
 def versions() -> dict[str, str]:
     """Versions of the packages that can change results."""
     import pandas
@@ -163,7 +177,7 @@ class Runner:
             from .splits import make_split
 
             ds = self.dataset(dspec)
-            split_seed = derive_seed("split", dspec.label, ds.checksum, sspec.key(), seed)
+            split_seed = derive_seed("split", dspec.label, ds.checksum, split_seed_key(sspec), seed)
             self._splits[key] = make_split(ds, sspec.name, seed=split_seed, **sspec.params)
         return self._splits[key]
 
@@ -278,6 +292,8 @@ class Runner:
         tuned = self.tuning.get(f"{dspec.label}/{sspec.label}/{mspec.label}")
         if tuned:
             record["tuning"] = {k: tuned.get(k) for k in ("trials", "trial", "value", "metric", "params", "skipped")}
+            if tuned.get("study"):  # tuned in the study of a split with the same data
+                record["tuning"]["study"] = tuned["study"]
         callbacks = [cb for t in self.trackers for cb in t.cell_callbacks(cell_id, record)]
         validator = RankingValidator(split, protocol, seed=model_seed, max_users=self.suite.validation.get("max_users"), callbacks=callbacks)
         torch.manual_seed(model_seed)
@@ -289,7 +305,8 @@ class Runner:
         if tuned and tuned.get("skipped"):
             notes.append(f"not tuned, default configuration ({tuned['skipped']})")
         elif tuned:
-            notes.append(f"tuned ({tuned.get('trials')} trials, {tuned.get('metric') or 'valid'})")
+            shared = f"; study of {tuned['study'].split('/')[1]}, same data" if tuned.get("study") else ""
+            notes.append(f"tuned ({tuned.get('trials')} trials, {tuned.get('metric') or 'valid'}{shared})")
         if result.info["unscorable_targets"]:
             notes.append(
                 f"cannot score cold items: {result.info['unscorable_targets']} of {result.info['n_targets']} "

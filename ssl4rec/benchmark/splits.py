@@ -344,6 +344,10 @@ def sparsity(
 ) -> SplitData:
     """Sparsity level ``p``: valid and test are exactly those of the base split (same seed),
     train keeps a seeded fraction ``p`` of each user's training interactions (at least one).
+
+    Levels made with the same seed keep nested train parts (the interactions kept at a lower
+    ``p`` are kept at every higher one), and ``p = 1`` is the base split. The runner gives every
+    level its base split's seed (``split_seed_key``), so a suite's levels are comparable.
     """
     if not 0 < p <= 1:
         raise ConfigError(f"p must be in (0, 1], got {p}")
@@ -375,8 +379,10 @@ def sparsity(
         base_split.test,
         info,
         context=base_split.context,
-        cold_users=base_split.cold_users if len(base_split.cold_users) else None,
-        cold_items=base_split.cold_items if len(base_split.cold_items) else None,
+        # the base's cold users / items when it designates them (cold-start bases); otherwise they
+        # are the targets this sparser train part has not seen, recomputed like any split's
+        cold_users=base_split.cold_users if base_split.context is not None else None,
+        cold_items=base_split.cold_items if base_split.info.get("report_cold_warm") else None,
     )
 
 

@@ -135,11 +135,16 @@ def _open_storage(url: str, attempts: int = 8) -> Any:
     import inspect
     import warnings
 
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna import storages
+    from optuna.storages import RDBStorage
     from sqlalchemy.exc import SQLAlchemyError
 
+    # Optuna >= 4.9 renamed the argument and the callback; older versions have only the first names
     key = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in inspect.signature(RDBStorage.__init__).parameters else "failed_trial_callback"
-    kwargs = {"heartbeat_interval": 30, "grace_period": 90, key: RetryFailedTrialCallback(max_retry=1)}
+    retry = getattr(storages, "RetryHeartbeatStaleTrialCallback", None) or storages.RetryFailedTrialCallback
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "experimental" warnings of the callback
+        kwargs = {"heartbeat_interval": 30, "grace_period": 90, key: retry(max_retry=1)}
     for i in range(attempts):
         try:
             with warnings.catch_warnings():
@@ -218,28 +223,38 @@ def tune(
     for dspec in suite.datasets:
         for sspec in suite.splits:
             split = runner.split(dspec, sspec, seed)
+            fingerprint = split.fingerprint()
             for mspec in suite.models:
                 key = f"{dspec.label}/{sspec.label}/{mspec.label}"
+                config = _study_config(suite, dspec, sspec, mspec)
+                # A study of another split with the same data (e.g. sparsity p = 1 and its base
+                # split) is this cell's study: same trials, same validation values.
+                owner = key if f"{suite.name}/{key}" in existing else (_study_of_same_data(store, suite.name, key, config, fingerprint) or key)
                 space = search_space_for(mspec)
                 budget = min(trials, _space_size(space))
-                model_seed = derive_seed("model", dspec.label, sspec.label, mspec.label, seed)
+                model_seed = derive_seed("model", dspec.label, owner.split("/")[1], mspec.label, seed)
                 reason = _untunable(split, mspec, model_seed)
-                if reason and f"{suite.name}/{key}" not in existing:  # a study begun before this check runs on
+                if reason and f"{suite.name}/{owner}" not in existing:  # a study begun before this check runs on
                     best[key] = {"params": {}, "trials": 0, "skipped": reason}
                     logger.info("tune %s: not tuned, %s", key, reason)
                     if write_best and suite.path:
                         _write_best(suite, trials, url, storage, key, best[key])
                     continue
-                sampler = _trial_seeded_tpe(derive_seed("tune", suite.name, key, seed))
+                if owner != key:
+                    logger.info("tune %s: same train/valid/test data as %s, using its study", key, owner)
+                sampler = _trial_seeded_tpe(derive_seed("tune", suite.name, owner, seed))
                 study = optuna.create_study(
-                    study_name=f"{suite.name}/{key}",
+                    study_name=f"{suite.name}/{owner}",
                     storage=store,
                     sampler=sampler,
                     pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
                     direction="maximize",
                     load_if_exists=True,
                 )
-                _check_study_config(study, _study_config(suite, dspec, sspec, mspec), key)
+                if owner == key:
+                    _check_study_config(study, config, key)
+                    if study.user_attrs.get("split_fingerprint") != fingerprint:
+                        study.set_user_attr("split_fingerprint", fingerprint)
                 done_states = (TrialState.COMPLETE, TrialState.PRUNED)
                 if not study.get_trials(deepcopy=False) and space:
                     # Defaults outside the space (weight decay 0 on a log scale) are not suggested in
@@ -291,12 +306,43 @@ def tune(
                 if complete:
                     bt = max(complete, key=lambda t: (t.value, -t.number))
                     best[key] = {"params": dict(bt.params), "value": float(bt.value), "trial": bt.number, "trials": len(counted), "repeats_skipped": repeats}
+                    if owner != key:
+                        best[key]["study"] = owner
                     logger.info("tune %s: best %s=%.4f at trial %d", key, suite.protocol.valid_metric, bt.value, bt.number)
                     if write_best and suite.path:  # after every study: a kill loses no finished study's result
                         _write_best(suite, trials, url, storage, key, best[key])
     if write_best and suite.path and best:
         logger.info("best parameters written to %s", best_params_path(suite.path))
     return best
+
+
+def _study_of_same_data(store: Any, suite_name: str, key: str, config: dict[str, Any], fingerprint: str) -> str | None:
+    """The cell key of another study in ``store`` for the same suite, dataset and model whose
+    split holds exactly this split's train / valid / test data, or None.
+
+    Such a study has this cell's configuration but for the split's parameters, and its
+    ``split_fingerprint`` (set when tune opens a study for its own cell) equals ``fingerprint``.
+    Tuning this cell again would repeat its trials on the same data. The study found first in
+    storage order (the earliest made) wins, so every worker picks the same one.
+    """
+    import optuna
+
+    dataset, _, model = key.split("/", 2)
+    want = {k: v for k, v in config.items() if k != "split"}
+    for summary in optuna.get_all_study_summaries(storage=store, include_best_trial=False):
+        name = summary.study_name
+        if not name.startswith(f"{suite_name}/") or name == f"{suite_name}/{key}":
+            continue
+        other = name[len(suite_name) + 1 :]
+        parts = other.split("/", 2)
+        if len(parts) != 3 or parts[0] != dataset or parts[2] != model:
+            continue
+        attrs = summary.user_attrs
+        if attrs.get("split_fingerprint") != fingerprint:
+            continue
+        if {k: v for k, v in (attrs.get("config") or {}).items() if k != "split"} == want:
+            return other
+    return None
 
 
 def _untunable(split: Any, mspec: ModelSpec, model_seed: int) -> str | None:

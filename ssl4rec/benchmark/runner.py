@@ -42,17 +42,20 @@ def derive_seed(*keys: Any) -> int:
 
 
 def split_seed_key(sspec: ComponentSpec) -> str:
-    """What a split's seed is derived from: its own spec, except for a sparsity level, which takes
-    the seed of its base split.
+    """What a split's seed is derived from: its own spec, or, for a split registered with
+    ``seed_from`` (a sparsity level), the spec of the split it is cut from.
 
     So every sparsity level of a suite holds the same valid and test sets and nested train parts
     (the levels differ only in how much training data they keep), and ``p: 1.0`` is the base split
     itself when the suite also lists that split with the same parameters.
     """
-    if sspec.name != "sparsity":
+    from ..registry import SPLITS
+
+    source = SPLITS.entry(sspec.name).meta.get("seed_from")
+    if source is None:
         return sspec.key()
-    base = dataclasses.replace(sspec, name=str(sspec.params.get("base", "random")), params=dict(sspec.params.get("base_params") or {}))
-    return base.key()
+    name, params = source(sspec.params)
+    return dataclasses.replace(sspec, name=name, params=params).key()
 
 
 def versions() -> dict[str, str]:

@@ -334,7 +334,16 @@ def cold_items(
     return _finish(ds, warm[part == 0], valid, test, info, cold_items=cold)
 
 
-@register_split("sparsity", summary="A base split whose train part keeps a fraction p of each user's interactions.")
+def _base_of_sparsity(params: dict) -> tuple[str, dict]:
+    """The split a sparsity level is cut from (its seed source, see ``Runner.split``)."""
+    return str(params.get("base", "random")), dict(params.get("base_params") or {})
+
+
+@register_split(
+    "sparsity",
+    summary="A base split whose train part keeps a fraction p of each user's interactions.",
+    seed_from=_base_of_sparsity,
+)
 def sparsity(
     ds: Dataset,
     seed: int = 0,
@@ -347,7 +356,7 @@ def sparsity(
 
     Levels made with the same seed keep nested train parts (the interactions kept at a lower
     ``p`` are kept at every higher one), and ``p = 1`` is the base split. The runner gives every
-    level its base split's seed (``split_seed_key``), so a suite's levels are comparable.
+    level its base split's seed (``seed_from``, read by ``split_seed_key``), so a suite's levels are comparable.
     """
     if not 0 < p <= 1:
         raise ConfigError(f"p must be in (0, 1], got {p}")

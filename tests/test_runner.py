@@ -85,6 +85,33 @@ def test_leaderboard_written_and_significance(tmp_path):
     assert any(str(f).endswith("README.md") for f in files)
 
 
+def test_fit_that_waited_for_cores_is_marked(tmp_path):
+    out = tmp_path / "res"
+    Runner(parse_suite({**SUITE, "splits": ["leave_one_out"], "seeds": [0]}), out=out).run()
+    recs = {r["model"]["label"]: r for r in records(out)}
+    bpr = recs["bpr"]
+    assert bpr["fit_cpu_seconds"] > 0 and bpr["machine"]["threads"] >= 1 and bpr["machine"]["load_avg_1m"] >= 0
+    # bpr's fit took 3 s of wall time but 1 s of CPU: it waited for cores; itemknn's did not
+    for label, (wall, cpu) in {"bpr": (3.0, 1.0), "itemknn": (3.0, 2.9)}.items():
+        path = out / recs[label]["_path"]
+        rec = json.loads(path.read_text())
+        rec.update(fit_seconds=wall, fit_cpu_seconds=cpu)
+        path.write_text(json.dumps(rec))
+    table = build_tables(ResultsStore(out))[0]
+    rows = {r.model: r for r in table.rows}
+    assert rows["bpr"].contended and not rows["itemknn"].contended
+    write_leaderboards(out)
+    md = (out / "leaderboards" / "synthetic" / "leave_one_out.md").read_text()
+    lines = {line.split(" |")[0].strip("| †"): line for line in md.splitlines() if line.startswith("| ")}
+    assert "3.0 ‡" in lines["bpr"] and "‡" not in lines["itemknn"]
+    csv = (out / "leaderboards" / "synthetic" / "leave_one_out.csv").read_text().splitlines()
+    header = csv[0].split(",")
+    cpu_col, cont_col = header.index("fit_cpu_seconds"), header.index("contended")
+    by_model = {line.split(",")[2]: line.split(",") for line in csv[1:]}
+    assert by_model["bpr"][cpu_col] == "1.000" and by_model["bpr"][cont_col] == "1"
+    assert by_model["itemknn"][cont_col] == "0"
+
+
 class Boom(Recommender):
     """Fails in fit (test helper)."""
 

@@ -9,7 +9,7 @@ import logging
 import re
 from typing import Any
 
-from .leaderboard import Table, pretty
+from .leaderboard import CONTENDED, Table, pretty
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,8 @@ def _table_html(t: Table) -> str:
         meta = (
             f"<p class='meta'>Protocol: {html.escape(str(h.get('protocol')))}; split <code>{html.escape(str(h.get('split')))}</code> "
             f"{html.escape(str(h.get('split_params')))}; data checksum <code>{html.escape(str(h.get('checksum'))[:16])}</code>. "
-            "† = significantly below the best (paired Wilcoxon, Holm, p &lt; 0.05).</p>"
+            "† = significantly below the best (paired Wilcoxon, Holm, p &lt; 0.05); "
+            f"‡ = a fit waited for cores (wall time &gt; {CONTENDED:g} × CPU time), so its time is inflated.</p>"
         )
     best = {}
     for c in t.columns:
@@ -108,7 +109,7 @@ def _table_html(t: Table) -> str:
             cells.append(f"<td{cls}>{v}</td>")
         spe = f"{r.seconds_per_epoch:.2f}" if r.seconds_per_epoch else "–"
         name = html.escape(r.model) + (" †" if r.significant else "")
-        body.append(f"<tr><td>{name}</td><td>{r.n_seeds}</td>{''.join(cells)}<td>{r.fit_seconds:.1f}</td><td>{spe}</td><td>{html.escape('; '.join(r.notes))}</td></tr>")
+        body.append(f"<tr><td>{name}</td><td>{r.n_seeds}</td>{''.join(cells)}<td>{r.fit_seconds:.1f}{' ‡' if r.contended else ''}</td><td>{spe}</td><td>{html.escape('; '.join(r.notes))}</td></tr>")
     return f"<h2 id='{html.escape(t.split)}'>{html.escape(t.split)}</h2>{meta}<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 

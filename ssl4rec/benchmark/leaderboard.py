@@ -51,6 +51,8 @@ class Row:
     std: dict[str, float] = dataclasses.field(default_factory=dict)
     fit_seconds: float | None = None
     seconds_per_epoch: float | None = None
+    fit_cpu_seconds: float | None = None  # None when a record predates CPU timing
+    contended: bool = False  # a fit's wall time exceeded its CPU time by > CONTENDED (it waited for cores)
     notes: list[str] = dataclasses.field(default_factory=list)
     records: list[str] = dataclasses.field(default_factory=list)
     p_value: float | None = None
@@ -66,6 +68,11 @@ class Table:
     rows: list[Row]
     primary: str
 
+
+# A fit is "contended" when its wall time exceeds its CPU time by this factor: the process waited
+# for cores (another job ran), so its wall time overstates the model's cost. Only 1-thread fits can
+# show it (a multi-threaded fit uses more CPU than wall time), so the mark is conservative.
+CONTENDED = 1.2
 
 # Parameters added after records existed, at the value that reproduces the earlier behaviour
 # exactly: a record without the key and a record with the key at this value describe the same
@@ -280,6 +287,10 @@ def build_tables(
                 spe = [r.get("fit_info", {}).get("seconds_per_epoch") for r in ok]
                 spe = [s for s in spe if s]
                 row.seconds_per_epoch = float(np.mean(spe)) if spe else None
+                cpu = [r.get("fit_cpu_seconds") for r in ok]
+                if all(c is not None for c in cpu):
+                    row.fit_cpu_seconds = float(np.mean(cpu))
+                    row.contended = any(r["fit_seconds"] > CONTENDED * max(r["fit_cpu_seconds"], 1e-3) for r in ok if r["fit_seconds"] > 1.0)
                 row.notes = sorted({n.split(":")[0] for r in ok for n in r.get("notes", [])})
                 row.records = [r["_path"] for r in ok]
                 if not header:
@@ -360,6 +371,8 @@ def render_markdown(t: Table) -> str:
             f"({sc.get('test_users')} test users; cold users {sc.get('cold_users')}, cold items {sc.get('cold_items')}).",
             f"- **Significance:** † = below the best {pretty(t.primary)} by a paired Wilcoxon signed-rank test over per-user values (Holm-corrected, p < 0.05).",
             "- Values are mean ± std over seeds (n = seeds column). Generated from result records by `ssl4rec leaderboard`; do not edit.",
+            f"- **Time:** fit s and s/epoch are wall clock on the machine that ran the record; ‡ = some fit's wall time exceeded its CPU time by > {CONTENDED - 1:.0%} "
+            "(it shared the cores with other work, so its time is inflated; CPU seconds are in the CSV).",
             "",
         ]
     best = {}
@@ -378,7 +391,8 @@ def render_markdown(t: Table) -> str:
         name = r.model + (" †" if r.significant else "")
         cells = [_fmt(r, c, best[c]) for c in t.columns]
         spe = f"{r.seconds_per_epoch:.2f}" if r.seconds_per_epoch else "–"
-        lines.append("| " + " | ".join([name, str(r.n_seeds), *cells, f"{r.fit_seconds:.1f}", spe, "; ".join(r.notes)]) + " |")
+        fit = f"{r.fit_seconds:.1f}" + (" ‡" if r.contended else "")
+        lines.append("| " + " | ".join([name, str(r.n_seeds), *cells, fit, spe, "; ".join(r.notes)]) + " |")
     lines.append("")
     return "\n".join(lines)
 
@@ -386,7 +400,7 @@ def render_markdown(t: Table) -> str:
 def render_csv(t: Table) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["dataset", "split", "model", "status", "seeds", *[f"{c}_{s}" for c in t.columns for s in ("mean", "std")], "fit_seconds", "seconds_per_epoch", "p_value_vs_best", "significant", "notes", "records"])
+    w.writerow(["dataset", "split", "model", "status", "seeds", *[f"{c}_{s}" for c in t.columns for s in ("mean", "std")], "fit_seconds", "seconds_per_epoch", "fit_cpu_seconds", "contended", "p_value_vs_best", "significant", "notes", "records"])
     for r in t.rows:
         vals = []
         for c in t.columns:
@@ -401,6 +415,8 @@ def render_csv(t: Table) -> str:
                 *vals,
                 f"{r.fit_seconds:.3f}" if r.fit_seconds is not None else "",
                 f"{r.seconds_per_epoch:.3f}" if r.seconds_per_epoch else "",
+                f"{r.fit_cpu_seconds:.3f}" if r.fit_cpu_seconds is not None else "",
+                int(r.contended),
                 f"{r.p_value:.3g}" if r.p_value is not None else "",
                 int(r.significant),
                 "; ".join(r.notes),

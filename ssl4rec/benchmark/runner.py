@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import platform
 import resource
 import subprocess
@@ -300,9 +301,9 @@ class Runner:
         callbacks = [cb for t in self.trackers for cb in t.cell_callbacks(cell_id, record)]
         validator = RankingValidator(split, protocol, seed=model_seed, max_users=self.suite.validation.get("max_users"), callbacks=callbacks)
         torch.manual_seed(model_seed)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         model.fit(split.train, validator)
-        fit_seconds = time.perf_counter() - t0
+        fit_seconds, fit_cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
         result = evaluate(model, split, "test", protocol, seed=model_seed)
         notes = []
         if tuned and tuned.get("skipped"):
@@ -322,6 +323,10 @@ class Runner:
             eval_info=result.info,
             fit_info=fit_info,
             fit_seconds=fit_seconds,
+            # wall clock depends on what else ran: CPU time, threads and the machine's load say how
+            # much (wall > CPU / threads means the fit waited for cores)
+            fit_cpu_seconds=fit_cpu_seconds,
+            machine={"threads": torch.get_num_threads(), "cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]},
             eval_seconds=result.info["seconds"],
             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
             notes=notes,

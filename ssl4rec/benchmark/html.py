@@ -20,6 +20,7 @@ body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}
+td:last-child{min-width:22em;text-align:left}
 th{background:#f3f3f3} .best{font-weight:bold} .na{color:#888} .meta{color:#555;font-size:13px}
 img{max-width:640px;border:1px solid #ddd;margin:0.5em 1em 0.5em 0}
 """
@@ -29,6 +30,46 @@ def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _style(i: int) -> dict[str, Any]:
+    """Line style ``i``: ten colours, then the same colours with other markers and dashes."""
+    return {"color": f"C{i % 10}", "marker": "osD^v"[(i // 10) % 5], "linestyle": ["-", "--", ":"][(i // 10) % 3]}
+
+
+def _cold_start(t: Table) -> str | None:
+    """``users`` / ``items`` for a cold-start split (registry metadata ``cold_start``), else None."""
+    from ..registry import SPLITS
+
+    name = (t.header or {}).get("split")
+    try:
+        return SPLITS.entry(name).meta.get("cold_start") if name else None
+    except KeyError:  # a split of a plugin that is not installed here
+        return None
+
+
+def _warm_reference(tables: list[Table]) -> Table | None:
+    """The split cold-start results are compared with: ``random`` if published, else the first
+    split that is neither a cold-start split nor a sparsity level."""
+    plain = [t for t in tables if t.header and not _cold_start(t) and not str(t.header.get("split")).startswith("sparsity")]
+    return next((t for t in plain if t.split == "random"), plain[0] if plain else None)
+
+
+def _cold_vs_warm(tables: list[Table], primary: str) -> tuple[list[str], list[str], dict[str, dict[str, float]]] | None:
+    """Bars per model: the primary metric on each cold-start split and on the warm reference split."""
+    cold = [t for t in tables if _cold_start(t)]
+    if not cold:
+        return None
+    values: dict[str, dict[str, float]] = {}
+    for t in cold:
+        values[f"cold {_cold_start(t)} ({t.split})"] = {r.model: r.mean[primary] for r in t.rows if primary in r.mean}
+    warm = _warm_reference(tables)
+    if warm is not None:
+        values[f"warm ({warm.split} split)"] = {r.model: r.mean[primary] for r in warm.rows if primary in r.mean}
+    models: list[str] = []
+    for t in cold:
+        models += [r.model for r in t.rows if r.model not in models]
+    return list(values), models, values
 
 
 def _plots(tables: list[Table], primary: str) -> list[tuple[str, str]]:
@@ -44,31 +85,49 @@ def _plots(tables: list[Table], primary: str) -> list[tuple[str, str]]:
     sparsity = [(float(m.group(1)), t) for t in tables if (m := re.search(r"sparsity.*?p([0-9.]+)$", t.split))]
     if len(sparsity) > 1:
         sparsity.sort(key=lambda x: x[0])
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = plt.subplots(figsize=(7.5, 4))
         models = sorted({r.model for _, t in sparsity for r in t.rows if primary in r.mean})
-        for m in models:
+        for i, m in enumerate(models):
             xs, ys = [], []
             for p, t in sparsity:
                 row = next((r for r in t.rows if r.model == m and primary in r.mean), None)
                 if row:
                     xs.append(p)
                     ys.append(row.mean[primary])
-            ax.plot(xs, ys, marker="o", label=m)
+            ax.plot(xs, ys, label=m, **_style(i))
         ax.set_xlabel("fraction of training interactions kept (p)")
         ax.set_ylabel(pretty(primary))
         ax.set_title(f"{pretty(primary)} vs sparsity")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         out.append((f"{pretty(primary)} vs sparsity level", _png(fig)))
         plt.close(fig)
-    for t in tables:
+    cold_warm = _cold_vs_warm(tables, primary)
+    if cold_warm:
+        groups, models, values = cold_warm
+        fig, ax = plt.subplots(figsize=(max(7.0, 0.6 * len(models)), 4))
+        width = 0.8 / len(groups)
+        missing_x = []
+        for j, g in enumerate(groups):
+            xs = [i - 0.4 + width * (j + 0.5) for i in range(len(models))]
+            ax.bar(xs, [values[g].get(m, 0.0) for m in models], width=width, label=g)
+            missing_x += [x for x, m in zip(xs, models, strict=True) if m not in values[g]]
+        if missing_x:  # tell "no record" apart from a value of 0
+            ax.plot(missing_x, [0.0] * len(missing_x), "x", color="0.5", label="no record")
+        ax.set_xticks(range(len(models)), models, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel(pretty(primary))
+        ax.set_title(f"{pretty(primary)}: cold-start splits vs a warm split")
+        ax.legend(fontsize=8)
+        out.append(("cold-start vs warm", _png(fig)))
+        plt.close(fig)
+    for t in tables:  # a split that tests cold and warm targets together: its two subsets
         cold, warm = f"cold/{primary}", f"warm/{primary}"
-        rows = [r for r in t.rows if cold in r.mean or warm in r.mean]
+        rows = [r for r in t.rows if cold in r.mean and warm in r.mean]
         if not rows:
             continue
         fig, ax = plt.subplots(figsize=(7, 4))
         x = range(len(rows))
-        ax.bar([i - 0.2 for i in x], [r.mean.get(cold, 0.0) for r in rows], width=0.4, label="cold items")
-        ax.bar([i + 0.2 for i in x], [r.mean.get(warm, 0.0) for r in rows], width=0.4, label="warm items")
+        ax.bar([i - 0.2 for i in x], [r.mean[cold] for r in rows], width=0.4, label="cold items")
+        ax.bar([i + 0.2 for i in x], [r.mean[warm] for r in rows], width=0.4, label="warm items")
         ax.set_xticks(list(x), [r.model for r in rows], rotation=30, ha="right", fontsize=8)
         ax.set_ylabel(pretty(primary))
         ax.set_title(f"{t.split}: cold vs warm test items")

@@ -217,7 +217,7 @@ def temporal(
     return _finish(ds, train, valid, test, info)
 
 
-@register_split("cold_users", summary="Held-out users: first n interactions revealed as context, the rest predicted.")
+@register_split("cold_users", cold_start="users", summary="Held-out users: first n interactions revealed as context, the rest predicted.")
 def cold_users(
     ds: Dataset,
     seed: int = 0,
@@ -277,7 +277,7 @@ def cold_users(
     )
 
 
-@register_split("cold_items", summary="Held-out items with zero training interactions; their interactions are the targets.")
+@register_split("cold_items", cold_start="items", summary="Held-out items with zero training interactions; their interactions are the targets.")
 def cold_items(
     ds: Dataset,
     seed: int = 0,

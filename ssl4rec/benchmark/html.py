@@ -37,21 +37,26 @@ def _style(i: int) -> dict[str, Any]:
     return {"color": f"C{i % 10}", "marker": "osD^v"[(i // 10) % 5], "linestyle": ["-", "--", ":"][(i // 10) % 3]}
 
 
-def _cold_start(t: Table) -> str | None:
-    """``users`` / ``items`` for a cold-start split (registry metadata ``cold_start``), else None."""
+def _split_meta(t: Table, key: str) -> Any:
+    """Registry metadata ``key`` of the split behind ``t`` (None for a plugin split not installed here)."""
     from ..registry import SPLITS
 
     name = (t.header or {}).get("split")
     try:
-        return SPLITS.entry(name).meta.get("cold_start") if name else None
-    except KeyError:  # a split of a plugin that is not installed here
+        return SPLITS.entry(name).meta.get(key) if name else None
+    except KeyError:
         return None
+
+
+def _cold_start(t: Table) -> str | None:
+    """``users`` / ``items`` for a cold-start split (registry metadata ``cold_start``), else None."""
+    return _split_meta(t, "cold_start")
 
 
 def _warm_reference(tables: list[Table]) -> Table | None:
     """The split cold-start results are compared with: ``random`` if published, else the first
-    split that is neither a cold-start split nor a sparsity level."""
-    plain = [t for t in tables if t.header and not _cold_start(t) and not str(t.header.get("split")).startswith("sparsity")]
+    split that is neither a cold-start split nor cut from another split (``seed_from``: a sparsity level)."""
+    plain = [t for t in tables if t.header and not _cold_start(t) and not _split_meta(t, "seed_from")]
     return next((t for t in plain if t.split == "random"), plain[0] if plain else None)
 
 

@@ -330,6 +330,18 @@ def test_publish_copies_records_and_updates_readme(tmp_path):
     assert [o.status for o in again] == ["skipped", "skipped"]
 
 
+def test_readme_summary_counts_tied_runners_up_instead_of_ranking_them():
+    from types import SimpleNamespace
+
+    from ssl4rec.benchmark.leaderboard import runners_up
+
+    rows = [SimpleNamespace(model=m, mean={"ndcg@10": v}) for m, v in [("a", 0.0), ("b", 0.2), ("c", 0.0), ("d", 0.00001), ("e", 0.1)]]
+    assert runners_up(rows, "ndcg@10") == "b 0.2000, e 0.1000"
+    assert runners_up(rows, "ndcg@10", n=3) == "b 0.2000, e 0.1000, 3 models 0.0000"
+    assert runners_up(rows[:1] + rows[2:4], "ndcg@10") == "3 models 0.0000"
+    assert runners_up([], "ndcg@10") == ""
+
+
 def test_tables_list_models_run_on_them_or_expected(tmp_path):
     """A model with records on one split only is not a "missing" row on the others, unless the
     suite expects it there."""

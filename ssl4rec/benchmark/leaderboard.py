@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import itertools
 import json
 import logging
 import math
@@ -537,6 +538,21 @@ def _cell_of(rec: dict[str, Any]) -> tuple:
     return (rec["dataset"]["label"], rec["split"]["label"], rec["model"]["label"], rec.get("seed"))
 
 
+def runners_up(rows: list[Any], primary: str, n: int = 2) -> str:
+    """The ``n`` best of ``rows`` by ``primary`` as "model value, ...". Models tied at a printed
+    value are counted, not named ("12 models 0.0000"), so a tie is not read as a ranking."""
+    shown: list[str] = []
+    covered = 0
+    ranked = sorted(rows, key=lambda r: -r.mean[primary])
+    for value, group in itertools.groupby(ranked, key=lambda r: f"{r.mean[primary]:.4f}"):
+        if covered >= n:
+            break
+        tied = list(group)
+        shown.append(f"{tied[0].model} {value}" if len(tied) == 1 else f"{len(tied)} models {value}")
+        covered += len(tied)
+    return ", ".join(shown)
+
+
 README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
@@ -555,9 +571,8 @@ def update_readme(readme: str | Path, root: str | Path = "leaderboards", primary
             if not ok:
                 continue
             best = max(ok, key=lambda r: r.mean[primary])
-            others = sorted((r for r in ok if r is not best), key=lambda r: -r.mean[primary])[:2]
             rel = (pub / safe_name(t.dataset) / f"{safe_name(t.split)}.md").relative_to(readme.parent)
-            runner_up = ", ".join(f"{r.model} {r.mean[primary]:.4f}" for r in others)
+            runner_up = runners_up([r for r in ok if r is not best], primary)
             where = "" if pub == root else f" ({pub.relative_to(root)})"
             lines.append(f"| [{t.dataset} / {t.split}{where}]({rel}) | {best.model} | {best.mean[primary]:.4f} (n={best.n_seeds}) | {runner_up} |")
     if len(lines) > 2:

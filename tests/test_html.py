@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from ssl4rec.benchmark.html import _cold_vs_warm
+from ssl4rec.benchmark.html import _cold_vs_warm, _sparsity_curves
 from ssl4rec.benchmark.leaderboard import Row, Table, write_leaderboards
 from ssl4rec.benchmark.runner import Runner
 from ssl4rec.config import parse_suite
@@ -61,6 +62,19 @@ def test_cold_start_splits_are_compared_with_the_random_split():
     groups, _, values = _cold_vs_warm([tables[4], tables[1], tables[0]], "ndcg@10")
     assert groups[-1] == "warm (leave_one_out split)" and values[groups[-1]] == {"pop": 0.5}
     assert _cold_vs_warm([tables[0], tables[2]], "ndcg@10") is None
+
+
+def test_sparsity_curves_break_where_a_level_has_no_record():
+    def table(label: str, values: dict[str, float]) -> Table:
+        rows = [Row(model=m, status="ok", n_seeds=1, mean={"ndcg@10": v}) for m, v in values.items()]
+        return Table("d", label, {"split": "sparsity"}, ["ndcg@10"], rows, "ndcg@10")
+
+    tables = [table("sparsity-p1.0", {"pop": 0.3, "bpr": 0.4}), table("random", {"pop": 0.5}), table("sparsity-p0.2", {"pop": 0.1, "bpr": 0.2}),
+              table("sparsity-p0.5", {"pop": 0.2})]
+    levels, curves = _sparsity_curves(tables, "ndcg@10")
+    assert levels == [0.2, 0.5, 1.0] and curves["pop"] == [0.1, 0.2, 0.3]
+    assert curves["bpr"][0] == 0.2 and math.isnan(curves["bpr"][1]) and curves["bpr"][2] == 0.4
+    assert _sparsity_curves(tables[:2], "ndcg@10") is None
 
 
 def _chromium() -> str | None:

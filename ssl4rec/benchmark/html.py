@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import logging
+import math
 import re
 from typing import Any
 
@@ -60,6 +61,23 @@ def _warm_reference(tables: list[Table]) -> Table | None:
     return next((t for t in plain if t.split == "random"), plain[0] if plain else None)
 
 
+def _sparsity_curves(tables: list[Table], primary: str) -> tuple[list[float], dict[str, list[float]]] | None:
+    """Sparsity levels p (ascending) and each model's ``primary`` at every level, NaN where it has
+    no record: the plotted line breaks there instead of joining the levels around a missing one.
+    None with fewer than two levels."""
+    sparsity = sorted(
+        ((float(m.group(1)), t) for t in tables if (m := re.search(r"sparsity.*?p([0-9.]+)$", t.split))), key=lambda x: x[0]
+    )
+    if len(sparsity) < 2:
+        return None
+    models = sorted({r.model for _, t in sparsity for r in t.rows if primary in r.mean})
+    curves = {}
+    for m in models:
+        rows = [next((r for r in t.rows if r.model == m and primary in r.mean), None) for _, t in sparsity]
+        curves[m] = [r.mean[primary] if r else math.nan for r in rows]
+    return [p for p, _ in sparsity], curves
+
+
 def _cold_vs_warm(tables: list[Table], primary: str) -> tuple[list[str], list[str], dict[str, dict[str, float]]] | None:
     """Bars per model: the primary metric on each cold-start split and on the warm reference split."""
     cold = [t for t in tables if _cold_start(t)]
@@ -87,19 +105,12 @@ def _plots(tables: list[Table], primary: str) -> list[tuple[str, str]]:
         logger.warning("matplotlib not installed: HTML leaderboards without plots (pip install ssl4rec[plots])")
         return []
     out = []
-    sparsity = [(float(m.group(1)), t) for t in tables if (m := re.search(r"sparsity.*?p([0-9.]+)$", t.split))]
-    if len(sparsity) > 1:
-        sparsity.sort(key=lambda x: x[0])
+    curves = _sparsity_curves(tables, primary)
+    if curves:
+        levels, curves = curves
         fig, ax = plt.subplots(figsize=(7.5, 4))
-        models = sorted({r.model for _, t in sparsity for r in t.rows if primary in r.mean})
-        for i, m in enumerate(models):
-            xs, ys = [], []
-            for p, t in sparsity:
-                row = next((r for r in t.rows if r.model == m and primary in r.mean), None)
-                if row:
-                    xs.append(p)
-                    ys.append(row.mean[primary])
-            ax.plot(xs, ys, label=m, **_style(i))
+        for i, (m, ys) in enumerate(curves.items()):
+            ax.plot(levels, ys, label=m, **_style(i))
         ax.set_xlabel("fraction of training interactions kept (p)")
         ax.set_ylabel(pretty(primary))
         ax.set_title(f"{pretty(primary)} vs sparsity")

@@ -174,6 +174,36 @@ def test_workers_with_equally_seeded_samplers_draw_different_parameters():
     assert two_workers(lambda: _trial_seeded_tpe(7), "again") == seeded  # reproducible per trial number
 
 
+def test_a_worker_whose_trial_another_worker_failed_goes_on(caplog):
+    """A worker paused past the heartbeat grace period finds its trial failed (and retried) by
+    another worker; Optuna then raises out of optimize. The worker must go on, and an error of the
+    objective itself must still propagate."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from ssl4rec.benchmark.tuning import _optimize
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+
+    def taken_over(trial):
+        if trial.number == 0:  # what fail_stale_trials in another worker does to this trial meanwhile
+            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        return trial.suggest_float("x", 0.0, 1.0)
+
+    with caplog.at_level("WARNING", logger="ssl4rec.benchmark.tuning"):
+        assert _optimize(study, taken_over, "k", n_trials=3) is False
+    assert "trial 0 was ended (FAIL) by another worker" in caplog.text
+    assert _optimize(study, taken_over, "k", n_trials=2) is True
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+
+    def broken(trial):
+        raise ValueError("a bug in the objective")
+
+    with pytest.raises(ValueError, match="a bug in the objective"):
+        _optimize(study, broken, "k", n_trials=1)
+
+
 def test_two_workers_share_one_sqlite_study(tmp_path):
     import optuna
 

@@ -287,14 +287,18 @@ def tune(
                 counted, repeats = _counted(study.get_trials(deepcopy=False, states=done_states), budget)
                 while len(counted) < budget:
                     logger.info("tune %s: %d/%d configurations done, running the rest", key, len(counted), budget)
-                    study.optimize(
+                    finished = _optimize(
+                        study,
                         objective,
+                        key,
                         n_trials=budget - len(counted),
                         timeout=timeout,
                         callbacks=[_BudgetReached(budget, done_states)],
                         catch=(FloatingPointError,),
                     )
                     before, (counted, repeats) = len(counted), _counted(study.get_trials(deepcopy=False, states=done_states), budget)
+                    if not finished:
+                        continue
                     if timeout is not None or len(counted) == before:
                         if len(counted) < budget:
                             logger.warning("tune %s: stopped at %d of %d configurations (timeout, or the sampler found no new one)", key, len(counted), budget)
@@ -427,6 +431,46 @@ def _counted(trials: list[Any], budget: int) -> tuple[list[Any], int]:
         seen.add(params)
         counted.append(t)
     return counted, repeats
+
+
+def _optimize(study: Any, objective: Any, key: str, **kwargs: Any) -> bool:
+    """``study.optimize(objective, **kwargs)``; False when it stopped because another worker had
+    already finished this worker's running trial.
+
+    With heartbeats, a worker that starts a trial first fails the trials of workers silent for
+    longer than the grace period (a process paused, suspended or starved of CPU) and enqueues
+    their retry. When the silent worker comes back, Optuna cannot record its trial and raises out
+    of ``optimize`` ("Cannot tell a FAIL trial"), which would end the whole ``tune`` run. Here the
+    worker logs it and goes on with the study's remaining budget instead.
+    """
+    own_errors: list[BaseException] = []
+    numbers: list[int] = []
+
+    def tracked(trial: Any) -> Any:
+        numbers.append(trial.number)
+        try:
+            return objective(trial)
+        except Exception as e:
+            own_errors.append(e)
+            raise
+
+    from optuna.trial import TrialState
+
+    try:
+        study.optimize(tracked, **kwargs)
+    except ValueError as e:
+        if not numbers or (own_errors and e is own_errors[-1]):  # the objective's own error, or none ran
+            raise
+        trial = next(t for t in study.get_trials(deepcopy=False) if t.number == numbers[-1])
+        if trial.state == TrialState.RUNNING:
+            raise
+        logger.warning(
+            "tune %s: trial %d was ended (%s) by another worker while this one was silent for longer than the "
+            "heartbeat grace period (paused or starved of CPU); it is retried as a new trial, this worker goes on",
+            key, trial.number, trial.state.name,
+        )
+        return False
+    return True
 
 
 class _BudgetReached:

@@ -66,6 +66,7 @@ def test_tune_equal_budget_defaults_first_and_run_tuned(tmp_path):
     assert recs["bpr"]["tuning"]["value"] == pytest.approx(best["synthetic/leave_one_out/bpr"]["value"])
     table = build_tables(ResultsStore(out))[0]
     assert any(n.startswith("tuned (3 trials") for r in table.rows if r.model == "bpr" for n in r.notes)
+    assert "no parameters to tune" in next(r for r in table.rows if r.model == "pop").notes
 
 
 def test_default_trial_of_an_ssl_preset_keeps_out_of_space_defaults(tmp_path):

@@ -310,7 +310,11 @@ class Runner:
             notes.append(f"not tuned, default configuration ({tuned['skipped']})")
         elif tuned:
             shared = f"; study of {tuned['study'].split('/')[1]}, same data" if tuned.get("study") else ""
-            notes.append(f"tuned ({tuned.get('trials')} trials, {tuned.get('metric') or 'valid'}{shared})")
+            n = tuned.get("trials")
+            if n == 1 and not tuned.get("params"):
+                notes.append("no parameters to tune")
+            else:
+                notes.append(f"tuned ({n} trial{'' if n == 1 else 's'}, {tuned.get('metric') or 'valid'}{shared})")
         if result.info["unscorable_targets"]:
             notes.append(
                 f"cannot score cold items: {result.info['unscorable_targets']} of {result.info['n_targets']} "

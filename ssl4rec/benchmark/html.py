@@ -105,9 +105,9 @@ def _plots(tables: list[Table], primary: str) -> list[tuple[str, str]]:
         logger.warning("matplotlib not installed: HTML leaderboards without plots (pip install ssl4rec[plots])")
         return []
     out = []
-    curves = _sparsity_curves(tables, primary)
-    if curves:
-        levels, curves = curves
+    sparsity = _sparsity_curves(tables, primary)
+    if sparsity:
+        levels, curves = sparsity
         fig, ax = plt.subplots(figsize=(7.5, 4))
         for i, (m, ys) in enumerate(curves.items()):
             ax.plot(levels, ys, label=m, **_style(i))

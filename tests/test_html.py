@@ -67,7 +67,8 @@ def test_cold_start_splits_are_compared_with_the_random_split():
 def test_sparsity_curves_break_where_a_level_has_no_record():
     def table(label: str, values: dict[str, float]) -> Table:
         rows = [Row(model=m, status="ok", n_seeds=1, mean={"ndcg@10": v}) for m, v in values.items()]
-        return Table("d", label, {"split": "sparsity"}, ["ndcg@10"], rows, "ndcg@10")
+        name, _, p = label.partition("-p")
+        return Table("d", label, {"split": name, "split_params": {"p": float(p)} if p else {}}, ["ndcg@10"], rows, "ndcg@10")
 
     tables = [table("sparsity-p1.0", {"pop": 0.3, "bpr": 0.4}), table("random", {"pop": 0.5}), table("sparsity-p0.2", {"pop": 0.1, "bpr": 0.2}),
               table("sparsity-p0.5", {"pop": 0.2})]

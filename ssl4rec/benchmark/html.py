@@ -7,7 +7,6 @@ import html
 import io
 import logging
 import math
-import re
 from typing import Any
 
 from .leaderboard import CONTENDED, Table, pretty
@@ -62,12 +61,11 @@ def _warm_reference(tables: list[Table]) -> Table | None:
 
 
 def _sparsity_curves(tables: list[Table], primary: str) -> tuple[list[float], dict[str, list[float]]] | None:
-    """Sparsity levels p (ascending) and each model's ``primary`` at every level, NaN where it has
-    no record: the plotted line breaks there instead of joining the levels around a missing one.
+    """Sparsity levels p (ascending; splits cut from another, registry ``seed_from``, with a ``p``
+    parameter) and each model's ``primary`` at every level, NaN where it has no record: the plotted line breaks there instead of joining the levels around a missing one.
     None with fewer than two levels."""
-    sparsity = sorted(
-        ((float(m.group(1)), t) for t in tables if (m := re.search(r"sparsity.*?p([0-9.]+)$", t.split))), key=lambda x: x[0]
-    )
+    levels = [t for t in tables if _split_meta(t, "seed_from") and "p" in (t.header.get("split_params") or {})]
+    sparsity = sorted(((float(t.header["split_params"]["p"]), t) for t in levels), key=lambda x: x[0])
     if len(sparsity) < 2:
         return None
     models = sorted({r.model for _, t in sparsity for r in t.rows if primary in r.mean})

@@ -237,6 +237,30 @@ def cmd_export_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_studies(args: argparse.Namespace) -> int:
+    from .benchmark.studies import export_studies, import_studies, summarise_studies
+    from .benchmark.tuning import storage_url
+    from .registry import ConfigError
+
+    if args.studies_verb != "import" and not args.storage and not (Path(args.results) / "tuning.db").is_file():
+        raise ConfigError(f"no tuning studies in {args.results} (no tuning.db there): give the --out folder of `ssl4rec tune`, or --storage URL")
+    if args.studies_verb == "export":
+        counts = export_studies(storage_url(args.results, args.storage), args.to)
+        for name, n in counts.items():
+            logger.info("%s: %d trials", name, n)
+    elif args.studies_verb == "import":
+        for name, (n, again) in import_studies(args.snapshot, storage_url(args.out, args.storage)).items():
+            logger.info("%s: %d trials%s", name, n, f", {again} interrupted one(s) queued again" if again else "")
+    else:
+        rows = summarise_studies(storage_url(args.results, args.storage))
+        print("| study | trials | complete | pruned | fail | running | waiting | best value (trial) |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            best = "–" if r["best_value"] is None else f"{r['best_value']:.4f} ({r['best_trial']})"
+            print(f"| {r['study']} | {r['trials']} | {r['complete']} | {r['pruned']} | {r['fail']} | {r['running']} | {r['waiting']} | {best} |")
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from .datasets import dataset_info
 
@@ -331,6 +355,20 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--to", required=True, help="output path without extension (.npz + .csv)")
     ex.add_argument("--data", default=None)
     ex.set_defaults(func=cmd_export_users)
+
+    st = sub.add_parser("studies", help="tuning studies: snapshot to a text file, restore elsewhere, list")
+    ssub = st.add_subparsers(dest="studies_verb", required=True)
+    se = ssub.add_parser("export", help="write every study of RESULTS_DIR's storage to an Optuna journal file (JSON lines)")
+    se.add_argument("results")
+    se.add_argument("--to", required=True, help="snapshot file, e.g. leaderboards/studies/SUITE.jsonl")
+    si = ssub.add_parser("import", help="restore a snapshot's studies into a results folder; `tune` then resumes them")
+    si.add_argument("snapshot")
+    si.add_argument("--out", default="results", help="results folder whose SQLite study gets them (default: results/)")
+    sl = ssub.add_parser("list", help="trials by state and best value of every study in RESULTS_DIR's storage")
+    sl.add_argument("results")
+    for sp in (se, si, sl):
+        sp.add_argument("--storage", default=None, help="Optuna storage URL instead of the results folder's SQLite file")
+        sp.set_defaults(func=cmd_studies)
 
     d = sub.add_parser("data", help="dataset commands")
     dsub = d.add_subparsers(dest="data_verb", required=True)

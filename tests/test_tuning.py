@@ -419,3 +419,49 @@ def test_a_split_with_the_same_data_reuses_the_study(tmp_path):
     rec = next(r for r in ResultsStore(out).iter_records() if r["model"]["label"] == "bpr")
     assert rec["tuning"]["study"] == "synthetic/random/bpr"
     assert any("study of random, same data" in n for n in rec["notes"])
+
+
+def test_a_study_snapshot_resumes_on_another_machine(tmp_path):
+    """`studies export` writes a study, one of its trials interrupted, to a journal file;
+    `studies import` into a fresh results folder restores it with the same trial numbers and
+    queues the interrupted configuration again; `tune` then tops up to the budget from there,
+    and a second import is refused rather than duplicating trials."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from ssl4rec.benchmark.tuning import _suggest, search_space_for
+    from ssl4rec.cli import main
+
+    suite = {**SUITE, "models": [{"name": "itemknn"}]}
+    path = write_suite(tmp_path, suite)
+    here, there = tmp_path / "here", tmp_path / "there"
+    name = "tunetiny/synthetic/leave_one_out/itemknn"
+    tune(load_suite(path), here, trials=2)
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{here / 'tuning.db'}")
+    running = study.ask()  # a worker killed mid-trial leaves this behind
+    space = search_space_for(load_suite(path).models[0])
+    interrupted = {k: _suggest(running, k, spec) for k, spec in space.items()}
+
+    snapshot = tmp_path / "snap" / "tunetiny.jsonl"
+    assert main(["studies", "export", str(here), "--to", str(snapshot)]) == 0
+    assert snapshot.read_text().count("\n") > 5 and not snapshot.with_name("tunetiny.jsonl.tmp").exists()
+    assert main(["studies", "import", str(snapshot), "--out", str(there)]) == 0
+    restored = optuna.load_study(study_name=name, storage=f"sqlite:///{there / 'tuning.db'}")
+    states = [t.state for t in restored.trials]
+    assert states == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL, TrialState.WAITING]
+    assert [t.value for t in restored.trials[:2]] == [t.value for t in study.trials[:2]]
+    assert restored.trials[0].user_attrs.get("default") is True
+    assert restored.user_attrs["config"] == study.user_attrs["config"]
+    again = tmp_path / "again.jsonl"  # a snapshot of the restored study does not queue the retry twice
+    assert main(["studies", "export", str(there), "--to", str(again)]) == 0
+    assert main(["studies", "import", str(again), "--out", str(tmp_path / "third")]) == 0
+    third = optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / 'third' / 'tuning.db'}")
+    assert [t.state for t in third.trials] == states
+
+    best = tune(load_suite(path), there, trials=3)
+    trials = optuna.load_study(study_name=name, storage=f"sqlite:///{there / 'tuning.db'}").trials
+    assert [t.number for t in trials] == [0, 1, 2, 3]
+    assert trials[3].state == TrialState.COMPLETE and trials[3].params == interrupted
+    assert trials[3].user_attrs["retry_of"] == 2
+    assert best[name.split("/", 1)[1]]["trials"] == 3
+    assert main(["studies", "import", str(snapshot), "--out", str(there)]) == 2  # would duplicate: refused

@@ -465,3 +465,19 @@ def test_a_study_snapshot_resumes_on_another_machine(tmp_path):
     assert trials[3].user_attrs["retry_of"] == 2
     assert best[name.split("/", 1)[1]]["trials"] == 3
     assert main(["studies", "import", str(snapshot), "--out", str(there)]) == 2  # would duplicate: refused
+
+
+def test_list_valued_choices_tune_without_warnings(tmp_path):
+    """Mult-VAE's hidden_sizes choices are lists: they are suggested, stored and read back from
+    the SQLite study without Optuna's non-scalar-choice warning, and come out as lists."""
+    import warnings
+
+    suite = {**SUITE, "models": [{"name": "multvae", "params": {"epochs": 1}}]}
+    path = write_suite(tmp_path, suite)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        best = tune(load_suite(path), tmp_path / "res", trials=2)
+    assert not [f"{w.filename}:{w.lineno} {w.message}" for w in caught if "categorical distribution" in str(w.message)]
+    (entry,) = best.values()
+    hidden = entry["params"]["encoder.hidden_sizes"]
+    assert isinstance(hidden, list) and hidden in ([300], [600], [1000])

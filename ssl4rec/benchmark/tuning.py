@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +211,22 @@ def tune(
     write_best: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Tune every (dataset, split, model) of ``suite`` with ``trials`` trials each; resumable."""
+    with warnings.catch_warnings():
+        # List choices (the VAE's hidden_sizes) round-trip through the RDB and journal storages as
+        # JSON; Optuna warns about any non-scalar choice all the same, at every suggestion and read.
+        warnings.filterwarnings("ignore", message="Choices for a categorical distribution", category=UserWarning)
+        return _tune(suite, out, trials, storage, data_dir, timeout, write_best)
+
+
+def _tune(
+    suite: Suite,
+    out: str | Path,
+    trials: int,
+    storage: str | None,
+    data_dir: str | Path | None,
+    timeout: float | None,
+    write_best: bool,
+) -> dict[str, dict[str, Any]]:
     import optuna
     from optuna.trial import TrialState
 

@@ -56,7 +56,7 @@ def _record(monkeypatch, preset: str, **params) -> tuple[list, Interactions]:
 
 @pytest.mark.parametrize("preset", ["sasrec", "cl4srec"])
 def test_bucketed_batches_cover_users_once_and_pad_to_longest(monkeypatch, preset):
-    seen, train = _record(monkeypatch, preset, epochs=2)
+    seen, train = _record(monkeypatch, preset, epochs=2, bucket_by_length=True)  # cl4srec's default is off
     active = sorted(train.active_users.tolist())
     per_epoch = len(seen) // 2
     assert per_epoch == -(-len(active) // 8)

@@ -50,7 +50,8 @@ class GRUEncoder(SequenceEncoder):
     same item vectors as the input. Deviations: whole user sequences instead of session-
     parallel mini-batches, full softmax (or sampled) loss instead of TOP1/BPR-max by default.
     Left-padded rows are rotated so the GRU reads real items first; hidden states of real
-    positions therefore do not depend on how much padding a batch carries.
+    positions therefore do not depend on how much padding a batch carries, and the outputs at
+    the padding left of a row are zero (as the transformer's).
     """
 
     Config = GRUConfig
@@ -93,7 +94,8 @@ class GRUEncoder(SequenceEncoder):
         h, n = self._run(seq)
         w = seq.shape[1]
         j = torch.arange(w, device=seq.device)[None]
-        return gather_positions(self.dense(h), (j + n[:, None]) % w)  # rotate back to the left-padded layout
+        out = gather_positions(self.dense(h), (j + n[:, None]) % w)  # rotate back to the left-padded layout
+        return out * (j >= (w - n)[:, None]).unsqueeze(2)  # padding left of a row's span: zero, as the transformer
 
     def represent(self, seq: torch.Tensor) -> torch.Tensor:
         """``forward(seq)[:, -1]``, with the output layer applied to the last position only."""

@@ -36,7 +36,7 @@ from ..data import Batch
 from ..encoders.base import Bag, make_config
 from ..registry import ConfigError, did_you_mean
 
-__all__ = ["Objective", "ObjectiveConfig", "TrainBatch", "check_choice", "trim_left"]
+__all__ = ["Objective", "ObjectiveConfig", "TrainBatch", "check_choice", "span", "trim_left"]
 
 
 @dataclasses.dataclass
@@ -54,11 +54,23 @@ def check_choice(value: Any, choices: list[str] | tuple[str, ...], where: str) -
 
 
 def trim_left(seq: torch.Tensor, min_width: int = 1) -> torch.Tensor:
-    """Drop leading columns that are padding in every row (left-padded ``seq`` [B, L])."""
+    """Drop leading columns that are padding in every row (left-padded ``seq`` [B, L]).
+
+    The width kept is the longest *span* (first real item to the end), not the longest item
+    count: a padding id inside a row (the ``mask`` augmentation with ``value="padding"``) is
+    kept in place.
+    """
     if seq.shape[0] == 0:
         return seq[:, -min_width:]
-    width = max(int((seq != 0).sum(1).max()), min_width)
+    width = max(int(span(seq).max()), min_width)
     return seq[:, -width:] if width < seq.shape[1] else seq
+
+
+def span(seq: torch.Tensor) -> torch.Tensor:
+    """[B] positions from each row's first real item to the end (0 for an all-padding row)."""
+    real = seq != 0
+    w = seq.shape[1]
+    return torch.where(real.any(1), w - real.to(torch.int8).argmax(1), 0)
 
 
 class TrainBatch:

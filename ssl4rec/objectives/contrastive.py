@@ -10,7 +10,7 @@ from torch import nn
 
 from ..registry import AUGMENTATIONS, ConfigError, register_objective
 from .base import Objective, ObjectiveConfig, TrainBatch, check_choice, trim_left
-from .losses import info_nce
+from .losses import flat_similarity, info_nce
 
 __all__ = ["Contrastive", "ContrastiveConfig", "augment"]
 
@@ -108,8 +108,12 @@ class Contrastive(Objective):
         views = [augment(seq, self.augmentations, batch.generator, net.mask_token) for _ in range(2)]
         both = trim_left(torch.cat(views))  # one width for both views: positions align from the right
         if self.config.view_repr == "flatten":
-            h = net.encode(both).reshape(both.shape[0], -1)
-        else:
-            h = net.represent(both)
-        z1, z2 = h.chunk(2)
+            # z @ z.T of the flattened views, by span (padding outputs are zero): dense cost only for long rows
+            rows, chunks = net.encode_chunks(both)
+            inv = torch.empty_like(rows)
+            inv[rows] = torch.arange(rows.numel(), device=rows.device)
+            gram = flat_similarity(chunks).index_select(0, inv).index_select(1, inv)
+            z1 = gram[: seq.shape[0]]
+            return info_nce(z1, z1, self.config.temperature, self.config.similarity, gram=gram)
+        z1, z2 = net.represent(both).chunk(2)
         return info_nce(z1, z2, self.config.temperature, self.config.similarity)

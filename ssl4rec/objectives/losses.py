@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .base import TrainBatch
 
-__all__ = ["ITEM_LOSSES", "info_nce", "item_loss", "softmax_cross_entropy"]
+__all__ = ["ITEM_LOSSES", "flat_similarity", "info_nce", "item_loss", "softmax_cross_entropy"]
 
 #: Accepted values of the ``loss`` option of item-prediction objectives.
 ITEM_LOSSES = ("ce", "bce", "bpr")
@@ -77,12 +79,68 @@ def softmax_cross_entropy(h: torch.Tensor, w: torch.Tensor, targets: torch.Tenso
     return _SoftmaxCE.apply(h, w, targets, rows).mean()
 
 
+class _FlatGram(torch.autograd.Function):
+    """Dot products of flattened right-aligned views given as chunks ``[n_c, w_c, d]`` of their own widths."""
+
+    @staticmethod
+    def forward(ctx: Any, *hs: torch.Tensor) -> torch.Tensor:
+        sizes = [h.shape[0] for h in hs]
+        bounds = [0]
+        for n_c in sizes:
+            bounds.append(bounds[-1] + n_c)
+        gram = hs[0].new_empty(bounds[-1], bounds[-1])
+        for a, ha in enumerate(hs):
+            for b in range(a, len(hs)):
+                hb = hs[b]
+                m = min(ha.shape[1], hb.shape[1])
+                block = ha[:, ha.shape[1] - m :].reshape(sizes[a], -1) @ hb[:, hb.shape[1] - m :].reshape(sizes[b], -1).T
+                gram[bounds[a] : bounds[a + 1], bounds[b] : bounds[b + 1]] = block
+                if b != a:
+                    gram[bounds[b] : bounds[b + 1], bounds[a] : bounds[a + 1]] = block.T
+        ctx.save_for_backward(*hs)
+        ctx.bounds = bounds
+        return gram
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        hs = ctx.saved_tensors
+        bounds = ctx.bounds
+        m_all = g + g.T
+        grads = []
+        for a, ha in enumerate(hs):
+            grad = torch.zeros_like(ha)
+            rows = m_all[bounds[a] : bounds[a + 1]]
+            for b, hb in enumerate(hs):
+                m = min(ha.shape[1], hb.shape[1])
+                part = rows[:, bounds[b] : bounds[b + 1]] @ hb[:, hb.shape[1] - m :].reshape(hb.shape[0], -1)
+                grad[:, ha.shape[1] - m :] += part.view(ha.shape[0], m, -1)
+            grads.append(grad)
+        return tuple(grads)
+
+
+def flat_similarity(chunks: list[torch.Tensor]) -> torch.Tensor:
+    """``z @ z.T`` for the flattened, right-aligned views given in chunks of their own widths.
+
+    ``chunks``: tensors ``[n_c, w_c, d]`` (e.g. :meth:`~ssl4rec.ssl.model.SSLNetwork.encode_chunks`), the
+    rows of the views in chunk order; a row is taken as zero left of its chunk's width (the encoders'
+    padding outputs). Equals ``z @ z.T`` with ``z`` the rows left-padded with zeros to a common width
+    and flattened, in the rows' chunk order; two rows share only their last ``min(w_a, w_b)``
+    positions, so each pair of chunks is multiplied over that width only: a fraction of the dense
+    ``N^2 W d`` cost (and no ``[N, W, d]`` padded copy) when most rows are short.
+    """
+    if len(chunks) == 1:
+        z = chunks[0].reshape(chunks[0].shape[0], -1)
+        return z @ z.T
+    return _FlatGram.apply(*chunks)
+
+
 def info_nce(
     z1: torch.Tensor,
     z2: torch.Tensor,
     temperature: float = 1.0,
     similarity: str = "dot",
     keys: torch.Tensor | None = None,
+    gram: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """InfoNCE (NT-Xent) between two views with in-batch negatives.
 
@@ -96,23 +154,33 @@ def info_nce(
         similarity: ``"dot"`` (CL4SRec) or ``"cosine"``.
         keys: optional [N] labels of the pairs (e.g. item ids); rows whose pairs share a key
             are not negatives of each other (no false negatives from duplicates in a batch).
+        gram: optional precomputed ``[2N, 2N]`` dot products of ``cat([z1, z2])`` (e.g. from
+            :func:`flat_similarity`); ``z1`` and ``z2`` then only give N and the device.
 
     Returns:
         The mean loss over the 2N anchors.
     """
-    if similarity == "cosine":
-        z1, z2 = F.normalize(z1, dim=-1), F.normalize(z2, dim=-1)
-    elif similarity != "dot":
+    if similarity not in ("dot", "cosine"):
         raise ValueError(f"similarity must be 'dot' or 'cosine', got {similarity!r}")
     n = z1.shape[0]
-    z = torch.cat([z1, z2])
-    sim = (z @ z.T) / temperature
-    labels = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
-    exclude = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    if gram is not None:
+        sim = gram
+        if similarity == "cosine":
+            norm = sim.diagonal().clamp_min(1e-24).sqrt()
+            sim = sim / (norm[:, None] * norm[None, :])
+        sim = sim / temperature
+    else:
+        if similarity == "cosine":
+            z1, z2 = F.normalize(z1, dim=-1), F.normalize(z2, dim=-1)
+        z = torch.cat([z1, z2])
+        sim = (z @ z.T) / temperature
+    device = sim.device
+    labels = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(device)
+    exclude = torch.eye(2 * n, dtype=torch.bool, device=device)
     if keys is not None:
-        k = torch.cat([keys, keys]).to(z.device)
+        k = torch.cat([keys, keys]).to(device)
         exclude |= k[:, None] == k[None, :]
-        exclude[torch.arange(2 * n, device=z.device), labels] = False  # keep each anchor's positive
+        exclude[torch.arange(2 * n, device=device), labels] = False  # keep each anchor's positive
     sim = sim.masked_fill(exclude, float("-inf"))
     return F.cross_entropy(sim, labels)
 

@@ -62,10 +62,10 @@ class NextItem(Objective):
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         inputs, targets = batch.pairs
-        h = net.encode(inputs)
         real = inputs != 0
+        h = net.encode_at(inputs, real)
         return item_loss(
-            net, h[real], targets[real], loss=self.config.loss, num_negatives=self.config.num_negatives, batch=batch
+            net, h, targets[real], loss=self.config.loss, num_negatives=self.config.num_negatives, batch=batch
         )
 
     def score(self, net: nn.Module, batch: Batch) -> torch.Tensor:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .. import encoders as _encoders  # noqa: F401  (registers the built-in encoders)
@@ -31,7 +32,7 @@ from ..data import Batch, Interactions
 from ..encoders.base import Bag, make_config
 from ..encoders.text_items import ITEM_REPRS, TextItemEmbedding, prepare_text
 from ..models import Recommender, Validator, default_device, train_loop
-from ..objectives.base import Objective, TrainBatch, check_choice
+from ..objectives.base import Objective, TrainBatch, check_choice, span
 from ..registry import AUGMENTATIONS, ENCODERS, OBJECTIVES, TEXT_ENCODERS, ConfigError, Entry
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,13 @@ class SSLTrainConfig:
     ``batch_size`` and the batches visited in a seeded random order. Each batch is then
     padded only to its own longest sequence, which makes epochs several times faster on
     data where most sequences are short. False: uniformly shuffled batches."""
+    length_chunks: int = 4
+    """Uniformly shuffled batches (``bucket_by_length=False``) mix short and long sequences, so a
+    batch padded to its longest row costs several times a bucketed one. With ``length_chunks`` k > 1
+    the encoder runs on k length-sorted chunks of each such batch, each trimmed to its own longest
+    row: the same loss and gradients (outputs at real positions do not depend on padding), about
+    the cost of a bucketed batch. 1 = run every batch whole. Training only; no effect on results
+    beyond the order of dropout draws."""
     train_windows: str = "last"
     """Training sequences of sequence encoders: ``"last"`` = one window per user, the most recent
     ``max_len`` + 1 items (SASRec's, BERT4Rec's and the ICLRec code's choice; earlier
@@ -235,8 +243,10 @@ class SSLNetwork(nn.Module):
         max_len: int,
         item_text: torch.Tensor | None = None,
         candidate_items: torch.Tensor | None = None,
+        length_chunks: int = 1,
     ) -> None:
         super().__init__()
+        self.length_chunks = int(length_chunks)
         self.encoder = encoder
         self.objectives = nn.ModuleDict({k.replace(".", "_"): v for k, v in objectives.items()})
         self.n_items = int(n_items)
@@ -261,15 +271,80 @@ class SSLNetwork(nn.Module):
 
     def encode(self, seq: torch.Tensor) -> torch.Tensor:
         """Hidden states ``[B, W, d]`` of a left-padded sequence batch (sequence encoders)."""
-        return self.encoder(seq)
+        chunks = self._length_chunks(seq)
+        if chunks is None:
+            return self.encoder(seq)
+        b, w = seq.shape
+        parts = [F.pad(self.encoder(seq[rows, w - width :]), (0, 0, w - width, 0)) for rows, width in chunks]
+        return torch.cat(parts).index_select(0, _inverse(torch.cat([rows for rows, _ in chunks])))
 
     def represent(self, seq: torch.Tensor) -> torch.Tensor:
         """User representations ``[B, d]``: ``encode(seq)[:, -1]``, computed only where needed."""
-        return self.encoder.represent(seq)
+        chunks = self._length_chunks(seq)
+        if chunks is None:
+            return self.encoder.represent(seq)
+        w = seq.shape[1]
+        parts = [self.encoder.represent(seq[rows, w - width :]) for rows, width in chunks]
+        return torch.cat(parts).index_select(0, _inverse(torch.cat([rows for rows, _ in chunks])))
 
     def encode_at(self, seq: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
         """Hidden states ``[N, d]`` at the True positions of ``where`` [B, W]: ``encode(seq)[where]``, cheaper."""
-        return self.encoder.hidden_at(seq, where)
+        chunks = self._length_chunks(seq, where)
+        if chunks is None:
+            return self.encoder.hidden_at(seq, where)
+        w = seq.shape[1]
+        flat = torch.arange(seq.numel(), device=seq.device).view(seq.shape)
+        parts, order = [], []
+        for rows, width in chunks:
+            sub_where = where[rows, w - width :]
+            parts.append(self.encoder.hidden_at(seq[rows, w - width :], sub_where))
+            order.append(flat[rows, w - width :][sub_where])
+        return torch.cat(parts).index_select(0, torch.cat(order).argsort())
+
+    def encode_chunks(self, seq: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Hidden states of ``seq`` [B, W] in length-sorted chunks, each ``[n_c, w_c, d]`` at its own width.
+
+        Returns ``(rows, outputs)``: ``rows`` [B] are the row indices in chunk order. One chunk (the
+        whole batch) outside training or with ``length_chunks`` <= 1. For consumers that do not need
+        the ``[B, W, d]`` grid (:func:`~ssl4rec.objectives.losses.flat_similarity`).
+        """
+        chunks = self._length_chunks(seq)
+        if chunks is None:
+            return torch.arange(seq.shape[0], device=seq.device), [self.encoder(seq)]
+        w = seq.shape[1]
+        return torch.cat([r for r, _ in chunks]), [self.encoder(seq[r, w - x :]) for r, x in chunks]
+
+    def _length_chunks(
+        self, seq: torch.Tensor, where: torch.Tensor | None = None
+    ) -> list[tuple[torch.Tensor, int]] | None:
+        """Rows of ``seq`` in length-sorted chunks, each with its own width, or None to run the batch whole.
+
+        Training only, with ``length_chunks`` > 1: a batch whose rows differ in length (uniformly
+        shuffled batches) is computed chunk by chunk, each chunk trimmed to its longest row. The
+        encoders' outputs at real positions do not depend on the padding a row carries (positions
+        count from the right, padding is neither computed nor attended to), so the loss and its
+        gradients are those of the whole batch; only the dropout draws fall in another order.
+        """
+        k = self.length_chunks
+        b, w = seq.shape
+        if not self.training or k <= 1 or b < 2 * k or seq.dim() != 2:
+            return None
+        n = span(seq)
+        if where is not None:  # a wanted padding position left of a row's span keeps the whole width
+            n = torch.maximum(n, torch.where(where.any(1), w - where.to(torch.int8).argmax(1), 0))
+        order = n.argsort(stable=True)
+        rows = order.tensor_split(k)
+        widths = [max(1, int(n[r[-1]])) for r in rows if r.numel()]
+        if widths[-1] >= w and sum(r.numel() * x * x for r, x in zip(rows, widths, strict=False)) > 0.8 * b * w * w:
+            return None  # chunking saves little: the rows are of similar length already
+        return [(r, x) for r, x in zip(rows, widths, strict=False)]
+
+
+def _inverse(perm: torch.Tensor) -> torch.Tensor:
+    """The inverse of a permutation."""
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(perm.numel(), device=perm.device)
+    return inv
 
 
 class SSLRecommender(Recommender):
@@ -416,7 +491,13 @@ class SSLRecommender(Recommender):
         encoder = self._encoder_entry.obj(n_items=n_items, max_len=c.max_len, **extra, **self.encoder_params)
         objs = {e.name: e.obj(**p) for e, p in zip(self._objective_entries, self.objective_params, strict=True)}
         net = SSLNetwork(
-            encoder, objs, n_items, c.max_len, text.to(self.device) if self.needs_text else None, candidates
+            encoder,
+            objs,
+            n_items,
+            c.max_len,
+            text.to(self.device) if self.needs_text else None,
+            candidates,
+            length_chunks=c.length_chunks,
         )
         for obj in objs.values():
             if hasattr(obj, "setup"):

@@ -183,7 +183,9 @@ class Interactions:
         out[valid] = self.item_array[src[valid]] + 1
         return torch.from_numpy(out)
 
-    def windows(self, users: np.ndarray | torch.Tensor, width: int) -> tuple[np.ndarray, torch.Tensor]:
+    def windows(
+        self, users: np.ndarray | torch.Tensor, width: int, return_ends: bool = False
+    ) -> tuple[np.ndarray, torch.Tensor] | tuple[np.ndarray, torch.Tensor, np.ndarray]:
         """Every user's sequence cut into windows of ``width`` items whose targets do not overlap.
 
         Windows end at the user's last item, then ``width - 1`` items earlier, and so on, while a
@@ -191,7 +193,8 @@ class Interactions:
         1..width-1 of each window, every interaction after a user's first is a target exactly
         once. Returns ``(row_users, windows)``: the user of each row and the left-padded windows
         [rows, width] (+1 shifted, as :meth:`sequences`). A user with fewer than two items gets
-        one (short) window. Rows are ordered by user, latest window first.
+        one (short) window. Rows are ordered by user, latest window first. ``return_ends``: also
+        each row's end (the absolute log position after its last item).
         """
         users = np.asarray(users.cpu() if isinstance(users, torch.Tensor) else users, dtype=np.int64)
         stride = max(1, width - 1)
@@ -200,6 +203,8 @@ class Interactions:
         row = np.repeat(np.arange(len(users)), count)
         k = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
         ends = self.indptr[users + 1][row] - k * stride
+        if return_ends:
+            return users[row], self.sequences(users[row], width, ends), ends
         return users[row], self.sequences(users[row], width, ends)
 
     def user_items(self, user: int) -> np.ndarray:

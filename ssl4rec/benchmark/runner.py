@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from ..config import ComponentSpec, ModelSpec, Suite
 from ..data import Dataset, SplitData
+from ..objectives.base import IncompatibleError
 from ..registry import BASELINES, PRESETS, load_plugins
 from .evaluation import RankingValidator, evaluate
 from .results import SCHEMA_VERSION, ResultsStore, config_hash
@@ -249,6 +250,13 @@ class Runner:
         logger.info("suite %s: %d ran, %d skipped (finished before), %d n/a, %d failed", self.suite.name, n["ok"], n["skipped"], n["n/a"], n["failed"])
         return outcomes
 
+    def _not_applicable(self, record: dict[str, Any], rel: Path, cell_id: str, exc: Exception) -> CellOutcome:
+        """Write the record of a cell that cannot run by construction ("n/a: reason")."""
+        record.update(status="n/a", reason=str(exc), metrics={})
+        path = self.store.write(rel, record)
+        logger.info("%s: n/a (%s)", cell_id, exc)
+        return CellOutcome(cell_id, "n/a", str(path))
+
     def run_cell(self, dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec, seed: int, cell_id: str, rel: Path) -> CellOutcome:
         """config -> seed -> data -> split -> build -> train -> evaluate -> record."""
         protocol = self.suite.protocol
@@ -288,10 +296,7 @@ class Runner:
         try:
             model, resolved = build_model(mspec, model_seed)
         except NotApplicable as exc:
-            record.update(status="n/a", reason=str(exc), metrics={})
-            path = self.store.write(rel, record)
-            logger.info("%s: n/a (%s)", cell_id, exc)
-            return CellOutcome(cell_id, "n/a", str(path))
+            return self._not_applicable(record, rel, cell_id, exc)
         record["model"].update(params=resolved["params"], component_versions=resolved["versions"])
         tuned = self.tuning.get(f"{dspec.label}/{sspec.label}/{mspec.label}")
         if tuned:
@@ -302,7 +307,10 @@ class Runner:
         validator = RankingValidator(split, protocol, seed=model_seed, max_users=self.suite.validation.get("max_users"), callbacks=callbacks)
         torch.manual_seed(model_seed)
         t0, c0 = time.perf_counter(), time.process_time()
-        model.fit(split.train, validator)
+        try:
+            model.fit(split.train, validator)
+        except IncompatibleError as exc:  # the data lack what the model needs (e.g. item attributes)
+            return self._not_applicable(record, rel, cell_id, exc)
         fit_seconds, fit_cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
         result = evaluate(model, split, "test", protocol, seed=model_seed)
         notes = []

@@ -36,7 +36,7 @@ from ..data import Batch
 from ..encoders.base import Bag, make_config
 from ..registry import ConfigError, did_you_mean
 
-__all__ = ["Objective", "ObjectiveConfig", "TrainBatch", "check_choice", "span", "trim_left"]
+__all__ = ["IncompatibleError", "Objective", "ObjectiveConfig", "TrainBatch", "TrainData", "check_choice", "span", "trim_left"]
 
 
 @dataclasses.dataclass
@@ -73,6 +73,33 @@ def span(seq: torch.Tensor) -> torch.Tensor:
     return torch.where(real.any(1), w - real.to(torch.int8).argmax(1), 0)
 
 
+class IncompatibleError(ValueError):
+    """An encoder, objectives or data that cannot train together; the message says why (the runner records n/a)."""
+
+
+@dataclasses.dataclass
+class TrainData:
+    """What an objective's data hooks (:meth:`Objective.prepare`, :meth:`Objective.epoch_start`) see.
+
+    Attributes:
+        train: the training log (``train.items`` carries item side information, e.g. ``attributes``).
+        users: LongTensor [R], the user of each training row (one row per user, or per window
+            with ``train_windows="all"``).
+        ends: LongTensor [R], for each row the absolute position in ``train``'s log just after its
+            last item (``train.sequences(users, L, ends)`` rebuilds the row's most recent L items).
+        window: LongTensor [R, max_len + 1] (CPU) of the rows' items (sequence encoders), else None.
+        generator: the model's seeded CPU random source.
+        max_len: the model's ``max_len``.
+    """
+
+    train: Any
+    users: torch.Tensor
+    ends: torch.Tensor
+    window: torch.Tensor | None
+    generator: torch.Generator
+    max_len: int
+
+
 class TrainBatch:
     """One training batch, prepared once and shared by all objectives of a step.
 
@@ -83,6 +110,8 @@ class TrainBatch:
         window: LongTensor [B, max_len + 1] (CPU): each user's most recent ``max_len + 1``
             items, left-padded, shifted +1 (sequence encoders), else None.
         bag: the users' item sets (bag encoders), else None.
+        rows: LongTensor [B], the batch's rows in the :class:`TrainData` arrays (what state an
+            objective keeps per training row, e.g. intent assignments, is indexed by).
     """
 
     def __init__(
@@ -92,12 +121,14 @@ class TrainBatch:
         device: torch.device,
         window: torch.Tensor | None = None,
         bag: Bag | None = None,
+        rows: torch.Tensor | None = None,
     ) -> None:
         self.users = users
         self.generator = generator
         self.device = device
         self.window = window
         self.bag = bag
+        self.rows = rows if rows is not None else torch.arange(users.shape[0])
 
     def __len__(self) -> int:
         return int(self.users.shape[0])
@@ -155,6 +186,15 @@ class Objective(nn.Module):
 
     def setup(self, net: nn.Module) -> None:
         """Create parameters that depend on the built network (sizes); called once per build."""
+
+    def prepare(self, net: nn.Module, data: TrainData) -> None:
+        """Read what the objective needs from the training data (item similarities, positives,
+        attributes); called once per fit, after :meth:`setup` and before the optimiser is made, so
+        it may still create parameters. Raise :class:`~ssl4rec.ssl.model.IncompatibleError` when
+        the data lack what the objective needs (the runner then records the cell as n/a)."""
+
+    def epoch_start(self, net: nn.Module, epoch: int, data: TrainData) -> None:
+        """Called before each training epoch in which the objective is active (e.g. re-clustering)."""
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         """The scalar loss of ``batch``."""

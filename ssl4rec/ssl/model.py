@@ -32,7 +32,7 @@ from ..data import Batch, Interactions
 from ..encoders.base import Bag, make_config
 from ..encoders.text_items import ITEM_REPRS, TextItemEmbedding, prepare_text
 from ..models import Recommender, Validator, default_device, train_loop
-from ..objectives.base import Objective, TrainBatch, check_choice, span
+from ..objectives.base import IncompatibleError, Objective, TrainBatch, TrainData, check_choice, span
 from ..registry import AUGMENTATIONS, ENCODERS, OBJECTIVES, TEXT_ENCODERS, ConfigError, Entry
 
 logger = logging.getLogger(__name__)
@@ -56,10 +56,6 @@ __all__ = [
 SCHEDULES = ("joint", "pretrain_finetune")
 
 
-class IncompatibleError(ValueError):
-    """An encoder and a set of objectives that cannot train together; the message says why."""
-
-
 @dataclasses.dataclass
 class SSLTrainConfig:
     """Training parameters of :class:`SSLRecommender`."""
@@ -80,6 +76,8 @@ class SSLTrainConfig:
     """Evaluate on the validator every this many epochs."""
     pretrain_epochs: int = 10
     """Epochs of self-supervised pretraining (``schedule="pretrain_finetune"`` only)."""
+    pretrain_batch_size: int | None = None
+    """Users per optimiser step while pretraining; None = ``batch_size``."""
     bucket_by_length: bool = True
     """Length-bucketed batches (sequence encoders): each epoch, users are ordered by their
     (truncated) sequence length with a seeded random tie-break, cut into batches of
@@ -540,22 +538,25 @@ class SSLRecommender(Recommender):
             self.net = self._build(train.n_items)
             gen = torch.Generator().manual_seed(c.seed)
             users = torch.from_numpy(train.active_users.astype(np.int64))
+            ends = torch.from_numpy(train.indptr[users.numpy() + 1].astype(np.int64))
             if self.input_kind == "sequence" and c.train_windows == "all":
-                rows, window = train.windows(users, c.max_len + 1)
-                users, csr = torch.from_numpy(rows), None
+                rows, window, row_ends = train.windows(users, c.max_len + 1, return_ends=True)
+                users, ends, csr = torch.from_numpy(rows), torch.from_numpy(row_ends), None
             elif self.input_kind == "sequence":
                 window, csr = train.sequences(users, c.max_len + 1), None
             else:
                 window, csr = None, train.csr
+            data = TrainData(train=train, users=users, ends=ends, window=window, generator=gen, max_len=c.max_len)
+            for e in self._objective_entries:
+                self.net.objective(e.name).prepare(self.net, data)
             pretrain = None
             if self.schedule == "pretrain_finetune":
                 pretrain = self._train_phase(
-                    users=users,
-                    window=window,
+                    data=data,
                     csr=csr,
-                    gen=gen,
                     active=self.auxiliary,
                     epochs=c.pretrain_epochs,
+                    batch_size=c.pretrain_batch_size or c.batch_size,
                     valid=None,
                     desc=f"{self.name} pretrain",
                 )
@@ -563,7 +564,7 @@ class SSLRecommender(Recommender):
             else:
                 phase = [e.name for e in self._objective_entries]
             info = self._train_phase(
-                users=users, window=window, csr=csr, gen=gen, active=phase, epochs=c.epochs, valid=valid, desc=self.name
+                data=data, csr=csr, active=phase, epochs=c.epochs, batch_size=c.batch_size, valid=valid, desc=self.name
             )
         if pretrain is not None:
             info["pretrain"] = pretrain
@@ -573,17 +574,17 @@ class SSLRecommender(Recommender):
     def _train_phase(
         self,
         *,
-        users: torch.Tensor,
-        window: torch.Tensor | None,
+        data: TrainData,
         csr: Any,
-        gen: torch.Generator,
         active: list[str],
         epochs: int,
+        batch_size: int,
         valid: Validator | None,
         desc: str,
     ) -> dict[str, Any]:
         c, net, device = self.config, self.net, self.device
         assert net is not None
+        users, window, gen = data.users, data.window, data.generator
         opt = make_adam(net.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
         objs = [(name, net.objective(name)) for name in active]
         per_objective: list[dict[str, float]] = []
@@ -593,13 +594,17 @@ class SSLRecommender(Recommender):
         def run_epoch(epoch: int) -> float:
             total = 0.0
             parts = dict.fromkeys(active, 0.0)
-            for idx in epoch_batches(n, c.batch_size, gen, lengths):
+            for _, obj in objs:
+                obj.epoch_start(net, epoch, data)
+            net.train()
+            for idx in epoch_batches(n, batch_size, gen, lengths):
                 batch = TrainBatch(
                     users[idx],
                     gen,
                     device,
                     window=window[idx] if window is not None else None,
                     bag=Bag.from_csr(csr[users[idx].numpy()], device) if csr is not None else None,
+                    rows=idx,
                 )
                 loss = torch.zeros((), device=device)
                 for name, obj in objs:

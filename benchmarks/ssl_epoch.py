@@ -3,14 +3,19 @@
 Usage::
 
     python benchmarks/ssl_epoch.py [--epochs 2] [--threads N] [--presets sasrec,cl4srec]
-                                   [--loss bce|preset] [--no-bucket] [--synthetic]
+                                   [--loss bce|preset] [--no-bucket] [--synthetic] [--readme]
 
 Uses the real ``amazon-beauty`` dataset (leave-one-out train part) when
 ``$SSL4REC_DATA/s3rec/Beauty.txt`` exists, else random data of the same shape (22,363 users,
 12,101 items, ~198k interactions, sequence lengths 5..204 with mean ~9). Every preset is
 trained without validation for ``--epochs`` epochs with the ICLRec Beauty settings (hidden
 64, 2 layers, 2 heads, dropout 0.5, max_len 50, batch 256; ``next_item`` with BCE and one
-negative unless ``--loss preset``); the table gives the median of ``fit_info["epoch_seconds"]``.
+negative for the models whose authors' code trains that way, unless ``--loss preset``; DuoRec
+keeps its softmax); each preset's own batching (CL4SRec, CoSeRec, ICLRec, DuoRec: uniformly
+shuffled batches, computed in length-sorted chunks; the others: length buckets). The table gives
+the median of ``fit_info["epoch_seconds"]`` and its ratio to SASRec's; S3-Rec: its pretraining
+epochs (``--epochs`` of them) and fine-tuning epochs separately; ICLRec: the share of its epoch
+spent clustering. ``--readme`` writes the table into ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ import ssl4rec.ssl  # noqa: E402, F401  (registers the presets)
 from ssl4rec.data import Interactions  # noqa: E402
 from ssl4rec.registry import PRESETS  # noqa: E402
 
-PRESETS_ALL = ("gru4rec", "sasrec", "bert4rec", "cl4srec", "multvae")
+PRESETS_ALL = ("gru4rec", "sasrec", "bert4rec", "cl4srec", "coserec", "iclrec", "duorec", "s3rec", "multvae")
+#: Presets whose authors' code trains next-item prediction with BCE and one negative (ICLRec's protocol).
+BCE_PRESETS = ("gru4rec", "sasrec", "cl4srec", "coserec", "iclrec", "s3rec")
 
 
 def synthetic_beauty(seed: int = 0, n_users: int = 22_363, n_items: int = 12_101) -> Interactions:
@@ -77,8 +84,10 @@ def overrides(name: str, epochs: int, loss: str, bucket: bool) -> dict:
     else:
         enc = {"embedding_size": 64, "num_layers": 2, "num_heads": 2, "dropout": 0.5}
     out = {**train, "encoder": enc}
-    if loss == "bce" and name in ("gru4rec", "sasrec", "cl4srec"):
+    if loss == "bce" and name in BCE_PRESETS:
         out["objectives"] = {"next_item": {"loss": "bce", "num_negatives": 1}}
+    if name == "s3rec":
+        out["pretrain_epochs"] = epochs
     return out
 
 
@@ -92,6 +101,7 @@ def main() -> None:
     )
     ap.add_argument("--no-bucket", action="store_true", help="random batches instead of length-bucketed ones")
     ap.add_argument("--synthetic", action="store_true", help="random data even when the real dataset is present")
+    ap.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -118,13 +128,37 @@ def main() -> None:
         model.fit(train)
         secs = model.fit_info["epoch_seconds"]
         loss = model.fit_info["losses"][-1]
-        rows.append((name, statistics.median(secs), loss))
+        extra = ""
+        if "pretrain" in model.fit_info:
+            pre = model.fit_info["pretrain"]["epoch_seconds"]
+            extra = f"pretraining {statistics.median(pre):.2f} s/epoch"
+            print(f"  {name} pretrain: {', '.join(f'{s:.2f}' for s in pre)} s/epoch", flush=True)
+        if "intent_contrastive" in model.fit_info["objectives"]:
+            cluster = model.net.objective("intent_contrastive").cluster_seconds
+            extra = f"clustering {statistics.median(cluster):.2f} s/epoch ({statistics.median(cluster) / statistics.median(secs):.0%})"
+        rows.append((name, statistics.median(secs), loss, extra))
         print(f"  {name}: {', '.join(f'{s:.2f}' for s in secs)} s/epoch", flush=True)
+    base = next((sec for name, sec, _, _ in rows if name == "sasrec"), None)
+    header = ["preset", f"median s/epoch ({torch.get_num_threads()} threads)", "x SASRec", "last loss", "notes"]
+    body = [
+        [name, f"{sec:.2f}", f"{sec / base:.2f}" if base else "-", f"{loss:.4f}", extra]
+        for name, sec, loss, extra in rows
+    ]
     print()
-    print(f"| preset | median s/epoch ({torch.get_num_threads()} threads) | last loss |")
-    print("|---|---:|---:|")
-    for name, sec, loss in rows:
-        print(f"| {name} | {sec:.2f} | {loss:.4f} |")
+    print("| " + " | ".join(header) + " |")
+    print("|---|---:|---:|---:|---|")
+    for r in body:
+        print("| " + " | ".join(r) + " |")
+    if args.readme:
+        from _report import table, update_readme
+
+        load = os.getloadavg()[0]
+        caption = (
+            f"Data: {source}. Each preset trained {args.epochs} epoch(s) without validation (ICLRec Beauty "
+            f"settings, see the script's docstring); 1-minute load average at the end {load:.1f} on "
+            f"{os.cpu_count()} cores (other jobs running make every figure slower, the ratios less so)."
+        )
+        update_readme("ssl_epoch", "Seconds per epoch of the SSL presets on Amazon Beauty", caption + "\n\n" + table(header, body))
 
 
 if __name__ == "__main__":

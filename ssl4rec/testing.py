@@ -23,9 +23,11 @@ def tiny_frame(n_users: int = 40, n_items: int = 30, per_user: int = 8, seed: in
     return pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])
 
 
-def tiny_items(n_items: int = 30) -> pd.DataFrame:
+def tiny_items(n_items: int = 30, attributes: bool = False) -> pd.DataFrame:
+    """Item side table: titles, genres and text by half (space / love); ``attributes``: S3-Rec-style
+    attribute ids too (1 or 2 by half, plus one of 3..5)."""
     half = n_items // 2
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "raw_id": [str(i) for i in range(n_items)],
             "title": [f"{'space' if i < half else 'love'} movie {i}" for i in range(n_items)],
@@ -33,14 +35,19 @@ def tiny_items(n_items: int = 30) -> pd.DataFrame:
             "text": [f"{'space robots galaxy' if i < half else 'love romance wedding'} movie {i}" for i in range(n_items)],
         }
     )
+    if attributes:
+        out["attributes"] = [[1 if i < half else 2, 3 + i % 3] for i in range(n_items)]
+    return out
 
 
-def tiny_split(n_users: int = 40, n_items: int = 30, per_user: int = 8, seed: int = 0) -> SplitData:
+def tiny_split(
+    n_users: int = 40, n_items: int = 30, per_user: int = 8, seed: int = 0, attributes: bool = False
+) -> SplitData:
     """Leave-one-out split of :func:`tiny_frame`: last item test, second-to-last valid."""
     df = tiny_frame(n_users, n_items, per_user, seed)
     df = df.sort_values(["user", "timestamp"], kind="stable")
     pos = df.groupby("user").cumcount(ascending=False).to_numpy()
-    items = tiny_items(n_items)
+    items = tiny_items(n_items, attributes)
     users = pd.DataFrame({"raw_id": [str(u) for u in range(n_users)]})
     train = Interactions(df[pos >= 2], n_users, n_items, items=items, users=users)
     return SplitData(

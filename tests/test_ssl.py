@@ -11,7 +11,7 @@ import torch
 
 import ssl4rec.ssl  # noqa: F401  (registers augmentations and presets)
 from ssl4rec.data import Batch, Interactions
-from ssl4rec.objectives.base import TrainBatch
+from ssl4rec.objectives.base import TrainBatch, TrainData
 from ssl4rec.registry import ENCODERS, OBJECTIVES, PRESETS, ConfigError
 from ssl4rec.ssl import IncompatibleError, build_preset, build_ssl_model, check_compatible, main_objectives
 from ssl4rec.testing import tiny_split
@@ -57,7 +57,7 @@ CROSS = [
 
 @pytest.fixture(scope="module")
 def split():
-    return tiny_split()
+    return tiny_split(attributes=True)  # S3-Rec's objectives read item attributes
 
 
 def _scores(model, split, users=None) -> torch.Tensor:
@@ -82,13 +82,19 @@ def test_cross(encoder, params, objectives, split):
     users = torch.from_numpy(split.train.active_users.astype(np.int64))
     from ssl4rec.encoders.base import Bag
 
+    window = split.train.sequences(users, 11) if model.input_kind == "sequence" else None
     batch = TrainBatch(
         users,
         gen,
         net.device,
-        window=split.train.sequences(users, 11) if model.input_kind == "sequence" else None,
+        window=window,
         bag=Bag.from_csr(split.train.csr[users.numpy()]) if model.input_kind == "bag" else None,
     )
+    ends = torch.from_numpy(split.train.indptr[users.numpy() + 1].astype(np.int64))
+    data = TrainData(train=split.train, users=users, ends=ends, window=window, generator=gen, max_len=10)
+    for name in objectives:  # the data hooks, as fit calls them (e.g. intents clustered at epoch 0)
+        net.objective(name).prepare(net, data)
+        net.objective(name).epoch_start(net, 0, data)
     for name in objectives:
         net.zero_grad()
         loss = net.objective(name).loss(net, batch)
@@ -145,7 +151,7 @@ def test_compatible_pairs():
     assert set(main_objectives()) >= {"next_item", "masked_item", "reconstruction"}
 
 
-@pytest.mark.parametrize("preset", ["gru4rec", "sasrec", "bert4rec", "cl4srec", "multvae", "multdae"])
+@pytest.mark.parametrize("preset", PRESETS.names())
 def test_presets_registered_and_cold_users_score_finite(preset, split):
     entry = PRESETS.entry(preset)
     assert entry.paper and entry.summary and "spec" in entry.meta

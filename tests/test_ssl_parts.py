@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -34,10 +36,19 @@ def _left_padded(x: torch.Tensor) -> bool:
     return bool((real.int().diff(dim=1) >= 0).all())  # once real, stays real
 
 
-@pytest.mark.parametrize("name", ["crop", "mask", "reorder"])
+@pytest.mark.parametrize("name", AUGMENTATIONS.names())
 def test_augmentation_contract(name):
     seq = padded(LENGTHS)
     aug = AUGMENTATIONS.build(name)
+    if hasattr(aug, "neighbours"):  # correlation-based: item similarities from a training log
+        from ssl4rec.data import Interactions
+        from ssl4rec.objectives.base import TrainData
+
+        rows = [r[r != 0] - 1 for r in seq]
+        users = np.repeat(np.arange(len(rows)), [len(r) for r in rows])
+        df = pd.DataFrame({"user": users, "item": torch.cat(rows).numpy(), "rating": 1.0, "timestamp": 0})
+        train = Interactions(df, len(rows), MASK)
+        aug.prepare(None, TrainData(train, torch.arange(6), torch.zeros(6), None, torch.Generator(), 12))
     out = aug(seq, torch.Generator().manual_seed(0), MASK)
     assert out.shape == seq.shape and out.dtype == seq.dtype
     assert _left_padded(out)

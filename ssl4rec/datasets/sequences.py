@@ -186,9 +186,7 @@ class S3RecSource:
     def files(self) -> list[FileSpec]:
         return [
             FileSpec(self.seq_path, sha256=self.seq_sha256, url=self.seq_url),
-            FileSpec(
-                self.attr_path, sha256=self.attr_sha256, url=f"{S3REC_RAW}/{self.stem}_item2attributes.json"
-            ),
+            FileSpec(self.attr_path, sha256=self.attr_sha256, url=f"{S3REC_RAW}/{self.stem}_item2attributes.json"),
         ]
 
     @property
@@ -338,8 +336,7 @@ def _make_loader(src: S3RecSource) -> Callable[[Path], RawData]:
     load.__name__ = load.__qualname__ = "load_" + src.name.replace("-", "_")
     load.__module__ = __name__
     load.__doc__ = (
-        f"{src.title} sequences (``{src.seq_path}``) with item attribute ids "
-        f"(``{Path(src.attr_path).name}``)."
+        f"{src.title} sequences (``{src.seq_path}``) with item attribute ids (``{Path(src.attr_path).name}``)."
     )
     return load
 

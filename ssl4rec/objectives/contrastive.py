@@ -6,31 +6,22 @@ import dataclasses
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..registry import AUGMENTATIONS, ConfigError, register_objective
-from .base import Objective, ObjectiveConfig, TrainBatch, check_choice, trim_left
+from .base import Objective, ObjectiveConfig, TrainBatch, TrainData, check_choice, trim_left
 from .losses import flat_similarity, info_nce
 
-__all__ = ["Contrastive", "ContrastiveConfig", "augment"]
+__all__ = ["AugmentationConfig", "Contrastive", "ContrastiveConfig", "augment", "augment_input", "build_augmentations"]
 
 
 @dataclasses.dataclass
-class ContrastiveConfig(ObjectiveConfig):
-    """Parameters of :class:`Contrastive`."""
+class AugmentationConfig(ObjectiveConfig):
+    """Augmentation parameters shared by the objectives that contrast augmented views."""
 
-    objective_weight: float = 0.1
-    """Weight of the contrastive loss (``lambda`` in CL4SRec)."""
-    temperature: float = 1.0
-    """InfoNCE temperature."""
-    similarity: str = "dot"
-    """``"dot"`` (CL4SRec) or ``"cosine"`` similarity between views."""
     augmentations: list[str] = dataclasses.field(default_factory=lambda: ["crop", "mask", "reorder"])
     """Registered augmentations; each view of each sequence draws one of them uniformly."""
-    view_repr: str = "last"
-    """How a view is represented: ``"last"`` = the hidden state at the last position (the user
-    representation used for scoring); ``"flatten"`` = every position's hidden state of the
-    right-aligned view concatenated (padding positions are zeros), as in the CL4SRec / ICLRec code."""
     crop_ratio: float = 0.2
     """Fraction kept by ``crop`` (``eta``)."""
     mask_ratio: float = 0.7
@@ -40,6 +31,31 @@ class ContrastiveConfig(ObjectiveConfig):
     ``"padding"`` (the CL4SRec / ICLRec code, which writes the padding id 0)."""
     reorder_ratio: float = 0.2
     """Fraction shuffled by ``reorder`` (``beta``)."""
+    substitute_ratio: float = 0.1
+    """Fraction replaced by their most correlated item by ``substitute`` (CoSeRec)."""
+    insert_ratio: float = 0.4
+    """Fraction of items before which ``insert`` puts their most correlated item (CoSeRec)."""
+    item_similarity: str = "offline"
+    """Item correlations of ``substitute`` / ``insert``: ``"offline"`` (ItemCF-IUF on the training split),
+    ``"online"`` (the model's item embeddings) or ``"hybrid"`` (the better of the two per item)."""
+    online_after: int = 0
+    """Epochs of offline correlations before ``online`` / ``hybrid`` ones (CoSeRec's augmentation warm-up)."""
+
+
+@dataclasses.dataclass
+class ContrastiveConfig(AugmentationConfig):
+    """Parameters of :class:`Contrastive`."""
+
+    objective_weight: float = 0.1
+    """Weight of the contrastive loss (``lambda`` in CL4SRec)."""
+    temperature: float = 1.0
+    """InfoNCE temperature."""
+    similarity: str = "dot"
+    """``"dot"`` (CL4SRec) or ``"cosine"`` similarity between views."""
+    view_repr: str = "last"
+    """How a view is represented: ``"last"`` = the hidden state at the last position (the user
+    representation used for scoring); ``"flatten"`` = every position's hidden state of the
+    right-aligned view concatenated (padding positions are zeros), as in the CL4SRec / ICLRec code."""
 
 
 def augment(seq: torch.Tensor, augmentations: list, generator: torch.Generator, mask_token: int) -> torch.Tensor:
@@ -53,6 +69,31 @@ def augment(seq: torch.Tensor, augmentations: list, generator: torch.Generator, 
         if rows.numel():
             out[rows] = aug(seq[rows], generator, mask_token)
     return out
+
+
+def build_augmentations(c: Any, where: str) -> list:
+    """The augmentations named in ``c.augmentations``, each given its ratio and options from the config ``c``."""
+    from ..ssl import augmentations as _builtin  # noqa: F401  (registers the built-in augmentations)
+
+    if not c.augmentations:
+        raise ConfigError(f"objective {where!r}: augmentations must name at least one augmentation")
+    correlated = {"similarity": c.item_similarity, "online_after": c.online_after}
+    options = {
+        "crop": {"ratio": c.crop_ratio},
+        "mask": {"ratio": c.mask_ratio, "value": c.mask_value},
+        "reorder": {"ratio": c.reorder_ratio},
+        "substitute": {"ratio": c.substitute_ratio, **correlated},
+        "insert": {"ratio": c.insert_ratio, **correlated},
+    }
+    return [AUGMENTATIONS.build(name, **options.get(name, {})) for name in c.augmentations]
+
+
+def augment_input(batch: TrainBatch, augmentations: list, max_len: int) -> torch.Tensor:
+    """The batch's sequences as augmentations take them: padded to ``max_len`` when one may lengthen them."""
+    seq = batch.sequence
+    if any(getattr(a, "grows", False) for a in augmentations) and seq.shape[1] < max_len:
+        seq = F.pad(seq, (max_len - seq.shape[1], 0))
+    return seq
 
 
 @register_objective(
@@ -90,21 +131,24 @@ class Contrastive(Objective):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        from ..ssl import augmentations as _builtin  # noqa: F401  (registers crop / mask / reorder)
-
         c = self.config
         check_choice(c.similarity, ("dot", "cosine"), "objective 'contrastive' option similarity")
         check_choice(c.view_repr, ("last", "flatten"), "objective 'contrastive' option view_repr")
-        if not c.augmentations:
-            raise ConfigError("objective 'contrastive': augmentations must name at least one augmentation")
         if c.temperature <= 0:
             raise ConfigError(f"objective 'contrastive': temperature must be positive, got {c.temperature}")
         check_choice(c.mask_value, ("token", "padding"), "objective 'contrastive' option mask_value")
-        options = {"crop": {"ratio": c.crop_ratio}, "mask": {"ratio": c.mask_ratio, "value": c.mask_value}, "reorder": {"ratio": c.reorder_ratio}}
-        self.augmentations = [AUGMENTATIONS.build(name, **options.get(name, {})) for name in c.augmentations]
+        self.augmentations = build_augmentations(c, "contrastive")
+
+    def prepare(self, net: nn.Module, data: TrainData) -> None:
+        for aug in self.augmentations:
+            aug.prepare(net, data)
+
+    def epoch_start(self, net: nn.Module, epoch: int, data: TrainData) -> None:
+        for aug in self.augmentations:
+            aug.epoch_start(net, epoch, data)
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
-        seq = batch.sequence
+        seq = augment_input(batch, self.augmentations, net.max_len)
         views = [augment(seq, self.augmentations, batch.generator, net.mask_token) for _ in range(2)]
         both = trim_left(torch.cat(views))  # one width for both views: positions align from the right
         if self.config.view_repr == "flatten":

@@ -57,6 +57,88 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
         "schedule": "joint",
         "bucket_by_length": False,
     },
+    "coserec": {
+        "encoder": {"name": "transformer", "causal": True},
+        "objectives": [
+            {"name": "next_item"},
+            # the authors' code (YChen1993/CoSeRec): five augmentations drawn per view, flattened views,
+            # padding-id mask, reorder with the mask ratio (the code passes gamma to Reorder), ItemCF-IUF
+            # correlations, the model's embeddings ensembled in after 160 warm-up epochs
+            {
+                "name": "contrastive",
+                "objective_weight": 0.1,
+                "temperature": 1.0,
+                "view_repr": "flatten",
+                "mask_value": "padding",
+                "augmentations": ["crop", "mask", "reorder", "substitute", "insert"],
+                "reorder_ratio": 0.7,
+                "substitute_ratio": 0.1,
+                "insert_ratio": 0.4,
+                "item_similarity": "hybrid",
+                "online_after": 160,
+            },
+        ],
+        "schedule": "joint",
+        "bucket_by_length": False,
+    },
+    "duorec": {
+        "encoder": {"name": "transformer", "causal": True},
+        "objectives": [
+            {"name": "next_item", "loss": "ce"},
+            # the authors' code (RuihongQiu/DuoRec, contrast 'us_x'): a dropout view of the sequence
+            # against a same-target sequence, dot product, tau 1, same-target pairs left as negatives
+            {
+                "name": "supervised_contrastive",
+                "objective_weight": 0.1,
+                "temperature": 1.0,
+                "positive": "same_target",
+                "mask_same_target": False,
+            },
+        ],
+        "schedule": "joint",
+        "bucket_by_length": False,
+    },
+    "iclrec": {
+        "encoder": {"name": "transformer", "causal": True},
+        "objectives": [
+            {"name": "next_item"},
+            # the authors' code (salesforce/ICLRec, contrast_type Hybrid): instance contrast of flattened
+            # views (cf_weight 0.1) + intent contrast against 256 k-means prototypes (intent_cf_weight 0.1,
+            # the value of every dataset script), re-clustered every epoch
+            {
+                "name": "contrastive",
+                "objective_weight": 0.1,
+                "temperature": 1.0,
+                "view_repr": "flatten",
+                "mask_value": "padding",
+            },
+            {
+                "name": "intent_contrastive",
+                "objective_weight": 0.1,
+                "temperature": 1.0,
+                "num_intents": 256,
+                "mask_value": "padding",
+            },
+        ],
+        "schedule": "joint",
+        "bucket_by_length": False,
+    },
+    "s3rec": {
+        "encoder": {"name": "transformer", "causal": True},
+        "objectives": [
+            {"name": "next_item"},
+            # the authors' code (RUCAIBox/CIKM2020-S3Rec): four mutual-information objectives pretrain a
+            # bidirectional encoder (weights 0.2 / 1 / 1 / 0.5, mask probability 0.2, batches of 100);
+            # Beauty, Toys and LastFM fine-tune from the epoch-150 checkpoint (Sports and Yelp: 100)
+            {"name": "s3rec_aap", "objective_weight": 0.2},
+            {"name": "s3rec_mip", "objective_weight": 1.0},
+            {"name": "s3rec_map", "objective_weight": 1.0},
+            {"name": "s3rec_sp", "objective_weight": 0.5},
+        ],
+        "schedule": "pretrain_finetune",
+        "pretrain_epochs": 150,
+        "pretrain_batch_size": 100,
+    },
     "multvae": {
         "encoder": {"name": "vae", "variational": True},
         "objectives": [{"name": "reconstruction"}],
@@ -87,6 +169,23 @@ _META = {
         "Xie et al., Contrastive Learning for Sequential Recommendation, ICDE 2022",
         "SASRec + contrastive loss between crop/mask/reorder views (weight 0.1).",
     ),
+    "coserec": (
+        "Liu et al., Contrastive Self-supervised Sequential Recommendation with Robust Augmentation, arXiv 2108.06479, 2021",
+        "SASRec + contrastive loss between crop/mask/reorder/substitute/insert views with correlated items.",
+    ),
+    "duorec": (
+        "Qiu et al., Contrastive Learning for Representation Degeneration Problem in Sequential Recommendation, WSDM 2022",
+        "SASRec (softmax) + contrast of a dropout view with a same-target sequence (weight 0.1).",
+    ),
+    "iclrec": (
+        "Chen et al., Intent Contrastive Learning for Sequential Recommendation, WWW 2022",
+        "CL4SRec + contrast of views with their k-means intent prototype (256 intents, weight 0.1).",
+    ),
+    "s3rec": (
+        "Zhou et al., S3-Rec: Self-Supervised Learning for Sequential Recommendation with Mutual Information "
+        "Maximization, CIKM 2020",
+        "Attribute, masked-item, masked-attribute and segment prediction pretraining, then SASRec fine-tuning.",
+    ),
     "multvae": (
         "Liang et al., Variational Autoencoders for Collaborative Filtering, WWW 2018",
         "Variational autoencoder over the item bag + multinomial likelihood with annealed KL.",
@@ -103,6 +202,10 @@ DISPLAY = {
     "sasrec": "SASRec",
     "bert4rec": "BERT4Rec",
     "cl4srec": "CL4SRec",
+    "coserec": "CoSeRec",
+    "duorec": "DuoRec",
+    "iclrec": "ICLRec",
+    "s3rec": "S3-Rec",
     "multvae": "Mult-VAE",
     "multdae": "Mult-DAE",
 }

@@ -1,0 +1,181 @@
+"""Intent contrastive learning: sequence views against the prototype of their k-means intent (ICLRec)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..registry import ConfigError, register_objective
+from .base import Objective, TrainBatch, TrainData, check_choice, trim_left
+from .contrastive import AugmentationConfig, augment, augment_input, build_augmentations
+from .losses import info_nce
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["IntentContrastive", "IntentContrastiveConfig", "mean_pool"]
+
+
+@dataclasses.dataclass
+class IntentContrastiveConfig(AugmentationConfig):
+    """Parameters of :class:`IntentContrastive`."""
+
+    objective_weight: float = 0.1
+    """Weight of the loss (ICLRec's ``intent_cf_weight``; its Beauty script uses 0.1)."""
+    temperature: float = 1.0
+    """InfoNCE temperature."""
+    similarity: str = "dot"
+    """``"dot"`` (the authors' code: raw dot products) or ``"cosine"``."""
+    num_intents: int = 256
+    """k of the k-means over sequence representations (ICLRec's ``num_intent_clusters``)."""
+    cluster_every: int = 1
+    """Re-cluster every this many epochs (ICLRec: every epoch)."""
+    warm_up_epochs: int = 0
+    """Epochs before the first clustering; the loss is zero until then (ICLRec's ``warm_up_epoches``)."""
+    kmeans_iters: int = 20
+    """Lloyd iterations per k-means run (faiss ``niter`` in the authors' code)."""
+    kmeans_restarts: int = 5
+    """k-means runs per clustering, the lowest inertia kept (faiss ``nredo``)."""
+    false_negatives: bool = False
+    """ICLRec's false-negative mitigation (``--de_noise``): sequences of the batch with the same intent
+    are not negatives of each other. Off by default, as in the authors' code and scripts."""
+    encode_batch_size: int = 1024
+    """Sequences per forward pass when encoding all training sequences for clustering."""
+
+
+def mean_pool(seqs: list[torch.Tensor], hidden: list[torch.Tensor]) -> torch.Tensor:
+    """Mean of each row's hidden states over its real (non-padding) positions, chunk by chunk, concatenated."""
+    out = []
+    for seq, h in zip(seqs, hidden, strict=True):
+        real = (seq != 0).to(h.dtype)
+        out.append((h * real[:, :, None]).sum(1) / real.sum(1, keepdim=True).clamp_min(1.0))
+    return torch.cat(out)
+
+
+def _pooled(net: nn.Module, seq: torch.Tensor) -> torch.Tensor:
+    """Mean-pooled hidden states [B, d] of ``seq``, in the rows' order."""
+    rows, hidden = net.encode_chunks(seq)
+    w = seq.shape[1]
+    parts = [seq[rows[lo : lo + h.shape[0]], w - h.shape[1] :] for lo, h in zip(_starts(hidden), hidden, strict=True)]
+    pooled = mean_pool(parts, hidden)
+    inv = torch.empty_like(rows)
+    inv[rows] = torch.arange(rows.numel(), device=rows.device)
+    return pooled.index_select(0, inv)
+
+
+def _starts(hidden: list[torch.Tensor]) -> list[int]:
+    out, lo = [], 0
+    for h in hidden:
+        out.append(lo)
+        lo += h.shape[0]
+    return out
+
+
+@register_objective(
+    "intent_contrastive",
+    config=IntentContrastiveConfig,
+    requires=("sequence",),
+    search_space={
+        "objective_weight": ("float", 0.01, 1.0, "log"),
+        "num_intents": ("categorical", [64, 128, 256, 512, 1024]),
+    },
+    paper="Chen et al., Intent Contrastive Learning for Sequential Recommendation (ICLRec), WWW 2022",
+    tags=("ssl", "sequence", "clustering"),
+)
+class IntentContrastive(Objective):
+    """InfoNCE between each augmented view of a sequence and the prototype of the sequence's intent.
+
+    Chen et al., "Intent Contrastive Learning for Sequential Recommendation" (ICLRec), WWW 2022.
+    Every ``cluster_every`` epochs (from ``warm_up_epochs``) the model, in eval mode, encodes every
+    training sequence; the mean of its hidden states is clustered by seeded k-means into
+    ``num_intents`` intents (L2, as the authors' faiss call). A sequence's intent is its nearest
+    centroid; its prototype is that centroid L2-normalised (the code's ``centroids``). Each step, two
+    augmented views of each sequence (one of ``augmentations`` per view) are mean-pooled and each is
+    contrasted with the prototypes (:func:`info_nce`, the prototypes as the second view; the loss is
+    the mean over the two views, ICLRec's ``PCLoss``). Combine with ``contrastive`` (flattened views)
+    for ICLRec's ``Hybrid`` objective. Deviations: the mean is over real positions (the code averages
+    all ``max_len`` positions, padding outputs included); the intent of a sequence comes from the
+    clustering pass of the epoch (the code re-assigns each batch from its training forward pass);
+    the views are drawn independently of ``contrastive``'s (the code feeds the same views to both).
+    """
+
+    Config = IntentContrastiveConfig
+    requires = ("sequence",)
+    main = False
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        c = self.config
+        check_choice(c.similarity, ("dot", "cosine"), "objective 'intent_contrastive' option similarity")
+        for key in ("num_intents", "cluster_every", "kmeans_iters", "kmeans_restarts", "encode_batch_size"):
+            if int(getattr(c, key)) < 1:
+                raise ConfigError(f"objective 'intent_contrastive': {key} must be >= 1, got {getattr(c, key)}")
+        if c.temperature <= 0:
+            raise ConfigError(f"objective 'intent_contrastive': temperature must be positive, got {c.temperature}")
+        self.augmentations = build_augmentations(c, "intent_contrastive")
+        self.prototypes: torch.Tensor | None = None
+        self.assign: torch.Tensor | None = None
+        self.cluster_seconds: list[float] = []
+
+    def prepare(self, net: nn.Module, data: TrainData) -> None:
+        for aug in self.augmentations:
+            aug.prepare(net, data)
+
+    def epoch_start(self, net: nn.Module, epoch: int, data: TrainData) -> None:
+        for aug in self.augmentations:
+            aug.epoch_start(net, epoch, data)
+        c = self.config
+        if epoch < c.warm_up_epochs or (epoch - c.warm_up_epochs) % c.cluster_every:
+            return
+        from ..ssl.kmeans import kmeans
+
+        t0 = time.perf_counter()
+        reps = self.represent_all(net, data)
+        seed = int(torch.randint(2**31 - 1, (1,), generator=data.generator))
+        centroids, assign, _ = kmeans(
+            reps, c.num_intents, torch.Generator().manual_seed(seed), c.kmeans_iters, c.kmeans_restarts
+        )
+        self.prototypes = F.normalize(centroids, dim=1).to(net.device)
+        self.assign = assign.cpu()
+        self.cluster_seconds.append(time.perf_counter() - t0)
+        logger.debug("intent_contrastive: %d intents in %.2fs", centroids.shape[0], self.cluster_seconds[-1])
+
+    @torch.no_grad()
+    def represent_all(self, net: nn.Module, data: TrainData) -> torch.Tensor:
+        """Mean-pooled representations [R, d] of every training row's input sequence (eval mode)."""
+        if data.window is None:
+            raise ValueError("intent_contrastive needs a sequence encoder")
+        was = net.training
+        net.eval()
+        try:
+            inputs = data.window[:, :-1]
+            lengths = (inputs != 0).sum(1)
+            order = lengths.argsort()  # similar lengths together: little padding per pass
+            out = torch.empty(inputs.shape[0], net.encoder.dim, device=net.device)
+            for s in range(0, len(order), self.config.encode_batch_size):
+                rows = order[s : s + self.config.encode_batch_size]
+                seq = trim_left(inputs[rows].to(net.device))
+                out[rows.to(net.device)] = mean_pool([seq], [net.encode(seq)])
+        finally:
+            net.train(was)
+        return out
+
+    def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
+        if self.prototypes is None or self.assign is None:
+            return torch.zeros((), device=batch.device)
+        intent = self.assign[batch.rows].to(self.prototypes.device)
+        proto = self.prototypes[intent]
+        seq = augment_input(batch, self.augmentations, net.max_len)
+        views = [augment(seq, self.augmentations, batch.generator, net.mask_token) for _ in range(2)]
+        z1, z2 = _pooled(net, trim_left(torch.cat(views))).chunk(2)
+        keys = intent if self.config.false_negatives else None
+        c = self.config
+        return 0.5 * (
+            info_nce(z1, proto, c.temperature, c.similarity, keys=keys)
+            + info_nce(z2, proto, c.temperature, c.similarity, keys=keys)
+        )

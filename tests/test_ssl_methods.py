@@ -1,0 +1,303 @@
+"""The sequential SSL methods' parts: DuoRec's supervised positives, ICLRec's intents, CoSeRec's
+correlated augmentations, the model-level dropout view, and the length-chunked forward pass."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+import ssl4rec.ssl  # noqa: F401  (registers augmentations and presets)
+from ssl4rec.data import Interactions
+from ssl4rec.encoders import GRUEncoder, TransformerEncoder
+from ssl4rec.objectives.base import TrainData
+from ssl4rec.objectives.intent_contrastive import mean_pool
+from ssl4rec.objectives.losses import flat_similarity, info_nce
+from ssl4rec.objectives.supervised_contrastive import PositivePool
+from ssl4rec.registry import AUGMENTATIONS, PRESETS, ConfigError
+from ssl4rec.ssl.item_similarity import TopNeighbour, embedding_neighbours, itemcf_neighbours
+from ssl4rec.ssl.kmeans import kmeans
+from ssl4rec.ssl.model import SSLNetwork, build_ssl_model
+from ssl4rec.testing import tiny_split
+
+
+def log(seqs: list[list[int]], n_items: int) -> Interactions:
+    """Interactions whose user u has the items ``seqs[u]`` in that order."""
+    users = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
+    items = np.concatenate([np.asarray(s, dtype=np.int64) for s in seqs])
+    df = pd.DataFrame({"user": users, "item": items, "rating": 1.0, "timestamp": np.arange(len(items))})
+    return Interactions(df, len(seqs), n_items)
+
+
+# -- DuoRec: supervised positives ----------------------------------------------------------------
+
+
+def test_supervised_positives_are_exactly_the_other_same_target_prefixes():
+    # targets (items after a user's first): u0: 2 3 4; u1: 3 2; u2: 4 3; u3: 9
+    train = log([[1, 2, 3, 4], [5, 3, 2], [6, 4, 3], [7, 9]], n_items=10)
+    pool = PositivePool(train)
+    by_target: dict[int, set[int]] = {}
+    for pos in range(len(train.item_array)):
+        u = int(np.searchsorted(train.indptr, pos, side="right") - 1)
+        if pos > train.indptr[u]:
+            by_target.setdefault(int(train.item_array[pos]), set()).add(pos)
+    ends = np.array([2, 3, 4, 6, 7, 9, 10, 12])  # anchors whose last item sits at ends - 1
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(30):
+        users, positions = pool.pick(ends, gen)
+        for end, u, p in zip(ends, users, positions, strict=True):
+            own = end - 1
+            target = int(train.item_array[own])
+            assert int(train.item_array[p]) == target  # same next item
+            assert train.indptr[u] < p < train.indptr[u + 1]  # a prefix of the positive's user
+            others = by_target[target] - {own}
+            if others:
+                assert p in others  # never the anchor's own prefix while another exists
+            else:
+                assert p == own  # alone: the sequence itself (DuoRec's fallback)
+    # every other same-target prefix is drawn (uniformly: target 3 has three prefixes)
+    seen = {int(pool.pick(np.array([3]), gen)[1][0]) for _ in range(60)}
+    assert seen == by_target[3] - {2}
+    seqs = pool.draw(np.array([3]), torch.Generator().manual_seed(1), 4)
+    assert seqs.shape == (1, 4) and int(seqs[0, -1]) in (5 + 1, 4 + 1)  # the item before another target-3
+
+
+def test_supervised_contrastive_masks_same_target_negatives():
+    z1 = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    z2 = torch.tensor([[1.0, 0.5], [0.5, 1.0], [0.0, 1.0]])
+    keys = torch.tensor([7, 7, 8])  # rows 0 and 1 share their target
+    z = torch.cat([z1, z2])
+    sim = z @ z.T
+    labels = torch.tensor([3, 4, 5, 0, 1, 2])
+    for i in range(6):
+        sim[i, i] = -math.inf
+    for i, j in [(0, 1), (1, 0), (3, 4), (4, 3), (0, 4), (4, 0), (1, 3), (3, 1)]:
+        sim[i, j] = -math.inf  # same target: not a negative (each keeps its own positive)
+    torch.testing.assert_close(info_nce(z1, z2, keys=keys), F.cross_entropy(sim, labels))
+    assert not torch.isclose(info_nce(z1, z2, keys=keys), info_nce(z1, z2))
+
+
+# -- ICLRec: k-means intents -------------------------------------------------------------------------
+
+
+def test_kmeans_prototypes_are_the_means_of_their_members():
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    x = torch.cat([c + 0.5 * torch.randn(20, 2, generator=g) for c in centres])
+    c, assign, inertia = kmeans(x, 3, torch.Generator().manual_seed(1))
+    for k in range(3):
+        members = x[assign == k]
+        assert len(members) == 20
+        torch.testing.assert_close(c[k], members.mean(0))
+    assert len(set((assign.view(3, 20)[:, 0]).tolist())) == 3  # one cluster per planted group
+    again = kmeans(x, 3, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(again[0], c)
+    assert inertia == pytest.approx(float(((x - c[assign]) ** 2).sum()), rel=1e-4)
+
+
+def test_intent_prototypes_are_normalised_member_means():
+    split = tiny_split()
+    model = build_ssl_model(
+        {"name": "transformer", "embedding_size": 8, "num_layers": 1, "num_heads": 2},
+        ["next_item", {"name": "intent_contrastive", "num_intents": 4}],
+        epochs=1,
+        max_len=10,
+        batch_size=16,
+    )
+    model.fit(split.train)
+    obj = model.net.objective("intent_contrastive")
+    users = torch.from_numpy(split.train.active_users.astype(np.int64))
+    window = split.train.sequences(users, 11)
+    data = TrainData(split.train, users, torch.zeros_like(users), window, torch.Generator().manual_seed(0), 10)
+    obj.epoch_start(model.net, 1, data)
+    reps = obj.represent_all(model.net, data)
+    for k in range(4):
+        members = reps[obj.assign == k]
+        if len(members):
+            torch.testing.assert_close(obj.prototypes[k], F.normalize(members.mean(0), dim=0), atol=1e-4, rtol=1e-4)
+    assert obj.cluster_seconds and obj.loss(model.net, _batch(window, users)).isfinite()
+
+
+def _batch(window, users):
+    from ssl4rec.objectives.base import TrainBatch
+
+    return TrainBatch(users, torch.Generator().manual_seed(0), torch.device("cpu"), window=window)
+
+
+def test_mean_pool_ignores_padding():
+    seq = torch.tensor([[0, 0, 3, 4], [0, 5, 0, 6]])
+    h = torch.arange(16, dtype=torch.float32).view(2, 4, 2)
+    out = mean_pool([seq], [h])
+    torch.testing.assert_close(out[0], (h[0, 2] + h[0, 3]) / 2)
+    torch.testing.assert_close(out[1], (h[1, 1] + h[1, 3]) / 2)
+
+
+# -- CoSeRec: item correlations, substitute, insert ------------------------------------------------------
+
+
+def test_itemcf_iuf_by_hand():
+    # users: {0,1}, {0,1,2}, {2,3}; IUF weight 1/ln(1+|I_u|)
+    train = log([[0, 1], [0, 1, 2], [2, 3]], n_items=5)
+    item, score = itemcf_neighbours(train)
+    w2, w3 = 1 / math.log(3), 1 / math.log(4)
+    n = {0: 2, 1: 2, 2: 2, 3: 1}
+    sim01 = (w2 + w3) / math.sqrt(n[0] * n[1])
+    sim02 = w3 / math.sqrt(n[0] * n[2])
+    sim23 = w2 / math.sqrt(n[2] * n[3])
+    assert sim01 > sim02 and sim23 > sim02
+    assert item[1] == 2 and item[2] == 1  # items 0 <-> 1 (shifted +1)
+    assert item[3] == 4  # item 2's best is 3 (sim23 > sim02, w2 > w3)
+    assert item[4] == 3  # item 3's only co-item is 2
+    assert item[5] == 5 and score[5] == 0.0  # item 4 never co-occurs: itself
+    sims = [sim01, sim02, sim23, w3 / math.sqrt(n[1] * n[2])]
+    lo, hi = min(sims), max(sims)
+    assert score[1] == pytest.approx((sim01 - lo) / (hi - lo))
+
+
+def test_embedding_neighbours_exclude_self():
+    v = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+    item, score = embedding_neighbours(v, block=2)
+    assert item.tolist() == [0, 2, 1, 2]
+    assert 0.0 <= score.min() and score.max() <= 1.0
+
+
+@pytest.fixture
+def correlated():
+    train = log([[0, 1], [0, 1, 2], [2, 3]], n_items=5)
+    data = TrainData(train, torch.arange(3), torch.zeros(3, dtype=torch.long), None, torch.Generator(), 8)
+    out = {}
+    for name in ("substitute", "insert"):
+        aug = AUGMENTATIONS.build(name, ratio=0.5)
+        aug.prepare(None, data)
+        out[name] = aug
+    return out
+
+
+def test_substitute_replaces_chosen_items_by_their_neighbour(correlated):
+    seq = torch.tensor([[0, 0, 1, 2, 3, 4], [0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 3, 5]])
+    out = correlated["substitute"](seq, torch.Generator().manual_seed(0))
+    nb = correlated["substitute"].neighbours.lookup(seq)
+    changed = out != seq
+    assert ((out == seq) | (out == nb)).all()
+    assert int((changed | ((out == nb) & (seq != 0))).sum(1)[0]) >= 2  # int(0.5 * 4) positions chosen
+    assert (out[1] == 0).all()
+
+
+def test_insert_puts_the_neighbour_before_chosen_items():
+    aug = AUGMENTATIONS.build("insert", ratio=0.5)
+    table = np.arange(20)
+    table[1:6] += 10  # item k's neighbour is k + 10: inserted items are told apart
+    aug.neighbours = TopNeighbour(table, np.ones(20))
+    assert aug.grows
+    seq = torch.tensor([[0, 0, 0, 0, 1, 2, 3, 4], [0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 3, 5]])
+    out = aug(seq, torch.Generator().manual_seed(0))
+    for r in range(3):
+        orig = [int(x) for x in seq[r] if x]
+        got = [int(x) for x in out[r] if x]
+        assert (out[r] != 0).int().diff().ge(0).all()  # still left-padded
+        assert len(got) == len(orig) + (max(1, int(0.5 * len(orig))) if orig else 0)
+        assert [x for x in got if x < 10] == orig  # the original items, in order
+        for i, x in enumerate(got):
+            if x >= 10:
+                assert got[i + 1] == x - 10  # an inserted item stands just before its source
+
+
+def test_insert_keeps_the_most_recent_items_when_full(correlated):
+    seq = torch.tensor([[1, 2, 3, 4]])
+    out = correlated["insert"](seq, torch.Generator().manual_seed(3))
+    assert out.shape == (1, 4) and int(out[0, -1]) in (4, int(correlated["insert"].neighbours.item[4]))
+    assert (out != 0).all()
+
+
+def test_correlated_augmentations_refuse_bad_options_and_need_data():
+    with pytest.raises(ConfigError, match="similarity"):
+        AUGMENTATIONS.build("substitute", similarity="cosine")
+    with pytest.raises(RuntimeError, match="prepare"):
+        AUGMENTATIONS.build("insert")(torch.tensor([[1, 2]]), torch.Generator())
+    t = TopNeighbour(np.array([0, 2, 1]), np.array([0.0, 1.0, 1.0]))
+    assert t.lookup(torch.tensor([0, 1, 2, 3])).tolist() == [0, 2, 1, 3]  # padding and the mask token stay
+
+
+def test_dropout_view_is_the_sequence_itself():
+    seq = torch.tensor([[0, 1, 2], [3, 4, 5]])
+    out = AUGMENTATIONS.build("dropout")(seq, torch.Generator())
+    assert torch.equal(out, seq) and out.data_ptr() != seq.data_ptr()
+
+
+# -- length-chunked forward passes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoder", [TransformerEncoder, GRUEncoder])
+def test_chunked_forward_equals_the_whole_batch(encoder):
+    torch.manual_seed(0)
+    enc = encoder(n_items=30, max_len=12, dropout=0.0)
+    whole = SSLNetwork(enc, {}, 30, 12, length_chunks=1).train()
+    chunked = SSLNetwork(enc, {}, 30, 12, length_chunks=3).train()
+    g = torch.Generator().manual_seed(1)
+    lens = torch.randint(0, 13, (20,), generator=g)
+    lens[0] = 12
+    seq = torch.randint(1, 31, (20, 12), generator=g)
+    seq = torch.where(torch.arange(12)[None] >= 12 - lens[:, None], seq, 0)
+    seq[0, 3] = 0  # a padding id inside a row (mask augmentation with value padding)
+    where = (seq != 0) & (torch.rand(20, 12, generator=g) < 0.5)
+    assert chunked._length_chunks(seq) is not None
+    for fn, args in (("encode", (seq,)), ("represent", (seq,)), ("encode_at", (seq, where))):
+        torch.testing.assert_close(getattr(chunked, fn)(*args), getattr(whole, fn)(*args), atol=1e-5, rtol=1e-5)
+    grads = []
+    for net in (whole, chunked):
+        enc.zero_grad()
+        net.encode(seq).pow(2).sum().backward()
+        grads.append([p.grad.clone() for p in enc.parameters() if p.grad is not None])
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    rows, parts = chunked.encode_chunks(seq)
+    assert sorted(rows.tolist()) == list(range(20)) and len(parts) == 3
+    assert whole._length_chunks(seq) is None and chunked.eval()._length_chunks(seq) is None
+
+
+def test_flat_similarity_equals_the_dense_product():
+    g = torch.Generator().manual_seed(0)
+    chunks = [torch.randn(5, w, 3, generator=g, requires_grad=True) for w in (2, 4, 4, 7)]
+
+    def dense(parts):
+        z = torch.cat([F.pad(c, (0, 0, 7 - c.shape[1], 0)) for c in parts]).reshape(20, -1)
+        return z @ z.T
+
+    weights = torch.randn(20, 20, generator=g)
+    (dense(chunks) * weights).sum().backward()
+    expected = [c.grad.clone() for c in chunks]
+    for c in chunks:
+        c.grad = None
+    gram = flat_similarity(chunks)
+    torch.testing.assert_close(gram, dense(chunks))
+    (gram * weights).sum().backward()
+    for c, e in zip(chunks, expected, strict=True):
+        torch.testing.assert_close(c.grad, e)
+
+
+# -- presets -------------------------------------------------------------------------------------------
+
+
+def test_cl4srec_default_is_the_authors_recipe():
+    spec = PRESETS.entry("cl4srec").meta["spec"]
+    contrastive = next(o for o in spec["objectives"] if o["name"] == "contrastive")
+    assert spec["bucket_by_length"] is False
+    assert contrastive["view_repr"] == "flatten" and contrastive["mask_value"] == "padding"
+    assert PRESETS.entry("cl4srec").version == "2"
+    model = PRESETS.get("cl4srec")()
+    assert model.config.bucket_by_length is False and model.config.length_chunks > 1
+
+
+@pytest.mark.parametrize("name", ["coserec", "duorec", "iclrec"])
+def test_new_presets_train_and_score(name):
+    split = tiny_split()
+    model = PRESETS.get(name)(
+        encoder={"embedding_size": 8, "num_layers": 1, "num_heads": 2}, epochs=2, max_len=10, batch_size=16
+    )
+    model.fit(split.train)
+    assert all(np.isfinite(model.fit_info["losses"]))
+    assert len(model.fit_info["objectives"]) >= 2

@@ -3,6 +3,7 @@ correlated augmentations, the model-level dropout view, and the length-chunked f
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -301,3 +302,33 @@ def test_new_presets_train_and_score(name):
     model.fit(split.train)
     assert all(np.isfinite(model.fit_info["losses"]))
     assert len(model.fit_info["objectives"]) >= 2
+
+
+def test_a_method_that_needs_attributes_is_not_applicable_on_data_without_them(tmp_path):
+    from ssl4rec.benchmark.runner import Runner
+    from ssl4rec.config import parse_suite
+
+    suite = parse_suite(
+        {
+            "name": "na",
+            "datasets": [{"name": "synthetic", "params": {"n_users": 60, "n_items": 40, "n_interactions": 900}}],
+            "splits": ["leave_one_out"],
+            "models": [
+                {
+                    "name": "s3rec",
+                    "params": {
+                        "epochs": 1,
+                        "pretrain_epochs": 1,
+                        "max_len": 10,
+                        "encoder": {"embedding_size": 8, "num_layers": 1, "num_heads": 2},
+                    },
+                }
+            ],
+            "seeds": [0],
+            "evaluation": {"ks": [10], "metrics": ["ndcg"]},
+        }
+    )
+    (outcome,) = Runner(suite, out=tmp_path / "res").run()
+    assert outcome.status == "n/a"
+    record = json.loads(next((tmp_path / "res").rglob("seed0-*.json")).read_text())
+    assert record["status"] == "n/a" and "needs item attributes" in record["reason"]

@@ -13,7 +13,7 @@ from ..registry import AUGMENTATIONS, ConfigError, register_objective
 from .base import Objective, ObjectiveConfig, TrainBatch, TrainData, check_choice, trim_left
 from .losses import flat_similarity, info_nce
 
-__all__ = ["AugmentationConfig", "Contrastive", "ContrastiveConfig", "augment", "augment_input", "build_augmentations"]
+__all__ = ["AugmentationConfig", "Contrastive", "ContrastiveConfig", "ViewObjective", "augment", "augment_input", "build_augmentations"]
 
 
 @dataclasses.dataclass
@@ -96,6 +96,21 @@ def augment_input(batch: TrainBatch, augmentations: list, max_len: int) -> torch
     return seq
 
 
+class ViewObjective(Objective):
+    """Base of objectives that contrast augmented views: owns ``self.augmentations`` and passes
+    the data hooks on to them (item correlations of ``substitute`` / ``insert``)."""
+
+    augmentations: list
+
+    def prepare(self, net: nn.Module, data: TrainData) -> None:
+        for aug in self.augmentations:
+            aug.prepare(net, data)
+
+    def epoch_start(self, net: nn.Module, epoch: int, data: TrainData) -> None:
+        for aug in self.augmentations:
+            aug.epoch_start(net, epoch, data)
+
+
 @register_objective(
     "contrastive",
     config=ContrastiveConfig,
@@ -110,7 +125,7 @@ def augment_input(batch: TrainBatch, augmentations: list, max_len: int) -> torch
     paper="Xie et al., Contrastive Learning for Sequential Recommendation, ICDE 2022",
     tags=("ssl", "sequence"),
 )
-class Contrastive(Objective):
+class Contrastive(ViewObjective):
     """InfoNCE between the user representations of two augmented views of each sequence.
 
     Xie et al., "Contrastive Learning for Sequential Recommendation" (CL4SRec), ICDE 2022.
@@ -138,14 +153,6 @@ class Contrastive(Objective):
             raise ConfigError(f"objective 'contrastive': temperature must be positive, got {c.temperature}")
         check_choice(c.mask_value, ("token", "padding"), "objective 'contrastive' option mask_value")
         self.augmentations = build_augmentations(c, "contrastive")
-
-    def prepare(self, net: nn.Module, data: TrainData) -> None:
-        for aug in self.augmentations:
-            aug.prepare(net, data)
-
-    def epoch_start(self, net: nn.Module, epoch: int, data: TrainData) -> None:
-        for aug in self.augmentations:
-            aug.epoch_start(net, epoch, data)
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         seq = augment_input(batch, self.augmentations, net.max_len)

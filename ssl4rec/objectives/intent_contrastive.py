@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..registry import ConfigError, register_objective
-from .base import Objective, TrainBatch, TrainData, check_choice, trim_left
-from .contrastive import AugmentationConfig, augment, augment_input, build_augmentations
+from .base import TrainBatch, TrainData, check_choice, trim_left
+from .contrastive import AugmentationConfig, ViewObjective, augment, augment_input, build_augmentations
 from .losses import info_nce
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def _starts(hidden: list[torch.Tensor]) -> list[int]:
     paper="Chen et al., Intent Contrastive Learning for Sequential Recommendation (ICLRec), WWW 2022",
     tags=("ssl", "sequence", "clustering"),
 )
-class IntentContrastive(Objective):
+class IntentContrastive(ViewObjective):
     """InfoNCE between each augmented view of a sequence and the prototype of the sequence's intent.
 
     Chen et al., "Intent Contrastive Learning for Sequential Recommendation" (ICLRec), WWW 2022.
@@ -122,13 +122,8 @@ class IntentContrastive(Objective):
         self.assign: torch.Tensor | None = None
         self.cluster_seconds: list[float] = []
 
-    def prepare(self, net: nn.Module, data: TrainData) -> None:
-        for aug in self.augmentations:
-            aug.prepare(net, data)
-
     def epoch_start(self, net: nn.Module, epoch: int, data: TrainData) -> None:
-        for aug in self.augmentations:
-            aug.epoch_start(net, epoch, data)
+        super().epoch_start(net, epoch, data)  # the augmentations' correlations
         c = self.config
         if epoch < c.warm_up_epochs or (epoch - c.warm_up_epochs) % c.cluster_every:
             return

@@ -286,6 +286,21 @@ class _AttributeObjective(_S3RecObjective):
         self.attributes = table.to(net.device)
         self.attribute_embedding = emb.to(net.device)
 
+    @staticmethod
+    def positions(seq: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
+        """[B, W] bool: where the attributes are predicted, given the sequence and its masked positions."""
+        raise NotImplementedError
+
+    def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
+        seq = batch.sequence
+        inputs, masked = mask_items(seq, self.config.mask_prob, net.mask_token, batch)
+        where = self.positions(seq, masked)
+        if not bool(where.any()):
+            return self._head().weight.sum() * 0.0
+        with bidirectional(net.encoder):
+            h = net.encode_at(inputs, where)
+        return self.attribute_loss(h, seq[where]) / seq.shape[0]
+
     def attribute_loss(self, h: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Summed BCE of ``sigmoid(E_attr . W h)`` [N, n_attr] against the attributes of ``items`` [N] (shifted ids)."""
         if self.attribute_embedding is None or self.attributes is None:
@@ -318,15 +333,9 @@ class AssociatedAttributePrediction(_AttributeObjective):
     Config = S3RecAAPConfig
     registered_name = "s3rec_aap"
 
-    def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
-        seq = batch.sequence
-        inputs, masked = mask_items(seq, self.config.mask_prob, net.mask_token, batch)
-        where = (seq != 0) & ~masked
-        if not bool(where.any()):
-            return self._head().weight.sum() * 0.0
-        with bidirectional(net.encoder):
-            h = net.encode_at(inputs, where)
-        return self.attribute_loss(h, seq[where]) / seq.shape[0]
+    @staticmethod
+    def positions(seq: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
+        return (seq != 0) & ~masked  # the real, unmasked items
 
 
 @register_objective(
@@ -351,14 +360,9 @@ class MaskedAttributePrediction(_AttributeObjective):
     Config = S3RecMAPConfig
     registered_name = "s3rec_map"
 
-    def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
-        seq = batch.sequence
-        inputs, masked = mask_items(seq, self.config.mask_prob, net.mask_token, batch)
-        if not bool(masked.any()):
-            return self._head().weight.sum() * 0.0
-        with bidirectional(net.encoder):
-            h = net.encode_at(inputs, masked)
-        return self.attribute_loss(h, seq[masked]) / seq.shape[0]
+    @staticmethod
+    def positions(seq: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
+        return masked
 
 
 @register_objective(

@@ -3,6 +3,7 @@
 Verbs::
 
     run SUITE.yaml [--out DIR] [--data DIR] [--fail-fast]   train + evaluate every cell, skip finished ones
+    check SUITE.yaml [--out DIR]                              validate the suite whole, print its plan
     list [KIND] [--include GLOB] [--tag TAG]                   registered components with summaries
     leaderboard RESULTS_DIR [--to DIR]                         rebuild tables from records
     data info NAME [--data DIR]                                counts, density, checksum, files
@@ -54,12 +55,39 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", default=None, help="only these of the suite's seeds (comma-separated)")
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate a suite whole and print its plan: every cell, its record state, n/a reasons."""
+    from .benchmark.runner import Runner
+
+    suite = _load_selected(args)
+    tuning = None
+    if getattr(args, "tuned", False):
+        from .benchmark.tuning import check_tuned, load_best
+
+        tuning = load_best(args.suite)
+        check_tuned(suite, tuning)
+    plan = Runner(suite, out=Path(args.out), tuning=tuning).plan()
+    width = max((len(c.cell_id) for c in plan), default=0)
+    print(
+        f"suite {suite.name} ({suite.path}): {len(suite.datasets)} dataset(s) x {len(suite.splits)} split(s) x "
+        f"{len(suite.models)} model(s) x {len(suite.seeds)} seed(s) = {len(plan)} cell(s); "
+        f"protocol: {suite.protocol.label()}"
+    )
+    for c in plan:
+        print(f"  {c.cell_id.ljust(width)}  {c.status}{': ' + c.error if c.error else ''}")
+    counts = {k: sum(c.status == k for c in plan) for k in ("done", "pending", "n/a")}
+    print(f"{counts['done']} done, {counts['pending']} to run, {counts['n/a']} n/a (records in {args.out})")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from .benchmark.leaderboard import write_leaderboards
     from .benchmark.runner import Runner
 
+    if getattr(args, "dry_run", False):
+        return cmd_check(args)
     suite = _load_selected(args)
     out = Path(args.out)
     if args.threads:
@@ -283,8 +311,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice, all cores)")
     r.add_argument("--track", choices=["wandb"], default=None, help="also log to wandb (offline when no account)")
     r.add_argument("--wandb-project", default="ssl4rec")
+    r.add_argument("--dry-run", action="store_true", help="validate the suite and print its plan (as `check`); train nothing")
     _add_selection(r)
     r.set_defaults(func=cmd_run)
+
+    ck = sub.add_parser("check", help="validate a suite whole and print its plan (cells, records found, n/a reasons)")
+    ck.add_argument("suite")
+    ck.add_argument("--out", default="results", help="results folder whose records are looked up (default: results/)")
+    ck.add_argument("--tuned", action="store_true", help="plan the cells with the parameters found by `tune`")
+    _add_selection(ck)
+    ck.set_defaults(func=cmd_check)
 
     tu = sub.add_parser("tune", help="Optuna study per (dataset, split, model), same trial budget for every model")
     tu.add_argument("suite")

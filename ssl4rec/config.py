@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from .benchmark.evaluation import Protocol
-from .registry import BASELINES, DATASETS, PRESETS, SPLITS, ConfigError, UnknownNameError, check_keys, did_you_mean
+from .registry import BASELINES, PRESETS, SPLITS, ConfigError, UnknownNameError, check_keys, did_you_mean
 
 __all__ = ["ComponentSpec", "ModelSpec", "Suite", "load_suite", "parse_suite"]
 
@@ -74,6 +74,9 @@ class ModelSpec:
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     encoder: dict[str, Any] | None = None
     objectives: tuple[dict[str, Any], ...] = ()
+    na: str | None = None
+    """Why the cell cannot run by construction (an encoder that cannot serve an objective), found at
+    load time; the runner records it as "n/a: reason". Not part of the cell id."""
 
     def resolved(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "name": self.name, "params": self.params}
@@ -247,15 +250,51 @@ def _models(raw: dict[str, Any], where: str) -> list[ModelSpec]:
     return out
 
 
+def _checked_model(spec: ModelSpec, where: str) -> ModelSpec:
+    """``spec`` with every parameter checked by building the model once (a 1-item catalogue, no data).
+
+    Unknown or bad parameters of presets and cross models (training options, ``encoder`` /
+    ``objectives`` blocks, dotted keys) raise :class:`ConfigError` naming ``where``; an encoder
+    that cannot serve an objective gives the spec its n/a reason instead.
+    """
+    if spec.kind == "baseline":
+        return spec  # checked against the registry entry already
+    import torch
+
+    from .benchmark.runner import NotApplicable, build_model
+    from .objectives.base import IncompatibleError
+
+    try:
+        with torch.random.fork_rng(devices=[]):
+            build_model(spec, 0)
+    except (NotApplicable, IncompatibleError) as exc:
+        return dataclasses.replace(spec, na=str(exc))
+    except (ConfigError, UnknownNameError) as exc:
+        raise type(exc)(f"{where} ({spec.label}): {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where} ({spec.label}): {exc}") from None
+    return spec
+
+
 def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
-    """Validate a suite mapping (as loaded from YAML)."""
+    """Validate a suite mapping (as loaded from YAML): every dataset, preprocessing, split, model
+    (including preset and cross parameters, nested encoder / objective blocks and dotted keys),
+    evaluation and validation key, before any data is read or any model trains. Plugins
+    (``ssl4rec.plugins`` entry points) are loaded first, so a suite may name their components."""
+    from .datasets.pipeline import check_dataset_spec
+    from .registry import load_plugins
+
+    load_plugins()
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a suite must be a mapping, got {type(raw).__name__}")
     check_keys(raw, SUITE_KEYS, f"suite {path}")
     datasets = []
     for i, d in enumerate(raw.get("datasets") or []):
         c = _component(d, "dataset", f"{path} datasets[{i}]")
-        DATASETS.entry(c["name"])
+        try:
+            check_dataset_spec(c["name"], c["params"], c.get("preprocessing"))
+        except ConfigError as exc:
+            raise ConfigError(f"{path} datasets[{i}]: {exc}") from None
         datasets.append(
             ComponentSpec(name=c["name"], params=c["params"], label=c["label"] or c["name"], preprocessing=dict(c.get("preprocessing") or {}))
         )
@@ -295,13 +334,17 @@ def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
             if label not in labels:
                 raise ConfigError(f"{path} published: {label!r} is not a model label of this suite.{did_you_mean(label, labels)}")
     validation = dict(raw.get("validation") or {})
-    check_keys(validation, ("max_users", "patience_override"), f"{path} validation")
+    check_keys(validation, ("max_users",), f"{path} validation")
+    max_users = validation.get("max_users")
+    if max_users is not None and (isinstance(max_users, bool) or not isinstance(max_users, int) or max_users < 1):
+        raise ConfigError(f"{path} validation: max_users must be a positive integer (or absent), got {max_users!r}")
+    models = [_checked_model(m, f"{path} models") for m in _models(raw, path)]
     return Suite(
         name=str(raw.get("name") or Path(path).stem),
         description=str(raw.get("description") or ""),
         datasets=tuple(datasets),
         splits=tuple(splits),
-        models=tuple(_models(raw, path)),
+        models=tuple(models),
         seeds=tuple(seeds),
         protocol=Protocol.from_dict(raw.get("evaluation")),
         validation=validation,
@@ -318,5 +361,10 @@ def load_suite(path: str | Path) -> Suite:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}{at}: not valid YAML: {problem}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the suite as UTF-8") from None
     return parse_suite(raw, str(path))

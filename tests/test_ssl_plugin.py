@@ -114,3 +114,46 @@ def test_guide_quotes_the_tested_plugin():
     guide = GUIDE.read_text()
     assert (PLUGIN / f"{MODULE}.py").read_text() in _code_blocks(guide, "python")
     assert (PLUGIN / "pyproject.toml").read_text() in _code_blocks(guide, "toml")
+
+
+def test_a_suite_naming_a_plugin_objective_checks_and_runs_through_the_cli(tmp_path, monkeypatch, fresh_plugins):
+    """Plugins load before the suite is validated, in `check` and `run` alike."""
+    import yaml
+
+    from ssl4rec import cli
+
+    project = tomllib.loads((PLUGIN / "pyproject.toml").read_text())
+    install(
+        tmp_path / "site",
+        project["project"]["name"],
+        {MODULE: (PLUGIN / f"{MODULE}.py").read_text()},
+        project["project"]["entry-points"]["ssl4rec.plugins"],
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    suite = {
+        "name": "plugin",
+        "datasets": [{"name": "synthetic", "params": {"n_users": 60, "n_items": 40, "n_interactions": 900}}],
+        "splits": ["leave_one_out"],
+        "models": [
+            {
+                "name": "ssl",
+                "label": "SASRec+AU",
+                "params": {
+                    "encoder": {"name": "transformer", "params": {"embedding_size": 16, "num_layers": 1}},
+                    "objectives": ["next_item", {"name": "align_uniform", "params": {"gamma": 0.5}}],
+                    "epochs": 1,
+                    "max_len": 10,
+                },
+            }
+        ],
+        "seeds": [0],
+        "evaluation": {"ks": [10], "metrics": ["ndcg"]},
+    }
+    path = tmp_path / "plugin.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    out = tmp_path / "results"
+    assert "align_uniform" not in OBJECTIVES
+    assert cli.main(["check", str(path), "--out", str(out)]) == 0
+    assert "align_uniform" in OBJECTIVES
+    assert cli.main(["run", str(path), "--out", str(out)]) == 0
+    assert list(out.rglob("seed0-*.json"))

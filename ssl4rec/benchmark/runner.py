@@ -209,6 +209,20 @@ class Runner:
         )
         return cell_id, self.store.rel_path(dspec.label, sspec.label, mspec.label, seed, chash)
 
+    def plan(self) -> list[CellOutcome]:
+        """Every cell of the suite without running any: ``"done"`` (a record exists in ``out``),
+        ``"n/a"`` (with the reason found at load time) or ``"pending"``; reads no data."""
+        out = []
+        for dspec, sspec, mspec, seed in self.suite.cells():
+            cell_id, rel = self.cell_key(dspec, sspec, mspec, seed)
+            if self.store.exists(rel):
+                out.append(CellOutcome(cell_id, "done", str(rel)))
+            elif mspec.na:
+                out.append(CellOutcome(cell_id, "n/a", str(rel), mspec.na))
+            else:
+                out.append(CellOutcome(cell_id, "pending", str(rel)))
+        return out
+
     # -- the run -----------------------------------------------------
     def run(self) -> list[CellOutcome]:
         load_plugins()
@@ -293,9 +307,11 @@ class Runner:
             "host": platform.node(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        if mspec.na:  # found when the suite was loaded
+            return self._not_applicable(record, rel, cell_id, NotApplicable(mspec.na))
         try:
             model, resolved = build_model(mspec, model_seed)
-        except NotApplicable as exc:
+        except (NotApplicable, IncompatibleError) as exc:
             return self._not_applicable(record, rel, cell_id, exc)
         record["model"].update(params=resolved["params"], component_versions=resolved["versions"])
         tuned = self.tuning.get(f"{dspec.label}/{sspec.label}/{mspec.label}")

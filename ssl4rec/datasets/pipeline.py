@@ -54,6 +54,14 @@ def _loader_params(entry: Entry, params: Mapping[str, Any]) -> dict[str, Any]:
     return dict(normalize(out)) if normalize is not None else out
 
 
+def check_dataset_spec(name: str, params: Mapping[str, Any], preprocessing: Mapping[str, Any] | None = None) -> None:
+    """Validate a dataset reference without reading any data: the name, the loader parameters
+    (unknown, missing) and the preprocessing settings. Raises what :func:`load_dataset` would."""
+    entry = DATASETS.entry(name)
+    _loader_params(entry, params)
+    Preprocessing.from_dict(preprocessing)
+
+
 def dataset_files(entry: Entry, params: Mapping[str, Any]) -> list[FileSpec]:
     """The :class:`FileSpec` s of a registered dataset for the given (resolved) loader params."""
     files = entry.meta.get("files", [])

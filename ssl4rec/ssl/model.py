@@ -422,7 +422,9 @@ class SSLRecommender(Recommender):
         self.main_objective = next(e.name for e in self._objective_entries if e.obj.main)
         self.auxiliary = [e.name for e in self._objective_entries if not e.obj.main]
         if schedule == "pretrain_finetune" and not self.auxiliary:
-            raise ConfigError("schedule 'pretrain_finetune' needs at least one self-supervised (non-main) objective")
+            raise IncompatibleError(
+                "schedule 'pretrain_finetune' needs at least one self-supervised (non-main) objective to pretrain with"
+            )
         self.input_kind = self._encoder_entry.obj.input
         self.name = name or "+".join([self._encoder_entry.name, *names])
         self.device = torch.device(self.config.device) if self.config.device else default_device()

@@ -1,0 +1,221 @@
+"""`ssl4rec check`: a suite is validated whole before anything trains (the cell plan).
+
+A corpus of bad suites, one mistake each at every level of a suite (datasets, preprocessing,
+splits, baselines, presets and their nested / dotted parameters, the cross, evaluation,
+validation, published blocks, YAML syntax), each refused by `ssl4rec check` with exit code 2 and
+a one-line message naming the key and the fix, quickly and without writing anything.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ssl4rec import cli
+
+BASE = {
+    "name": "check",
+    "datasets": [{"name": "synthetic", "params": {"n_users": 60, "n_items": 40, "n_interactions": 900}}],
+    "splits": ["leave_one_out"],
+    "models": ["pop"],
+    "seeds": [0],
+    "evaluation": {"ks": [10], "metrics": ["ndcg", "hr"]},
+}
+
+
+def _with(path: str, value) -> dict:
+    """BASE with ``value`` set at a dotted ``path`` (list indices as integers)."""
+    suite = copy.deepcopy(BASE)
+    keys = path.split(".")
+    node = suite
+    for k in keys[:-1]:
+        node = node[int(k)] if isinstance(node, list) else node[k]
+    last = keys[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return suite
+
+
+def _model(spec) -> dict:
+    return _with("models", ["pop", spec])
+
+
+# (id, suite, words the message must contain: the key and a fix)
+BAD = [
+    ("top-level key", {**BASE, "modles": ["pop"]}, ["modles", "models"]),
+    ("dataset name", _with("datasets.0.name", "synthetc"), ["synthetc", "synthetic"]),
+    ("dataset param", _with("datasets.0.params", {"n_user": 60}), ["n_user", "n_users"]),
+    ("preprocessing key", _with("datasets.0.preprocessing", {"k_cor": 5}), ["k_cor", "k_core"]),
+    ("preprocessing value", _with("datasets.0.preprocessing", {"dedup": "sometimes"}), ["dedup", "sometimes"]),
+    ("split name", _with("splits", ["leave_one_ot"]), ["leave_one_ot", "leave_one_out"]),
+    ("split param", _with("splits", [{"name": "random", "params": {"ratio": [0.8, 0.1, 0.1]}}]), ["ratio", "ratios"]),
+    ("baseline param", _model({"name": "bpr", "params": {"epocs": 3}}), ["epocs", "epochs"]),
+    ("model name", _model("sasrc"), ["sasrc", "sasrec"]),
+    ("preset param", _model({"name": "sasrec", "params": {"epocs": 3}}), ["epocs", "epochs"]),
+    (
+        "preset encoder block",
+        _model({"name": "sasrec", "params": {"encoder": {"dropuot": 0.1}}}),
+        ["dropuot", "dropout"],
+    ),
+    (
+        "preset objectives block",
+        _model({"name": "cl4srec", "params": {"objectives": {"contrastiv": {}}}}),
+        ["contrastiv", "contrastive"],
+    ),
+    (
+        "preset objective param",
+        _model({"name": "cl4srec", "params": {"objectives": {"contrastive": {"temprature": 0.5}}}}),
+        ["temprature", "temperature"],
+    ),
+    ("dotted key", _model({"name": "sasrec", "params": {"encoder.num_layer": 1}}), ["num_layer", "num_layers"]),
+    (
+        "dotted key form",
+        _model({"name": "cl4srec", "params": {"objectives.contrastive": 0.5}}),
+        ["objectives.contrastive", "objectives.name.param"],
+    ),
+    ("preset option value", _model({"name": "sasrec", "params": {"item_repr": "txt"}}), ["item_repr", "text"]),
+    (
+        "encoder constraint",
+        _model({"name": "sasrec", "params": {"encoder": {"num_heads": 3}}}),
+        ["num_heads", "embedding_size"],
+    ),
+    (
+        "augmentation name",
+        _model({"name": "cl4srec", "params": {"objectives.contrastive.augmentations": ["crp"]}}),
+        ["crp", "crop"],
+    ),
+    (
+        "augmentation option",
+        _model({"name": "cl4srec", "params": {"objectives.contrastive.mask_value": "zero"}}),
+        ["mask_value", "padding"],
+    ),
+    (
+        "objective option",
+        _model({"name": "duorec", "params": {"objectives.supervised_contrastive.positive": "same_item"}}),
+        ["positive", "same_target"],
+    ),
+    (
+        "ssl model without objectives",
+        _model({"name": "ssl", "params": {"encoder": "gru"}}),
+        ["objectives", "encoder"],
+    ),
+    (
+        "ssl model objective param",
+        _model(
+            {
+                "name": "ssl",
+                "params": {
+                    "encoder": "transformer",
+                    "objectives": ["next_item", {"name": "contrastive", "params": {"temprature": 1.0}}],
+                },
+            }
+        ),
+        ["temprature", "temperature"],
+    ),
+    (
+        "cross encoder",
+        {**BASE, "cross": {"encoders": ["transfomer"], "objectives": [["next_item"]]}},
+        ["transfomer", "transformer"],
+    ),
+    (
+        "cross objective",
+        {**BASE, "cross": {"encoders": ["gru"], "objectives": [["next_iten"]]}},
+        ["next_iten", "next_item"],
+    ),
+    (
+        "cross training param",
+        {**BASE, "cross": {"encoders": ["gru"], "objectives": [["next_item"]], "params": {"bach_size": 8}}},
+        ["bach_size", "batch_size"],
+    ),
+    ("evaluation key", _with("evaluation", {"kss": [10]}), ["kss", "ks"]),
+    ("metric name", _with("evaluation", {"metrics": ["ndgc"]}), ["ndgc", "ndcg"]),
+    ("candidates", _with("evaluation", {"candidates": "some"}), ["candidates", "sampled"]),
+    ("valid metric", _with("evaluation", {"valid_metric": "ndcg10"}), ["valid_metric", "ndcg@10"]),
+    ("validation key", {**BASE, "validation": {"patience_override": 3}}, ["patience_override", "max_users"]),
+    ("validation value", {**BASE, "validation": {"max_users": 0}}, ["max_users", "positive"]),
+    ("seeds", {**BASE, "seeds": ["a"]}, ["seeds", "integers"]),
+    ("duplicate labels", _with("models", ["pop", {"name": "itemknn", "label": "pop"}]), ["duplicate", "label"]),
+    (
+        "published label",
+        {**BASE, "published": {"source": "x", "values": {"POP": {"ndcg@10": 0.1}}}},
+        ["POP", "pop"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("suite", "words"), [pytest.param(s, w, id=i) for i, s, w in BAD])
+def test_bad_suite_is_refused_whole_before_anything_runs(suite, words, tmp_path, caplog):
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    out = tmp_path / "results"
+    t0 = time.perf_counter()
+    with caplog.at_level(logging.ERROR, logger="ssl4rec"):
+        rc = cli.main(["check", str(path), "--out", str(out)])
+    assert time.perf_counter() - t0 < 5.0
+    assert rc == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "\n" not in errors[0].strip(), errors
+    for word in words:
+        assert word in errors[0], (word, errors[0])
+    assert not out.exists()  # nothing written, nothing trained
+    # run refuses it the same way, before training anything
+    caplog.clear()
+    assert cli.main(["run", str(path), "--out", str(out)]) == 2
+    assert not out.exists()
+
+
+def test_corpus_is_large():
+    assert len(BAD) >= 25
+
+
+def test_yaml_syntax_error_names_the_file_and_line(tmp_path, caplog):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\ndatasets: [synthetic\nsplits: [random]\n")
+    with caplog.at_level(logging.ERROR, logger="ssl4rec"):
+        assert cli.main(["check", str(path)]) == 2
+    (message,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert str(path) in message and "line" in message
+
+
+def test_check_prints_the_plan_with_records_and_na_cells(tmp_path, capsys):
+    suite = {
+        **BASE,
+        "models": ["pop"],
+        "cross": {"encoders": ["gru", "vae"], "objectives": [["next_item"]], "params": {"epochs": 1}},
+    }
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    out = tmp_path / "results"
+    assert cli.main(["check", str(path), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "3 cell(s)" in text
+    assert "synthetic/leave_one_out/pop/seed0" in text and "pending" in text
+    assert "vae+next_item/seed0  n/a: next_item needs a sequence encoder" in text
+    assert not out.exists()
+    assert cli.main(["run", str(path), "--out", str(out), "--models", "pop"]) == 0
+    assert cli.main(["run", str(path), "--out", str(out), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "pop/seed0" in text and "1 done, 1 to run, 1 n/a" in text
+
+
+def test_pretrain_finetune_without_an_auxiliary_objective_is_na(tmp_path, capsys):
+    suite = {**BASE, "cross": {"encoders": ["gru"], "objectives": [["next_item"]], "schedule": "pretrain_finetune"}}
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    assert cli.main(["check", str(path), "--out", str(tmp_path / "r")]) == 0
+    assert "n/a: schedule 'pretrain_finetune' needs at least one self-supervised" in capsys.readouterr().out
+
+
+def test_shipped_suites_check_clean(capsys):
+    root = Path(__file__).resolve().parents[1] / "configs"
+    for path in sorted(root.rglob("*.yaml")):
+        if path.name.endswith(".best.yaml"):
+            continue
+        assert cli.main(["check", str(path), "--out", "/nonexistent-ssl4rec-results"]) == 0, path

@@ -233,7 +233,10 @@ def test_dropout_view_is_the_sequence_itself():
 
 
 @pytest.mark.parametrize("encoder", [TransformerEncoder, GRUEncoder])
-def test_chunked_forward_equals_the_whole_batch(encoder):
+def test_chunked_forward_equals_the_whole_batch(encoder, monkeypatch):
+    from ssl4rec.ssl import model as ssl_model
+
+    monkeypatch.setattr(ssl_model, "CHUNK_OVERHEAD", 0)  # chunk even this small batch
     torch.manual_seed(0)
     enc = encoder(n_items=30, max_len=12, dropout=0.0)
     whole = SSLNetwork(enc, {}, 30, 12, length_chunks=1).train()
@@ -256,8 +259,27 @@ def test_chunked_forward_equals_the_whole_batch(encoder):
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
     rows, parts = chunked.encode_chunks(seq)
-    assert sorted(rows.tolist()) == list(range(20)) and len(parts) == 3
+    assert sorted(rows.tolist()) == list(range(20)) and 2 <= len(parts) <= 3
     assert whole._length_chunks(seq) is None and chunked.eval()._length_chunks(seq) is None
+
+
+def test_chunk_plan_cuts_sorted_spans_at_least_cost():
+    from ssl4rec.ssl.model import CHUNK_OVERHEAD, chunk_plan
+
+    rng = np.random.default_rng(0)
+    spans = np.sort(np.minimum(rng.geometric(0.15, 256), 50))
+
+    def cost(sizes, widths):
+        return sum(n * w * (w + 64.0) + CHUNK_OVERHEAD for n, w in zip(sizes, widths, strict=True))
+
+    sizes, widths = chunk_plan(spans, 4)
+    assert sum(sizes) == 256 and 1 < len(sizes) <= 4
+    bounds = np.cumsum([0, *sizes])
+    assert widths == [int(spans[e - 1]) for e in bounds[1:]]  # each chunk padded to its longest row
+    equal = np.array_split(spans, 4)
+    assert cost(sizes, widths) <= cost([len(c) for c in equal], [int(c.max()) for c in equal])
+    assert cost(sizes, widths) < cost([256], [int(spans.max())])
+    assert chunk_plan(np.full(64, 9), 4) == ([64], [9])  # equal lengths: one chunk
 
 
 def test_flat_similarity_equals_the_dense_product():

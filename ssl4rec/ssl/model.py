@@ -331,11 +331,46 @@ class SSLNetwork(nn.Module):
         if where is not None:  # a wanted padding position left of a row's span keeps the whole width
             n = torch.maximum(n, torch.where(where.any(1), w - where.to(torch.int8).argmax(1), 0))
         order = n.argsort(stable=True)
-        rows = order.tensor_split(k)
-        widths = [max(1, int(n[r[-1]])) for r in rows if r.numel()]
-        if widths[-1] >= w and sum(r.numel() * x * x for r, x in zip(rows, widths, strict=False)) > 0.8 * b * w * w:
-            return None  # chunking saves little: the rows are of similar length already
-        return [(r, x) for r, x in zip(rows, widths, strict=False)]
+        sizes, widths = chunk_plan(n[order].clamp_min(1).cpu().numpy(), k)
+        if len(sizes) == 1:
+            return None  # one chunk is best: the rows are of similar length already
+        return list(zip(order.split(sizes), widths, strict=True))
+
+
+#: Cost units of one extra encoder call per chunk (its fixed overhead), in padded-token terms.
+CHUNK_OVERHEAD = 20_000
+
+
+def chunk_plan(sorted_spans: np.ndarray, k: int) -> tuple[list[int], list[int]]:
+    """The best cut of sorted row spans into at most ``k`` contiguous chunks: ``(rows per chunk, widths)``.
+
+    A chunk of n rows padded to width w costs about ``n w (w + 64)`` (attention over the grid plus
+    the grid's scatter) and ``CHUNK_OVERHEAD`` for its own encoder call; dynamic programming over
+    the distinct span values (at most ``max_len`` of them) finds the cut of least total cost.
+    """
+    values, counts = np.unique(sorted_spans, return_counts=True)
+    cum = np.concatenate(([0], np.cumsum(counts)))  # rows up to each distinct value
+    m = len(values)
+    cost = lambda rows, width: rows * width * (width + 64.0) + CHUNK_OVERHEAD  # noqa: E731
+    best = np.full((k + 1, m + 1), np.inf)
+    back = np.zeros((k + 1, m + 1), dtype=np.int64)
+    best[0, 0] = 0.0
+    for j in range(1, k + 1):
+        for i in range(1, m + 1):  # chunk j ends at distinct value i - 1; starts after value p - 1
+            p = np.arange(i)
+            total = best[j - 1, :i] + cost(cum[i] - cum[p], float(values[i - 1]))
+            at = int(np.argmin(total))
+            best[j, i], back[j, i] = total[at], at
+    j = int(np.argmin(best[1:, m])) + 1
+    ends, i = [], m
+    while j > 0:
+        ends.append(i)
+        i, j = int(back[j, i]), j - 1
+    ends.reverse()
+    starts = [0, *ends[:-1]]
+    sizes = [int(cum[e] - cum[s_]) for s_, e in zip(starts, ends, strict=True)]
+    widths = [int(values[e - 1]) for e in ends]
+    return sizes, widths
 
 
 def _inverse(perm: torch.Tensor) -> torch.Tensor:

@@ -222,9 +222,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .benchmark.leaderboard import compare_models, render_comparison
+    from .benchmark.metrics import normalize_metric
     from .benchmark.results import ResultsStore
 
-    rows = compare_models(ResultsStore(args.results), args.a, args.b, args.metric, args.dataset, args.split)
+    subset, _, name = args.metric.rpartition("/")  # e.g. cold/ndcg@10
+    metric = (subset + "/" if subset else "") + normalize_metric(name, "--metric")
+    rows = compare_models(ResultsStore(args.results), args.a, args.b, metric, args.dataset, args.split)
     text = render_comparison(rows, args.alpha)
     if args.to:
         Path(args.to).write_text(text)

@@ -341,3 +341,47 @@ def test_pair_counts_match_brute_force_with_tied_targets(method):
             s = float(sc[u, t])
             assert pc["less_neg"][u, c] == sum(v < s for v in negs), (u, c)
             assert pc["eq_neg"][u, c] == sum(v == s for v in negs), (u, c)
+
+
+def test_metric_names_are_case_insensitive_and_checked_against_the_registry():
+    from ssl4rec.benchmark.evaluation import Protocol
+    from ssl4rec.registry import ConfigError
+
+    p = Protocol(ks=(5, 10), metrics=("NDCG", "Hit", "AUC"), valid_metric="NDCG@10")
+    assert p.metrics == ("ndcg", "hr", "auc") and p.valid_metric == "ndcg@10"
+    with pytest.raises(ConfigError, match="ndgc.*Did you mean 'ndcg'"):
+        Protocol(metrics=("ndgc",))
+    with pytest.raises(ConfigError, match="valid_metric.*ndcg@10"):
+        Protocol(valid_metric="ndgc@10")
+    with pytest.raises(ConfigError, match="needs a cut-off, e.g. 'ndcg@10'"):
+        Protocol(valid_metric="ndcg")
+
+
+def test_a_plugin_metric_works_end_to_end_into_the_leaderboard(tmp_path):
+    """A top-K metric registered from outside the package is evaluated, recorded and tabulated."""
+    from ssl4rec.benchmark.leaderboard import build_tables, render_markdown
+    from ssl4rec.benchmark.results import ResultsStore
+    from ssl4rec.benchmark.runner import Runner
+    from ssl4rec.config import parse_suite
+    from ssl4rec.registry import METRICS, register_metric
+
+    @register_metric("first_hit", needs="ranks", label="FirstHit", higher_is_better=True, summary="1 if the top item is a target")
+    def first_hit(ranks, n_rel, k):
+        return (ranks < 1).any(1).astype(np.float64)
+
+    try:
+        suite = parse_suite(
+            {
+                "name": "plugin-metric",
+                "datasets": [{"name": "synthetic", "params": {"n_users": 60, "n_items": 40, "n_interactions": 900}}],
+                "splits": ["leave_one_out"],
+                "models": ["pop"],
+                "evaluation": {"ks": [10], "metrics": ["ndcg", "First_Hit"]},
+            }
+        )
+        Runner(suite, out=tmp_path).run()
+        (table,) = build_tables(ResultsStore(tmp_path))
+        assert "first_hit@10" in table.columns
+        assert "FirstHit@10" in render_markdown(table)
+    finally:
+        METRICS.remove("first_hit")

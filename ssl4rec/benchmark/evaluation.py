@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ..data import Batch, Interactions, SplitData, target_matrix
 from ..registry import ConfigError, check_keys, did_you_mean
-from .metrics import ALL_METRICS, METRIC_VERSION, TOPK_METRICS, compute_topk
+from .metrics import ALL_METRICS, METRIC_VERSION, compute_topk, metric_kind, normalize_metric
 
 logger = logging.getLogger(__name__)
 
@@ -51,16 +51,25 @@ class Protocol:
     """Also report ``cold/`` and ``warm/`` target subsets on cold-item splits."""
 
     def __post_init__(self) -> None:
+        # metric names as the registry knows them (case-insensitive; plugins' metrics included)
+        from ..registry import METRICS, UnknownNameError, load_plugins
+
+        load_plugins()
+        names = []
         for m in self.metrics:
-            if m not in ALL_METRICS:
-                raise ConfigError(f"unknown metric {m!r}.{did_you_mean(m, ALL_METRICS)} Known: {', '.join(ALL_METRICS)}.")
+            try:
+                names.append(METRICS.entry(str(m).lower()).name)
+            except UnknownNameError:
+                known = METRICS.names()
+                raise ConfigError(
+                    f"evaluation metrics: unknown metric {m!r}.{did_you_mean(str(m).lower(), known)} Known: {', '.join(known)}."
+                ) from None
+        object.__setattr__(self, "metrics", tuple(names))
+        object.__setattr__(self, "valid_metric", normalize_metric(self.valid_metric, "evaluation valid_metric"))
         if self.candidates not in ("full", "sampled"):
             raise ConfigError(f"candidates must be 'full' or 'sampled', got {self.candidates!r}")
         if self.sampling not in ("uniform", "popularity"):
             raise ConfigError(f"sampling must be 'uniform' or 'popularity', got {self.sampling!r}")
-        name, _, k = self.valid_metric.partition("@")
-        if name not in ALL_METRICS or (name in TOPK_METRICS and not k.isdigit()):
-            raise ConfigError(f"valid_metric must look like 'ndcg@10', got {self.valid_metric!r}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Protocol:
@@ -364,7 +373,7 @@ def evaluate(
     gen = np.random.default_rng([seed, 104729])
     pop = torch.as_tensor(history.item_counts, dtype=torch.float64) + 1.0
 
-    want_topk = [m for m in protocol.metrics if m in TOPK_METRICS]
+    want_topk = [m for m in protocol.metrics if metric_kind(m) == "ranks"]
     want_auc = "auc" in protocol.metrics or "gauc" in protocol.metrics
     want_cov = "coverage" in protocol.metrics
     groups = {"": None, **{f"{g}/": m for g, m in subsets.items()}}

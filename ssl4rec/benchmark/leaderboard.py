@@ -29,7 +29,6 @@ logger = logging.getLogger(__name__)
 __all__ = ["MergeError", "Table", "build_tables", "write_leaderboards", "holm"]
 
 DEFAULT_COLUMNS = ("ndcg@10", "recall@10", "precision@10", "f1@10", "hr@10", "mrr@10", "map@10", "auc", "coverage@10")
-PRETTY = {"ndcg": "NDCG", "recall": "Recall", "precision": "Precision", "f1": "F1", "hr": "HR", "mrr": "MRR", "map": "MAP", "auc": "AUC", "gauc": "GAUC", "coverage": "Cov"}
 
 
 class MergeError(ValueError):
@@ -37,9 +36,12 @@ class MergeError(ValueError):
 
 
 def pretty(metric: str) -> str:
+    """Display form of a metric column (``"cold/ndcg@10"`` -> ``"NDCG@10 (cold)"``), labels from the registry."""
+    from .metrics import metric_label
+
     sub, _, m = metric.rpartition("/")
     name, _, k = m.partition("@")
-    out = PRETTY.get(name, name) + (f"@{k}" if k else "")
+    out = metric_label(name) + (f"@{k}" if k else "")
     return f"{out} ({sub})" if sub else out
 
 
@@ -264,6 +266,14 @@ def build_tables(
         ok_recs = [r for rs in models.values() for r in rs if r.get("status") == "ok"]
         present_metrics = set().union(*[r["metrics"].keys() for r in ok_recs]) if ok_recs else set()
         cols = [c for c in columns if c in present_metrics]
+        # metrics registered beyond the built-ins (plugins): shown at K = 10 (or without K)
+        from .metrics import ALL_METRICS
+
+        cols += sorted(
+            c
+            for c in present_metrics
+            if "/" not in c and c.partition("@")[0] not in ALL_METRICS and c not in cols and (c.endswith("@10") or "@" not in c)
+        )
         for sub in ("cold", "warm"):
             if f"{sub}/{primary}" in present_metrics:
                 cols.append(f"{sub}/{primary}")

@@ -21,27 +21,87 @@ import numpy as np
 from ..registry import register_metric
 
 METRIC_VERSION = "1"
+#: The built-in top-K metrics and all built-in metrics: the default ``Protocol.metrics``. What a name
+#: means (and whether it exists at all) is its registry entry's: ``needs`` ("ranks": a top-K metric
+#: ``f(ranks, n_rel, k)``; "scores": AUC-type, from every candidate's score; "top_k_lists": coverage,
+#: from all users' top-K lists; the last two are computed by the evaluator), ``label`` and
+#: ``higher_is_better``. A metric registered by a plugin with ``needs="ranks"`` (the default) works
+#: end to end.
 TOPK_METRICS = ("precision", "recall", "f1", "ndcg", "hr", "mrr", "map")
 ALL_METRICS = (*TOPK_METRICS, "auc", "gauc", "coverage")
 
-__all__ = ["METRIC_VERSION", "TOPK_METRICS", "ALL_METRICS", "compute_topk"]
+__all__ = [
+    "ALL_METRICS",
+    "METRIC_VERSION",
+    "TOPK_METRICS",
+    "compute_topk",
+    "metric_entry",
+    "metric_kind",
+    "metric_label",
+    "normalize_metric",
+]
+
+
+def metric_entry(name: str):
+    """The registry entry of metric ``name`` (case-insensitive; unknown names raise with suggestions)."""
+    from ..registry import METRICS
+
+    return METRICS.entry(str(name).lower())
+
+
+def metric_kind(name: str) -> str:
+    """What the metric needs: ``"ranks"`` (a top-K metric), ``"scores"`` or ``"top_k_lists"`` (evaluator-computed)."""
+    return str(metric_entry(name).meta.get("needs", "ranks"))
+
+
+def metric_label(name: str) -> str:
+    """Display label of a metric name (``"ndcg"`` -> ``"NDCG"``), from its registry entry."""
+    try:
+        entry = metric_entry(name)
+    except KeyError:
+        return name
+    return str(entry.meta.get("label") or entry.name)
+
+
+def normalize_metric(spec: str, where: str = "metric") -> str:
+    """``"NDCG@10"`` -> ``"ndcg@10"``: a known metric name (canonical, lower case), with ``@K`` for top-K ones.
+
+    Raises :class:`~ssl4rec.registry.ConfigError` naming ``where`` with "did you mean" for an unknown
+    name and for a top-K metric without a cut-off (or a cut-off on one that takes none).
+    """
+    from ..registry import METRICS, ConfigError, UnknownNameError, did_you_mean
+
+    text = str(spec).strip().lower()
+    name, sep, k = text.partition("@")
+    try:
+        entry = METRICS.entry(name)
+    except UnknownNameError:
+        known = [f"{n}@10" if METRICS.entry(n).meta.get("needs", "ranks") == "ranks" else n for n in METRICS.names()]
+        raise ConfigError(f"{where}: unknown metric {spec!r}.{did_you_mean(text, known)} Known: {', '.join(known)}.") from None
+    if entry.meta.get("needs", "ranks") == "ranks":
+        if not (sep and k.isdigit() and int(k) > 0):
+            raise ConfigError(f"{where}: {spec!r} needs a cut-off, e.g. '{entry.name}@10'")
+        return f"{entry.name}@{int(k)}"
+    if sep:
+        raise ConfigError(f"{where}: {entry.name} takes no cut-off; write {entry.name!r}")
+    return entry.name
 
 
 def _hits(ranks: np.ndarray, k: int) -> np.ndarray:
     return ranks < k
 
 
-@register_metric("precision", summary="|top-K ∩ targets| / K")
+@register_metric("precision", needs="ranks", label="Precision", higher_is_better=True, summary="|top-K ∩ targets| / K")
 def precision(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     return _hits(ranks, k).sum(1) / k
 
 
-@register_metric("recall", summary="|top-K ∩ targets| / |targets|")
+@register_metric("recall", needs="ranks", label="Recall", higher_is_better=True, summary="|top-K ∩ targets| / |targets|")
 def recall(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     return _hits(ranks, k).sum(1) / np.maximum(n_rel, 1)
 
 
-@register_metric("f1", summary="harmonic mean of Precision@K and Recall@K")
+@register_metric("f1", needs="ranks", label="F1", higher_is_better=True, summary="harmonic mean of Precision@K and Recall@K")
 def f1(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     p = precision(ranks, n_rel, k)
     r = recall(ranks, n_rel, k)
@@ -49,12 +109,12 @@ def f1(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     return np.divide(2 * p * r, s, out=np.zeros_like(s, dtype=np.float64), where=s > 0)
 
 
-@register_metric("hr", aliases=("hit",), summary="1 if any target is in the top K")
+@register_metric("hr", needs="ranks", label="HR", higher_is_better=True, aliases=("hit",), summary="1 if any target is in the top K")
 def hr(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     return _hits(ranks, k).any(1).astype(np.float64)
 
 
-@register_metric("mrr", summary="1 / (rank of the first hit), 0 if none within K")
+@register_metric("mrr", needs="ranks", label="MRR", higher_is_better=True, summary="1 / (rank of the first hit), 0 if none within K")
 def mrr(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     first = ranks.min(1) if ranks.shape[1] else np.full(len(ranks), np.inf)
     return np.where(first < k, 1.0 / (first + 1.0), 0.0)
@@ -64,7 +124,7 @@ def _discount(ranks: np.ndarray) -> np.ndarray:
     return 1.0 / np.log2(ranks + 2.0)
 
 
-@register_metric("ndcg", summary="DCG@K / IDCG@K, gain 1/log2(rank+2), IDCG over min(K, |T_u|)")
+@register_metric("ndcg", needs="ranks", label="NDCG", higher_is_better=True, summary="DCG@K / IDCG@K, gain 1/log2(rank+2), IDCG over min(K, |T_u|)")
 def ndcg(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     hit = _hits(ranks, k)
     dcg = np.where(hit, _discount(np.where(hit, ranks, 0)), 0.0).sum(1)
@@ -73,7 +133,7 @@ def ndcg(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     return np.divide(dcg, idcg, out=np.zeros_like(dcg), where=idcg > 0)
 
 
-@register_metric("map", summary="mean of Precision@rank over hits within K, / min(K, |T_u|)")
+@register_metric("map", needs="ranks", label="MAP", higher_is_better=True, summary="mean of Precision@rank over hits within K, / min(K, |T_u|)")
 def average_precision(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     hit = _hits(ranks, k)
     r = np.where(hit, ranks, np.inf)
@@ -91,22 +151,22 @@ def compute_topk(ranks: np.ndarray, n_rel: np.ndarray, metrics: tuple[str, ...],
 
     out: dict[str, np.ndarray] = {}
     for name in metrics:
-        fn = METRICS.get(name)
+        fn = METRICS.get(str(name).lower())
         for k in ks:
             out[f"{name}@{k}"] = np.asarray(fn(ranks, n_rel, int(k)), dtype=np.float64)
     return out
 
 
-@register_metric("auc", summary="per-user fraction of (target, non-target candidate) pairs ordered correctly, ties ½; mean over users")
+@register_metric("auc", needs="scores", label="AUC", higher_is_better=True, summary="per-user fraction of (target, non-target candidate) pairs ordered correctly, ties ½; mean over users")
 def _auc_marker(*_args, **_kwargs):  # computed by the evaluator from pair counts
     raise NotImplementedError("auc is computed by ssl4rec.benchmark.evaluation")
 
 
-@register_metric("gauc", summary="per-user AUC weighted by the user's number of targets")
+@register_metric("gauc", needs="scores", label="GAUC", higher_is_better=True, summary="per-user AUC weighted by the user's number of targets")
 def _gauc_marker(*_args, **_kwargs):
     raise NotImplementedError("gauc is computed by ssl4rec.benchmark.evaluation")
 
 
-@register_metric("coverage", summary="fraction of the catalogue appearing in any user's top K")
+@register_metric("coverage", needs="top_k_lists", label="Cov", higher_is_better=True, summary="fraction of the catalogue appearing in any user's top K")
 def _coverage_marker(*_args, **_kwargs):
     raise NotImplementedError("coverage is computed by ssl4rec.benchmark.evaluation")

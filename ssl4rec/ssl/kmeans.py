@@ -1,8 +1,9 @@
-"""Seeded, vectorised k-means in torch (Lloyd's algorithm with k-means++ seeding and restarts).
+"""Seeded, vectorised k-means in torch (Lloyd's algorithm from random rows, with restarts).
 
 Used by ``intent_contrastive`` (ICLRec) to cluster sequence representations into intents; the
-authors' code calls faiss (``niter=20``, ``nredo=5``, L2, not spherical); this is the same
-algorithm in torch, so no extra dependency is needed and results are seeded by a ``torch.Generator``.
+authors' code calls faiss (``niter=20``, ``nredo=5``, L2, not spherical, random rows as the initial
+centroids); this is the same algorithm in torch, so no extra dependency is needed and results are
+seeded by a ``torch.Generator``.
 """
 
 from __future__ import annotations
@@ -12,24 +13,9 @@ import torch
 __all__ = ["kmeans"]
 
 
-def _sq_dist(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    return (x * x).sum(1, keepdim=True) - 2 * x @ c.T + (c * c).sum(1)[None]
-
-
-def _plus_plus(x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
-    n = x.shape[0]
-    first = int(torch.randint(n, (1,), generator=generator))
-    centres = [x[first]]
-    d = _sq_dist(x, x[first : first + 1]).squeeze(1).clamp_min(0)
-    for _ in range(1, k):
-        total = float(d.sum())
-        if total <= 0:
-            idx = int(torch.randint(n, (1,), generator=generator))
-        else:
-            idx = int(torch.multinomial((d / total).cpu(), 1, generator=generator))
-        centres.append(x[idx])
-        d = torch.minimum(d, _sq_dist(x, x[idx : idx + 1]).squeeze(1).clamp_min(0))
-    return torch.stack(centres)
+def _assign(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """Nearest centroid of each row: argmin of ``|c|^2 - 2 x.c`` (``|x|^2`` is the same for every centroid)."""
+    return torch.addmm((c * c).sum(1)[None], x, c.T, alpha=-2.0).argmin(1)
 
 
 @torch.no_grad()
@@ -38,24 +24,23 @@ def kmeans(
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Cluster the rows of ``x`` [N, d] into ``k`` groups; the best of ``restarts`` runs by inertia.
 
-    Returns ``(centroids [k, d], assignment [N], inertia)``. ``k`` is capped at N. A cluster that
-    loses all its points keeps its previous centroid.
+    Each run starts from ``k`` distinct rows drawn at random (faiss's initialisation) and makes
+    ``iters`` Lloyd steps. Returns ``(centroids [k, d], assignment [N], inertia)``. ``k`` is capped
+    at N. A cluster that loses all its points keeps its previous centroid.
     """
     x = x.float()
     n = x.shape[0]
     k = max(1, min(int(k), n))
     best = None
     for _ in range(max(1, restarts)):
-        c = _plus_plus(x, k, generator)
-        assign = torch.zeros(n, dtype=torch.long, device=x.device)
+        c = x[torch.randperm(n, generator=generator)[:k].to(x.device)].clone()
         for _ in range(max(1, iters)):
-            assign = _sq_dist(x, c).argmin(1)
+            assign = _assign(x, c)
             sums = torch.zeros_like(c).index_add_(0, assign, x)
             counts = torch.bincount(assign, minlength=k).to(x.dtype)
             c = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], c)
-        dist = _sq_dist(x, c)
-        assign = dist.argmin(1)
-        inertia = float(dist.gather(1, assign[:, None]).sum())
+        assign = _assign(x, c)
+        inertia = float(((x - c[assign]) ** 2).sum())
         if best is None or inertia < best[2]:
             best = (c, assign, inertia)
     assert best is not None

@@ -15,7 +15,9 @@ keeps its softmax); each preset's own batching (CL4SRec, CoSeRec, ICLRec, DuoRec
 shuffled batches, computed in length-sorted chunks; the others: length buckets). The table gives
 the median of ``fit_info["epoch_seconds"]`` and its ratio to SASRec's; S3-Rec: its pretraining
 epochs (``--epochs`` of them) and fine-tuning epochs separately; ICLRec: the share of its epoch
-spent clustering. ``--readme`` writes the table into ``benchmarks/README.md``.
+spent clustering. A row ``NAME:ce`` trains the preset with the full softmax (``sasrec:ce`` is the
+reference for DuoRec, whose authors' code trains with it). ``--readme`` writes the table into
+``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -74,6 +76,15 @@ def real_beauty() -> Interactions | None:
 
 
 def overrides(name: str, epochs: int, loss: str, bucket: bool) -> dict:
+    """Training overrides of a benchmark row; ``NAME:ce`` = the preset with next-item softmax (CE)."""
+    name, _, variant = name.partition(":")
+    out = _overrides(name, epochs, loss, bucket)
+    if variant == "ce":
+        out["objectives"] = {"next_item": {"loss": "ce"}}
+    return out
+
+
+def _overrides(name: str, epochs: int, loss: str, bucket: bool) -> dict:
     train = {"epochs": epochs, "batch_size": 256, "learning_rate": 1e-3, "max_len": 50, "seed": 0}
     if bucket is not None:
         train["bucket_by_length"] = bucket
@@ -123,7 +134,7 @@ def main() -> None:
     )
     rows = []
     for name in [p.strip() for p in args.presets.split(",") if p.strip()]:
-        model = PRESETS.get(name)(**overrides(name, args.epochs, args.loss, bucket))
+        model = PRESETS.get(name.partition(":")[0])(**overrides(name, args.epochs, args.loss, bucket))
         model.device = torch.device("cpu")
         model.fit(train)
         secs = model.fit_info["epoch_seconds"]
@@ -139,6 +150,14 @@ def main() -> None:
         rows.append((name, statistics.median(secs), loss, extra))
         print(f"  {name}: {', '.join(f'{s:.2f}' for s in secs)} s/epoch", flush=True)
     base = next((sec for name, sec, _, _ in rows if name == "sasrec"), None)
+    base_ce = next((sec for name, sec, _, _ in rows if name == "sasrec:ce"), None)
+    if base_ce:  # softmax models (DuoRec) also against SASRec trained with the same loss
+        rows = [
+            (n, sec, loss, (extra + "; " if extra else "") + f"{sec / base_ce:.2f} x sasrec:ce")
+            if n == "duorec"
+            else (n, sec, loss, extra)
+            for n, sec, loss, extra in rows
+        ]
     header = ["preset", f"median s/epoch ({torch.get_num_threads()} threads)", "x SASRec", "last loss", "notes"]
     body = [
         [name, f"{sec:.2f}", f"{sec / base:.2f}" if base else "-", f"{loss:.4f}", extra]

@@ -49,13 +49,17 @@ def _commit() -> str:
     return f"commit {head.stdout.strip()}" + ("+dirty" if dirty.stdout.strip() else "")
 
 
+#: The checkout's state when the benchmark started (imported at start): what the figures were measured with.
+STARTED_AT = _commit()
+
+
 def update_readme(name: str, title: str, body: str, readme: Path = README) -> None:
     """Replace (or append) section ``name`` of ``benchmarks/README.md`` with ``body``."""
     cmd = "python " + " ".join(shlex.quote(a) for a in [f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     section = (
         f"<!-- begin {name} -->\n## {title}\n\n"
-        f"Measured {stamp} on {machine()} at {_commit()} with:\n\n    {cmd}\n\n{body.strip()}\n<!-- end {name} -->"
+        f"Measured {stamp} on {machine()} at {STARTED_AT} with:\n\n    {cmd}\n\n{body.strip()}\n<!-- end {name} -->"
     )
     text = readme.read_text() if readme.exists() else "# Benchmarks\n"
     pat = re.compile(rf"<!-- begin {re.escape(name)} -->.*?<!-- end {re.escape(name)} -->", re.S)

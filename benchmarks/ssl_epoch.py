@@ -35,6 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+import _report  # noqa: E402  (imported first: stamps the commit the run starts from)
 import ssl4rec.ssl  # noqa: E402, F401  (registers the presets)
 from ssl4rec.data import Interactions  # noqa: E402
 from ssl4rec.registry import PRESETS  # noqa: E402
@@ -169,7 +170,7 @@ def main() -> None:
     for r in body:
         print("| " + " | ".join(r) + " |")
     if args.readme:
-        from _report import table, update_readme
+        from _report import table, update_readme  # noqa: F401  (already imported at start)
 
         load = os.getloadavg()[0]
         caption = (

@@ -163,9 +163,11 @@ class Registry:
         doc: the contract every entry must meet; becomes the registry's ``__doc__``.
     """
 
-    def __init__(self, kind: str, doc: str = "") -> None:
+    def __init__(self, kind: str, doc: str = "", meta_keys: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self.__doc__ = doc
+        self.meta_keys = tuple(meta_keys)
+        """Kind-specific registration keywords (beyond the :class:`Entry` fields) this registry accepts."""
         self._entries: dict[str, Entry] = {}
         self._aliases: dict[str, str] = {}
 
@@ -175,7 +177,8 @@ class Registry:
 
         Keyword arguments fill the :class:`Entry` fields (``summary``, ``aliases``,
         ``version``, ``tags``, ``paper``, ``config``, ``search_space``, ``requires``,
-        ``provides``); any other keyword goes to ``Entry.meta``.
+        ``provides``, ``meta``); the registry's own ``meta_keys`` go to ``Entry.meta``; any other
+        keyword raises ``TypeError`` with suggestions.
         """
 
         def deco(obj: Any) -> Any:
@@ -188,7 +191,14 @@ class Registry:
         """Register ``obj`` under ``name`` (see :meth:`register`)."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"{self.kind} name must be a non-empty string, got {name!r}")
-        fields = {f.name for f in dataclasses.fields(Entry)}
+        fields = {f.name for f in dataclasses.fields(Entry)} - {"name", "obj", "kind", "module"}
+        allowed = sorted(fields | set(self.meta_keys))
+        for key in meta:  # a typo (serach_space=) must not land silently in meta
+            if key not in allowed:
+                raise TypeError(
+                    f"register_{self.kind}({name!r}): unknown keyword {key!r}.{did_you_mean(key, allowed)} "
+                    f"Accepted: {', '.join(allowed)}."
+                )
         known = {k: v for k, v in meta.items() if k in fields}
         extra = {k: v for k, v in meta.items() if k not in fields}
         if extra:
@@ -281,12 +291,14 @@ DATASETS = Registry(
     """Datasets. An entry is a loader ``load(root: Path, **params) -> RawData`` reading the
     source's own files from ``root``; ``meta['files']`` lists the ``FileSpec`` s it needs (name,
     sha256, download address) so that missing files are downloaded or named in the error.""",
+    meta_keys=('citation', 'expected_counts', 'files', 'homepage', 'normalize_params', 'params_help', 'url'),
 )
 SPLITS = Registry(
     "split",
     """Splits. An entry is a function ``split(ds: Dataset, seed: int, **params) -> SplitData``,
     deterministic in ``seed``, returning train/valid/test over the dataset's id space with cold
     users/items marked. Nothing of test may be in train.""",
+    meta_keys=('cold_start', 'seed_from'),
 )
 ENCODERS = Registry(
     "encoder",
@@ -313,11 +325,16 @@ PRESETS = Registry(
     "preset",
     """Named models that are presets of the encoder x objective cross (SASRec, BERT4Rec, ...).
     An entry's ``meta['spec']`` is the SSL model spec (encoder, objectives, schedule, params).""",
+    meta_keys=('display', 'spec'),
 )
 METRICS = Registry(
     "metric",
     """Ranking metrics. An entry is ``f(ranks, n_rel, k) -> ndarray[n_users]`` over 0-based ranks of
-    the relevant items (``inf`` = not retrieved, shape [U, T]) and each user's relevant count.""",
+    the relevant items (``inf`` = not retrieved, shape [U, T]) and each user's relevant count
+    (``needs="ranks"``, the default); ``needs="scores"`` / ``"top_k_lists"`` mark the metrics the
+    evaluator computes from all scores (AUC, GAUC) or all top-K lists (coverage). ``label``: the
+    display name; ``higher_is_better``.""",
+    meta_keys=('higher_is_better', 'label', 'needs'),
 )
 TEXT_ENCODERS = Registry(
     "text_encoder",

@@ -57,6 +57,15 @@ def test_duplicate_raises():
         reg.add("other", object, aliases=("bar",))
 
 
+def test_registration_keyword_typos_raise():
+    reg = Registry("widget", "Widgets.", meta_keys=("colour",))
+    with pytest.raises(TypeError, match="unknown keyword 'serach_space'.*Did you mean 'search_space'"):
+        reg.register("baz", serach_space={})(object)
+    entry = reg.add("qux", object, colour="red", meta={"size": 2})
+    assert entry.meta == {"size": 2, "colour": "red"}  # a registry's declared keywords land in meta
+    assert "baz" not in reg
+
+
 def test_unknown_name_did_you_mean():
     reg = make_registry()
     with pytest.raises(UnknownNameError) as exc:

@@ -35,7 +35,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-import _report  # noqa: E402  (imported first: stamps the commit the run starts from)
+import _report  # noqa: E402, F401, I001  (imported first: stamps the commit the run starts from)
+
 import ssl4rec.ssl  # noqa: E402, F401  (registers the presets)
 from ssl4rec.data import Interactions  # noqa: E402
 from ssl4rec.registry import PRESETS  # noqa: E402

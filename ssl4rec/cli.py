@@ -238,9 +238,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_export_users(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from .benchmark.evaluation import RankingValidator
+    from .benchmark.builders import cell_seed, fit_cell
     from .benchmark.export import export_users
-    from .benchmark.runner import Runner, build_model, derive_seed
+    from .benchmark.runner import Runner
     from .config import load_suite
     from .registry import ConfigError
 
@@ -259,11 +259,10 @@ def cmd_export_users(args: argparse.Namespace) -> int:
     dspec, sspec, mspec = pick["dataset"][0], pick["split"][0], pick["model"][0]
     runner = Runner(suite, data_dir=args.data)
     split = runner.split(dspec, sspec, args.seed)
-    model_seed = derive_seed("model", dspec.label, sspec.label, mspec.label, args.seed)
-    model, _ = build_model(mspec, model_seed)
+    model_seed = cell_seed(dspec.label, sspec.label, mspec.label, args.seed)
     with logging_redirect_tqdm():
-        model.fit(split.train, RankingValidator(split, suite.protocol, seed=model_seed))
-    summary = export_users(model, split, stage=args.stage, path=args.to, k=args.k)
+        fitted = fit_cell(mspec, split, suite.protocol, model_seed, max_users=suite.validation.get("max_users"))
+    summary = export_users(fitted.model, split, stage=args.stage, path=args.to, k=args.k)
     print(json.dumps(summary, indent=2, default=str))
     return 0
 

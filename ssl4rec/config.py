@@ -80,7 +80,7 @@ class ModelSpec:
 
     def resolved(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "name": self.name, "params": self.params}
-        if self.kind == "cross":
+        if self.encoder is not None:  # an explicit point of the cross (its encoder and objectives are its identity)
             d["encoder"] = self.encoder
             d["objectives"] = list(self.objectives)
         return d
@@ -251,29 +251,17 @@ def _models(raw: dict[str, Any], where: str) -> list[ModelSpec]:
 
 
 def _checked_model(spec: ModelSpec, where: str) -> ModelSpec:
-    """``spec`` with every parameter checked by building the model once (a 1-item catalogue, no data).
-
-    Unknown or bad parameters of presets and cross models (training options, ``encoder`` /
-    ``objectives`` blocks, dotted keys) raise :class:`ConfigError` naming ``where``; an encoder
-    that cannot serve an objective gives the spec its n/a reason instead.
-    """
-    if spec.kind == "baseline":
-        return spec  # checked against the registry entry already
-    import torch
-
-    from .benchmark.runner import NotApplicable, build_model
-    from .objectives.base import IncompatibleError
+    """``spec`` checked by its kind's builder (no data read): unknown or bad parameters of any kind
+    (training options, nested ``encoder`` / ``objectives`` blocks, dotted keys) raise
+    :class:`ConfigError` naming ``where``; a cell that cannot run by construction gets its n/a reason."""
+    from .benchmark.builders import builder_for
 
     try:
-        with torch.random.fork_rng(devices=[]):
-            build_model(spec, 0)
-    except (NotApplicable, IncompatibleError) as exc:
-        return dataclasses.replace(spec, na=str(exc))
+        return builder_for(spec).validate(spec)
     except (ConfigError, UnknownNameError) as exc:
         raise type(exc)(f"{where} ({spec.label}): {exc}") from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where} ({spec.label}): {exc}") from None
-    return spec
 
 
 def parse_suite(raw: Any, path: str = "<suite>") -> Suite:

@@ -219,3 +219,49 @@ def test_shipped_suites_check_clean(capsys):
         if path.name.endswith(".best.yaml"):
             continue
         assert cli.main(["check", str(path), "--out", "/nonexistent-ssl4rec-results"]) == 0, path
+
+
+def test_every_model_kind_has_one_builder_and_nothing_else_branches_on_kinds():
+    import re
+
+    from ssl4rec.benchmark.builders import BUILDERS, ModelBuilder, builder_for, register_builder
+    from ssl4rec.config import ModelSpec
+    from ssl4rec.registry import UnknownNameError
+
+    assert set(BUILDERS) == {"baseline", "preset", "cross"}
+    assert all(isinstance(b, ModelBuilder) for b in BUILDERS.values())
+    with pytest.raises(ValueError, match="duplicate model kind"):
+        register_builder("preset")(ModelBuilder)
+    with pytest.raises(UnknownNameError, match="no builder for model kind 'graf'"):
+        builder_for(ModelSpec(label="x", kind="graf", name="x"))
+    # the runner, tuning and the suite parser dispatch through the builders only
+    root = Path(__file__).resolve().parents[1] / "ssl4rec"
+    for rel in ("benchmark/runner.py", "benchmark/tuning.py", "config.py", "cli.py"):
+        text = (root / rel).read_text()
+        assert not re.search(r"kind\s*(==|!=|in)\s*\(?\s*\"(baseline|preset|cross)\"", text), rel
+
+
+def test_tuned_parameters_use_the_one_dotted_grammar():
+    from ssl4rec.benchmark.builders import builder_for
+    from ssl4rec.config import parse_suite
+
+    suite = parse_suite(
+        {
+            **BASE,
+            "models": [
+                {"name": "sasrec", "params": {"epochs": 1}},
+                {"name": "ssl", "label": "X", "params": {"encoder": "gru", "objectives": ["next_item", "contrastive"]}},
+            ],
+        }
+    )
+    preset, cross = suite.models
+    params = {"learning_rate": 0.01, "encoder.dropout": 0.1, "objectives.contrastive.temperature": 0.3}
+    applied = builder_for(cross).apply(cross, params)
+    assert applied.params["learning_rate"] == 0.01 and applied.encoder["params"]["dropout"] == 0.1
+    assert [o["params"] for o in applied.objectives] == [{}, {"temperature": 0.3}]
+    assert set(params) <= set(builder_for(cross).search_space(cross)) | {"encoder.dropout"}
+    with pytest.raises(Exception, match="names an objective not in X"):
+        builder_for(cross).apply(cross, {"objectives.masked_item.mask_prob": 0.3})
+    model, _ = builder_for(preset).build(builder_for(preset).apply(preset, {"encoder.dropout": 0.1}), 0)
+    assert model.encoder_params["dropout"] == 0.1
+    assert builder_for(preset).dotted_defaults(preset)["encoder.num_layers"] == 2

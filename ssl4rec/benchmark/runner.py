@@ -28,8 +28,9 @@ from tqdm.auto import tqdm
 from ..config import ComponentSpec, ModelSpec, Suite
 from ..data import Dataset, SplitData
 from ..objectives.base import IncompatibleError
-from ..registry import BASELINES, PRESETS, load_plugins
-from .evaluation import RankingValidator, evaluate
+from ..registry import load_plugins
+from .builders import NotApplicable, builder_for, cell_seed, fit_cell
+from .evaluation import evaluate
 from .results import SCHEMA_VERSION, ResultsStore, config_hash
 
 logger = logging.getLogger(__name__)
@@ -88,37 +89,9 @@ def git_commit() -> str | None:
     return sha + ("+dirty" if dirty else "")
 
 
-class NotApplicable(Exception):
-    """The cell cannot run by construction (e.g. an objective the encoder cannot serve)."""
-
-
 def build_model(spec: ModelSpec, seed: int) -> tuple[Any, dict[str, Any]]:
     """Instantiate a model cell; returns the model and its resolved params + component versions."""
-    if spec.kind == "baseline":
-        entry = BASELINES.entry(spec.name)
-        params = dict(spec.params)
-        if "seed" in entry.accepted_params():
-            params.setdefault("seed", seed)
-        resolved = entry.resolve(params)
-        return entry.obj(**resolved), {"params": resolved, "versions": {spec.name: entry.version}}
-    from .. import ssl as ssl_pkg
-
-    if spec.kind == "preset":
-        entry = PRESETS.entry(spec.name)
-        params = {"seed": seed, **spec.params}
-        model = entry.obj(**params)
-        comps = {spec.name: entry.version, **ssl_pkg.component_versions(model)}
-        return model, {"params": ssl_pkg.resolved_config(model), "versions": comps}
-    reason = ssl_pkg.check_compatible(
-        spec.encoder["name"],
-        [o["name"] for o in spec.objectives],
-        spec.encoder.get("params") or {},
-        item_repr=spec.params.get("item_repr", "id"),
-    )
-    if reason:
-        raise NotApplicable(reason)
-    model = ssl_pkg.build_ssl_model(dict(spec.encoder), [dict(o) for o in spec.objectives], **{"seed": seed, **spec.params})
-    return model, {"params": ssl_pkg.resolved_config(model), "versions": ssl_pkg.component_versions(model)}
+    return builder_for(spec).build(spec, seed)
 
 
 @dataclasses.dataclass
@@ -188,11 +161,7 @@ class Runner:
 
     def _model_spec(self, dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec) -> ModelSpec:
         over = self.model_overrides.get(f"{dspec.label}/{sspec.label}/{mspec.label}")
-        if not over:
-            return mspec
-        from .tuning import apply_params
-
-        return apply_params(mspec, over)
+        return builder_for(mspec).apply(mspec, over) if over else mspec
 
     def cell_key(self, dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec, seed: int) -> tuple[str, Path]:
         mspec = self._model_spec(dspec, sspec, mspec)
@@ -274,7 +243,7 @@ class Runner:
     def run_cell(self, dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec, seed: int, cell_id: str, rel: Path) -> CellOutcome:
         """config -> seed -> data -> split -> build -> train -> evaluate -> record."""
         protocol = self.suite.protocol
-        model_seed = derive_seed("model", dspec.label, sspec.label, mspec.label, seed)
+        model_seed = cell_seed(dspec.label, sspec.label, mspec.label, seed)
         ds = self.dataset(dspec)
         split = self.split(dspec, sspec, seed)
         record: dict[str, Any] = {
@@ -309,25 +278,20 @@ class Runner:
         }
         if mspec.na:  # found when the suite was loaded
             return self._not_applicable(record, rel, cell_id, NotApplicable(mspec.na))
-        try:
-            model, resolved = build_model(mspec, model_seed)
-        except (NotApplicable, IncompatibleError) as exc:
-            return self._not_applicable(record, rel, cell_id, exc)
-        record["model"].update(params=resolved["params"], component_versions=resolved["versions"])
         tuned = self.tuning.get(f"{dspec.label}/{sspec.label}/{mspec.label}")
         if tuned:
             record["tuning"] = {k: tuned.get(k) for k in ("trials", "trial", "value", "metric", "params", "skipped")}
             if tuned.get("study"):  # tuned in the study of a split with the same data
                 record["tuning"]["study"] = tuned["study"]
         callbacks = [cb for t in self.trackers for cb in t.cell_callbacks(cell_id, record)]
-        validator = RankingValidator(split, protocol, seed=model_seed, max_users=self.suite.validation.get("max_users"), callbacks=callbacks)
-        torch.manual_seed(model_seed)
-        t0, c0 = time.perf_counter(), time.process_time()
         try:
-            model.fit(split.train, validator)
-        except IncompatibleError as exc:  # the data lack what the model needs (e.g. item attributes)
+            fitted = fit_cell(mspec, split, protocol, model_seed, max_users=self.suite.validation.get("max_users"), callbacks=callbacks)
+        except (NotApplicable, IncompatibleError) as exc:  # by construction, or the data lack what the model needs
+            record.pop("tuning", None)
             return self._not_applicable(record, rel, cell_id, exc)
-        fit_seconds, fit_cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
+        model, resolved = fitted.model, fitted.resolved
+        record["model"].update(params=resolved["params"], component_versions=resolved["versions"])
+        fit_seconds, fit_cpu_seconds = fitted.fit_seconds, fitted.fit_cpu_seconds
         result = evaluate(model, split, "test", protocol, seed=model_seed)
         notes = []
         if tuned and tuned.get("skipped"):

@@ -12,7 +12,6 @@ finished study is merged into that file at once (cells of other studies, e.g. fr
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 import warnings
@@ -22,8 +21,8 @@ from typing import Any
 import yaml
 
 from ..config import ModelSpec, Suite
-from ..registry import BASELINES, ENCODERS, OBJECTIVES, PRESETS, ConfigError
-from .evaluation import RankingValidator
+from ..registry import ConfigError
+from .builders import builder_for, cell_seed, fit_cell
 from .runner import Runner, build_model, derive_seed
 
 logger = logging.getLogger(__name__)
@@ -33,42 +32,12 @@ __all__ = ["search_space_for", "apply_params", "tune", "best_params_path", "load
 
 def search_space_for(mspec: ModelSpec) -> dict[str, tuple]:
     """The registered search space of a model cell (dotted keys for SSL components)."""
-    if mspec.kind == "baseline":
-        return dict(BASELINES.entry(mspec.name).search_space)
-    if mspec.kind == "preset":
-        return dict(PRESETS.entry(mspec.name).search_space)
-    from ..ssl.model import TRAIN_SEARCH_SPACE
-
-    space = dict(TRAIN_SEARCH_SPACE)
-    for k, v in ENCODERS.entry(mspec.encoder["name"]).search_space.items():
-        space[f"encoder.{k}"] = v
-    for o in mspec.objectives:
-        for k, v in OBJECTIVES.entry(o["name"]).search_space.items():
-            space[f"objectives.{o['name']}.{k}"] = v
-    return space
+    return builder_for(mspec).search_space(mspec)
 
 
 def apply_params(mspec: ModelSpec, params: dict[str, Any]) -> ModelSpec:
     """``mspec`` with (possibly dotted) ``params`` merged in."""
-    if not params:
-        return mspec
-    if mspec.kind in ("baseline", "preset"):
-        return dataclasses.replace(mspec, params={**mspec.params, **params})
-    enc = {"name": mspec.encoder["name"], "params": dict(mspec.encoder.get("params") or {})}
-    objs = [{"name": o["name"], "params": dict(o.get("params") or {})} for o in mspec.objectives]
-    top = dict(mspec.params)
-    for key, value in params.items():
-        parts = key.split(".")
-        if parts[0] == "encoder" and len(parts) == 2:
-            enc["params"][parts[1]] = value
-        elif parts[0] == "objectives" and len(parts) == 3:
-            match = [o for o in objs if o["name"] == parts[1]]
-            if not match:
-                raise ConfigError(f"tuned parameter {key!r} names an objective not in {mspec.label}")
-            match[0]["params"][parts[2]] = value
-        else:
-            top[key] = value
-    return dataclasses.replace(mspec, params=top, encoder=enc, objectives=tuple(objs))
+    return builder_for(mspec).apply(mspec, params)
 
 
 def _suggest(trial: Any, name: str, spec: tuple) -> Any:
@@ -85,32 +54,8 @@ def _suggest(trial: Any, name: str, spec: tuple) -> Any:
 
 
 def _defaults(mspec: ModelSpec, space: dict[str, tuple]) -> dict[str, Any]:
-    """The model's default values for the tunable parameters (trial 0)."""
-    from .runner import build_model as _build
-
-    model, resolved = _build(mspec, 0)
-    flat: dict[str, Any] = {}
-
-    def walk(prefix: str, obj: Any) -> None:
-        if isinstance(obj, dict):
-            for k, v in obj.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        else:
-            flat[prefix] = obj
-
-    params = resolved["params"]
-    walk("", params)
-    if mspec.kind != "baseline":
-        # SSL resolved config: {"encoder": {"name":..., params...}, "objectives": [{"name":..., ...}], training...}
-        enc = params.get("encoder", {})
-        for k, v in (enc.get("params", enc) if isinstance(enc, dict) else {}).items():
-            flat[f"encoder.{k}"] = v
-        for o in params.get("objectives", []) or []:
-            if isinstance(o, dict):
-                for k, v in (o.get("params", o)).items():
-                    flat[f"objectives.{o.get('name')}.{k}"] = v
-        for k, v in (params.get("train", {}) or {}).items():
-            flat[k] = v
+    """The model's default values of the searched parameters (those the space can hold): trial 0."""
+    flat = builder_for(mspec).dotted_defaults(mspec)
     return {k: flat[k] for k, spec in space.items() if k in flat and _in_space(flat[k], spec)}
 
 
@@ -249,7 +194,7 @@ def _tune(
                 owner = key if f"{suite.name}/{key}" in existing else (_study_of_same_data(store, suite.name, key, config, fingerprint) or key)
                 space = search_space_for(mspec)
                 budget = min(trials, _space_size(space))
-                model_seed = derive_seed("model", dspec.label, owner.split("/")[1], mspec.label, seed)
+                model_seed = cell_seed(dspec.label, owner.split("/")[1], mspec.label, seed)
                 reason = _untunable(split, mspec, model_seed)
                 if reason and f"{suite.name}/{owner}" not in existing:  # a study begun before this check runs on
                     best[key] = {"params": {}, "trials": 0, "skipped": reason}
@@ -282,19 +227,17 @@ def _tune(
                 def objective(trial: Any, mspec: ModelSpec = mspec, space: dict = space, split: Any = split, model_seed: int = model_seed) -> float:
                     keys = trial.user_attrs.get("default_keys", list(space))
                     params = {k: _suggest(trial, k, v) for k, v in space.items() if k in keys}
-                    model, _ = build_model(apply_params(mspec, params), model_seed)
 
                     def report(epoch: int, value: float, logs: dict[str, float]) -> None:
                         trial.report(value, epoch)
                         if trial.should_prune():
                             raise optuna.TrialPruned(f"pruned at epoch {epoch} ({value:.4f})")
 
-                    validator = RankingValidator(split, suite.protocol, seed=model_seed, max_users=suite.validation.get("max_users"), callbacks=[report])
                     t0 = time.perf_counter()
-                    model.fit(split.train, validator)
-                    value = model.fit_info.get("best_valid")
+                    fitted = fit_cell(apply_params(mspec, params), split, suite.protocol, model_seed, max_users=suite.validation.get("max_users"), callbacks=[report])
+                    value = fitted.model.fit_info.get("best_valid")
                     if value is None:
-                        value = validator.evaluate(model)
+                        value = fitted.validator.evaluate(fitted.model)
                     trial.set_user_attr("fit_seconds", time.perf_counter() - t0)
                     return float(value)
 

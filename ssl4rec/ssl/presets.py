@@ -20,7 +20,7 @@ from typing import Any
 from ..registry import ENCODERS, OBJECTIVES, PRESETS, ConfigError, check_keys, register_preset
 from .model import TRAIN_SEARCH_SPACE, SSLRecommender, SSLTrainConfig, parse_component
 
-__all__ = ["PRESET_SPECS", "apply_overrides", "build_preset", "preset_search_space"]
+__all__ = ["PRESET_SPECS", "apply_overrides", "build_preset", "preset_search_space", "split_dotted"]
 
 PRESET_SPECS: dict[str, dict[str, Any]] = {
     "gru4rec": {
@@ -217,7 +217,10 @@ VERSIONS = {"cl4srec": "2"}
 _TOP_LEVEL = [f.name for f in dataclasses.fields(SSLTrainConfig)] + ["encoder", "objectives", "schedule", "name"]
 
 
-def _split_dotted(overrides: Mapping[str, Any], where: str) -> dict[str, Any]:
+def split_dotted(overrides: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The one grammar of model parameters: ``param``, ``encoder.param``, ``objectives.name.param`` or
+    nested ``encoder: {...}`` / ``objectives: {name: {...}}`` -> ``{param: v, "encoder": {...},
+    "objectives": {name: {...}}}``; any other dotted form raises naming the key."""
     out: dict[str, Any] = {}
     for key, value in overrides.items():
         parts = key.split(".")
@@ -254,7 +257,7 @@ def _merge(into: dict[str, Any], extra: Mapping[str, Any]) -> None:
 def apply_overrides(spec: Mapping[str, Any], overrides: Mapping[str, Any], where: str = "preset") -> dict[str, Any]:
     """A copy of ``spec`` with ``overrides`` applied (see the module docstring); unknown keys raise."""
     out = copy.deepcopy(dict(spec))
-    ov = _split_dotted(overrides, where)
+    ov = split_dotted(overrides, where)
     check_keys(ov, _TOP_LEVEL, where)
     enc_name, enc_params = parse_component(out["encoder"], "encoder")
     if "encoder" in ov:

@@ -1,0 +1,258 @@
+"""One builder interface for every model kind of a suite, and the one recipe that fits a cell.
+
+A suite's model is a :class:`~ssl4rec.config.ModelSpec` of some ``kind``: a baseline, a preset of
+the SSL cross, or an explicit encoder x objectives point of the cross (a graph kind is next). Each
+kind has one :class:`ModelBuilder`, registered here by kind, that knows how to
+
+* ``validate(spec)``: check every parameter without data (building once on a 1-item catalogue);
+  return the spec, with its n/a reason when the cell cannot run by construction;
+* ``search_space(spec)``: the registered search space (dotted keys for SSL components);
+* ``apply(spec, params)``: merge (dotted) parameters, e.g. tuned ones;
+* ``build(spec, seed)``: the model and its resolved parameters and component versions.
+
+Nothing outside the builders branches on a model kind. Adding a kind = implement this interface
+and ``register_builder("kind")``. :func:`fit_cell` is the recipe of one cell (seed -> build ->
+fit on the split's training part, validated on its valid part) that ``run``, ``tune`` and
+``export-users`` share; :func:`cell_seed` derives a cell's model seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from ..config import ModelSpec
+from ..registry import BASELINES, PRESETS, ConfigError, UnknownNameError, did_you_mean
+
+__all__ = [
+    "BUILDERS",
+    "FittedCell",
+    "ModelBuilder",
+    "NotApplicable",
+    "builder_for",
+    "cell_seed",
+    "fit_cell",
+    "register_builder",
+]
+
+
+class NotApplicable(Exception):
+    """The cell cannot run by construction (e.g. an objective the encoder cannot serve)."""
+
+
+class ModelBuilder:
+    """Validate, search, parameterise and build the models of one kind (see the module docstring)."""
+
+    kind: str = ""
+
+    def validate(self, spec: ModelSpec) -> ModelSpec:
+        """``spec`` with every parameter checked (building once, no data); its n/a reason set if it cannot run."""
+        from ..objectives.base import IncompatibleError
+
+        try:
+            with torch.random.fork_rng(devices=[]):
+                self.build(spec, 0)
+        except (NotApplicable, IncompatibleError) as exc:
+            return dataclasses.replace(spec, na=str(exc))
+        return spec
+
+    def search_space(self, spec: ModelSpec) -> dict[str, tuple]:
+        raise NotImplementedError
+
+    def apply(self, spec: ModelSpec, params: dict[str, Any]) -> ModelSpec:
+        """``spec`` with ``params`` merged into its parameters."""
+        return dataclasses.replace(spec, params={**spec.params, **params}) if params else spec
+
+    def build(self, spec: ModelSpec, seed: int) -> tuple[Any, dict[str, Any]]:
+        """``(model, {"params": resolved parameters, "versions": component versions})``."""
+        raise NotImplementedError
+
+    def dotted_defaults(self, spec: ModelSpec) -> dict[str, Any]:
+        """Every resolved parameter under the dotted key a search space uses for it."""
+        _, resolved = self.build(spec, 0)
+        return _flatten(resolved["params"])
+
+
+def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
+    if not isinstance(obj, dict):
+        return {prefix: obj}
+    out: dict[str, Any] = {}
+    for k, v in obj.items():
+        out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+BUILDERS: dict[str, ModelBuilder] = {}
+
+
+def register_builder(kind: str) -> Callable[[type[ModelBuilder]], type[ModelBuilder]]:
+    """Class decorator: the builder of model kind ``kind`` (one per kind)."""
+
+    def deco(cls: type[ModelBuilder]) -> type[ModelBuilder]:
+        if kind in BUILDERS:
+            raise ValueError(f"duplicate model kind {kind!r}")
+        cls.kind = kind
+        BUILDERS[kind] = cls()
+        return cls
+
+    return deco
+
+
+def builder_for(spec: ModelSpec) -> ModelBuilder:
+    """The builder of ``spec.kind``."""
+    try:
+        return BUILDERS[spec.kind]
+    except KeyError:
+        raise UnknownNameError(
+            f"no builder for model kind {spec.kind!r}.{did_you_mean(spec.kind, list(BUILDERS))} Known: {', '.join(BUILDERS)}"
+        ) from None
+
+
+@register_builder("baseline")
+class BaselineBuilder(ModelBuilder):
+    """Baselines: a registered class and its parameters (``seed`` given when it takes one)."""
+
+    def validate(self, spec: ModelSpec) -> ModelSpec:
+        entry = BASELINES.entry(spec.name)
+        entry.resolve({k: v for k, v in spec.params.items() if k != "seed"})  # unknown keys raise
+        return spec
+
+    def search_space(self, spec: ModelSpec) -> dict[str, tuple]:
+        return dict(BASELINES.entry(spec.name).search_space)
+
+    def build(self, spec: ModelSpec, seed: int) -> tuple[Any, dict[str, Any]]:
+        entry = BASELINES.entry(spec.name)
+        params = dict(spec.params)
+        if "seed" in entry.accepted_params():
+            params.setdefault("seed", seed)
+        resolved = entry.resolve(params)
+        return entry.obj(**resolved), {"params": resolved, "versions": {spec.name: entry.version}}
+
+
+class _SSLBuilder(ModelBuilder):
+    """What the SSL kinds (preset, cross) share: their resolved config's dotted parameter names."""
+
+    def dotted_defaults(self, spec: ModelSpec) -> dict[str, Any]:
+        _, resolved = self.build(spec, 0)
+        params = resolved["params"]  # {"encoder": {"name", ...}, "objectives": [{"name", ...}], training...}
+        flat = _flatten(params)
+        enc = params.get("encoder", {})
+        for k, v in (enc.get("params", enc) if isinstance(enc, dict) else {}).items():
+            flat[f"encoder.{k}"] = v
+        for o in params.get("objectives", []) or []:
+            if isinstance(o, dict):
+                for k, v in (o.get("params", o)).items():
+                    flat[f"objectives.{o.get('name')}.{k}"] = v
+        return flat
+
+
+def _ssl_record(model: Any, extra_versions: dict[str, str] | None = None) -> dict[str, Any]:
+    from .. import ssl as ssl_pkg
+
+    return {"params": ssl_pkg.resolved_config(model), "versions": {**(extra_versions or {}), **ssl_pkg.component_versions(model)}}
+
+
+@register_builder("preset")
+class PresetBuilder(_SSLBuilder):
+    """Presets of the SSL cross: overrides (nested blocks, dotted keys) on a registered spec."""
+
+    def search_space(self, spec: ModelSpec) -> dict[str, tuple]:
+        return dict(PRESETS.entry(spec.name).search_space)
+
+    def build(self, spec: ModelSpec, seed: int) -> tuple[Any, dict[str, Any]]:
+        entry = PRESETS.entry(spec.name)
+        model = entry.obj(**{"seed": seed, **spec.params})
+        return model, _ssl_record(model, {spec.name: entry.version})
+
+
+@register_builder("cross")
+class CrossBuilder(_SSLBuilder):
+    """An explicit encoder x objectives point of the cross; incompatible pairs are n/a."""
+
+    def search_space(self, spec: ModelSpec) -> dict[str, tuple]:
+        from ..ssl.presets import preset_search_space
+
+        assert spec.encoder is not None
+        return preset_search_space({"encoder": spec.encoder, "objectives": list(spec.objectives)})
+
+    def apply(self, spec: ModelSpec, params: dict[str, Any]) -> ModelSpec:
+        """Top-level training parameters, ``encoder.param`` and ``objectives.name.param`` (the presets' grammar)."""
+        if not params:
+            return spec
+        from ..ssl.presets import split_dotted
+
+        assert spec.encoder is not None
+        over = split_dotted(params, f"parameters of {spec.label}")
+        enc = {"name": spec.encoder["name"], "params": {**(spec.encoder.get("params") or {}), **over.pop("encoder", {})}}
+        given = over.pop("objectives", {})
+        names = [o["name"] for o in spec.objectives]
+        for name in given:
+            if name not in names:
+                raise ConfigError(f"parameter objectives.{name}.* names an objective not in {spec.label}.{did_you_mean(name, names)}")
+        objs = tuple({"name": o["name"], "params": {**(o.get("params") or {}), **given.get(o["name"], {})}} for o in spec.objectives)
+        return dataclasses.replace(spec, params={**spec.params, **over}, encoder=enc, objectives=objs)
+
+    def build(self, spec: ModelSpec, seed: int) -> tuple[Any, dict[str, Any]]:
+        from .. import ssl as ssl_pkg
+
+        assert spec.encoder is not None
+        reason = ssl_pkg.check_compatible(
+            spec.encoder["name"],
+            [o["name"] for o in spec.objectives],
+            spec.encoder.get("params") or {},
+            item_repr=spec.params.get("item_repr", "id"),
+        )
+        if reason:
+            raise NotApplicable(reason)
+        model = ssl_pkg.build_ssl_model(dict(spec.encoder), [dict(o) for o in spec.objectives], **{"seed": seed, **spec.params})
+        return model, _ssl_record(model)
+
+
+def cell_seed(dataset: str, split: str, model: str, seed: int) -> int:
+    """The model seed of a cell, derived from its labels and the suite seed (so adding a cell shifts no other)."""
+    from .runner import derive_seed
+
+    return derive_seed("model", dataset, split, model, seed)
+
+
+@dataclasses.dataclass
+class FittedCell:
+    """What :func:`fit_cell` returns: the fitted model, its resolved parameters and versions, the fit times."""
+
+    model: Any
+    resolved: dict[str, Any]
+    validator: Any
+    fit_seconds: float
+    fit_cpu_seconds: float
+
+
+def fit_cell(
+    spec: ModelSpec,
+    split: Any,
+    protocol: Any,
+    model_seed: int,
+    *,
+    max_users: int | None = None,
+    callbacks: list[Callable[..., None]] | None = None,
+) -> FittedCell:
+    """The recipe of one cell: build the model with ``model_seed``, fit it on ``split.train`` with
+    early stopping on ``split``'s validation targets under ``protocol``.
+
+    Raises :class:`NotApplicable` or :class:`~ssl4rec.objectives.base.IncompatibleError` when the
+    cell cannot run (by construction, or because the data lack what the model needs).
+    """
+    from .evaluation import RankingValidator
+
+    if spec.na:
+        raise NotApplicable(spec.na)
+    model, resolved = builder_for(spec).build(spec, model_seed)
+    validator = RankingValidator(split, protocol, seed=model_seed, max_users=max_users, callbacks=list(callbacks or []))
+    torch.manual_seed(model_seed)
+    t0, c0 = time.perf_counter(), time.process_time()
+    model.fit(split.train, validator)
+    return FittedCell(model, resolved, validator, time.perf_counter() - t0, time.process_time() - c0)

@@ -265,3 +265,17 @@ def test_tuned_parameters_use_the_one_dotted_grammar():
     model, _ = builder_for(preset).build(builder_for(preset).apply(preset, {"encoder.dropout": 0.1}), 0)
     assert model.encoder_params["dropout"] == 0.1
     assert builder_for(preset).dotted_defaults(preset)["encoder.num_layers"] == 2
+
+
+def test_leaderboard_summary_does_not_count_na_rows_as_results(tmp_path):
+    suite = {
+        **BASE,
+        "cross": {"encoders": ["gru", "vae"], "objectives": [["next_item"]], "params": {"epochs": 1, "max_len": 10}},
+    }
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    out = tmp_path / "results"
+    assert cli.main(["run", str(path), "--out", str(out)]) == 0
+    index = (out / "leaderboards" / "synthetic" / "README.md").read_text()
+    assert "| models with results | n/a | missing |" in index
+    assert "| 2 of 2 | 1 | – |" in index  # pop and gru ran; vae + next_item is n/a, not a result

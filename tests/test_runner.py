@@ -324,7 +324,7 @@ def test_publish_copies_records_and_updates_readme(tmp_path):
     table = (pub / "synthetic" / "leave_one_out.md").read_text()
     assert "| ease | 0 |" in table and "missing (no record)" in table
     index = (pub / "synthetic" / "README.md").read_text()
-    assert "| [leave_one_out](leave_one_out.md) | " in index and "| 2 of 3 | ease |" in index
+    assert "| [leave_one_out](leave_one_out.md) | " in index and "| 2 of 3 | – | ease |" in index
     # the published folder is itself a results folder: running into it resumes (nothing to redo)
     again = Runner(parse_suite({**SUITE, "models": ["pop", "itemknn"], "splits": ["leave_one_out"], "seeds": [0]}), out=pub).run()
     assert [o.status for o in again] == ["skipped", "skipped"]

@@ -461,14 +461,16 @@ def write_leaderboards(
         by_ds[t.dataset].append(t)
     for ds, ts in by_ds.items():
         lines = [f"# Leaderboards — {ds}", "", f"Primary metric: {pretty(primary)}. One table per split; generated from records.", ""]
-        lines.append("| split | best model | " + pretty(primary) + " | models with results | missing |")
-        lines.append("|---|---|---|---|---|")
+        lines.append("| split | best model | " + pretty(primary) + " | models with results | n/a | missing |")
+        lines.append("|---|---|---|---|---|---|")
         for t in ts:
             ok = [r for r in t.rows if primary in r.mean]
             best = max(ok, key=lambda r: r.mean[primary]) if ok else None
             missing = [r.model for r in t.rows if r.status == "missing"]
+            n_ok = sum(r.status == "ok" for r in t.rows)
+            n_na = sum(r.status == "n/a" for r in t.rows)  # cannot run by construction: not a result
             cells = [f"[{t.split}]({safe_name(t.split)}.md)", best.model if best else "–", f"{best.mean[primary]:.4f}" if best else "–"]
-            cells += [f"{len(t.rows) - len(missing)} of {len(t.rows)}", ", ".join(missing) or "–"]
+            cells += [f"{n_ok} of {len(t.rows) - n_na}", str(n_na) if n_na else "–", ", ".join(missing) or "–"]
             lines.append("| " + " | ".join(cells) + " |")
         p = out / safe_name(ds) / "README.md"
         atomic_write_bytes(p, ("\n".join(lines) + "\n").encode())

@@ -207,6 +207,22 @@ class Interactions:
             return users[row], self.sequences(users[row], width, ends), ends
         return users[row], self.sequences(users[row], width, ends)
 
+    def prefixes(self, users: np.ndarray | torch.Tensor, width: int) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
+        """Every prefix of every user's sequence as a row (RecBole's sequential data augmentation).
+
+        A user with n >= 2 items gives n - 1 rows, ending at its 2nd, 3rd, ..., n-th item: the row's
+        last item is its target, the (at most ``width - 1``) items before it its input. A user with
+        fewer than two items gives one (short) row. Returns ``(row_users, windows [rows, width]
+        left-padded +1 shifted, ends)``, rows ordered by user, then by end.
+        """
+        users = np.asarray(users.cpu() if isinstance(users, torch.Tensor) else users, dtype=np.int64)
+        n = self.indptr[users + 1] - self.indptr[users]
+        count = np.maximum(1, n - 1)
+        row = np.repeat(np.arange(len(users)), count)
+        k = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+        ends = np.minimum(self.indptr[users][row] + 2 + k, self.indptr[users + 1][row])
+        return users[row], self.sequences(users[row], width, ends), ends
+
     def user_items(self, user: int) -> np.ndarray:
         return self.item_array[self.indptr[user] : self.indptr[user + 1]]
 

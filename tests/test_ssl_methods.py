@@ -354,3 +354,30 @@ def test_a_method_that_needs_attributes_is_not_applicable_on_data_without_them(t
     assert outcome.status == "n/a"
     record = json.loads(next((tmp_path / "res").rglob("seed0-*.json")).read_text())
     assert record["status"] == "n/a" and "needs item attributes" in record["reason"]
+
+
+def test_prefix_rows_are_every_prefix_once():
+    train = log([[1, 2, 3, 4], [5], [6, 7]], n_items=10)
+    users, windows, ends = train.prefixes(np.arange(3), 3)
+    assert users.tolist() == [0, 0, 0, 1, 2]
+    assert ends.tolist() == [2, 3, 4, 5, 7]
+    assert windows.tolist() == [[0, 2, 3], [2, 3, 4], [3, 4, 5], [0, 0, 6], [0, 7, 8]]  # +1 shifted, target last
+
+
+def test_last_position_loss_predicts_each_prefix_target_once():
+    split = tiny_split()
+    enc = {"name": "transformer", "embedding_size": 8, "num_layers": 1, "num_heads": 2}
+    model = build_ssl_model(
+        enc,
+        [{"name": "next_item", "positions": "last"}, "supervised_contrastive"],
+        train_windows="prefixes",
+        epochs=2,
+        max_len=10,
+        batch_size=32,
+    )
+    model.fit(split.train)
+    n_prefixes = int(np.maximum(1, np.diff(split.train.indptr)[split.train.active_users] - 1).sum())
+    assert model.fit_info["examples_per_epoch"] == n_prefixes
+    assert all(np.isfinite(model.fit_info["losses"]))
+    with pytest.raises(ConfigError, match="positions"):
+        build_ssl_model(enc, [{"name": "next_item", "positions": "first"}])

@@ -24,6 +24,9 @@ class NextItemConfig(ObjectiveConfig):
     """``"ce"``: softmax over all items; ``"bce"`` / ``"bpr"``: against sampled negatives."""
     num_negatives: int = 1
     """Uniform negatives per target for ``"bce"`` / ``"bpr"``."""
+    positions: str = "all"
+    """``"all"``: every position of a training row predicts its next item (SASRec); ``"last"``: only the
+    row's last item is a target (RecBole's training on prefixes, with ``train_windows: prefixes``)."""
 
 
 def score_last_position(net: nn.Module, seq: torch.Tensor) -> torch.Tensor:
@@ -59,9 +62,20 @@ class NextItem(Objective):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         check_choice(self.config.loss, ITEM_LOSSES, "objective 'next_item' option loss")
+        check_choice(self.config.positions, ("all", "last"), "objective 'next_item' option positions")
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         inputs, targets = batch.pairs
+        if self.config.positions == "last":
+            keep = targets[:, -1] != 0
+            return item_loss(
+                net,
+                net.represent(inputs[keep]),
+                targets[keep, -1],
+                loss=self.config.loss,
+                num_negatives=self.config.num_negatives,
+                batch=batch,
+            )
         real = inputs != 0
         h = net.encode_at(inputs, real)
         return item_loss(

@@ -97,7 +97,10 @@ class SSLTrainConfig:
     interactions of longer histories are never targets); ``"all"`` = every user's history cut
     into non-overlapping windows from the end (:meth:`Interactions.windows`), so every
     interaction is a target once and an epoch visits each window once (``batch_size`` then
-    counts windows)."""
+    counts windows); ``"prefixes"`` = every prefix of every user's history is a row, its last item the
+    target (RecBole's sequential data augmentation: with ``next_item``'s ``positions: last`` each
+    target is predicted once, from the items before it, and an epoch holds as many updates as
+    RecBole's; ``batch_size`` then counts prefixes)."""
     item_repr: str = "id"
     """Item representation, the encoder's input and the scoring matrix alike: ``"id"`` (learned
     ID embeddings), ``"text"`` (a learned linear adapter over frozen item text vectors; scores
@@ -416,7 +419,7 @@ class SSLRecommender(Recommender):
         self.config = make_config(SSLTrainConfig, params, "SSL model")
         check_choice(schedule, SCHEDULES, "SSL model option schedule")
         check_choice(self.config.item_repr, ITEM_REPRS, "SSL model option item_repr")
-        check_choice(self.config.train_windows, ("last", "all"), "SSL model option train_windows")
+        check_choice(self.config.train_windows, ("last", "all", "prefixes"), "SSL model option train_windows")
         self.schedule = schedule
         if isinstance(objectives, str | Mapping):
             objectives = [objectives]
@@ -576,8 +579,11 @@ class SSLRecommender(Recommender):
             gen = torch.Generator().manual_seed(c.seed)
             users = torch.from_numpy(train.active_users.astype(np.int64))
             ends = torch.from_numpy(train.indptr[users.numpy() + 1].astype(np.int64))
-            if self.input_kind == "sequence" and c.train_windows == "all":
-                rows, window, row_ends = train.windows(users, c.max_len + 1, return_ends=True)
+            if self.input_kind == "sequence" and c.train_windows in ("all", "prefixes"):
+                if c.train_windows == "all":
+                    rows, window, row_ends = train.windows(users, c.max_len + 1, return_ends=True)
+                else:
+                    rows, window, row_ends = train.prefixes(users, c.max_len + 1)
                 users, ends, csr = torch.from_numpy(rows), torch.from_numpy(row_ends), None
             elif self.input_kind == "sequence":
                 window, csr = train.sequences(users, c.max_len + 1), None

@@ -84,7 +84,8 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
     "duorec": {
         "encoder": {"name": "transformer", "causal": True},
         "objectives": [
-            {"name": "next_item", "loss": "ce"},
+            # RecBole (DuoRec's code base) trains on every prefix, softmax at its last position
+            {"name": "next_item", "loss": "ce", "positions": "last"},
             # the authors' code (RuihongQiu/DuoRec, contrast 'us_x'): a dropout view of the sequence
             # against a same-target sequence, dot product, tau 1, same-target pairs left as negatives
             {
@@ -97,6 +98,7 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
         ],
         "schedule": "joint",
         "bucket_by_length": False,
+        "train_windows": "prefixes",
     },
     "iclrec": {
         "encoder": {"name": "transformer", "causal": True},

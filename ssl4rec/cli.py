@@ -49,6 +49,19 @@ def _load_selected(args: argparse.Namespace) -> Any:
     return suite.select(models=_csv(getattr(args, "models", None)), splits=_csv(getattr(args, "splits", None)), seeds=seed_ints)
 
 
+def _set_threads(threads: int | None) -> None:
+    """``--threads N``: torch intra-op threads (None: torch's choice); N < 1 is refused."""
+    if threads is None:
+        return
+    from .registry import ConfigError
+
+    if threads < 1:
+        raise ConfigError(f"--threads must be a positive number of threads, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", default=None, help="only these model labels (comma-separated)")
     parser.add_argument("--splits", default=None, help="only these split labels (comma-separated)")
@@ -90,10 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return cmd_check(args)
     suite = _load_selected(args)
     out = Path(args.out)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    _set_threads(args.threads)
     tuning = None
     if getattr(args, "tuned", False):
         from .benchmark.tuning import check_tuned, load_best
@@ -127,10 +137,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from .benchmark.tuning import tune
 
     suite = _load_selected(args)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    _set_threads(args.threads)
     with logging_redirect_tqdm():
         best = tune(suite, Path(args.out), args.trials, storage=args.storage, data_dir=args.data, timeout=args.timeout)
     for key, b in best.items():
@@ -245,6 +252,7 @@ def cmd_export_users(args: argparse.Namespace) -> int:
     from .registry import ConfigError
 
     suite = load_suite(args.suite)
+    _set_threads(args.threads)
     parts = args.cell.split("/")
     if len(parts) != 3:
         raise ConfigError(f"--cell must be DATASET/SPLIT/MODEL (labels of the suite), got {args.cell!r}")
@@ -392,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--k", type=int, default=3, help="nearest labels per user")
     ex.add_argument("--to", required=True, help="output path without extension (.npz + .csv)")
     ex.add_argument("--data", default=None)
+    ex.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
     ex.set_defaults(func=cmd_export_users)
 
     st = sub.add_parser("studies", help="tuning studies: snapshot to a text file, restore elsewhere, list")

@@ -279,3 +279,12 @@ def test_leaderboard_summary_does_not_count_na_rows_as_results(tmp_path):
     index = (out / "leaderboards" / "synthetic" / "README.md").read_text()
     assert "| models with results | n/a | missing |" in index
     assert "| 2 of 2 | 1 | – |" in index  # pop and gru ran; vae + next_item is n/a, not a result
+
+
+def test_negative_threads_are_refused_before_training(tmp_path, caplog):
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(BASE, sort_keys=False))
+    out = tmp_path / "results"
+    with caplog.at_level(logging.ERROR, logger="ssl4rec"):
+        assert cli.main(["run", str(path), "--out", str(out), "--threads", "-1"]) == 2
+    assert "--threads must be a positive number" in caplog.text and not out.exists()

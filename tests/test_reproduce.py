@@ -91,3 +91,17 @@ def test_variant_must_name_a_published_row(tmp_path):
     path.write_text(yaml.safe_dump(bad))
     with pytest.raises(ConfigError, match="SASRec"):
         load_suite(path)
+
+
+def test_a_model_without_records_is_marked_missing_not_a_miss(tmp_path):
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(SUITE))
+    suite = load_suite(path)
+    out = tmp_path / "res"
+    Runner(suite.select(models=["Pop"]), out=out).run()
+    md, _ = write_reproduction(suite, out, tmp_path / "report")
+    lines = md.read_text().splitlines()
+    knn = next(ln for ln in lines if ln.startswith("| ItemKNN | NDCG@10"))
+    pop = next(ln for ln in lines if ln.startswith("| Pop | NDCG@10"))
+    assert "| missing |" in knn and knn.endswith("| · |")
+    assert pop.endswith("| ✓ |") or pop.endswith("| ✗ |")

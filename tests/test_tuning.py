@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from ssl4rec.benchmark.leaderboard import build_tables
+from ssl4rec.benchmark.leaderboard import build_tables, record_notes
 from ssl4rec.benchmark.results import ResultsStore
 from ssl4rec.benchmark.runner import Runner
 from ssl4rec.benchmark.tuning import load_best, load_best_params, tune
@@ -385,7 +385,8 @@ def test_a_model_that_cannot_score_any_test_target_is_not_tuned(tmp_path):
     assert all(o.status == "ok" for o in outcomes)
     recs = {r["model"]["label"]: r for r in ResultsStore(out).iter_records()}
     assert recs["bpr"]["metrics"]["ndcg@10"] == 0.0 and recs["bpr"]["tuning"]["skipped"]
-    assert any(n.startswith("not tuned, default configuration") for n in recs["bpr"]["notes"])
+    assert any(n.startswith("not tuned, default configuration") for n in record_notes(recs["bpr"]))
+    assert "notes" not in recs["bpr"]  # facts are stored as fields, formatted only in reporting
     assert recs["content"]["metrics"]["ndcg@10"] > 0.0
 
 
@@ -418,7 +419,7 @@ def test_a_split_with_the_same_data_reuses_the_study(tmp_path):
     assert all(o.status == "ok" for o in outcomes)
     rec = next(r for r in ResultsStore(out).iter_records() if r["model"]["label"] == "bpr")
     assert rec["tuning"]["study"] == "synthetic/random/bpr"
-    assert any("study of random, same data" in n for n in rec["notes"])
+    assert any("study of random, same data" in n for n in record_notes(rec))
 
 
 def test_a_study_snapshot_resumes_on_another_machine(tmp_path):

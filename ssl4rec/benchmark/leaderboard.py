@@ -35,6 +35,25 @@ class MergeError(ValueError):
     """Records that must not be averaged together (different data, split, protocol or versions)."""
 
 
+def record_notes(record: dict[str, Any]) -> list[str]:
+    """The short notes of a finished cell, formatted from its structured fields (``tuning``,
+    ``eval_info``): how it was tuned, and whether it could not score some test targets."""
+    out = []
+    tuned = record.get("tuning")
+    if tuned and tuned.get("skipped"):
+        out.append(f"not tuned, default configuration ({tuned['skipped']})")
+    elif tuned:
+        shared = f"; study of {tuned['study'].split('/')[1]}, same data" if tuned.get("study") else ""
+        n = tuned.get("trials")
+        if n == 1 and not tuned.get("params"):
+            out.append("no parameters to tune")
+        else:
+            out.append(f"tuned ({n} trial{'' if n == 1 else 's'}, {tuned.get('metric') or 'valid'}{shared})")
+    if (record.get("eval_info") or {}).get("unscorable_targets"):
+        out.append("cannot score cold items")
+    return out
+
+
 def pretty(metric: str) -> str:
     """Display form of a metric column (``"cold/ndcg@10"`` -> ``"NDCG@10 (cold)"``), labels from the registry."""
     from .metrics import metric_label
@@ -302,7 +321,7 @@ def build_tables(
                 if all(c is not None for c in cpu):
                     row.fit_cpu_seconds = float(np.mean(cpu))
                     row.contended = any(r["fit_seconds"] > CONTENDED * max(r["fit_cpu_seconds"], 1e-3) for r in ok if r["fit_seconds"] > 1.0)
-                row.notes = sorted({n.split(":")[0] for r in ok for n in r.get("notes", [])})
+                row.notes = sorted({n for r in ok for n in record_notes(r)})
                 row.records = [r["_path"] for r in ok]
                 if not header:
                     r0 = ok[0]

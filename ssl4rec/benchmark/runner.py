@@ -293,21 +293,6 @@ class Runner:
         record["model"].update(params=resolved["params"], component_versions=resolved["versions"])
         fit_seconds, fit_cpu_seconds = fitted.fit_seconds, fitted.fit_cpu_seconds
         result = evaluate(model, split, "test", protocol, seed=model_seed)
-        notes = []
-        if tuned and tuned.get("skipped"):
-            notes.append(f"not tuned, default configuration ({tuned['skipped']})")
-        elif tuned:
-            shared = f"; study of {tuned['study'].split('/')[1]}, same data" if tuned.get("study") else ""
-            n = tuned.get("trials")
-            if n == 1 and not tuned.get("params"):
-                notes.append("no parameters to tune")
-            else:
-                notes.append(f"tuned ({n} trial{'' if n == 1 else 's'}, {tuned.get('metric') or 'valid'}{shared})")
-        if result.info["unscorable_targets"]:
-            notes.append(
-                f"cannot score cold items: {result.info['unscorable_targets']} of {result.info['n_targets']} "
-                "test targets are items it cannot rank (scored -inf, counted as misses)"
-            )
         fit_info = {k: v for k, v in getattr(model, "fit_info", {}).items()}
         record.update(
             status="ok",
@@ -321,7 +306,6 @@ class Runner:
             machine={"threads": torch.get_num_threads(), "cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]},
             eval_seconds=result.info["seconds"],
             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-            notes=notes,
             extra=getattr(model, "record_extra", lambda: {})(),
         )
         per_user = {"users": result.users.astype(np.int32), **result.per_user}

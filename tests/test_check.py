@@ -288,3 +288,23 @@ def test_negative_threads_are_refused_before_training(tmp_path, caplog):
     with caplog.at_level(logging.ERROR, logger="ssl4rec"):
         assert cli.main(["run", str(path), "--out", str(out), "--threads", "-1"]) == 2
     assert "--threads must be a positive number" in caplog.text and not out.exists()
+
+
+def test_full_and_sampled_records_of_one_model_live_side_by_side(tmp_path):
+    """The protocol is part of a cell's identity: two protocols give two tables, and publishing
+    with --supersede keeps both (neither is an older record of the other's cell)."""
+    from ssl4rec.benchmark.leaderboard import build_tables, publish
+    from ssl4rec.benchmark.results import ResultsStore
+    from ssl4rec.benchmark.runner import Runner
+    from ssl4rec.config import parse_suite
+
+    out = tmp_path / "res"
+    full = parse_suite(BASE)
+    sampled = parse_suite({**BASE, "evaluation": {**BASE["evaluation"], "candidates": "sampled", "n_negatives": 20}})
+    Runner(full, out=out).run()
+    Runner(sampled, out=out).run()
+    assert len(list(ResultsStore(out).iter_records())) == 2
+    splits = sorted(t.split for t in build_tables(ResultsStore(out)))
+    assert splits == ["leave_one_out", "leave_one_out [sampled-20-uniform]"]
+    publish(out, tmp_path / "pub", supersede=True)
+    assert len(list(ResultsStore(tmp_path / "pub").iter_records())) == 2

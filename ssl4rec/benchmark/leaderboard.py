@@ -189,7 +189,7 @@ def compare_models(
     for r in store.iter_records():
         if r.get("status") != "ok":
             continue
-        ds, sp, model = r["dataset"]["label"], r["split"]["label"], r["model"]["label"]
+        ds, sp, model = r["dataset"]["label"], table_split(r), r["model"]["label"]
         if model in (a, b) and (dataset is None or ds == dataset) and (split is None or sp == split):
             groups[(ds, sp)][model].append(r)
     out = []
@@ -274,7 +274,7 @@ def build_tables(
             ds, sp, model = r["cell_id"].split("/")[:3]
             by_table[(ds, sp)][model].append(r)
             continue
-        ds, sp, model = r["dataset"]["label"], r["split"]["label"], r["model"]["label"]
+        ds, sp, model = r["dataset"]["label"], table_split(r), r["model"]["label"]
         by_table[(ds, sp)][model].append(r)
         if model not in models_by_dataset[ds]:
             models_by_dataset[ds].append(model)
@@ -565,8 +565,22 @@ def publish(
 
 
 def _cell_of(rec: dict[str, Any]) -> tuple:
-    """(dataset, split, model label, seed) of a record: what one leaderboard cell averages over seeds."""
-    return (rec["dataset"]["label"], rec["split"]["label"], rec["model"]["label"], rec.get("seed"))
+    """(dataset, table split, model label, seed) of a record: what one leaderboard cell averages over seeds."""
+    return (rec["dataset"]["label"], table_split(rec), rec["model"]["label"], rec.get("seed"))
+
+
+def table_split(rec: dict[str, Any]) -> str:
+    """The table a record belongs to within its dataset: its split label, qualified by the protocol
+    when that is not the default (full ranking, history masked), so records of one model under full
+    and sampled ranking stand in two tables instead of being refused (or superseded) as one cell."""
+    sp = rec["split"]["label"]
+    proto = rec.get("protocol") or {}
+    tags = []
+    if proto.get("candidates", "full") != "full":
+        tags.append(f"sampled-{proto.get('n_negatives')}-{proto.get('sampling', 'uniform')}")
+    if proto.get("mask_history", True) is False:
+        tags.append("history-kept")
+    return f"{sp} [{', '.join(tags)}]" if tags else sp
 
 
 def runners_up(rows: list[Any], primary: str, n: int = 2) -> str:

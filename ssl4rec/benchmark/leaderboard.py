@@ -105,6 +105,13 @@ INERT_DEFAULTS: dict[str, Any] = {
     "view_repr": "last",  # contrastive views compared by the last hidden state
     "mask_value": "token",  # contrastive mask augmentation writes the mask token
     "train_windows": "last",  # one training window per user (the most recent max_len + 1 items)
+    "length_chunks": 4,  # shuffled batches computed in length-sorted chunks: same loss and gradients
+    "pretrain_batch_size": None,  # pretraining batches = batch_size
+    "positions": "all",  # next_item predicts at every position
+    "substitute_ratio": 0.1,  # contrastive options read only by the substitute / insert augmentations
+    "insert_ratio": 0.4,
+    "item_similarity": "offline",
+    "online_after": 0,
 }
 
 

@@ -54,18 +54,23 @@ def _cold_start(t: Table) -> str | None:
 
 
 def _warm_reference(tables: list[Table]) -> Table | None:
-    """The split cold-start results are compared with: ``random`` if published, else the first
-    split that is neither a cold-start split nor cut from another split (``seed_from``: a sparsity level)."""
+    """The split cold-start results are compared with: one registered as ``warm_reference`` (``random``)
+    if published, else the first split that is neither a cold-start split nor cut from another split
+    (``seed_from``: a sparsity level)."""
     plain = [t for t in tables if t.header and not _cold_start(t) and not _split_meta(t, "seed_from")]
-    return next((t for t in plain if t.split == "random"), plain[0] if plain else None)
+    return next((t for t in plain if _split_meta(t, "warm_reference")), plain[0] if plain else None)
 
 
 def _sparsity_curves(tables: list[Table], primary: str) -> tuple[list[float], dict[str, list[float]]] | None:
-    """Sparsity levels p (ascending; splits cut from another, registry ``seed_from``, with a ``p``
-    parameter) and each model's ``primary`` at every level, NaN where it has no record: the plotted line breaks there instead of joining the levels around a missing one.
+    """Sparsity levels (ascending; splits cut from another, registry ``seed_from``, by the parameter
+    their entry names as ``level_param``, p) and each model's ``primary`` at every level, NaN where it has no record: the plotted line breaks there instead of joining the levels around a missing one.
     None with fewer than two levels."""
-    levels = [t for t in tables if _split_meta(t, "seed_from") and "p" in (t.header.get("split_params") or {})]
-    sparsity = sorted(((float(t.header["split_params"]["p"]), t) for t in levels), key=lambda x: x[0])
+    levels = [
+        (t, _split_meta(t, "level_param"))
+        for t in tables
+        if _split_meta(t, "seed_from") and _split_meta(t, "level_param") in (t.header.get("split_params") or {})
+    ]
+    sparsity = sorted(((float(t.header["split_params"][param]), t) for t, param in levels), key=lambda x: x[0])
     if len(sparsity) < 2:
         return None
     models = sorted({r.model for _, t in sparsity for r in t.rows if primary in r.mean})

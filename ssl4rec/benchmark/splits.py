@@ -123,7 +123,11 @@ def _per_user_parts(df: pd.DataFrame, ratios: Sequence[float], order: str, rng: 
     return part
 
 
-@register_split("random", summary="Per-user random ratio split (train/valid/test), RecBole's RS rule.")
+@register_split(
+    "random",
+    summary="Per-user random ratio split (train/valid/test), RecBole's RS rule.",
+    warm_reference=True,  # what cold-start results are compared with in the HTML pages
+)
 def random_split(ds: Dataset, seed: int = 0, ratios: Sequence[float] = (0.8, 0.1, 0.1), order: str = "random") -> SplitData:
     """Per-user ratio split.
 
@@ -343,6 +347,7 @@ def _base_of_sparsity(params: dict) -> tuple[str, dict]:
     "sparsity",
     summary="A base split whose train part keeps a fraction p of each user's interactions.",
     seed_from=_base_of_sparsity,
+    level_param="p",  # the parameter the HTML pages plot results against
 )
 def sparsity(
     ds: Dataset,

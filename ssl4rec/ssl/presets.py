@@ -317,7 +317,7 @@ for _name, _spec in PRESET_SPECS.items():
         search_space=preset_search_space(_spec),
         display=DISPLAY[_name],
         version=VERSIONS.get(_name, "1"),
-        tags=("ssl", "sequence" if _spec["encoder"]["name"] != "vae" else "bag"),
+        tags=("ssl", ENCODERS.entry(_spec["encoder"]["name"]).obj.input),  # "sequence" or "bag"
     )(_make_factory(_name, _spec))
 
 

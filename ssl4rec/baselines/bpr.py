@@ -171,7 +171,22 @@ class BPR(Recommender):
         return self
 
     @torch.no_grad()
+    def user_vectors(self, batch: Batch) -> torch.Tensor:
+        """The users' vectors ``[B, d]`` that :meth:`score` multiplies with :meth:`item_vectors`
+        (a user without training interactions: the mean of their known items' vectors)."""
+        return self._user_matrix(batch).detach()
+
+    def item_vectors(self) -> torch.Tensor:
+        """The item vectors ``[n_items, d]``."""
+        if self.module is None:
+            raise RuntimeError("bpr: call fit() first")
+        return self.module.item.weight.detach()
+
+    @torch.no_grad()
     def score(self, batch: Batch) -> torch.Tensor:
+        return self._user_matrix(batch) @ self.module.item.weight.T
+
+    def _user_matrix(self, batch: Batch) -> torch.Tensor:
         if self.module is None or self._train_users is None:
             raise RuntimeError("bpr: call fit() before score()")
         ids = batch_users(batch)
@@ -186,4 +201,4 @@ class BPR(Recommender):
             user_emb[torch.from_numpy(rows).to(self.device)] = torch.from_numpy(folded.astype(np.float32)).to(
                 self.device
             )
-        return user_emb @ item_emb.T
+        return user_emb

@@ -22,6 +22,17 @@ logger = logging.getLogger(__name__)
 __all__ = ["ContentBased", "ContentConfig", "ContentLM", "ContentLMConfig"]
 
 
+def history_profile(recency_decay: float, batch: Batch, items: np.ndarray | sp.spmatrix) -> np.ndarray:
+    """Recency-weighted mean of the history items' vectors ``[B, d]`` (dense float32), L2-normalised."""
+    row, item, age = history_rows(batch)
+    weight = np.exp(-float(recency_decay) * age.astype(np.float64)).astype(np.float32)
+    w = sp.csr_matrix((weight, (row, item)), shape=(len(batch), items.shape[0]))
+    profile = w @ items
+    profile = profile.toarray() if sp.issparse(profile) else np.asarray(profile)
+    profile = profile.astype(np.float32, copy=False)
+    return profile / np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12)
+
+
 @dataclasses.dataclass
 class ContentConfig:
     """Parameters of :class:`ContentBased`."""
@@ -65,7 +76,7 @@ class ContentBased(Recommender):
     def __init__(self, **params: Any) -> None:
         super().__init__()
         self.config = make_config(ContentConfig, params, "baseline 'content'")
-        self.item_vectors: sp.csr_matrix | None = None
+        self.item_matrix: sp.csr_matrix | None = None
         self.vocabulary: list[str] = []
 
     def fit(self, train: Interactions, valid: Validator | None = None) -> ContentBased:
@@ -84,7 +95,7 @@ class ContentBased(Recommender):
                 + ("" if sum(map(len, docs)) == 0 else f", and min_df={c.min_df}/max_df={c.max_df} removed every token")
                 + ")"
             )
-        self.item_vectors, self.vocabulary = vectors, words
+        self.item_matrix, self.vocabulary = vectors, words
         self._item_vectors_t = vectors.T.tocsr()
         empty = int((np.diff(vectors.indptr) == 0).sum())
         secs = time.perf_counter() - t0
@@ -94,13 +105,25 @@ class ContentBased(Recommender):
         )
         return self
 
+    def user_vectors(self, batch: Batch) -> np.ndarray:
+        """Users' profiles ``[B, vocab]`` (dense, L2-normalised): the space :meth:`score` ranks in."""
+        if self.item_matrix is None:
+            raise RuntimeError("content: call fit() before exporting user vectors")
+        return history_profile(self.config.recency_decay, batch, self.item_matrix)
+
+    def item_vectors(self) -> sp.csr_matrix:
+        """The items' TF-IDF vectors ``[n_items, vocab]``."""
+        if self.item_matrix is None:
+            raise RuntimeError("content: call fit() first")
+        return self.item_matrix
+
     def score(self, batch: Batch) -> torch.Tensor:
-        if self.item_vectors is None:
+        if self.item_matrix is None:
             raise RuntimeError("content: call fit() before score()")
         row, item, age = history_rows(batch)
         weight = np.exp(-self.config.recency_decay * age.astype(np.float64)).astype(np.float32)
         w = sp.csr_matrix((weight, (row, item)), shape=(len(batch), self.n_items))
-        profile = w @ self.item_vectors  # [B, vocab]; direction of the (weighted) mean
+        profile = w @ self.item_matrix  # [B, vocab]; direction of the (weighted) mean
         norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1)).ravel())
         profile = sp.diags((1.0 / np.where(norms > 0, norms, 1.0)).astype(np.float32)) @ profile
         return to_scores(profile @ self._item_vectors_t)
@@ -156,6 +179,18 @@ class ContentLM(Recommender):
     def record_extra(self) -> dict[str, Any]:
         """Provenance of the text embeddings (cache key, model, revision) for the result record."""
         return {"text_embedding": self.text_info}
+
+    def user_vectors(self, batch: Batch) -> np.ndarray:
+        """Users' profiles ``[B, d]``: the recency-weighted mean of their items' embeddings, L2-normalised."""
+        if self.embeddings is None:
+            raise RuntimeError("content-lm: call fit() before exporting user vectors")
+        return history_profile(self.config.recency_decay, batch, self.embeddings)
+
+    def item_vectors(self) -> np.ndarray:
+        """The items' (unit) text embeddings ``[n_items, d]``."""
+        if self.embeddings is None:
+            raise RuntimeError("content-lm: call fit() first")
+        return self.embeddings
 
     def score(self, batch: Batch) -> torch.Tensor:
         if self.embeddings is None:

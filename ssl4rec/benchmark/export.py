@@ -54,61 +54,21 @@ def _no_vectors(model: Any) -> TypeError:
     )
 
 
-def _history_profile(model: Any, batch: Batch, items: np.ndarray | sp.spmatrix) -> np.ndarray:
-    """Recency-weighted mean of the history items' vectors, L2-normalised (content, content-lm)."""
-    from ..baselines._common import history_rows
-
-    row, item, age = history_rows(batch)
-    decay = float(getattr(model.config, "recency_decay", 0.0))
-    weight = np.exp(-decay * age.astype(np.float64)).astype(np.float32)
-    w = sp.csr_matrix((weight, (row, item)), shape=(len(batch), items.shape[0]))
-    profile = w @ items
-    profile = profile.toarray() if sp.issparse(profile) else np.asarray(profile)
-    profile = profile.astype(np.float32, copy=False)
-    return profile / np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12)
-
-
 def user_vectors(model: Any, batch: Batch) -> np.ndarray:
     """The user representations ``[B, d]`` (float32) that ``model`` scores ``batch``'s users with.
 
     Args:
-        model: a fitted model: an SSL model, ``bpr``, ``content``, ``content-lm``, or any model
-            with a ``user_vectors(batch)`` method.
+        model: a fitted model with a ``user_vectors(batch)`` method (SSL models, ``bpr``,
+            ``content``, ``content-lm``).
         batch: the users and their known history.
 
     Raises:
         TypeError: the model has no user representation (``pop``, ``itemknn``, ``ease``, ...).
         RuntimeError: the model is not fitted.
     """
-    from ..baselines.bpr import BPR
-    from ..baselines.content import ContentBased, ContentLM
-
-    if hasattr(model, "user_vectors"):
-        out = model.user_vectors(batch)
-    elif isinstance(model, BPR):
-        if model.module is None or model._train_users is None:
-            raise RuntimeError("bpr: call fit() before exporting user vectors")
-        from ..baselines._common import batch_users
-
-        ids = batch_users(batch)
-        items = model.module.item.weight.detach().cpu().numpy()
-        out = model.module.user.weight.detach().cpu().numpy()[ids].copy()
-        cold = ~model._train_users[ids]
-        if cold.any():  # the fold-in of BPR.score: mean of the known items seen in training
-            rows = np.flatnonzero(cold)
-            x = batch.matrix()[rows].multiply(model._seen_items[None, :]).tocsr()
-            counts = np.maximum(np.asarray(x.sum(axis=1)).ravel(), 1.0)
-            out[rows] = (x @ items) / counts[:, None]
-    elif isinstance(model, ContentLM):
-        if model.embeddings is None:
-            raise RuntimeError("content-lm: call fit() before exporting user vectors")
-        out = _history_profile(model, batch, model.embeddings)
-    elif isinstance(model, ContentBased):
-        if model.item_vectors is None:
-            raise RuntimeError("content: call fit() before exporting user vectors")
-        out = _history_profile(model, batch, model.item_vectors)
-    else:
+    if not callable(getattr(model, "user_vectors", None)):
         raise _no_vectors(model)
+    out = model.user_vectors(batch)
     if isinstance(out, torch.Tensor):
         out = out.detach().cpu().numpy()
     return np.ascontiguousarray(out, dtype=np.float32)
@@ -116,19 +76,10 @@ def user_vectors(model: Any, batch: Batch) -> np.ndarray:
 
 def item_vectors(model: Any) -> np.ndarray | sp.csr_matrix | None:
     """Item vectors ``[n_items, d]`` in the space of :func:`user_vectors` (the scoring matrix), or None."""
-    from ..baselines.bpr import BPR
-    from ..baselines.content import ContentBased, ContentLM
-
-    if hasattr(model, "item_vectors") and callable(model.item_vectors):
-        out = model.item_vectors()
-        return out.detach().cpu().numpy() if isinstance(out, torch.Tensor) else out
-    if isinstance(model, BPR) and model.module is not None:
-        return model.module.item.weight.detach().cpu().numpy()
-    if isinstance(model, ContentLM):
-        return model.embeddings
-    if isinstance(model, ContentBased):
-        return model.item_vectors
-    return None
+    if not callable(getattr(model, "item_vectors", None)):
+        return None
+    out = model.item_vectors()
+    return out.detach().cpu().numpy() if isinstance(out, torch.Tensor) else out
 
 
 def _as_labels(value: Any) -> list[str]:

@@ -275,7 +275,7 @@ class SSLNetwork(nn.Module):
         chunks = self._length_chunks(seq)
         if chunks is None:
             return self.encoder(seq)
-        b, w = seq.shape
+        w = seq.shape[1]
         parts = [F.pad(self.encoder(seq[rows, w - width :]), (0, 0, w - width, 0)) for rows, width in chunks]
         return torch.cat(parts).index_select(0, _inverse(torch.cat([rows for rows, _ in chunks])))
 

@@ -22,6 +22,16 @@ from .model import TRAIN_SEARCH_SPACE, SSLRecommender, SSLTrainConfig, parse_com
 
 __all__ = ["PRESET_SPECS", "apply_overrides", "build_preset", "preset_search_space", "split_dotted"]
 
+#: The instance contrast as the CL4SRec / CoSeRec / ICLRec code computes it: weight 0.1, temperature 1,
+#: views compared by their flattened outputs, the mask augmentation writing the padding id.
+AUTHORS_CONTRASTIVE: dict[str, Any] = {
+    "name": "contrastive",
+    "objective_weight": 0.1,
+    "temperature": 1.0,
+    "view_repr": "flatten",
+    "mask_value": "padding",
+}
+
 PRESET_SPECS: dict[str, dict[str, Any]] = {
     "gru4rec": {
         "encoder": {"name": "gru"},
@@ -47,11 +57,7 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
             # in-batch negatives are sequences of any length); with length-bucketed batches, views
             # by the last position and the mask token it lands 16-21% below its published Beauty row
             {
-                "name": "contrastive",
-                "objective_weight": 0.1,
-                "temperature": 1.0,
-                "view_repr": "flatten",
-                "mask_value": "padding",
+                **AUTHORS_CONTRASTIVE,
             },
         ],
         "schedule": "joint",
@@ -65,11 +71,7 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
             # padding-id mask, reorder with the mask ratio (the code passes gamma to Reorder), ItemCF-IUF
             # correlations, the model's embeddings ensembled in after 160 warm-up epochs
             {
-                "name": "contrastive",
-                "objective_weight": 0.1,
-                "temperature": 1.0,
-                "view_repr": "flatten",
-                "mask_value": "padding",
+                **AUTHORS_CONTRASTIVE,
                 "augmentations": ["crop", "mask", "reorder", "substitute", "insert"],
                 "reorder_ratio": 0.7,
                 "substitute_ratio": 0.1,
@@ -108,11 +110,7 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
             # views (cf_weight 0.1) + intent contrast against 256 k-means prototypes (intent_cf_weight 0.1,
             # the value of every dataset script), re-clustered every epoch
             {
-                "name": "contrastive",
-                "objective_weight": 0.1,
-                "temperature": 1.0,
-                "view_repr": "flatten",
-                "mask_value": "padding",
+                **AUTHORS_CONTRASTIVE,
             },
             {
                 "name": "intent_contrastive",

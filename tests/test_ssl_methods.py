@@ -15,8 +15,9 @@ import torch.nn.functional as F
 import ssl4rec.ssl  # noqa: F401  (registers augmentations and presets)
 from ssl4rec.data import Interactions
 from ssl4rec.encoders import GRUEncoder, TransformerEncoder
-from ssl4rec.objectives.base import TrainData
-from ssl4rec.objectives.intent_contrastive import mean_pool
+from ssl4rec.objectives.base import IncompatibleError, TrainBatch, TrainData
+from ssl4rec.objectives.contrastive import Contrastive, draw_views
+from ssl4rec.objectives.intent_contrastive import IntentContrastive, mean_pool, window_pool
 from ssl4rec.objectives.losses import flat_similarity, info_nce
 from ssl4rec.objectives.supervised_contrastive import PositivePool
 from ssl4rec.registry import AUGMENTATIONS, PRESETS, ConfigError
@@ -135,6 +136,84 @@ def test_mean_pool_ignores_padding():
     out = mean_pool([seq], [h])
     torch.testing.assert_close(out[0], (h[0, 2] + h[0, 3]) / 2)
     torch.testing.assert_close(out[1], (h[1, 1] + h[1, 3]) / 2)
+
+
+def test_window_pool_adds_the_padding_outputs_left_of_each_row():
+    seq = torch.tensor([[0, 0, 3, 4], [0, 5, 0, 6], [7, 8, 9, 1]])
+    h = torch.arange(24, dtype=torch.float32).view(3, 4, 2)
+    pad = torch.tensor([[100.0, 0.0], [0.0, 1000.0], [5.0, 5.0], [9.0, 9.0]])
+    out = window_pool([seq], [h], pad)
+    torch.testing.assert_close(out[0], (h[0, 2] + h[0, 3] + pad[0] + pad[1]) / 4)
+    torch.testing.assert_close(out[1], (h[1, 1] + h[1, 3] + pad[0]) / 4)  # the padding id inside counts as zero
+    torch.testing.assert_close(out[2], h[2].sum(0) / 4)
+
+
+def test_padding_outputs_are_what_a_left_padded_row_outputs_at_its_padding():
+    torch.manual_seed(0)
+    enc = TransformerEncoder(20, max_len=6, embedding_size=8, num_layers=2, num_heads=2).eval()
+    row = torch.tensor([[0, 0, 0, 4, 9, 2]])
+    every = enc._run(row, None, keep=torch.ones(row.shape, dtype=torch.bool))[0]  # the padding computed too
+    pad = enc.padding_outputs()
+    assert pad.shape == (6, 8)
+    torch.testing.assert_close(every[:3], pad[:3])
+    assert not torch.allclose(pad[0], pad[1])  # position-dependent, not zero
+    with pytest.raises(NotImplementedError):
+        TransformerEncoder(20, max_len=6, embedding_size=8, num_heads=2, causal=False).padding_outputs()
+    with pytest.raises(NotImplementedError):
+        GRUEncoder(20, max_len=6, embedding_size=8, hidden_size=8).padding_outputs()
+
+
+def _steps(spec_intent, encoder=None):
+    split = tiny_split()
+    model = build_ssl_model(
+        encoder or {"name": "transformer", "embedding_size": 8, "num_layers": 1, "num_heads": 2},
+        [
+            "next_item",
+            {"name": "contrastive", "mask_value": "padding"},
+            {"name": "intent_contrastive", "num_intents": 3, "mask_value": "padding", **spec_intent},
+        ],
+        epochs=1,
+        max_len=10,
+        batch_size=16,
+    )
+    model.fit(split.train)
+    users = torch.from_numpy(split.train.active_users.astype(np.int64))
+    window = split.train.sequences(users, 11)
+    return model, TrainData(split.train, users, torch.zeros_like(users), window, torch.Generator().manual_seed(0), 10)
+
+
+def test_batch_assignment_is_the_nearest_centroid_of_the_current_representation():
+    model, data = _steps({"assign": "batch", "pool": "window"})
+    obj = model.net.objective("intent_contrastive")
+    obj.epoch_start(model.net, 1, data)
+    model.net.eval()  # no dropout: the step's representation is the clustering pass's
+    batch = TrainBatch(data.users, torch.Generator().manual_seed(1), torch.device("cpu"), window=data.window)
+    intents = obj.intents(model.net, batch)
+    reps = obj.represent_all(model.net, data)
+    torch.testing.assert_close(
+        reps, window_pool([batch.pairs[0]], [model.net.encode(batch.pairs[0])], model.net.encoder.padding_outputs())
+    )
+    assert torch.equal(intents, ((reps[:, None] - obj.centroids[None]) ** 2).sum(-1).argmin(1))
+    assert torch.equal(intents, obj.assign)  # the clustering's own assignment, from the same model
+
+
+def test_shared_views_are_the_contrastive_objectives_views():
+    model, data = _steps({"share_views": True})
+    net = model.net
+    contrast, intent = net.objective("contrastive"), net.objective("intent_contrastive")
+    batch = TrainBatch(data.users, torch.Generator().manual_seed(1), torch.device("cpu"), window=data.window)
+    first = draw_views(batch, contrast, net)
+    assert draw_views(batch, intent, net, reuse=True) is first
+    assert not torch.equal(draw_views(batch, intent, net), first)  # without reuse: new draws
+    other = Contrastive(mask_value="token")  # other settings: never the same views
+    other.augmentations = contrast.augmentations
+    assert draw_views(batch, other, net, reuse=True) is not first
+    assert isinstance(intent, IntentContrastive)
+
+
+def test_window_pool_needs_an_encoder_with_padding_outputs():
+    with pytest.raises(IncompatibleError, match="padding outputs"):
+        _steps({"pool": "window"}, encoder={"name": "gru", "embedding_size": 8, "hidden_size": 8})
 
 
 # -- CoSeRec: item correlations, substitute, insert ------------------------------------------------------
@@ -313,6 +392,13 @@ def test_cl4srec_default_is_the_authors_recipe():
     assert PRESETS.entry("cl4srec").version == "2"
     model = PRESETS.get("cl4srec")()
     assert model.config.bucket_by_length is False and model.config.length_chunks > 1
+
+
+def test_iclrec_default_is_the_authors_recipe():
+    spec = PRESETS.entry("iclrec").meta["spec"]
+    intent = next(o for o in spec["objectives"] if o["name"] == "intent_contrastive")
+    assert (intent["pool"], intent["assign"], intent["share_views"]) == ("window", "batch", True)
+    assert PRESETS.entry("iclrec").version == "2"
 
 
 @pytest.mark.parametrize("name", ["coserec", "duorec", "iclrec"])

@@ -174,6 +174,14 @@ class SequenceEncoder(nn.Module):
         """
         return self(seq)[where]
 
+    def padding_outputs(self) -> torch.Tensor:
+        """Outputs ``[max_len, d]`` at the positions of an all-padding window (see the transformer's).
+
+        Encoders that do not compute padding positions (their outputs there are zero) raise
+        :class:`NotImplementedError`; objectives that need these outputs make the cell n/a.
+        """
+        raise NotImplementedError(f"encoder {self.name!r} does not compute outputs at padding positions")
+
 
 @dataclasses.dataclass
 class Bag:

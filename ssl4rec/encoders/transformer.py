@@ -174,17 +174,33 @@ class TransformerEncoder(SequenceEncoder):
             return self(seq)[where]  # padding positions (zero outputs) asked for: the slow path
         return self._run(seq, where)[0]
 
-    def _run(self, seq: torch.Tensor, where: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def padding_outputs(self) -> torch.Tensor:
+        """Outputs ``[max_len, d]`` at the positions of an all-padding window, every position computed.
+
+        What implementations that run the padding (the SASRec-family code of S3-Rec, CL4SRec and
+        ICLRec) output left of a row's first item: under causal attention a padding position sees
+        only the padding before it, so its output depends on its position alone (and on dropout
+        while training). Causal encoders only.
+        """
+        if not self.causal:
+            raise NotImplementedError("a bidirectional transformer's padding outputs depend on the row's items")
+        seq = torch.zeros(1, self.max_len, dtype=torch.long, device=self.position.weight.device)
+        return self._run(seq, None, keep=torch.ones(seq.shape, dtype=torch.bool, device=seq.device))[0]
+
+    def _run(
+        self, seq: torch.Tensor, where: torch.Tensor | None, keep: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Outputs ``[N, d]`` of the kept positions (or of ``where``), their flat indices, the kept mask."""
         b, w = seq.shape
         if w > self.max_len:
             raise ValueError(f"sequence width {w} exceeds max_len={self.max_len}")
         # Only real positions (and the last one, the user representation even for an empty
-        # history) are computed: feed-forward layers, norms and dropout run on the packed
-        # tokens; attention scatters them back to the [B, W] grid. With ``where``, the last
-        # block computes only the wanted outputs.
-        keep = seq != 0
-        keep[:, -1] = True
+        # history) are computed unless ``keep`` says otherwise: feed-forward layers, norms and
+        # dropout run on the packed tokens; attention scatters them back to the [B, W] grid.
+        # With ``where``, the last block computes only the wanted outputs.
+        if keep is None:
+            keep = seq != 0
+            keep[:, -1] = True
         flat = keep.view(-1).nonzero().squeeze(1)
         pos = torch.arange(self.max_len - w, self.max_len, device=seq.device).repeat(b)[flat]
         x = self.item_embedding(seq.reshape(-1)[flat]) + self.position(pos)

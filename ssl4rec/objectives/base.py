@@ -36,7 +36,16 @@ from ..data import Batch
 from ..encoders.base import Bag, make_config
 from ..registry import ConfigError, did_you_mean
 
-__all__ = ["IncompatibleError", "Objective", "ObjectiveConfig", "TrainBatch", "TrainData", "check_choice", "span", "trim_left"]
+__all__ = [
+    "IncompatibleError",
+    "Objective",
+    "ObjectiveConfig",
+    "TrainBatch",
+    "TrainData",
+    "check_choice",
+    "span",
+    "trim_left",
+]
 
 
 @dataclasses.dataclass
@@ -112,6 +121,9 @@ class TrainBatch:
         bag: the users' item sets (bag encoders), else None.
         rows: LongTensor [B], the batch's rows in the :class:`TrainData` arrays (what state an
             objective keeps per training row, e.g. intent assignments, is indexed by).
+
+    ``memo`` holds what the step's objectives share, e.g. the augmented views an objective drew
+    (:func:`~ssl4rec.objectives.contrastive.draw_views`), for a later objective that reuses them.
     """
 
     def __init__(
@@ -129,6 +141,7 @@ class TrainBatch:
         self.window = window
         self.bag = bag
         self.rows = rows if rows is not None else torch.arange(users.shape[0])
+        self.memo: dict[Any, Any] = {}
 
     def __len__(self) -> int:
         return int(self.users.shape[0])

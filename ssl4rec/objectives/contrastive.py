@@ -13,7 +13,17 @@ from ..registry import AUGMENTATIONS, ConfigError, register_objective
 from .base import Objective, ObjectiveConfig, TrainBatch, TrainData, check_choice, trim_left
 from .losses import flat_similarity, info_nce
 
-__all__ = ["AugmentationConfig", "Contrastive", "ContrastiveConfig", "ViewObjective", "augment", "augment_input", "build_augmentations"]
+__all__ = [
+    "AugmentationConfig",
+    "Contrastive",
+    "ContrastiveConfig",
+    "ViewObjective",
+    "augment",
+    "augment_input",
+    "augmentation_options",
+    "build_augmentations",
+    "draw_views",
+]
 
 
 @dataclasses.dataclass
@@ -71,12 +81,8 @@ def augment(seq: torch.Tensor, augmentations: list, generator: torch.Generator, 
     return out
 
 
-def build_augmentations(c: Any, where: str) -> list:
-    """The augmentations named in ``c.augmentations``, each given its ratio and options from the config ``c``."""
-    from ..ssl import augmentations as _builtin  # noqa: F401  (registers the built-in augmentations)
-
-    if not c.augmentations:
-        raise ConfigError(f"objective {where!r}: augmentations must name at least one augmentation")
+def augmentation_options(c: Any) -> list[tuple[str, dict[str, Any]]]:
+    """``(name, options)`` of each augmentation named in ``c.augmentations``, options read from the config ``c``."""
     correlated = {"similarity": c.item_similarity, "online_after": c.online_after}
     options = {
         "crop": {"ratio": c.crop_ratio},
@@ -85,7 +91,33 @@ def build_augmentations(c: Any, where: str) -> list:
         "substitute": {"ratio": c.substitute_ratio, **correlated},
         "insert": {"ratio": c.insert_ratio, **correlated},
     }
-    return [AUGMENTATIONS.build(name, **options.get(name, {})) for name in c.augmentations]
+    return [(name, options.get(name, {})) for name in c.augmentations]
+
+
+def build_augmentations(c: Any, where: str) -> list:
+    """The augmentations named in ``c.augmentations``, each given its ratio and options from the config ``c``."""
+    from ..ssl import augmentations as _builtin  # noqa: F401  (registers the built-in augmentations)
+
+    if not c.augmentations:
+        raise ConfigError(f"objective {where!r}: augmentations must name at least one augmentation")
+    return [AUGMENTATIONS.build(name, **options) for name, options in augmentation_options(c)]
+
+
+def draw_views(batch: TrainBatch, objective: ViewObjective, net: nn.Module, reuse: bool = False) -> torch.Tensor:
+    """Two augmented views of the batch's sequences, ``[2B, W]`` (first views, then second views), trimmed.
+
+    The views are kept in ``batch.memo`` under the objective's augmentation settings; with ``reuse``,
+    views an earlier objective of the step drew with the same settings are returned instead of new
+    ones (ICLRec's ``Hybrid`` contrasts one pair of views in both its losses).
+    """
+    key = ("views", repr(augmentation_options(objective.config)))
+    if reuse and key in batch.memo:
+        return batch.memo[key]
+    seq = augment_input(batch, objective.augmentations, net.max_len)
+    views = [augment(seq, objective.augmentations, batch.generator, net.mask_token) for _ in range(2)]
+    both = trim_left(torch.cat(views))  # one width for both views: positions align from the right
+    batch.memo.setdefault(key, both)
+    return both
 
 
 def augment_input(batch: TrainBatch, augmentations: list, max_len: int) -> torch.Tensor:
@@ -155,16 +187,15 @@ class Contrastive(ViewObjective):
         self.augmentations = build_augmentations(c, "contrastive")
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
-        seq = augment_input(batch, self.augmentations, net.max_len)
-        views = [augment(seq, self.augmentations, batch.generator, net.mask_token) for _ in range(2)]
-        both = trim_left(torch.cat(views))  # one width for both views: positions align from the right
+        both = draw_views(batch, self, net)
+        seq_rows = both.shape[0] // 2
         if self.config.view_repr == "flatten":
             # z @ z.T of the flattened views, by span (padding outputs are zero): dense cost only for long rows
             rows, chunks = net.encode_chunks(both)
             inv = torch.empty_like(rows)
             inv[rows] = torch.arange(rows.numel(), device=rows.device)
             gram = flat_similarity(chunks).index_select(0, inv).index_select(1, inv)
-            z1 = gram[: seq.shape[0]]
+            z1 = gram[:seq_rows]
             return info_nce(z1, z1, self.config.temperature, self.config.similarity, gram=gram)
         z1, z2 = net.represent(both).chunk(2)
         return info_nce(z1, z2, self.config.temperature, self.config.similarity)

@@ -12,13 +12,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..registry import ConfigError, register_objective
-from .base import TrainBatch, TrainData, check_choice, trim_left
-from .contrastive import AugmentationConfig, ViewObjective, augment, augment_input, build_augmentations
+from .base import IncompatibleError, TrainBatch, TrainData, check_choice, span, trim_left
+from .contrastive import AugmentationConfig, ViewObjective, build_augmentations, draw_views
 from .losses import info_nce
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["IntentContrastive", "IntentContrastiveConfig", "mean_pool"]
+__all__ = ["IntentContrastive", "IntentContrastiveConfig", "mean_pool", "window_pool"]
 
 
 @dataclasses.dataclass
@@ -46,6 +46,17 @@ class IntentContrastiveConfig(AugmentationConfig):
     are not negatives of each other. Off by default, as in the authors' code and scripts."""
     encode_batch_size: int = 1024
     """Sequences per forward pass when encoding all training sequences for clustering."""
+    pool: str = "real"
+    """How a sequence becomes one vector: ``"real"`` = the mean of its hidden states at real positions;
+    ``"window"`` = the mean over the whole ``max_len`` window, the outputs at the padding left of the
+    items included (the authors' ``torch.mean(sequence_output, dim=1)``; causal transformers only)."""
+    assign: str = "epoch"
+    """Where a row's intent comes from: ``"epoch"`` = its assignment in the epoch's clustering pass;
+    ``"batch"`` = the centroid nearest to its representation in the training step (train mode, no
+    gradient), as the authors' code queries the k-means index with the step's forward output."""
+    share_views: bool = False
+    """Contrast the views an earlier ``contrastive`` objective of the step drew with the same
+    augmentation settings (ICLRec's ``Hybrid`` feeds one pair of views to both losses) instead of new ones."""
 
 
 def mean_pool(seqs: list[torch.Tensor], hidden: list[torch.Tensor]) -> torch.Tensor:
@@ -57,12 +68,29 @@ def mean_pool(seqs: list[torch.Tensor], hidden: list[torch.Tensor]) -> torch.Ten
     return torch.cat(out)
 
 
-def _pooled(net: nn.Module, seq: torch.Tensor) -> torch.Tensor:
-    """Mean-pooled hidden states [B, d] of ``seq``, in the rows' order."""
+def window_pool(seqs: list[torch.Tensor], hidden: list[torch.Tensor], padding: torch.Tensor) -> torch.Tensor:
+    """Mean of each row's hidden states over the whole window, the padding outputs left of its items included.
+
+    ``padding`` [max_len, d] are the encoder's outputs at the positions of an all-padding window
+    (:meth:`~ssl4rec.encoders.base.SequenceEncoder.padding_outputs`); a row whose span starts at
+    window position ``p`` adds ``padding[:p]``. A padding id inside a row (the ``mask``
+    augmentation with value "padding") counts as a zero output.
+    """
+    max_len = padding.shape[0]
+    before = torch.cat([padding.new_zeros(1, padding.shape[1]), padding.cumsum(0)])  # [max_len + 1, d]
+    out = []
+    for seq, h in zip(seqs, hidden, strict=True):
+        real = (seq != 0).to(h.dtype)
+        out.append((h * real[:, :, None]).sum(1) + before[max_len - span(seq)])
+    return torch.cat(out) / max_len
+
+
+def _pooled(net: nn.Module, seq: torch.Tensor, pool: str) -> torch.Tensor:
+    """Pooled hidden states [B, d] of ``seq`` (:func:`mean_pool` or :func:`window_pool`), in the rows' order."""
     rows, hidden = net.encode_chunks(seq)
     w = seq.shape[1]
     parts = [seq[rows[lo : lo + h.shape[0]], w - h.shape[1] :] for lo, h in zip(_starts(hidden), hidden, strict=True)]
-    pooled = mean_pool(parts, hidden)
+    pooled = window_pool(parts, hidden, net.encoder.padding_outputs()) if pool == "window" else mean_pool(parts, hidden)
     inv = torch.empty_like(rows)
     inv[rows] = torch.arange(rows.numel(), device=rows.device)
     return pooled.index_select(0, inv)
@@ -98,10 +126,13 @@ class IntentContrastive(ViewObjective):
     augmented views of each sequence (one of ``augmentations`` per view) are mean-pooled and each is
     contrasted with the prototypes (:func:`info_nce`, the prototypes as the second view; the loss is
     the mean over the two views, ICLRec's ``PCLoss``). Combine with ``contrastive`` (flattened views)
-    for ICLRec's ``Hybrid`` objective. Deviations: the mean is over real positions (the code averages
-    all ``max_len`` positions, padding outputs included); the intent of a sequence comes from the
-    clustering pass of the epoch (the code re-assigns each batch from its training forward pass);
-    the views are drawn independently of ``contrastive``'s (the code feeds the same views to both).
+    for ICLRec's ``Hybrid`` objective. By default the mean is over real positions, a row's intent
+    comes from the epoch's clustering pass and the views are the objective's own; ``pool="window"``,
+    ``assign="batch"`` and ``share_views=True`` do as the authors' code does (the ``iclrec`` preset):
+    the mean over all ``max_len`` positions with the padding outputs, the intent re-assigned in each
+    step from the model's current representation, the views of the ``contrastive`` objective.
+    Deviation of ``pool="window"``: the padding outputs of one all-padding pass serve every row of a
+    step (the code draws dropout per row).
     """
 
     Config = IntentContrastiveConfig
@@ -112,15 +143,26 @@ class IntentContrastive(ViewObjective):
         super().__init__(**params)
         c = self.config
         check_choice(c.similarity, ("dot", "cosine"), "objective 'intent_contrastive' option similarity")
+        check_choice(c.pool, ("real", "window"), "objective 'intent_contrastive' option pool")
+        check_choice(c.assign, ("epoch", "batch"), "objective 'intent_contrastive' option assign")
         for key in ("num_intents", "cluster_every", "kmeans_iters", "kmeans_restarts", "encode_batch_size"):
             if int(getattr(c, key)) < 1:
                 raise ConfigError(f"objective 'intent_contrastive': {key} must be >= 1, got {getattr(c, key)}")
         if c.temperature <= 0:
             raise ConfigError(f"objective 'intent_contrastive': temperature must be positive, got {c.temperature}")
         self.augmentations = build_augmentations(c, "intent_contrastive")
+        self.centroids: torch.Tensor | None = None
         self.prototypes: torch.Tensor | None = None
         self.assign: torch.Tensor | None = None
         self.cluster_seconds: list[float] = []
+
+    def prepare(self, net: nn.Module, data: TrainData) -> None:
+        super().prepare(net, data)
+        if self.config.pool == "window":
+            try:
+                net.encoder.padding_outputs()
+            except NotImplementedError as e:
+                raise IncompatibleError(f"intent_contrastive pool 'window' needs the padding outputs: {e}") from None
 
     def epoch_start(self, net: nn.Module, epoch: int, data: TrainData) -> None:
         super().epoch_start(net, epoch, data)  # the augmentations' correlations
@@ -135,6 +177,7 @@ class IntentContrastive(ViewObjective):
         centroids, assign, _ = kmeans(
             reps, c.num_intents, torch.Generator().manual_seed(seed), c.kmeans_iters, c.kmeans_restarts
         )
+        self.centroids = centroids.to(net.device)
         self.prototypes = F.normalize(centroids, dim=1).to(net.device)
         self.assign = assign.cpu()
         self.cluster_seconds.append(time.perf_counter() - t0)
@@ -155,21 +198,33 @@ class IntentContrastive(ViewObjective):
             for s in range(0, len(order), self.config.encode_batch_size):
                 rows = order[s : s + self.config.encode_batch_size]
                 seq = trim_left(inputs[rows].to(net.device))
-                out[rows.to(net.device)] = mean_pool([seq], [net.encode(seq)])
+                out[rows.to(net.device)] = self._pool([seq], [net.encode(seq)], net)
         finally:
             net.train(was)
         return out
 
+    def _pool(self, seqs: list[torch.Tensor], hidden: list[torch.Tensor], net: nn.Module) -> torch.Tensor:
+        if self.config.pool == "window":
+            return window_pool(seqs, hidden, net.encoder.padding_outputs())
+        return mean_pool(seqs, hidden)
+
+    def intents(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
+        """[B] the batch rows' intents: from the epoch's clustering, or (``assign="batch"``) the centroid
+        nearest (L2, as the authors' faiss index) to each row's current representation of its input."""
+        if self.config.assign == "epoch":
+            return self.assign[batch.rows].to(self.prototypes.device)
+        with torch.no_grad():
+            z = _pooled(net, batch.pairs[0], self.config.pool)
+        return torch.cdist(z, self.centroids).argmin(1)
+
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         if self.prototypes is None or self.assign is None:
             return torch.zeros((), device=batch.device)
-        intent = self.assign[batch.rows].to(self.prototypes.device)
-        proto = self.prototypes[intent]
-        seq = augment_input(batch, self.augmentations, net.max_len)
-        views = [augment(seq, self.augmentations, batch.generator, net.mask_token) for _ in range(2)]
-        z1, z2 = _pooled(net, trim_left(torch.cat(views))).chunk(2)
-        keys = intent if self.config.false_negatives else None
         c = self.config
+        intent = self.intents(net, batch)
+        proto = self.prototypes[intent]
+        z1, z2 = _pooled(net, draw_views(batch, self, net, reuse=c.share_views), c.pool).chunk(2)
+        keys = intent if c.false_negatives else None
         return 0.5 * (
             info_nce(z1, proto, c.temperature, c.similarity, keys=keys)
             + info_nce(z2, proto, c.temperature, c.similarity, keys=keys)

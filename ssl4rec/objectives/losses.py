@@ -93,7 +93,9 @@ class _FlatGram(torch.autograd.Function):
             for b in range(a, len(hs)):
                 hb = hs[b]
                 m = min(ha.shape[1], hb.shape[1])
-                block = ha[:, ha.shape[1] - m :].reshape(sizes[a], -1) @ hb[:, hb.shape[1] - m :].reshape(sizes[b], -1).T
+                block = (
+                    ha[:, ha.shape[1] - m :].reshape(sizes[a], -1) @ hb[:, hb.shape[1] - m :].reshape(sizes[b], -1).T
+                )
                 gram[bounds[a] : bounds[a + 1], bounds[b] : bounds[b + 1]] = block
                 if b != a:
                     gram[bounds[b] : bounds[b + 1], bounds[a] : bounds[a + 1]] = block.T

@@ -107,8 +107,10 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
         "objectives": [
             {"name": "next_item"},
             # the authors' code (salesforce/ICLRec, contrast_type Hybrid): instance contrast of flattened
-            # views (cf_weight 0.1) + intent contrast against 256 k-means prototypes (intent_cf_weight 0.1,
-            # the value of every dataset script), re-clustered every epoch
+            # views (cf_weight 0.1) + intent contrast of the same views against 256 k-means prototypes
+            # (intent_cf_weight 0.1, the value of every dataset script), re-clustered every epoch; sequences
+            # pooled by the mean over the whole window, padding outputs included (seq_representation_type
+            # mean); each step queries the centroids with the step's forward output (cluster.query)
             {
                 **AUTHORS_CONTRASTIVE,
             },
@@ -118,6 +120,9 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
                 "temperature": 1.0,
                 "num_intents": 256,
                 "mask_value": "padding",
+                "pool": "window",
+                "assign": "batch",
+                "share_views": True,
             },
         ],
         "schedule": "joint",
@@ -211,8 +216,9 @@ DISPLAY = {
 }
 
 #: Preset versions (bumped when a preset's defaults change its results). cl4srec 2: the authors'
-#: recipe (flattened views, padding-id mask, uniformly shuffled batches) is the default.
-VERSIONS = {"cl4srec": "2"}
+#: recipe (flattened views, padding-id mask, uniformly shuffled batches) is the default. iclrec 2:
+#: window-mean pooling with padding outputs, intents queried per step, views shared with the instance contrast.
+VERSIONS = {"cl4srec": "2", "iclrec": "2"}
 
 _TOP_LEVEL = [f.name for f in dataclasses.fields(SSLTrainConfig)] + ["encoder", "objectives", "schedule", "name"]
 

@@ -53,7 +53,7 @@ every position, RecBole as one (prefix, next item) example each. ``last`` trains
 window per user (the most recent ``max_len + 1`` items, as SASRec's and BERT4Rec's own code).
 The ``examples / epoch`` column and the notes state what each side's epoch holds.
 
-ssl4rec runs in this process (``ssl4rec.config.parse_suite`` -> ``runner.build_model`` ->
+ssl4rec runs in this process (``ssl4rec.running.plan.parse_suite`` -> ``runner.build_model`` ->
 ``fit`` with a ``RankingValidator`` -> ``evaluation.evaluate``); RecBole runs one subprocess per
 model in its own virtual environment (``benchmarks/_recbole_side.py``), in a temporary folder
 holding the atomic files, checkpoints and logs, removed afterwards. Nothing is written into
@@ -223,8 +223,8 @@ RECBOLE_COLUMNS = {
 
 # -- ssl4rec side ----------------------------------------------------------------
 def ssl4rec_suite(pairs: list[Pair], max_epochs: int, patience: int, train_windows: str = "all") -> Any:
-    """The comparison as an ssl4rec suite (validated by ``ssl4rec.config.parse_suite``)."""
-    from ssl4rec.config import parse_suite
+    """The comparison as an ssl4rec suite (validated by ``ssl4rec.running.plan.parse_suite``)."""
+    from ssl4rec.running.plan import parse_suite
 
     models = []
     for p in pairs:
@@ -261,8 +261,8 @@ def run_ssl4rec(
     import numpy as np
     import torch
 
-    from ssl4rec.benchmark.evaluation import RankingValidator, evaluate
-    from ssl4rec.benchmark.runner import build_model
+    from ssl4rec.evaluation.evaluator import RankingValidator, evaluate
+    from ssl4rec.running.runner import build_model
 
     model, _resolved = build_model(spec, seed)
     validator = RankingValidator(split, protocol, seed=seed)
@@ -804,8 +804,8 @@ def main() -> None:
     pairs = [MODELS[k] for k in keys]
     sides = {s.strip() for s in args.sides.split(",") if s.strip()}
 
-    from ssl4rec.benchmark.splits import make_split
     from ssl4rec.datasets import data_root, load_dataset
+    from ssl4rec.evaluation.splits import make_split
 
     t_start, load0 = time.perf_counter(), os.getloadavg()[0]
     suite = ssl4rec_suite(pairs, args.max_epochs, args.patience, args.train_windows)

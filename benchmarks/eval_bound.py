@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ssl4rec.benchmark.evaluation import Protocol, evaluate
-from ssl4rec.data import Interactions, SplitData
+from ssl4rec.evaluation.evaluator import Protocol, evaluate
+from ssl4rec.interactions import Interactions, SplitData
 
 SIZES = {
     # name: (users, items, mean history length)

@@ -56,7 +56,7 @@ PARTS = ("train", "valid", "test")
 
 def leave_one_out(df: pd.DataFrame, n_users: int, n_items: int):
     """ssl4rec ``SplitData``: each user's last interaction is test, the one before valid."""
-    from ssl4rec.data import Interactions, SplitData
+    from ssl4rec.interactions import Interactions, SplitData
 
     rank = df.groupby("user").cumcount(ascending=False)
     test, valid = df[rank == 0], df[rank == 1]
@@ -172,7 +172,7 @@ def main() -> None:
     from eval_bound import SIZES as CATALOGUES  # the same synthetic catalogues
     from eval_bound import make_log
 
-    from ssl4rec.benchmark.evaluation import Protocol, evaluate
+    from ssl4rec.evaluation.evaluator import Protocol, evaluate
 
     torch.set_num_threads(args.threads)
     t_start, load0 = time.perf_counter(), os.getloadavg()[0]

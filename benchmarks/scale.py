@@ -56,9 +56,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    from ssl4rec.benchmark.evaluation import Protocol, evaluate
-    from ssl4rec.benchmark.splits import make_split
     from ssl4rec.datasets import load_dataset
+    from ssl4rec.evaluation.evaluator import Protocol, evaluate
+    from ssl4rec.evaluation.splits import make_split
     from ssl4rec.registry import BASELINES
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ssl4rec-scale-"))

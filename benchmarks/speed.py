@@ -59,8 +59,8 @@ def all_models() -> list[str]:
 
 def model_spec(dataset: str, name: str, epochs: int):
     """The ModelSpec of ``name`` with the epoch budget (Beauty presets: the ICLRec settings)."""
-    from ssl4rec.config import ModelSpec, load_suite
     from ssl4rec.registry import BASELINES, PRESETS
+    from ssl4rec.running.plan import ModelSpec, load_suite
 
     if name in PRESETS.names():
         params: dict = {}
@@ -78,10 +78,10 @@ def model_spec(dataset: str, name: str, epochs: int):
 def measure_one(dataset: str, name: str, epochs: int, repeats: int) -> dict:
     """Runs in the subprocess: fit + evaluation passes of one model; returns the figures."""
     import ssl4rec.ssl  # noqa: F401
-    from ssl4rec.benchmark.evaluation import Protocol, evaluate
-    from ssl4rec.benchmark.runner import build_model
-    from ssl4rec.benchmark.splits import make_split
     from ssl4rec.datasets import load_dataset
+    from ssl4rec.evaluation.evaluator import Protocol, evaluate
+    from ssl4rec.evaluation.splits import make_split
+    from ssl4rec.running.runner import build_model
 
     split_name, prep = DATASETS[dataset]
     ds = load_dataset(dataset, preprocessing=prep, download=False)

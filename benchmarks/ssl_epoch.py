@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import _report  # noqa: E402, F401, I001  (imported first: stamps the commit the run starts from)
 
 import ssl4rec.ssl  # noqa: E402, F401  (registers the presets)
-from ssl4rec.data import Interactions  # noqa: E402
+from ssl4rec.interactions import Interactions  # noqa: E402
 from ssl4rec.registry import PRESETS  # noqa: E402
 
 PRESETS_ALL = ("gru4rec", "sasrec", "bert4rec", "cl4srec", "coserec", "iclrec", "duorec", "s3rec", "multvae")
@@ -71,8 +71,8 @@ def real_beauty() -> Interactions | None:
     root = os.environ.get("SSL4REC_DATA")
     if not root or not (Path(root) / "s3rec" / "Beauty.txt").exists():
         return None
-    from ssl4rec.benchmark.splits import make_split
     from ssl4rec.datasets import load_dataset
+    from ssl4rec.evaluation.splits import make_split
 
     ds = load_dataset("amazon-beauty", preprocessing={"dedup": "keep"}, download=False)
     return make_split(ds, "leave_one_out").train

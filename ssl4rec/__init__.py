@@ -10,16 +10,16 @@ __version__ = "0.1.0"
 
 from . import (  # noqa: E402,F401
     baselines,
-    benchmark,
     datasets,
     encoders,
+    evaluation,
     objectives,
     registry,  # noqa: E402
     ssl,
     text,
 )
-from .data import Batch, Dataset, Interactions, SplitData  # noqa: E402
-from .models import Recommender  # noqa: E402
+from .interactions import Batch, Dataset, Interactions, SplitData  # noqa: E402
+from .recommender import Recommender  # noqa: E402
 from .registry import (  # noqa: E402
     BASELINES,
     DATASETS,

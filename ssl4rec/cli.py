@@ -37,8 +37,8 @@ def _csv(text: str | None) -> list[str] | None:
 
 def _load_selected(args: argparse.Namespace) -> Any:
     """The suite named by ``args.suite``, restricted by ``--models`` / ``--splits`` / ``--seeds``."""
-    from .config import load_suite
     from .registry import ConfigError
+    from .running.plan import load_suite
 
     suite = load_suite(args.suite)
     seeds = _csv(getattr(args, "seeds", None))
@@ -70,12 +70,12 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate a suite whole and print its plan: every cell, its record state, n/a reasons."""
-    from .benchmark.runner import Runner
+    from .running.runner import Runner
 
     suite = _load_selected(args)
     tuning = None
     if getattr(args, "tuned", False):
-        from .benchmark.tuning import check_tuned, load_best
+        from .running.tuning import check_tuned, load_best
 
         tuning = load_best(args.suite)
         check_tuned(suite, tuning)
@@ -96,8 +96,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from .benchmark.leaderboard import write_leaderboards
-    from .benchmark.runner import Runner
+    from .reporting.leaderboard import write_leaderboards
+    from .running.runner import Runner
 
     if getattr(args, "dry_run", False):
         return cmd_check(args)
@@ -106,20 +106,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     tuning = None
     if getattr(args, "tuned", False):
-        from .benchmark.tuning import check_tuned, load_best
+        from .running.tuning import check_tuned, load_best
 
         tuning = load_best(args.suite)
         check_tuned(suite, tuning)
     trackers = []
     if getattr(args, "track", None) == "wandb":
-        from .benchmark.tracking import WandbTracker
+        from .running.tracking import WandbTracker
 
         trackers.append(WandbTracker(project=args.wandb_project, suite=suite.name, out=out))
     with logging_redirect_tqdm():
         outcomes = Runner(suite, out=out, data_dir=args.data, fail_fast=args.fail_fast, trackers=trackers, tuning=tuning).run()
     written = write_leaderboards(out)
     if suite.published:
-        from .benchmark.reproduce import write_reproduction
+        from .reporting.reproduce import write_reproduction
 
         written += write_reproduction(suite, out, out / "leaderboards" / "reproductions" / suite.name)
     for t in trackers:
@@ -134,7 +134,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from .benchmark.tuning import tune
+    from .running.tuning import tune
 
     suite = _load_selected(args)
     _set_threads(args.threads)
@@ -170,7 +170,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from .benchmark.leaderboard import write_leaderboards
+    from .reporting.leaderboard import write_leaderboards
 
     written = write_leaderboards(args.results, args.to)
     for p in written:
@@ -179,11 +179,11 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from .benchmark.leaderboard import publish
+    from .reporting.leaderboard import publish
 
     suites = []
     if args.suite:
-        from .config import load_suite
+        from .running.plan import load_suite
 
         suites = [load_suite(p) for p in args.suite]
     if args.report and len(suites) > 1:
@@ -200,13 +200,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
                 have += [m.label for m in suite.models if m.label not in have]
     written = publish(args.results, args.to, datasets=args.dataset, expected=expected, supersede=args.supersede)
     for suite in suites:
-        from .benchmark.reproduce import write_reproduction
+        from .reporting.reproduce import write_reproduction
 
         if suite.published:
             report = Path(args.report) if args.report else Path(args.to) / "reproductions" / suite.name
             written += write_reproduction(suite, args.to, report)
     if args.readme:
-        from .benchmark.leaderboard import update_readme
+        from .reporting.leaderboard import update_readme
 
         update_readme(args.readme, args.readme_root)
     for p in written:
@@ -215,9 +215,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .benchmark.reproduce import write_reproduction
-    from .config import load_suite
     from .registry import ConfigError
+    from .reporting.reproduce import write_reproduction
+    from .running.plan import load_suite
 
     suite = load_suite(args.suite)
     if not suite.published:
@@ -228,9 +228,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .benchmark.leaderboard import compare_models, render_comparison
-    from .benchmark.metrics import normalize_metric
-    from .benchmark.results import ResultsStore
+    from .evaluation.metrics import normalize_metric
+    from .reporting.leaderboard import compare_models, render_comparison
+    from .reporting.records import ResultsStore
 
     subset, _, name = args.metric.rpartition("/")  # e.g. cold/ndcg@10
     metric = (subset + "/" if subset else "") + normalize_metric(name, "--metric")
@@ -245,11 +245,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_export_users(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from .benchmark.builders import cell_seed, fit_cell
-    from .benchmark.export import export_users
-    from .benchmark.runner import Runner
-    from .config import load_suite
     from .registry import ConfigError
+    from .reporting.export import export_users
+    from .running.builders import cell_seed, fit_cell
+    from .running.plan import load_suite
+    from .running.runner import Runner
 
     suite = load_suite(args.suite)
     _set_threads(args.threads)
@@ -276,9 +276,9 @@ def cmd_export_users(args: argparse.Namespace) -> int:
 
 
 def cmd_studies(args: argparse.Namespace) -> int:
-    from .benchmark.studies import export_studies, import_studies, summarise_studies
-    from .benchmark.tuning import storage_url
     from .registry import ConfigError
+    from .running.studies import export_studies, import_studies, summarise_studies
+    from .running.tuning import storage_url
 
     if args.studies_verb != "import" and not args.storage and not (Path(args.results) / "tuning.db").is_file():
         raise ConfigError(f"no tuning studies in {args.results} (no tuning.db there): give the --out folder of `ssl4rec tune`, or --storage URL")
@@ -435,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         from .datasets import DataError
     except ImportError:  # pragma: no cover - datasets package always present
         DataError = ValueError  # noqa: N806
-    from .benchmark.leaderboard import MergeError
+    from .reporting.leaderboard import MergeError
 
     try:
         return int(args.func(args) or 0)

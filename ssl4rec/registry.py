@@ -318,7 +318,7 @@ AUGMENTATIONS = Registry(
 )
 BASELINES = Registry(
     "baseline",
-    """Baseline recommenders. An entry is a :class:`ssl4rec.models.Recommender` subclass:
+    """Baseline recommenders. An entry is a :class:`ssl4rec.recommender.Recommender` subclass:
     ``fit(train, valid=None)`` then ``score(batch) -> Tensor[B, n_items]`` (higher is better).""",
 )
 PRESETS = Registry(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .data import Interactions, SplitData
+from .interactions import Interactions, SplitData
 
 
 def tiny_frame(n_users: int = 40, n_items: int = 30, per_user: int = 8, seed: int = 0) -> pd.DataFrame:

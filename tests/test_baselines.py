@@ -11,7 +11,7 @@ import torch
 
 from ssl4rec.baselines.bpr import sample_negatives
 from ssl4rec.baselines.itemknn import item_similarity
-from ssl4rec.data import Batch, Interactions, SplitData
+from ssl4rec.interactions import Batch, Interactions, SplitData
 from ssl4rec.registry import BASELINES, ConfigError
 from ssl4rec.testing import tiny_split
 

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ssl4rec.data import frame_fingerprint
 from ssl4rec.datasets import (
     DataError,
     FileSpec,
@@ -28,6 +27,7 @@ from ssl4rec.datasets import (
 )
 from ssl4rec.datasets import base as dbase
 from ssl4rec.datasets import download as ddownload
+from ssl4rec.interactions import frame_fingerprint
 from ssl4rec.registry import DATASETS, ConfigError, UnknownNameError
 
 EXPECTED_NAMES = (

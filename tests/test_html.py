@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ssl4rec.benchmark.html import _cold_vs_warm, _sparsity_curves
-from ssl4rec.benchmark.leaderboard import Row, Table, write_leaderboards
-from ssl4rec.benchmark.runner import Runner
-from ssl4rec.config import parse_suite
+from ssl4rec.reporting.html import _cold_vs_warm, _sparsity_curves
+from ssl4rec.reporting.leaderboard import write_leaderboards
+from ssl4rec.reporting.tables import Row, Table
+from ssl4rec.running.plan import parse_suite
+from ssl4rec.running.runner import Runner
 
 SUITE = {
     "name": "htmltiny",

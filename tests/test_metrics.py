@@ -11,9 +11,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssl4rec.benchmark.evaluation import Protocol, evaluate, target_matrix
-from ssl4rec.benchmark.metrics import compute_topk
-from ssl4rec.data import Interactions, SplitData
+from ssl4rec.evaluation.evaluator import Protocol, evaluate, target_matrix
+from ssl4rec.evaluation.metrics import compute_topk
+from ssl4rec.interactions import Interactions, SplitData
 from ssl4rec.registry import ConfigError
 
 
@@ -281,7 +281,7 @@ def test_auc_from_counts_matches_exact_methods(seed, unscorable):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_topk_ranks_match_exact_ranks_with_distinct_scores(seed):
     """Continuous scores (no fallback): every rank below k equals the compare method's."""
-    from ssl4rec.benchmark.evaluation import _pair_counts, _topk_ranks
+    from ssl4rec.evaluation.evaluator import _pair_counts, _topk_ranks
 
     g = torch.Generator().manual_seed(seed)
     sc = torch.randn(50, 40, generator=g)
@@ -302,7 +302,7 @@ def test_topk_ranks_match_exact_ranks_with_distinct_scores(seed):
 def test_topk_ranks_match_exact_ranks_with_heavy_ties(seed):
     """Three score levels: targets tied with the k-th score (equal-scored lower ids beyond the
     top k) still get the exact rank wherever it is below k."""
-    from ssl4rec.benchmark.evaluation import _pair_counts, _topk_ranks
+    from ssl4rec.evaluation.evaluator import _pair_counts, _topk_ranks
 
     g = torch.Generator().manual_seed(seed)
     sc = torch.randint(0, 3, (60, 30), generator=g).float()
@@ -322,7 +322,7 @@ def test_topk_ranks_match_exact_ranks_with_heavy_ties(seed):
 @pytest.mark.parametrize("method", ["compare", "sort"])
 def test_pair_counts_match_brute_force_with_tied_targets(method):
     """less_neg / eq_neg exclude target-vs-target pairs exactly, ties and non-candidates included."""
-    from ssl4rec.benchmark.evaluation import _pair_counts
+    from ssl4rec.evaluation.evaluator import _pair_counts
 
     g = torch.Generator().manual_seed(4)
     sc = torch.randint(0, 4, (30, 25), generator=g).float()  # heavy ties
@@ -344,7 +344,7 @@ def test_pair_counts_match_brute_force_with_tied_targets(method):
 
 
 def test_metric_names_are_case_insensitive_and_checked_against_the_registry():
-    from ssl4rec.benchmark.evaluation import Protocol
+    from ssl4rec.evaluation.evaluator import Protocol
     from ssl4rec.registry import ConfigError
 
     p = Protocol(ks=(5, 10), metrics=("NDCG", "Hit", "AUC"), valid_metric="NDCG@10")
@@ -359,11 +359,11 @@ def test_metric_names_are_case_insensitive_and_checked_against_the_registry():
 
 def test_a_plugin_metric_works_end_to_end_into_the_leaderboard(tmp_path):
     """A top-K metric registered from outside the package is evaluated, recorded and tabulated."""
-    from ssl4rec.benchmark.leaderboard import build_tables, render_markdown
-    from ssl4rec.benchmark.results import ResultsStore
-    from ssl4rec.benchmark.runner import Runner
-    from ssl4rec.config import parse_suite
     from ssl4rec.registry import METRICS, register_metric
+    from ssl4rec.reporting.leaderboard import build_tables, render_markdown
+    from ssl4rec.reporting.records import ResultsStore
+    from ssl4rec.running.plan import parse_suite
+    from ssl4rec.running.runner import Runner
 
     @register_metric("first_hit", needs="ranks", label="FirstHit", higher_is_better=True, summary="1 if the top item is a target")
     def first_hit(ranks, n_rel, k):

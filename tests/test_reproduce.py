@@ -7,11 +7,11 @@ import csv
 import pytest
 import yaml
 
-from ssl4rec.benchmark.reproduce import write_reproduction
-from ssl4rec.benchmark.results import ResultsStore
-from ssl4rec.benchmark.runner import Runner
-from ssl4rec.config import load_suite
 from ssl4rec.registry import ConfigError
+from ssl4rec.reporting.records import ResultsStore
+from ssl4rec.reporting.reproduce import write_reproduction
+from ssl4rec.running.plan import load_suite
+from ssl4rec.running.runner import Runner
 
 SUITE = {
     "name": "reprotiny",

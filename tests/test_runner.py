@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import yaml
 
-from ssl4rec.benchmark.leaderboard import MergeError, build_tables, holm, write_leaderboards
-from ssl4rec.benchmark.results import ResultsStore
-from ssl4rec.benchmark.runner import Runner
-from ssl4rec.config import load_suite, parse_suite
-from ssl4rec.models import Recommender
+from ssl4rec.recommender import Recommender
 from ssl4rec.registry import BASELINES, ConfigError, UnknownNameError
+from ssl4rec.reporting.leaderboard import MergeError, build_tables, holm, write_leaderboards
+from ssl4rec.reporting.records import ResultsStore
+from ssl4rec.running.plan import load_suite, parse_suite
+from ssl4rec.running.runner import Runner
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -227,7 +227,7 @@ def test_merge_refusal_on_checksum_mismatch(tmp_path):
 def test_params_added_later_at_their_inert_value_still_merge(tmp_path):
     """A record written before item_repr / view_repr existed averages with one that has them at
     the value reproducing the old behaviour; any other value refuses."""
-    from ssl4rec.benchmark.leaderboard import _check_mergeable
+    from ssl4rec.reporting.leaderboard import _check_mergeable
 
     def rec(**extra):
         params = {"epochs": 3, "seed": 1, "objectives": [{"name": "contrastive", "temperature": 1.0}], **extra}
@@ -305,7 +305,7 @@ def test_missing_data_stops_the_run_with_instructions(tmp_path, monkeypatch):
 
 
 def test_publish_copies_records_and_updates_readme(tmp_path):
-    from ssl4rec.benchmark.leaderboard import publish, update_readme
+    from ssl4rec.reporting.leaderboard import publish, update_readme
 
     out = tmp_path / "res"
     Runner(parse_suite({**SUITE, "models": ["pop", "itemknn"], "splits": ["leave_one_out"], "seeds": [0]}), out=out).run()
@@ -333,7 +333,7 @@ def test_publish_copies_records_and_updates_readme(tmp_path):
 def test_readme_summary_counts_tied_runners_up_instead_of_ranking_them():
     from types import SimpleNamespace
 
-    from ssl4rec.benchmark.leaderboard import runners_up
+    from ssl4rec.reporting.leaderboard import runners_up
 
     rows = [SimpleNamespace(model=m, mean={"ndcg@10": v}) for m, v in [("a", 0.0), ("b", 0.2), ("c", 0.0), ("d", 0.00001), ("e", 0.1)]]
     assert runners_up(rows, "ndcg@10") == "b 0.2000, e 0.1000"
@@ -345,7 +345,7 @@ def test_readme_summary_counts_tied_runners_up_instead_of_ranking_them():
 def test_tables_list_models_run_on_them_or_expected(tmp_path):
     """A model with records on one split only is not a "missing" row on the others, unless the
     suite expects it there."""
-    from ssl4rec.benchmark.leaderboard import build_tables
+    from ssl4rec.reporting.leaderboard import build_tables
 
     out = tmp_path / "res"
     Runner(parse_suite({**SUITE, "models": ["pop"], "splits": ["leave_one_out", "random"], "seeds": [0]}), out=out).run()
@@ -361,7 +361,7 @@ def test_publish_supersede_keeps_the_newest_record_of_each_cell(tmp_path):
     """Re-tuning changes a model's parameters under the same label: its old records may not be
     averaged with the new ones; --supersede publishes the newest per (dataset, split, model, seed)
     and removes the older ones from the publication folder."""
-    from ssl4rec.benchmark.leaderboard import MergeError, publish
+    from ssl4rec.reporting.leaderboard import MergeError, publish
 
     def suite(k: int) -> dict:
         return {**SUITE, "models": ["pop", {"name": "itemknn", "params": {"k": k}}], "splits": ["leave_one_out"], "seeds": [0]}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssl4rec.data import Batch, Interactions
+from ssl4rec.interactions import Batch, Interactions
 from ssl4rec.objectives.base import IncompatibleError, TrainBatch, TrainData
 from ssl4rec.objectives.s3rec import bidirectional, item_attribute_matrix, mask_items, segment_views
 from ssl4rec.registry import OBJECTIVES, ConfigError

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssl4rec.benchmark.splits import make_split, per_user_ratio_counts
-from ssl4rec.data import Dataset
+from ssl4rec.evaluation.splits import make_split, per_user_ratio_counts
+from ssl4rec.interactions import Dataset
 from ssl4rec.registry import SPLITS, ConfigError, UnknownNameError
 
 

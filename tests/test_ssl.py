@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import ssl4rec.ssl  # noqa: F401  (registers augmentations and presets)
-from ssl4rec.data import Batch, Interactions
+from ssl4rec.interactions import Batch, Interactions
 from ssl4rec.objectives.base import TrainBatch, TrainData
 from ssl4rec.registry import ENCODERS, OBJECTIVES, PRESETS, ConfigError
 from ssl4rec.ssl import IncompatibleError, build_preset, build_ssl_model, check_compatible, main_objectives

@@ -8,14 +8,14 @@ import pytest
 import torch
 
 import ssl4rec.ssl  # noqa: F401  (registers augmentations and presets)
-import ssl4rec.ssl.model as ssl_model
-from ssl4rec.data import Interactions
+import ssl4rec.ssl.composite as ssl_model
 from ssl4rec.encoders.base import dropout
 from ssl4rec.encoders.gru import GRUEncoder
 from ssl4rec.encoders.transformer import TransformerEncoder
+from ssl4rec.interactions import Interactions
 from ssl4rec.objectives.base import TrainBatch
 from ssl4rec.ssl import build_preset
-from ssl4rec.ssl.model import epoch_batches
+from ssl4rec.ssl.composite import epoch_batches
 
 MAX_LEN = 12
 

@@ -13,17 +13,17 @@ import torch
 import torch.nn.functional as F
 
 import ssl4rec.ssl  # noqa: F401  (registers augmentations and presets)
-from ssl4rec.data import Interactions
 from ssl4rec.encoders import GRUEncoder, TransformerEncoder
+from ssl4rec.interactions import Interactions
 from ssl4rec.objectives.base import IncompatibleError, TrainBatch, TrainData
 from ssl4rec.objectives.contrastive import Contrastive, draw_views
 from ssl4rec.objectives.intent_contrastive import IntentContrastive, mean_pool, window_pool
 from ssl4rec.objectives.losses import flat_similarity, info_nce
 from ssl4rec.objectives.supervised_contrastive import PositivePool
 from ssl4rec.registry import AUGMENTATIONS, PRESETS, ConfigError
+from ssl4rec.ssl.composite import SSLNetwork, build_ssl_model
 from ssl4rec.ssl.item_similarity import TopNeighbour, embedding_neighbours, itemcf_neighbours
 from ssl4rec.ssl.kmeans import kmeans
-from ssl4rec.ssl.model import SSLNetwork, build_ssl_model
 from ssl4rec.testing import tiny_split
 
 
@@ -313,7 +313,7 @@ def test_dropout_view_is_the_sequence_itself():
 
 @pytest.mark.parametrize("encoder", [TransformerEncoder, GRUEncoder])
 def test_chunked_forward_equals_the_whole_batch(encoder, monkeypatch):
-    from ssl4rec.ssl import model as ssl_model
+    from ssl4rec.ssl import composite as ssl_model
 
     monkeypatch.setattr(ssl_model, "CHUNK_OVERHEAD", 0)  # chunk even this small batch
     torch.manual_seed(0)
@@ -343,7 +343,7 @@ def test_chunked_forward_equals_the_whole_batch(encoder, monkeypatch):
 
 
 def test_chunk_plan_cuts_sorted_spans_at_least_cost():
-    from ssl4rec.ssl.model import CHUNK_OVERHEAD, chunk_plan
+    from ssl4rec.ssl.composite import CHUNK_OVERHEAD, chunk_plan
 
     rng = np.random.default_rng(0)
     spans = np.sort(np.minimum(rng.geometric(0.15, 256), 50))
@@ -413,8 +413,8 @@ def test_new_presets_train_and_score(name):
 
 
 def test_a_method_that_needs_attributes_is_not_applicable_on_data_without_them(tmp_path):
-    from ssl4rec.benchmark.runner import Runner
-    from ssl4rec.config import parse_suite
+    from ssl4rec.running.plan import parse_suite
+    from ssl4rec.running.runner import Runner
 
     suite = parse_suite(
         {

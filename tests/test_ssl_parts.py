@@ -41,7 +41,7 @@ def test_augmentation_contract(name):
     seq = padded(LENGTHS)
     aug = AUGMENTATIONS.build(name)
     if hasattr(aug, "neighbours"):  # correlation-based: item similarities from a training log
-        from ssl4rec.data import Interactions
+        from ssl4rec.interactions import Interactions
         from ssl4rec.objectives.base import TrainData
 
         rows = [r[r != 0] - 1 for r in seq]

@@ -10,7 +10,7 @@ import pytest
 
 from ssl4rec.baselines.content import ContentLM
 from ssl4rec.text import build_text_encoder, embed_items, item_texts
-from ssl4rec.text.encoders import SentenceTransformerEncoder, TextEncoderMissing
+from ssl4rec.text.embedders import SentenceTransformerEncoder, TextEncoderMissing
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +34,7 @@ def test_cache_miss_then_hit(caplog):
     texts = ["alpha", "beta", "gamma"]
     a, info = embed_items(enc, texts, template="t1")
     assert not info["hit"] and info["encode_calls"] == 1
-    with caplog.at_level(logging.INFO, logger="ssl4rec.text.encoders"):
+    with caplog.at_level(logging.INFO, logger="ssl4rec.text.embedders"):
         b, info2 = embed_items(enc, texts, template="t1")
     assert info2["hit"] and info2["encode_calls"] == 0 and enc.calls == 1
     assert "cache hit" in caplog.text and "0 encode calls" in caplog.text
@@ -77,7 +77,7 @@ def test_content_lm_with_tfidf_scores_cold_items(tiny):
     m = ContentLM(text_encoder="tfidf").fit(tiny.train)
     import torch
 
-    from ssl4rec.data import Batch
+    from ssl4rec.interactions import Batch
 
     s = m.score(Batch(torch.arange(4), tiny.history("test")))
     assert s.shape == (4, tiny.train.n_items) and torch.isfinite(s).all()

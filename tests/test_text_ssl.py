@@ -11,13 +11,13 @@ import pytest
 import torch
 
 import ssl4rec.ssl  # noqa: F401  (registers presets)
-from ssl4rec.benchmark.export import export_users, user_vectors
-from ssl4rec.data import Batch, Interactions, SplitData
 from ssl4rec.encoders.base import Bag
 from ssl4rec.encoders.text_items import TextItemEmbedding, prepare_text
+from ssl4rec.interactions import Batch, Interactions, SplitData
 from ssl4rec.objectives.base import TrainBatch
 from ssl4rec.objectives.losses import info_nce
 from ssl4rec.registry import BASELINES, OBJECTIVES, PRESETS, ConfigError
+from ssl4rec.reporting.export import export_users, user_vectors
 from ssl4rec.ssl import IncompatibleError, build_preset, build_ssl_model, check_compatible
 from ssl4rec.testing import tiny_frame, tiny_items, tiny_split
 
@@ -173,8 +173,8 @@ def test_presets_and_suite_entries_accept_item_repr(split):
     m = PRESETS.get("sasrec")(item_repr="text")
     assert m.config.item_repr == "text" and m.can_score_cold_items
     assert m.config.text_encoder == "sentence-transformers:all-MiniLM-L6-v2"
-    from ssl4rec.benchmark.runner import build_model
-    from ssl4rec.config import parse_suite
+    from ssl4rec.running.plan import parse_suite
+    from ssl4rec.running.runner import build_model
 
     suite = parse_suite(
         {

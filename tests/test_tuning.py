@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import yaml
 
-from ssl4rec.benchmark.leaderboard import build_tables, record_notes
-from ssl4rec.benchmark.results import ResultsStore
-from ssl4rec.benchmark.runner import Runner
-from ssl4rec.benchmark.tuning import load_best, load_best_params, tune
-from ssl4rec.config import load_suite, parse_suite
+from ssl4rec.reporting.leaderboard import build_tables, record_notes
+from ssl4rec.reporting.records import ResultsStore
+from ssl4rec.running.plan import load_suite, parse_suite
+from ssl4rec.running.runner import Runner
+from ssl4rec.running.tuning import load_best, load_best_params, tune
 
 REPO = Path(__file__).resolve().parents[1]
 SUITE = {
@@ -128,7 +128,7 @@ def test_repeated_configurations_do_not_count_toward_the_budget(tmp_path):
     value is never chosen, even when it is higher."""
     import optuna
 
-    from ssl4rec.benchmark.tuning import _space_size
+    from ssl4rec.running.tuning import _space_size
 
     path = write_suite(tmp_path, {**SUITE, "models": [{"name": "itemknn"}]})
     out = tmp_path / "res"
@@ -155,7 +155,7 @@ def test_workers_with_equally_seeded_samplers_draw_different_parameters():
     draws; re-seeding per trial number gives each trial its own, reproducibly."""
     import optuna
 
-    from ssl4rec.benchmark.tuning import _trial_seeded_tpe
+    from ssl4rec.running.tuning import _trial_seeded_tpe
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -182,7 +182,7 @@ def test_a_worker_whose_trial_another_worker_failed_goes_on(caplog):
     import optuna
     from optuna.trial import TrialState
 
-    from ssl4rec.benchmark.tuning import _optimize
+    from ssl4rec.running.tuning import _optimize
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize")
@@ -192,7 +192,7 @@ def test_a_worker_whose_trial_another_worker_failed_goes_on(caplog):
             study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
         return trial.suggest_float("x", 0.0, 1.0)
 
-    with caplog.at_level("WARNING", logger="ssl4rec.benchmark.tuning"):
+    with caplog.at_level("WARNING", logger="ssl4rec.running.tuning"):
         assert _optimize(study, taken_over, "k", n_trials=3) is False
     assert "trial 0 was ended (FAIL) by another worker" in caplog.text
     assert _optimize(study, taken_over, "k", n_trials=2) is True
@@ -273,7 +273,7 @@ def test_killed_tune_resumes(tmp_path):
 
 def test_wandb_offline_run_directory(tmp_path, monkeypatch):
     pytest.importorskip("wandb")
-    from ssl4rec.benchmark.tracking import WandbTracker
+    from ssl4rec.running.tracking import WandbTracker
 
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -290,7 +290,7 @@ def test_wandb_offline_run_directory(tmp_path, monkeypatch):
 
 def test_significance_marks_on_constructed_case(tmp_path):
     """Model A is better than B on every user (significant); C equals A up to noise on 5 users (not)."""
-    from ssl4rec.benchmark.results import ResultsStore as Store
+    from ssl4rec.reporting.records import ResultsStore as Store
 
     store = Store(tmp_path)
     rng = np.random.default_rng(0)
@@ -323,7 +323,7 @@ def test_significance_marks_on_constructed_case(tmp_path):
 
 def test_compare_models_paired_over_seed_user_pairs(tmp_path):
     """A beats B by 0.05 on 150 of 200 users in each of two seeds: significant; A vs itself is not."""
-    from ssl4rec.benchmark.leaderboard import compare_models, render_comparison
+    from ssl4rec.reporting.leaderboard import compare_models, render_comparison
 
     store = ResultsStore(tmp_path)
     users = np.arange(200, dtype=np.int32)
@@ -430,8 +430,8 @@ def test_a_study_snapshot_resumes_on_another_machine(tmp_path):
     import optuna
     from optuna.trial import TrialState
 
-    from ssl4rec.benchmark.tuning import _suggest, search_space_for
     from ssl4rec.cli import main
+    from ssl4rec.running.tuning import _suggest, search_space_for
 
     suite = {**SUITE, "models": [{"name": "itemknn"}]}
     path = write_suite(tmp_path, suite)

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ..data import Batch
+from ..interactions import Batch
 from ..registry import check_keys
 
 C = TypeVar("C")

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import Batch, Interactions
-from ..models import Recommender, Validator, default_device, train_loop
+from ..interactions import Batch, Interactions
+from ..recommender import Recommender, Validator, default_device, train_loop
 from ..registry import register_baseline
 from ._common import batch_users, make_config
 

@@ -11,8 +11,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ..data import Batch, Interactions
-from ..models import Recommender, Validator
+from ..interactions import Batch, Interactions
+from ..recommender import Recommender, Validator
 from ..registry import register_baseline
 from ..text.tfidf import FALLBACK_TEXT_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, TEXT_COLUMNS, item_documents, tfidf_matrix
 from ._common import history_rows, make_config, to_scores

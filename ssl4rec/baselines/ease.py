@@ -12,8 +12,8 @@ import scipy.sparse as sp
 import torch
 from scipy.linalg import get_lapack_funcs
 
-from ..data import Batch, Interactions
-from ..models import Recommender, Validator
+from ..interactions import Batch, Interactions
+from ..recommender import Recommender, Validator
 from ..registry import ConfigError, register_baseline
 from ._common import make_config, rows_times_dense
 

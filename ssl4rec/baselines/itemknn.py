@@ -11,8 +11,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ..data import Batch, Interactions
-from ..models import Recommender, Validator
+from ..interactions import Batch, Interactions
+from ..recommender import Recommender, Validator
 from ..registry import register_baseline
 from ._common import make_config, rows_times_dense, to_scores
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data import Batch, Interactions
-from ..models import Recommender, Validator
+from ..interactions import Batch, Interactions
+from ..recommender import Recommender, Validator
 from ..registry import register_baseline
 from ._common import batch_users, make_config
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data import Dataset, frame_fingerprint, normalize_frame
+from ..interactions import Dataset, frame_fingerprint, normalize_frame
 from ..registry import DATASETS, ConfigError, Entry, check_keys
 from .base import DataError, FileSpec, MissingDataError, RawData, data_root, sha256_file
 from .download import ensure_files, missing_files, missing_message

@@ -12,7 +12,7 @@ An objective is an ``nn.Module`` (so it may own parameters, e.g. a projection he
   ``net.item_text``) and ``setup(net)``, called once the network is built and before the
   optimiser is made, to create parameters whose sizes depend on it (a projection head).
 
-``net`` is the model's network (:class:`ssl4rec.ssl.model.SSLNetwork`): ``net.encoder``,
+``net`` is the model's network (:class:`ssl4rec.ssl.composite.SSLNetwork`): ``net.encoder``,
 ``net.item_embedding`` (``scoring_matrix()`` = ``[n_items, d]``), ``net.encode(seq)`` ->
 ``[B, W, d]``, ``net.represent(seq)`` -> ``[B, d]`` (= ``encode(seq)[:, -1]``),
 ``net.encode_at(seq, where)`` -> ``[N, d]`` (= ``encode(seq)[where]``; the last two skip
@@ -32,8 +32,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..data import Batch
 from ..encoders.base import Bag, make_config
+from ..interactions import Batch
 from ..registry import ConfigError, did_you_mean
 
 __all__ = [
@@ -203,7 +203,7 @@ class Objective(nn.Module):
     def prepare(self, net: nn.Module, data: TrainData) -> None:
         """Read what the objective needs from the training data (item similarities, positives,
         attributes); called once per fit, after :meth:`setup` and before the optimiser is made, so
-        it may still create parameters. Raise :class:`~ssl4rec.ssl.model.IncompatibleError` when
+        it may still create parameters. Raise :class:`~ssl4rec.ssl.composite.IncompatibleError` when
         the data lack what the objective needs (the runner then records the cell as n/a)."""
 
     def epoch_start(self, net: nn.Module, epoch: int, data: TrainData) -> None:

@@ -123,7 +123,7 @@ class _FlatGram(torch.autograd.Function):
 def flat_similarity(chunks: list[torch.Tensor]) -> torch.Tensor:
     """``z @ z.T`` for the flattened, right-aligned views given in chunks of their own widths.
 
-    ``chunks``: tensors ``[n_c, w_c, d]`` (e.g. :meth:`~ssl4rec.ssl.model.SSLNetwork.encode_chunks`), the
+    ``chunks``: tensors ``[n_c, w_c, d]`` (e.g. :meth:`~ssl4rec.ssl.composite.SSLNetwork.encode_chunks`), the
     rows of the views in chunk order; a row is taken as zero left of its chunk's width (the encoders'
     padding outputs). Equals ``z @ z.T`` with ``z`` the rows left-padded with zeros to a common width
     and flattened, in the rows' chunk order; two rows share only their last ``min(w_a, w_b)``

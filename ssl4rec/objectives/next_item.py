@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data import Batch
+from ..interactions import Batch
 from ..registry import register_objective
 from .base import Objective, ObjectiveConfig, TrainBatch, check_choice, trim_left
 from .losses import ITEM_LOSSES, item_loss

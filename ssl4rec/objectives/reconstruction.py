@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import Batch
 from ..encoders.base import Bag
+from ..interactions import Batch
 from ..registry import register_objective
 from .base import Objective, ObjectiveConfig, TrainBatch
 

@@ -2,12 +2,12 @@
 
 Importing this package registers the augmentations (``crop``, ``mask``, ``reorder``) and the
 presets (``gru4rec``, ``sasrec``, ``bert4rec``, ``cl4srec``, ``multvae``, ``multdae``), and,
-through :mod:`ssl4rec.ssl.model`, the built-in encoders and objectives.
+through :mod:`ssl4rec.ssl.composite`, the built-in encoders and objectives.
 """
 
-from . import augmentations, model, presets  # noqa: F401
+from . import augmentations, composite, presets  # noqa: F401
 from .augmentations import Crop, Mask, Reorder
-from .model import (
+from .composite import (
     SCHEDULES,
     IncompatibleError,
     SSLNetwork,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..registry import ENCODERS, OBJECTIVES, PRESETS, ConfigError, check_keys, register_preset
-from .model import TRAIN_SEARCH_SPACE, SSLRecommender, SSLTrainConfig, parse_component
+from .composite import TRAIN_SEARCH_SPACE, SSLRecommender, SSLTrainConfig, parse_component
 
 __all__ = ["PRESET_SPECS", "apply_overrides", "build_preset", "preset_search_space", "split_dotted"]
 

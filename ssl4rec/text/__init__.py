@@ -1,6 +1,6 @@
 """Item text -> embeddings with TF-IDF or a pretrained language model, cached on disk."""
 
-from .encoders import (  # noqa: F401
+from .embedders import (  # noqa: F401
     DEFAULT_LM,
     SentenceTransformerEncoder,
     TextEncoderMissing,

@@ -10,7 +10,6 @@ across models); rows significantly below the best are marked.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import itertools
 import json
@@ -22,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from .results import ResultsStore, atomic_write_bytes, safe_name
+from .html import render_index
+from .records import ResultsStore, atomic_write_bytes, safe_name
+from .tables import CONTENDED, Row, Table, pretty
 
 logger = logging.getLogger(__name__)
 
@@ -53,48 +54,6 @@ def record_notes(record: dict[str, Any]) -> list[str]:
         out.append("cannot score cold items")
     return out
 
-
-def pretty(metric: str) -> str:
-    """Display form of a metric column (``"cold/ndcg@10"`` -> ``"NDCG@10 (cold)"``), labels from the registry."""
-    from .metrics import metric_label
-
-    sub, _, m = metric.rpartition("/")
-    name, _, k = m.partition("@")
-    out = metric_label(name) + (f"@{k}" if k else "")
-    return f"{out} ({sub})" if sub else out
-
-
-@dataclasses.dataclass
-class Row:
-    model: str
-    status: str  # ok | n/a | failed | missing
-    n_seeds: int = 0
-    mean: dict[str, float] = dataclasses.field(default_factory=dict)
-    std: dict[str, float] = dataclasses.field(default_factory=dict)
-    fit_seconds: float | None = None
-    seconds_per_epoch: float | None = None
-    fit_cpu_seconds: float | None = None  # None when a record predates CPU timing
-    contended: bool = False  # a fit's wall time exceeded its CPU time by > CONTENDED (it waited for cores)
-    notes: list[str] = dataclasses.field(default_factory=list)
-    records: list[str] = dataclasses.field(default_factory=list)
-    p_value: float | None = None
-    significant: bool = False
-
-
-@dataclasses.dataclass
-class Table:
-    dataset: str
-    split: str
-    header: dict[str, Any]
-    columns: list[str]
-    rows: list[Row]
-    primary: str
-
-
-# A fit is "contended" when its wall time exceeds its CPU time by this factor: the process waited
-# for cores (another job ran), so its wall time overstates the model's cost. Only 1-thread fits can
-# show it (a multi-threaded fit uses more CPU than wall time), so the mark is conservative.
-CONTENDED = 1.2
 
 # Parameters added after records existed, at the value that reproduces the earlier behaviour
 # exactly: a record without the key and a record with the key at this value describe the same
@@ -132,7 +91,9 @@ def _without_seed(params: Any) -> Any:
 def _consistency_key(rec: dict[str, Any]) -> dict[str, Any]:
     return {
         "dataset checksum": rec["dataset"].get("checksum"),
-        "split": json.dumps({"name": rec["split"].get("name"), "params": rec["split"].get("params")}, sort_keys=True, default=str),
+        "split": json.dumps(
+            {"name": rec["split"].get("name"), "params": rec["split"].get("params")}, sort_keys=True, default=str
+        ),
         "protocol": json.dumps(rec.get("protocol"), sort_keys=True),
         "component versions": json.dumps(rec["model"].get("component_versions"), sort_keys=True),
         "model params": json.dumps(_without_seed(rec["model"].get("params")), sort_keys=True, default=str),
@@ -152,7 +113,9 @@ def _check_mergeable(recs: list[dict[str, Any]], what: str) -> None:
                 if len(set(seeds)) < len(seeds)
                 else ""
             )
-            raise MergeError(f"refusing to average {what}: records differ in {field} ({len(values)} distinct values) — {paths}.{hint}")
+            raise MergeError(
+                f"refusing to average {what}: records differ in {field} ({len(values)} distinct values) — {paths}.{hint}"
+            )
 
 
 def holm(pvalues: list[float]) -> list[float]:
@@ -293,12 +256,15 @@ def build_tables(
         present_metrics = set().union(*[r["metrics"].keys() for r in ok_recs]) if ok_recs else set()
         cols = [c for c in columns if c in present_metrics]
         # metrics registered beyond the built-ins (plugins): shown at K = 10 (or without K)
-        from .metrics import ALL_METRICS
+        from ..evaluation.metrics import ALL_METRICS
 
         cols += sorted(
             c
             for c in present_metrics
-            if "/" not in c and c.partition("@")[0] not in ALL_METRICS and c not in cols and (c.endswith("@10") or "@" not in c)
+            if "/" not in c
+            and c.partition("@")[0] not in ALL_METRICS
+            and c not in cols
+            and (c.endswith("@10") or "@" not in c)
         )
         for sub in ("cold", "warm"):
             if f"{sub}/{primary}" in present_metrics:
@@ -308,7 +274,9 @@ def build_tables(
         # a table lists the models with records on it and the expected ones (a model run on another
         # split only, e.g. by another suite, is not "missing" here)
         wanted = set(models) | set((expected or {}).get(ds, []))
-        for model in [m for m in models_by_dataset.get(ds, []) if m in wanted] + sorted(set(models) - set(models_by_dataset.get(ds, []))):
+        for model in [m for m in models_by_dataset.get(ds, []) if m in wanted] + sorted(
+            set(models) - set(models_by_dataset.get(ds, []))
+        ):
             recs = models.get(model, [])
             ok = [r for r in recs if r.get("status") == "ok"]
             if ok:
@@ -327,7 +295,11 @@ def build_tables(
                 cpu = [r.get("fit_cpu_seconds") for r in ok]
                 if all(c is not None for c in cpu):
                     row.fit_cpu_seconds = float(np.mean(cpu))
-                    row.contended = any(r["fit_seconds"] > CONTENDED * max(r["fit_cpu_seconds"], 1e-3) for r in ok if r["fit_seconds"] > 1.0)
+                    row.contended = any(
+                        r["fit_seconds"] > CONTENDED * max(r["fit_cpu_seconds"], 1e-3)
+                        for r in ok
+                        if r["fit_seconds"] > 1.0
+                    )
                 row.notes = sorted({n for r in ok for n in record_notes(r)})
                 row.records = [r["_path"] for r in ok]
                 if not header:
@@ -348,7 +320,11 @@ def build_tables(
                     if header["protocol"] != ok[0]["protocol"].get("label"):
                         raise MergeError(f"refusing to put {ds}/{sp} models on one table: protocols differ")
             elif any(r.get("status") == "n/a" for r in recs):
-                row = Row(model=model, status="n/a", notes=sorted({r.get("reason", "") for r in recs if r.get("status") == "n/a"}))
+                row = Row(
+                    model=model,
+                    status="n/a",
+                    notes=sorted({r.get("reason", "") for r in recs if r.get("status") == "n/a"}),
+                )
                 row.records = [r["_path"] for r in recs]
             elif recs:
                 row = Row(model=model, status="failed", notes=sorted({r.get("error", "")[:160] for r in recs}))
@@ -423,7 +399,9 @@ def render_markdown(t: Table) -> str:
         if r.status != "ok":
             note = "; ".join(r.notes) if r.notes else ""
             label = {"n/a": f"n/a: {note}", "failed": f"failed: {note}", "missing": "missing (no record)"}[r.status]
-            lines.append("| " + " | ".join([r.model, "0", *["–"] * len(t.columns), "–", "–", label.replace("|", "/")]) + " |")
+            lines.append(
+                "| " + " | ".join([r.model, "0", *["–"] * len(t.columns), "–", "–", label.replace("|", "/")]) + " |"
+            )
             continue
         name = r.model + (" †" if r.significant else "")
         cells = [_fmt(r, c, best[c]) for c in t.columns]
@@ -437,7 +415,24 @@ def render_markdown(t: Table) -> str:
 def render_csv(t: Table) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["dataset", "split", "model", "status", "seeds", *[f"{c}_{s}" for c in t.columns for s in ("mean", "std")], "fit_seconds", "seconds_per_epoch", "fit_cpu_seconds", "contended", "p_value_vs_best", "significant", "notes", "records"])
+    w.writerow(
+        [
+            "dataset",
+            "split",
+            "model",
+            "status",
+            "seeds",
+            *[f"{c}_{s}" for c in t.columns for s in ("mean", "std")],
+            "fit_seconds",
+            "seconds_per_epoch",
+            "fit_cpu_seconds",
+            "contended",
+            "p_value_vs_best",
+            "significant",
+            "notes",
+            "records",
+        ]
+    )
     for r in t.rows:
         vals = []
         for c in t.columns:
@@ -486,7 +481,12 @@ def write_leaderboards(
         written += [md, cs]
         by_ds[t.dataset].append(t)
     for ds, ts in by_ds.items():
-        lines = [f"# Leaderboards — {ds}", "", f"Primary metric: {pretty(primary)}. One table per split; generated from records.", ""]
+        lines = [
+            f"# Leaderboards — {ds}",
+            "",
+            f"Primary metric: {pretty(primary)}. One table per split; generated from records.",
+            "",
+        ]
         lines.append("| split | best model | " + pretty(primary) + " | models with results | n/a | missing |")
         lines.append("|---|---|---|---|---|---|")
         for t in ts:
@@ -495,13 +495,16 @@ def write_leaderboards(
             missing = [r.model for r in t.rows if r.status == "missing"]
             n_ok = sum(r.status == "ok" for r in t.rows)
             n_na = sum(r.status == "n/a" for r in t.rows)  # cannot run by construction: not a result
-            cells = [f"[{t.split}]({safe_name(t.split)}.md)", best.model if best else "–", f"{best.mean[primary]:.4f}" if best else "–"]
+            cells = [
+                f"[{t.split}]({safe_name(t.split)}.md)",
+                best.model if best else "–",
+                f"{best.mean[primary]:.4f}" if best else "–",
+            ]
             cells += [f"{n_ok} of {len(t.rows) - n_na}", str(n_na) if n_na else "–", ", ".join(missing) or "–"]
             lines.append("| " + " | ".join(cells) + " |")
         p = out / safe_name(ds) / "README.md"
         atomic_write_bytes(p, ("\n".join(lines) + "\n").encode())
         written.append(p)
-        from .html import render_index
 
         page = out / safe_name(ds) / "index.html"
         atomic_write_bytes(page, render_index(ds, ts, primary).encode())
@@ -628,7 +631,9 @@ def update_readme(readme: str | Path, root: str | Path = "leaderboards", primary
             rel = (pub / safe_name(t.dataset) / f"{safe_name(t.split)}.md").relative_to(readme.parent)
             runner_up = runners_up([r for r in ok if r is not best], primary)
             where = "" if pub == root else f" ({pub.relative_to(root)})"
-            lines.append(f"| [{t.dataset} / {t.split}{where}]({rel}) | {best.model} | {best.mean[primary]:.4f} (n={best.n_seeds}) | {runner_up} |")
+            lines.append(
+                f"| [{t.dataset} / {t.split}{where}]({rel}) | {best.model} | {best.mean[primary]:.4f} (n={best.n_seeds}) | {runner_up} |"
+            )
     if len(lines) > 2:
         lines[2:2] = [f"| leaderboard | best | {pretty(primary)} | next |", "|---|---|---|---|"]
     repro = sorted((root / "reproductions").glob("*.csv")) if (root / "reproductions").is_dir() else []
@@ -644,7 +649,9 @@ def update_readme(readme: str | Path, root: str | Path = "leaderboards", primary
                             not_run[link].append(row["model"])
                         continue
                     rel = f"{float(row['rel_diff']):+.1%}" if row["rel_diff"] else "–"
-                    lines.append(f"| [{p.stem}]({link}) | {row['model']} | {pretty(row['metric'])} | {float(row['ours_mean']):.4f} | {float(row['published']):.4f} | {rel} |")
+                    lines.append(
+                        f"| [{p.stem}]({link}) | {row['model']} | {pretty(row['metric'])} | {float(row['ours_mean']):.4f} | {float(row['published']):.4f} | {rel} |"
+                    )
         for link, models in not_run.items():
             lines += ["", f"Not run yet in [{link.stem}]({link}): {', '.join(models)}."]
     lines += ["", f"Generated by `ssl4rec publish --readme` from the records under `{root}/`.", README_END]

@@ -26,64 +26,33 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .benchmark.evaluation import Protocol
-from .registry import BASELINES, PRESETS, SPLITS, ConfigError, UnknownNameError, check_keys, did_you_mean
+from ..evaluation.evaluator import Protocol
+from ..registry import BASELINES, PRESETS, SPLITS, ConfigError, UnknownNameError, check_keys, did_you_mean
+from .builders import builder_for
+from .spec import ComponentSpec, ModelSpec, label_value
 
 __all__ = ["ComponentSpec", "ModelSpec", "Suite", "load_suite", "parse_suite"]
 
-SUITE_KEYS = ("name", "description", "datasets", "splits", "models", "cross", "seeds", "evaluation", "validation", "output", "published")
+SUITE_KEYS = (
+    "name",
+    "description",
+    "datasets",
+    "splits",
+    "models",
+    "cross",
+    "seeds",
+    "evaluation",
+    "validation",
+    "output",
+    "published",
+)
 COMPONENT_KEYS = ("name", "params", "label", "grid", "preprocessing")
-
-
-def _label_value(v: Any) -> str:
-    if isinstance(v, (list, tuple)):
-        return "-".join(_label_value(x) for x in v)
-    if isinstance(v, dict):
-        return ",".join(f"{k}={_label_value(x)}" for k, x in sorted(v.items()))
-    return str(v)
-
-
-@dataclasses.dataclass(frozen=True)
-class ComponentSpec:
-    """A dataset or split reference: registry name, parameters and display label."""
-
-    name: str
-    params: dict[str, Any] = dataclasses.field(default_factory=dict)
-    label: str = ""
-    preprocessing: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-    def key(self) -> str:
-        return json.dumps({"name": self.name, "params": self.params, "preprocessing": self.preprocessing}, sort_keys=True, default=str)
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelSpec:
-    """A model cell: a baseline, a preset, or an encoder x objectives pair of the cross."""
-
-    label: str
-    kind: str
-    """``"baseline"``, ``"preset"`` or ``"cross"``."""
-    name: str
-    params: dict[str, Any] = dataclasses.field(default_factory=dict)
-    encoder: dict[str, Any] | None = None
-    objectives: tuple[dict[str, Any], ...] = ()
-    na: str | None = None
-    """Why the cell cannot run by construction (an encoder that cannot serve an objective), found at
-    load time; the runner records it as "n/a: reason". Not part of the cell id."""
-
-    def resolved(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"kind": self.kind, "name": self.name, "params": self.params}
-        if self.encoder is not None:  # an explicit point of the cross (its encoder and objectives are its identity)
-            d["encoder"] = self.encoder
-            d["objectives"] = list(self.objectives)
-        return d
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +71,12 @@ class Suite:
     published: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Numbers a paper reports for this protocol: ``{source, dataset, split, values: {model label: {metric: value}}}``."""
 
-    def select(self, models: Sequence[str] | None = None, splits: Sequence[str] | None = None, seeds: Sequence[int] | None = None) -> Suite:
+    def select(
+        self,
+        models: Sequence[str] | None = None,
+        splits: Sequence[str] | None = None,
+        seeds: Sequence[int] | None = None,
+    ) -> Suite:
         """The same suite restricted to some model labels, split labels and/or seeds.
 
         Cell ids and record hashes do not depend on the rest of the suite, so a selection run
@@ -115,20 +89,28 @@ class Suite:
             known = [x.label for x in items]
             for lab in labels:
                 if lab not in known:
-                    raise ConfigError(f"{self.path or self.name}: no {what} labelled {lab!r}.{did_you_mean(lab, known)} Known: {', '.join(known)}")
+                    raise ConfigError(
+                        f"{self.path or self.name}: no {what} labelled {lab!r}.{did_you_mean(lab, known)} Known: {', '.join(known)}"
+                    )
             return tuple(x for x in items if x.label in set(labels))
 
         chosen = self.seeds
         if seeds:
             missing = [s for s in seeds if s not in self.seeds]
             if missing:
-                raise ConfigError(f"{self.path or self.name}: seeds {missing} are not among the suite's seeds {list(self.seeds)}")
+                raise ConfigError(
+                    f"{self.path or self.name}: seeds {missing} are not among the suite's seeds {list(self.seeds)}"
+                )
             chosen = tuple(s for s in self.seeds if s in set(seeds))
-        return dataclasses.replace(self, models=pick(self.models, models, "model"), splits=pick(self.splits, splits, "split"), seeds=chosen)
+        return dataclasses.replace(
+            self, models=pick(self.models, models, "model"), splits=pick(self.splits, splits, "split"), seeds=chosen
+        )
 
     def cells(self) -> list[tuple[ComponentSpec, ComponentSpec, ModelSpec, int]]:
         """Every cell, seed-major: a partial run covers every model once before repeating seeds."""
-        return [(d, s, m, seed) for seed, d, s, m in itertools.product(self.seeds, self.datasets, self.splits, self.models)]
+        return [
+            (d, s, m, seed) for seed, d, s, m in itertools.product(self.seeds, self.datasets, self.splits, self.models)
+        ]
 
 
 def _component(raw: Any, kind: str, where: str) -> dict[str, Any]:
@@ -160,7 +142,7 @@ def _expand_grid(c: dict[str, Any], where: str) -> list[dict[str, Any]]:
     for values in itertools.product(*[grid[k] if isinstance(grid[k], list) else [grid[k]] for k in keys]):
         params = {**c["params"], **dict(zip(keys, values, strict=True))}
         label = c["label"] or c["name"]
-        label += "-" + "-".join(f"{k}{_label_value(v)}" for k, v in zip(keys, values, strict=True))
+        label += "-" + "-".join(f"{k}{label_value(v)}" for k, v in zip(keys, values, strict=True))
         out.append({**c, "params": params, "label": label, "grid": None})
     return out
 
@@ -202,7 +184,7 @@ def _models(raw: dict[str, Any], where: str) -> list[ModelSpec]:
                 raise ConfigError(f"{where} models[{i}]: a 'ssl' model needs params 'encoder' and 'objectives'")
             enc = _component(params.pop("encoder"), "encoder", f"{where} models[{i}].encoder")
             objs = [_component(o, "objective", f"{where} models[{i}].objectives") for o in params.pop("objectives")]
-            from .registry import ENCODERS, OBJECTIVES
+            from ..registry import ENCODERS, OBJECTIVES
 
             ENCODERS.entry(enc["name"])
             for o in objs:
@@ -211,9 +193,20 @@ def _models(raw: dict[str, Any], where: str) -> list[ModelSpec]:
             continue
         if name in BASELINES:
             _check_entry_params(BASELINES.entry(name), c["params"], f"{where} models[{i}]")
-            out.append(ModelSpec(label=c["label"] or name, kind="baseline", name=BASELINES.entry(name).name, params=c["params"]))
+            out.append(
+                ModelSpec(
+                    label=c["label"] or name, kind="baseline", name=BASELINES.entry(name).name, params=c["params"]
+                )
+            )
         elif name in PRESETS:
-            out.append(ModelSpec(label=c["label"] or PRESETS.entry(name).meta.get("display", name), kind="preset", name=PRESETS.entry(name).name, params=c["params"]))
+            out.append(
+                ModelSpec(
+                    label=c["label"] or PRESETS.entry(name).meta.get("display", name),
+                    kind="preset",
+                    name=PRESETS.entry(name).name,
+                    params=c["params"],
+                )
+            )
         else:
             choices = [*BASELINES.names(), *PRESETS.names(), "ssl"]
             raise UnknownNameError(
@@ -226,7 +219,7 @@ def _models(raw: dict[str, Any], where: str) -> list[ModelSpec]:
         if not isinstance(cross, dict):
             raise ConfigError(f"{where} cross: must be a mapping with 'encoders' and 'objectives'")
         check_keys(cross, ("encoders", "objectives", "params", "schedule"), f"{where} cross")
-        from .registry import ENCODERS, OBJECTIVES
+        from ..registry import ENCODERS, OBJECTIVES
 
         encs = [_component(e, "encoder", f"{where} cross.encoders") for e in cross.get("encoders") or []]
         for e in encs:
@@ -254,7 +247,6 @@ def _checked_model(spec: ModelSpec, where: str) -> ModelSpec:
     """``spec`` checked by its kind's builder (no data read): unknown or bad parameters of any kind
     (training options, nested ``encoder`` / ``objectives`` blocks, dotted keys) raise
     :class:`ConfigError` naming ``where``; a cell that cannot run by construction gets its n/a reason."""
-    from .benchmark.builders import builder_for
 
     try:
         return builder_for(spec).validate(spec)
@@ -269,8 +261,8 @@ def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
     (including preset and cross parameters, nested encoder / objective blocks and dotted keys),
     evaluation and validation key, before any data is read or any model trains. Plugins
     (``ssl4rec.plugins`` entry points) are loaded first, so a suite may name their components."""
-    from .datasets.pipeline import check_dataset_spec
-    from .registry import load_plugins
+    from ..datasets.pipeline import check_dataset_spec
+    from ..registry import load_plugins
 
     load_plugins()
     if not isinstance(raw, dict):
@@ -284,7 +276,12 @@ def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
         except ConfigError as exc:
             raise ConfigError(f"{path} datasets[{i}]: {exc}") from None
         datasets.append(
-            ComponentSpec(name=c["name"], params=c["params"], label=c["label"] or c["name"], preprocessing=dict(c.get("preprocessing") or {}))
+            ComponentSpec(
+                name=c["name"],
+                params=c["params"],
+                label=c["label"] or c["name"],
+                preprocessing=dict(c.get("preprocessing") or {}),
+            )
         )
     if not datasets:
         raise ConfigError(f"{path}: no datasets")
@@ -307,20 +304,28 @@ def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
         raise ConfigError(f"{path}: seeds must be a list of integers")
     published = dict(raw.get("published") or {})
     if published:
-        check_keys(published, ("source", "dataset", "split", "values", "variants", "orderings", "notes"), f"{path} published")
+        check_keys(
+            published, ("source", "dataset", "split", "values", "variants", "orderings", "notes"), f"{path} published"
+        )
         labels = {m.label for m in _models(raw, path)}
         orderings = published.get("orderings") or []
         if not isinstance(orderings, list) or not all(isinstance(o, list) and len(o) == 2 for o in orderings):
             raise ConfigError(f"{path} published: orderings must be a list of [worse, better] model label pairs")
         variants = published.get("variants") or {}
         if not isinstance(variants, dict):
-            raise ConfigError(f"{path} published: variants must map a variant's model label to the published row it is compared with")
+            raise ConfigError(
+                f"{path} published: variants must map a variant's model label to the published row it is compared with"
+            )
         for variant, base in variants.items():
             if base not in (published.get("values") or {}):
-                raise ConfigError(f"{path} published: variant {variant!r} refers to {base!r}, which has no published values.{did_you_mean(str(base), list(published.get('values') or {}))}")
+                raise ConfigError(
+                    f"{path} published: variant {variant!r} refers to {base!r}, which has no published values.{did_you_mean(str(base), list(published.get('values') or {}))}"
+                )
         for label in [*(published.get("values") or {}), *variants, *(lab for o in orderings for lab in o)]:
             if label not in labels:
-                raise ConfigError(f"{path} published: {label!r} is not a model label of this suite.{did_you_mean(label, labels)}")
+                raise ConfigError(
+                    f"{path} published: {label!r} is not a model label of this suite.{did_you_mean(label, labels)}"
+                )
     validation = dict(raw.get("validation") or {})
     check_keys(validation, ("max_users",), f"{path} validation")
     max_users = validation.get("max_users")
@@ -354,5 +359,7 @@ def load_suite(path: str | Path) -> Suite:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{path}{at}: not valid YAML: {problem}") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the suite as UTF-8") from None
+        raise ConfigError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the suite as UTF-8"
+        ) from None
     return parse_suite(raw, str(path))

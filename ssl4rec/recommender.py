@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .data import Batch, Interactions
+from .interactions import Batch, Interactions
 
 logger = logging.getLogger(__name__)
 

@@ -227,7 +227,7 @@ def embed_items(
     if cache:
         import io
 
-        from ..benchmark.results import atomic_write_bytes
+        from ..reporting.records import atomic_write_bytes
 
         buf = io.BytesIO()
         np.save(buf, emb)

@@ -9,7 +9,7 @@ import logging
 import math
 from typing import Any
 
-from .leaderboard import CONTENDED, Table, pretty
+from .tables import CONTENDED, Table, pretty
 
 logger = logging.getLogger(__name__)
 
@@ -170,12 +170,17 @@ def _table_html(t: Table) -> str:
     for c in t.columns:
         vals = [r.mean[c] for r in t.rows if c in r.mean]
         best[c] = max(vals) if vals and max(vals) > min(vals) else None
-    head = "".join(f"<th>{html.escape(x)}</th>" for x in ["model", "seeds", *[pretty(c) for c in t.columns], "train s", "s/epoch", "notes"])
+    head = "".join(
+        f"<th>{html.escape(x)}</th>"
+        for x in ["model", "seeds", *[pretty(c) for c in t.columns], "train s", "s/epoch", "notes"]
+    )
     body = []
     for r in t.rows:
         if r.status != "ok":
             cells = "".join("<td class='na'>–</td>" for _ in t.columns)
-            body.append(f"<tr><td>{html.escape(r.model)}</td><td>0</td>{cells}<td>–</td><td>–</td><td class='na'>{html.escape(r.status + ': ' + '; '.join(r.notes))}</td></tr>")
+            body.append(
+                f"<tr><td>{html.escape(r.model)}</td><td>0</td>{cells}<td>–</td><td>–</td><td class='na'>{html.escape(r.status + ': ' + '; '.join(r.notes))}</td></tr>"
+            )
             continue
         cells = []
         for c in t.columns:
@@ -187,14 +192,19 @@ def _table_html(t: Table) -> str:
             cells.append(f"<td{cls}>{v}</td>")
         spe = f"{r.seconds_per_epoch:.2f}" if r.seconds_per_epoch else "–"
         name = html.escape(r.model) + (" †" if r.significant else "")
-        body.append(f"<tr><td>{name}</td><td>{r.n_seeds}</td>{''.join(cells)}<td>{r.fit_seconds:.1f}{' ‡' if r.contended else ''}</td><td>{spe}</td><td>{html.escape('; '.join(r.notes))}</td></tr>")
+        body.append(
+            f"<tr><td>{name}</td><td>{r.n_seeds}</td>{''.join(cells)}<td>{r.fit_seconds:.1f}{' ‡' if r.contended else ''}</td><td>{spe}</td><td>{html.escape('; '.join(r.notes))}</td></tr>"
+        )
     return f"<h2 id='{html.escape(t.split)}'>{html.escape(t.split)}</h2>{meta}<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def render_index(dataset: str, tables: list[Table], primary: str = "ndcg@10") -> str:
     """One self-contained page for ``dataset``: every split's table plus the plots."""
     plots = _plots(tables, primary)
-    imgs = "".join(f"<figure><img alt='{html.escape(title)}' src='{src}'><figcaption>{html.escape(title)}</figcaption></figure>" for title, src in plots)
+    imgs = "".join(
+        f"<figure><img alt='{html.escape(title)}' src='{src}'><figcaption>{html.escape(title)}</figcaption></figure>"
+        for title, src in plots
+    )
     toc = " · ".join(f"<a href='#{html.escape(t.split)}'>{html.escape(t.split)}</a>" for t in tables)
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>ssl4rec — {html.escape(dataset)}</title><style>{CSS}</style></head><body>"

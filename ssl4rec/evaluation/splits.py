@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..data import Dataset, Interactions, SplitData, normalize_frame
+from ..interactions import Dataset, Interactions, SplitData, normalize_frame
 from ..registry import ConfigError, register_split
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,9 @@ def per_user_ratio_counts(sizes: np.ndarray, ratios: Sequence[float]) -> np.ndar
 def _check_ratios(ratios: Sequence[float]) -> list[float]:
     ratios = [float(x) for x in ratios]
     if len(ratios) != 3 or any(x < 0 for x in ratios) or ratios[0] <= 0:
-        raise ConfigError(f"ratios must be three non-negative numbers [train, valid, test] with train > 0, got {ratios}")
+        raise ConfigError(
+            f"ratios must be three non-negative numbers [train, valid, test] with train > 0, got {ratios}"
+        )
     return ratios
 
 
@@ -128,7 +130,9 @@ def _per_user_parts(df: pd.DataFrame, ratios: Sequence[float], order: str, rng: 
     summary="Per-user random ratio split (train/valid/test), RecBole's RS rule.",
     warm_reference=True,  # what cold-start results are compared with in the HTML pages
 )
-def random_split(ds: Dataset, seed: int = 0, ratios: Sequence[float] = (0.8, 0.1, 0.1), order: str = "random") -> SplitData:
+def random_split(
+    ds: Dataset, seed: int = 0, ratios: Sequence[float] = (0.8, 0.1, 0.1), order: str = "random"
+) -> SplitData:
     """Per-user ratio split.
 
     Args:
@@ -213,7 +217,11 @@ def temporal(
             test = part[keep]
     info = {
         "name": "temporal",
-        "params": {"ratios": ratios, "drop_unknown_users": drop_unknown_users, "drop_unknown_items": drop_unknown_items},
+        "params": {
+            "ratios": ratios,
+            "drop_unknown_users": drop_unknown_users,
+            "drop_unknown_items": drop_unknown_items,
+        },
         "seed": seed,
         "cut_timestamps": [int(t1), int(t2)],
         "dropped_unknown": dropped,
@@ -221,7 +229,11 @@ def temporal(
     return _finish(ds, train, valid, test, info)
 
 
-@register_split("cold_users", cold_start="users", summary="Held-out users: first n interactions revealed as context, the rest predicted.")
+@register_split(
+    "cold_users",
+    cold_start="users",
+    summary="Held-out users: first n interactions revealed as context, the rest predicted.",
+)
 def cold_users(
     ds: Dataset,
     seed: int = 0,
@@ -281,7 +293,11 @@ def cold_users(
     )
 
 
-@register_split("cold_items", cold_start="items", summary="Held-out items with zero training interactions; their interactions are the targets.")
+@register_split(
+    "cold_items",
+    cold_start="items",
+    summary="Held-out items with zero training interactions; their interactions are the targets.",
+)
 def cold_items(
     ds: Dataset,
     seed: int = 0,

@@ -27,8 +27,8 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
-from ..data import Batch, SplitData
-from .results import atomic_write_bytes
+from ..interactions import Batch, SplitData
+from .records import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Full-ranking (or labelled sampled) evaluation of any :class:`~ssl4rec.models.Recommender`.
+"""Full-ranking (or labelled sampled) evaluation of any :class:`~ssl4rec.recommender.Recommender`.
 
 For each chunk of users the model scores every item; the user's known history is excluded
 from the candidates (``mask_history``), items the model cannot score (cold items for ID-only
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..data import Batch, Interactions, SplitData, target_matrix
+from ..interactions import Batch, Interactions, SplitData, target_matrix
 from ..registry import ConfigError, check_keys, did_you_mean
 from .metrics import ALL_METRICS, METRIC_VERSION, compute_topk, metric_kind, normalize_metric
 
@@ -397,7 +397,9 @@ def evaluate(
     if protocol_method == "auto" and want_auc and counts_ok:
         protocol_method = "counts"  # ranks from the top-k, AUC pairs from two counting passes
     if protocol_method == "counts" and not counts_ok:
-        raise ValueError("protocol_method='counts' needs full candidates, no cold/warm subsets and <= 8 targets per user")
+        raise ValueError(
+            "protocol_method='counts' needs full candidates, no cold/warm subsets and <= 8 targets per user"
+        )
     # Non-candidates are NaN (compares false with everything: pair counts need no mask pass).
     # Ranks from a top-k treat them like unscorable items, -inf, which saves a NaN-replacing
     # pass: below every finite score, never a hit (see _topk_ranks); pair counts then subtract
@@ -416,7 +418,9 @@ def evaluate(
         score_seconds += time.perf_counter() - ts0
         scores = torch.as_tensor(scores).detach().to("cpu", torch.float32)
         if scores.shape != (hi - lo, n_items):
-            raise ValueError(f"{type(model).__name__}.score returned shape {tuple(scores.shape)}, expected {(hi - lo, n_items)}")
+            raise ValueError(
+                f"{type(model).__name__}.score returned shape {tuple(scores.shape)}, expected {(hi - lo, n_items)}"
+            )
         if torch.isnan(scores.sum(dim=1)).any() and torch.isnan(scores).any():  # cheap check first
             raise FloatingPointError(f"{type(model).__name__}.score returned NaN")
         # sc: candidate scores, NaN = not a candidate (history, or not sampled). The model's
@@ -431,7 +435,10 @@ def evaluate(
         if protocol.mask_history:
             hist = history.csr[chunk_users]
             lens = np.diff(hist.indptr)
-            where = (torch.as_tensor(np.repeat(np.arange(hi - lo), lens)), torch.as_tensor(hist.indices, dtype=torch.long))
+            where = (
+                torch.as_tensor(np.repeat(np.arange(hi - lo), lens)),
+                torch.as_tensor(hist.indices, dtype=torch.long),
+            )
             if in_place:
                 restore = (sc, where, sc[where])
             sc[where] = excluded
@@ -454,7 +461,11 @@ def evaluate(
         # sub-chunk so that the [b, T, N] comparisons stay around 2^24 elements
         T = max(1, tg.shape[1])
         method = protocol_method if protocol_method != "auto" else ("compare" if T <= 8 else "sort")
-        sub = max(1, (1 << 24) // ((T if method in ("compare", "counts") else 8) * n_items)) if method != "topk" else hi - lo
+        sub = (
+            max(1, (1 << 24) // ((T if method in ("compare", "counts") else 8) * n_items))
+            if method != "topk"
+            else hi - lo
+        )
         if method == "counts":  # no subsets here: one group
             ranks_out[""][pos] = _topk_ranks(sc, tg, tvalid, kmax, top).numpy()
             excluded_t = _in_rows(hist, tg) if hist is not None else torch.zeros_like(tvalid)
@@ -613,7 +624,9 @@ class RankingValidator:
     def evaluate(self, model: Any) -> float:
         if len(self.split.valid) == 0:
             return 0.0
-        res = evaluate(model, self.split, "valid", self._eval_protocol, seed=self.seed, users=self.users, progress=False)
+        res = evaluate(
+            model, self.split, "valid", self._eval_protocol, seed=self.seed, users=self.users, progress=False
+        )
         return float(res.metrics[self.metric])
 
     def report(self, epoch: int, value: float, logs: dict[str, float] | None = None) -> None:

@@ -39,7 +39,9 @@ class WandbTracker:
         mode: ``"online"``, ``"offline"`` or ``None`` (offline when no account is configured).
     """
 
-    def __init__(self, project: str = "ssl4rec", suite: str = "", out: str | Path = "results", mode: str | None = None) -> None:
+    def __init__(
+        self, project: str = "ssl4rec", suite: str = "", out: str | Path = "results", mode: str | None = None
+    ) -> None:
         try:
             import wandb
         except ImportError as exc:
@@ -73,14 +75,22 @@ class WandbTracker:
         run = self._run
 
         def on_epoch(epoch: int, value: float, logs: dict[str, float]) -> None:
-            run.log({"epoch": epoch, "valid/" + record["protocol"]["valid_metric"]: value, **{f"train/{k}": v for k, v in logs.items()}})
+            run.log(
+                {
+                    "epoch": epoch,
+                    "valid/" + record["protocol"]["valid_metric"]: value,
+                    **{f"train/{k}": v for k, v in logs.items()},
+                }
+            )
 
         return [on_epoch]
 
     def cell_finished(self, cell_id: str, record: dict[str, Any]) -> None:
         if self._run is None:
             return
-        self._run.summary.update({f"test/{k}": v for k, v in record.get("metrics", {}).items() if isinstance(v, (int, float))})
+        self._run.summary.update(
+            {f"test/{k}": v for k, v in record.get("metrics", {}).items() if isinstance(v, (int, float))}
+        )
         self._run.summary.update({"fit_seconds": record.get("fit_seconds"), "eval_seconds": record.get("eval_seconds")})
         self.run_dirs.append(str(self._run.dir))
         self._run.finish()
@@ -93,11 +103,24 @@ class WandbTracker:
             return
         import csv
 
-        run = self.wandb.init(project=self.project, group=self.suite, name=f"{self.suite}/leaderboards", dir=str(self.out), mode=self.mode, reinit="finish_previous")
+        run = self.wandb.init(
+            project=self.project,
+            group=self.suite,
+            name=f"{self.suite}/leaderboards",
+            dir=str(self.out),
+            mode=self.mode,
+            reinit="finish_previous",
+        )
         for p in csvs:
             with open(p, newline="") as f:
                 rows = list(csv.reader(f))
             if rows:
-                run.log({f"leaderboard/{Path(p).parent.name}/{Path(p).stem}": self.wandb.Table(columns=rows[0], data=rows[1:])})
+                run.log(
+                    {
+                        f"leaderboard/{Path(p).parent.name}/{Path(p).stem}": self.wandb.Table(
+                            columns=rows[0], data=rows[1:]
+                        )
+                    }
+                )
         self.run_dirs.append(str(run.dir))
         run.finish()

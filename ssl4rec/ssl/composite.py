@@ -28,11 +28,11 @@ from torch import nn
 
 from .. import encoders as _encoders  # noqa: F401  (registers the built-in encoders)
 from .. import objectives as _objectives  # noqa: F401  (registers the built-in objectives)
-from ..data import Batch, Interactions
 from ..encoders.base import Bag, make_config
 from ..encoders.text_items import ITEM_REPRS, TextItemEmbedding, prepare_text
-from ..models import Recommender, Validator, default_device, train_loop
+from ..interactions import Batch, Interactions
 from ..objectives.base import IncompatibleError, Objective, TrainBatch, TrainData, check_choice, span
+from ..recommender import Recommender, Validator, default_device, train_loop
 from ..registry import AUGMENTATIONS, ENCODERS, OBJECTIVES, TEXT_ENCODERS, ConfigError, Entry
 
 logger = logging.getLogger(__name__)

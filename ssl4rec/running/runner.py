@@ -9,7 +9,6 @@ killed run resumes where it stopped.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -25,40 +24,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..config import ComponentSpec, ModelSpec, Suite
-from ..data import Dataset, SplitData
+from ..evaluation.evaluator import evaluate
+from ..interactions import Dataset, SplitData
 from ..objectives.base import IncompatibleError
 from ..registry import load_plugins
+from ..reporting.records import SCHEMA_VERSION, ResultsStore, config_hash
 from .builders import NotApplicable, builder_for, cell_seed, fit_cell
-from .evaluation import evaluate
-from .results import SCHEMA_VERSION, ResultsStore, config_hash
+from .plan import ComponentSpec, ModelSpec, Suite
+from .seeds import derive_seed, split_seed_key
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Runner", "derive_seed", "build_model", "versions", "git_commit", "CellOutcome"]
-
-
-def derive_seed(*keys: Any) -> int:
-    """A seed derived from the cell's keys, so adding a cell never shifts another's seed."""
-    h = hashlib.sha256("|".join(str(k) for k in keys).encode()).digest()
-    return int.from_bytes(h[:4], "little") % (2**31 - 1)
-
-
-def split_seed_key(sspec: ComponentSpec) -> str:
-    """What a split's seed is derived from: its own spec, or, for a split registered with
-    ``seed_from`` (a sparsity level), the spec of the split it is cut from.
-
-    So every sparsity level of a suite holds the same valid and test sets and nested train parts
-    (the levels differ only in how much training data they keep), and ``p: 1.0`` is the base split
-    itself when the suite also lists that split with the same parameters.
-    """
-    from ..registry import SPLITS
-
-    source = SPLITS.entry(sspec.name).meta.get("seed_from")
-    if source is None:
-        return sspec.key()
-    name, params = source(sspec.params)
-    return dataclasses.replace(sspec, name=name, params=params).key()
+__all__ = ["Runner", "build_model", "versions", "git_commit", "CellOutcome"]
 
 
 def versions() -> dict[str, str]:
@@ -82,8 +59,16 @@ def git_commit() -> str | None:
     """The commit of the ssl4rec checkout (``None`` outside git), ``+dirty`` when modified."""
     root = Path(__file__).resolve().parents[2]
     try:
-        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return sha + ("+dirty" if dirty else "")
@@ -144,15 +129,24 @@ class Runner:
             from ..datasets import load_dataset
 
             t0 = time.perf_counter()
-            self._datasets[key] = load_dataset(spec.name, data_dir=self.data_dir, preprocessing=spec.preprocessing or None, **spec.params)
+            self._datasets[key] = load_dataset(
+                spec.name, data_dir=self.data_dir, preprocessing=spec.preprocessing or None, **spec.params
+            )
             ds = self._datasets[key]
-            logger.info("loaded %s: %d users, %d items, %d interactions in %.1fs", spec.label, ds.n_users, ds.n_items, len(ds.interactions), time.perf_counter() - t0)
+            logger.info(
+                "loaded %s: %d users, %d items, %d interactions in %.1fs",
+                spec.label,
+                ds.n_users,
+                ds.n_items,
+                len(ds.interactions),
+                time.perf_counter() - t0,
+            )
         return self._datasets[key]
 
     def split(self, dspec: ComponentSpec, sspec: ComponentSpec, seed: int) -> SplitData:
         key = (dspec.key(), sspec.key(), seed)
         if key not in self._splits:
-            from .splits import make_split
+            from ..evaluation.splits import make_split
 
             ds = self.dataset(dspec)
             split_seed = derive_seed("split", dspec.label, ds.checksum, split_seed_key(sspec), seed)
@@ -230,7 +224,14 @@ class Runner:
                 outcomes.append(CellOutcome(cell_id, "failed", str(rel), f"{type(exc).__name__}: {exc}"))
         bar.close()
         n = {s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "n/a", "failed")}
-        logger.info("suite %s: %d ran, %d skipped (finished before), %d n/a, %d failed", self.suite.name, n["ok"], n["skipped"], n["n/a"], n["failed"])
+        logger.info(
+            "suite %s: %d ran, %d skipped (finished before), %d n/a, %d failed",
+            self.suite.name,
+            n["ok"],
+            n["skipped"],
+            n["n/a"],
+            n["failed"],
+        )
         return outcomes
 
     def _not_applicable(self, record: dict[str, Any], rel: Path, cell_id: str, exc: Exception) -> CellOutcome:
@@ -240,7 +241,9 @@ class Runner:
         logger.info("%s: n/a (%s)", cell_id, exc)
         return CellOutcome(cell_id, "n/a", str(path))
 
-    def run_cell(self, dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec, seed: int, cell_id: str, rel: Path) -> CellOutcome:
+    def run_cell(
+        self, dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec, seed: int, cell_id: str, rel: Path
+    ) -> CellOutcome:
         """config -> seed -> data -> split -> build -> train -> evaluate -> record."""
         protocol = self.suite.protocol
         model_seed = cell_seed(dspec.label, sspec.label, mspec.label, seed)
@@ -285,7 +288,14 @@ class Runner:
                 record["tuning"]["study"] = tuned["study"]
         callbacks = [cb for t in self.trackers for cb in t.cell_callbacks(cell_id, record)]
         try:
-            fitted = fit_cell(mspec, split, protocol, model_seed, max_users=self.suite.validation.get("max_users"), callbacks=callbacks)
+            fitted = fit_cell(
+                mspec,
+                split,
+                protocol,
+                model_seed,
+                max_users=self.suite.validation.get("max_users"),
+                callbacks=callbacks,
+            )
         except (NotApplicable, IncompatibleError) as exc:  # by construction, or the data lack what the model needs
             record.pop("tuning", None)
             return self._not_applicable(record, rel, cell_id, exc)
@@ -313,7 +323,14 @@ class Runner:
             t.cell_finished(cell_id, record)
         path = self.store.write(rel, record, per_user)
         m = protocol.valid_metric
-        logger.info("%s: %s=%.4f fit %.1fs eval %.1fs", cell_id, m, result.metrics.get(m, float("nan")), fit_seconds, result.info["seconds"])
+        logger.info(
+            "%s: %s=%.4f fit %.1fs eval %.1fs",
+            cell_id,
+            m,
+            result.metrics.get(m, float("nan")),
+            fit_seconds,
+            result.info["seconds"],
+        )
         return CellOutcome(cell_id, "ok", str(path))
 
 

@@ -77,7 +77,9 @@ def normalize_metric(spec: str, where: str = "metric") -> str:
         entry = METRICS.entry(name)
     except UnknownNameError:
         known = [f"{n}@10" if METRICS.entry(n).meta.get("needs", "ranks") == "ranks" else n for n in METRICS.names()]
-        raise ConfigError(f"{where}: unknown metric {spec!r}.{did_you_mean(text, known)} Known: {', '.join(known)}.") from None
+        raise ConfigError(
+            f"{where}: unknown metric {spec!r}.{did_you_mean(text, known)} Known: {', '.join(known)}."
+        ) from None
     if entry.meta.get("needs", "ranks") == "ranks":
         if not (sep and k.isdigit() and int(k) > 0):
             raise ConfigError(f"{where}: {spec!r} needs a cut-off, e.g. '{entry.name}@10'")
@@ -96,12 +98,16 @@ def precision(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     return _hits(ranks, k).sum(1) / k
 
 
-@register_metric("recall", needs="ranks", label="Recall", higher_is_better=True, summary="|top-K ∩ targets| / |targets|")
+@register_metric(
+    "recall", needs="ranks", label="Recall", higher_is_better=True, summary="|top-K ∩ targets| / |targets|"
+)
 def recall(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     return _hits(ranks, k).sum(1) / np.maximum(n_rel, 1)
 
 
-@register_metric("f1", needs="ranks", label="F1", higher_is_better=True, summary="harmonic mean of Precision@K and Recall@K")
+@register_metric(
+    "f1", needs="ranks", label="F1", higher_is_better=True, summary="harmonic mean of Precision@K and Recall@K"
+)
 def f1(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     p = precision(ranks, n_rel, k)
     r = recall(ranks, n_rel, k)
@@ -109,12 +115,16 @@ def f1(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     return np.divide(2 * p * r, s, out=np.zeros_like(s, dtype=np.float64), where=s > 0)
 
 
-@register_metric("hr", needs="ranks", label="HR", higher_is_better=True, aliases=("hit",), summary="1 if any target is in the top K")
+@register_metric(
+    "hr", needs="ranks", label="HR", higher_is_better=True, aliases=("hit",), summary="1 if any target is in the top K"
+)
 def hr(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     return _hits(ranks, k).any(1).astype(np.float64)
 
 
-@register_metric("mrr", needs="ranks", label="MRR", higher_is_better=True, summary="1 / (rank of the first hit), 0 if none within K")
+@register_metric(
+    "mrr", needs="ranks", label="MRR", higher_is_better=True, summary="1 / (rank of the first hit), 0 if none within K"
+)
 def mrr(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     first = ranks.min(1) if ranks.shape[1] else np.full(len(ranks), np.inf)
     return np.where(first < k, 1.0 / (first + 1.0), 0.0)
@@ -124,7 +134,13 @@ def _discount(ranks: np.ndarray) -> np.ndarray:
     return 1.0 / np.log2(ranks + 2.0)
 
 
-@register_metric("ndcg", needs="ranks", label="NDCG", higher_is_better=True, summary="DCG@K / IDCG@K, gain 1/log2(rank+2), IDCG over min(K, |T_u|)")
+@register_metric(
+    "ndcg",
+    needs="ranks",
+    label="NDCG",
+    higher_is_better=True,
+    summary="DCG@K / IDCG@K, gain 1/log2(rank+2), IDCG over min(K, |T_u|)",
+)
 def ndcg(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     hit = _hits(ranks, k)
     dcg = np.where(hit, _discount(np.where(hit, ranks, 0)), 0.0).sum(1)
@@ -133,7 +149,13 @@ def ndcg(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     return np.divide(dcg, idcg, out=np.zeros_like(dcg), where=idcg > 0)
 
 
-@register_metric("map", needs="ranks", label="MAP", higher_is_better=True, summary="mean of Precision@rank over hits within K, / min(K, |T_u|)")
+@register_metric(
+    "map",
+    needs="ranks",
+    label="MAP",
+    higher_is_better=True,
+    summary="mean of Precision@rank over hits within K, / min(K, |T_u|)",
+)
 def average_precision(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     hit = _hits(ranks, k)
     r = np.where(hit, ranks, np.inf)
@@ -145,7 +167,9 @@ def average_precision(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarra
     return np.divide(contrib, denom, out=np.zeros_like(contrib), where=denom > 0)
 
 
-def compute_topk(ranks: np.ndarray, n_rel: np.ndarray, metrics: tuple[str, ...], ks: tuple[int, ...]) -> dict[str, np.ndarray]:
+def compute_topk(
+    ranks: np.ndarray, n_rel: np.ndarray, metrics: tuple[str, ...], ks: tuple[int, ...]
+) -> dict[str, np.ndarray]:
     """Per-user values ``{"ndcg@10": [U], ...}`` for every top-K metric in ``metrics`` x ``ks``."""
     from ..registry import METRICS
 
@@ -157,16 +181,34 @@ def compute_topk(ranks: np.ndarray, n_rel: np.ndarray, metrics: tuple[str, ...],
     return out
 
 
-@register_metric("auc", needs="scores", label="AUC", higher_is_better=True, summary="per-user fraction of (target, non-target candidate) pairs ordered correctly, ties ½; mean over users")
+@register_metric(
+    "auc",
+    needs="scores",
+    label="AUC",
+    higher_is_better=True,
+    summary="per-user fraction of (target, non-target candidate) pairs ordered correctly, ties ½; mean over users",
+)
 def _auc_marker(*_args, **_kwargs):  # computed by the evaluator from pair counts
-    raise NotImplementedError("auc is computed by ssl4rec.benchmark.evaluation")
+    raise NotImplementedError("auc is computed by ssl4rec.evaluation.evaluator")
 
 
-@register_metric("gauc", needs="scores", label="GAUC", higher_is_better=True, summary="per-user AUC weighted by the user's number of targets")
+@register_metric(
+    "gauc",
+    needs="scores",
+    label="GAUC",
+    higher_is_better=True,
+    summary="per-user AUC weighted by the user's number of targets",
+)
 def _gauc_marker(*_args, **_kwargs):
-    raise NotImplementedError("gauc is computed by ssl4rec.benchmark.evaluation")
+    raise NotImplementedError("gauc is computed by ssl4rec.evaluation.evaluator")
 
 
-@register_metric("coverage", needs="top_k_lists", label="Cov", higher_is_better=True, summary="fraction of the catalogue appearing in any user's top K")
+@register_metric(
+    "coverage",
+    needs="top_k_lists",
+    label="Cov",
+    higher_is_better=True,
+    summary="fraction of the catalogue appearing in any user's top K",
+)
 def _coverage_marker(*_args, **_kwargs):
-    raise NotImplementedError("coverage is computed by ssl4rec.benchmark.evaluation")
+    raise NotImplementedError("coverage is computed by ssl4rec.evaluation.evaluator")

@@ -1,6 +1,6 @@
 """One builder interface for every model kind of a suite, and the one recipe that fits a cell.
 
-A suite's model is a :class:`~ssl4rec.config.ModelSpec` of some ``kind``: a baseline, a preset of
+A suite's model is a :class:`~ssl4rec.running.plan.ModelSpec` of some ``kind``: a baseline, a preset of
 the SSL cross, or an explicit encoder x objectives point of the cross (a graph kind is next). Each
 kind has one :class:`ModelBuilder`, registered here by kind, that knows how to
 
@@ -25,8 +25,9 @@ from typing import Any
 
 import torch
 
-from ..config import ModelSpec
 from ..registry import BASELINES, PRESETS, ConfigError, UnknownNameError, did_you_mean
+from .seeds import derive_seed
+from .spec import ModelSpec
 
 __all__ = [
     "BUILDERS",
@@ -154,7 +155,10 @@ class _SSLBuilder(ModelBuilder):
 def _ssl_record(model: Any, extra_versions: dict[str, str] | None = None) -> dict[str, Any]:
     from .. import ssl as ssl_pkg
 
-    return {"params": ssl_pkg.resolved_config(model), "versions": {**(extra_versions or {}), **ssl_pkg.component_versions(model)}}
+    return {
+        "params": ssl_pkg.resolved_config(model),
+        "versions": {**(extra_versions or {}), **ssl_pkg.component_versions(model)},
+    }
 
 
 @register_builder("preset")
@@ -188,13 +192,21 @@ class CrossBuilder(_SSLBuilder):
 
         assert spec.encoder is not None
         over = split_dotted(params, f"parameters of {spec.label}")
-        enc = {"name": spec.encoder["name"], "params": {**(spec.encoder.get("params") or {}), **over.pop("encoder", {})}}
+        enc = {
+            "name": spec.encoder["name"],
+            "params": {**(spec.encoder.get("params") or {}), **over.pop("encoder", {})},
+        }
         given = over.pop("objectives", {})
         names = [o["name"] for o in spec.objectives]
         for name in given:
             if name not in names:
-                raise ConfigError(f"parameter objectives.{name}.* names an objective not in {spec.label}.{did_you_mean(name, names)}")
-        objs = tuple({"name": o["name"], "params": {**(o.get("params") or {}), **given.get(o["name"], {})}} for o in spec.objectives)
+                raise ConfigError(
+                    f"parameter objectives.{name}.* names an objective not in {spec.label}.{did_you_mean(name, names)}"
+                )
+        objs = tuple(
+            {"name": o["name"], "params": {**(o.get("params") or {}), **given.get(o["name"], {})}}
+            for o in spec.objectives
+        )
         return dataclasses.replace(spec, params={**spec.params, **over}, encoder=enc, objectives=objs)
 
     def build(self, spec: ModelSpec, seed: int) -> tuple[Any, dict[str, Any]]:
@@ -209,13 +221,14 @@ class CrossBuilder(_SSLBuilder):
         )
         if reason:
             raise NotApplicable(reason)
-        model = ssl_pkg.build_ssl_model(dict(spec.encoder), [dict(o) for o in spec.objectives], **{"seed": seed, **spec.params})
+        model = ssl_pkg.build_ssl_model(
+            dict(spec.encoder), [dict(o) for o in spec.objectives], **{"seed": seed, **spec.params}
+        )
         return model, _ssl_record(model)
 
 
 def cell_seed(dataset: str, split: str, model: str, seed: int) -> int:
     """The model seed of a cell, derived from its labels and the suite seed (so adding a cell shifts no other)."""
-    from .runner import derive_seed
 
     return derive_seed("model", dataset, split, model, seed)
 
@@ -246,7 +259,7 @@ def fit_cell(
     Raises :class:`NotApplicable` or :class:`~ssl4rec.objectives.base.IncompatibleError` when the
     cell cannot run (by construction, or because the data lack what the model needs).
     """
-    from .evaluation import RankingValidator
+    from ..evaluation.evaluator import RankingValidator
 
     if spec.na:
         raise NotApplicable(spec.na)

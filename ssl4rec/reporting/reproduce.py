@@ -15,16 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from ..config import Suite
-from .leaderboard import _check_mergeable, pretty
-from .results import ResultsStore, atomic_write_bytes
+from ..running.plan import Suite
+from .leaderboard import _check_mergeable
+from .records import ResultsStore, atomic_write_bytes
+from .tables import pretty
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["reproduction_rows", "write_reproduction"]
 
 
-def reproduction_rows(suite: Suite, results: str | Path, tolerance: float = 0.10) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def reproduction_rows(
+    suite: Suite, results: str | Path, tolerance: float = 0.10
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows ``{model, metric, ours_mean, ours_std, n_seeds, published, rel_diff, within}`` and timing per model.
 
     Models are the labels of ``published.values``, then the labelled variants of
@@ -105,11 +108,15 @@ def _ordering_lines(suite: Suite, results: str | Path, rows: list[dict[str, Any]
             cmp = compare_models(store, better, worse, metric, pub.get("dataset"), pub.get("split"))
             p = f"{cmp[0]['wilcoxon_p']:.3g}" if cmp and cmp[0].get("n_pairs") else "–"
             holds = "yes" if w["ours_mean"] < b["ours_mean"] else "no"
-            out.append(f"| {worse} < {better} | {pretty(metric)} | {published} | {w['ours_mean']:.4f} vs {b['ours_mean']:.4f} | {holds} | {p} |")
+            out.append(
+                f"| {worse} < {better} | {pretty(metric)} | {published} | {w['ours_mean']:.4f} vs {b['ours_mean']:.4f} | {holds} | {p} |"
+            )
     return out
 
 
-def write_reproduction(suite: Suite, results: str | Path, out: str | Path, notes: str = "", tolerance: float = 0.10) -> list[Path]:
+def write_reproduction(
+    suite: Suite, results: str | Path, out: str | Path, notes: str = "", tolerance: float = 0.10
+) -> list[Path]:
     """Write ``out.md`` and ``out.csv`` for ``suite`` from the records in ``results``."""
     rows, timing = reproduction_rows(suite, results, tolerance)
     out = Path(out)
@@ -118,7 +125,17 @@ def write_reproduction(suite: Suite, results: str | Path, out: str | Path, notes
     w.writerow(["model", "metric", "ours_mean", "ours_std", "n_seeds", "published", "rel_diff"])
     for r in rows:
         fmt = lambda v: "" if v is None else f"{v:.6f}"  # noqa: E731
-        w.writerow([r["model"], r["metric"], fmt(r["ours_mean"]), fmt(r["ours_std"]), r["n_seeds"], f"{r['published']:.4f}", fmt(r["rel_diff"])])
+        w.writerow(
+            [
+                r["model"],
+                r["metric"],
+                fmt(r["ours_mean"]),
+                fmt(r["ours_std"]),
+                r["n_seeds"],
+                f"{r['published']:.4f}",
+                fmt(r["rel_diff"]),
+            ]
+        )
     pub = suite.published
     lines = [
         f"# Reproduction: {suite.name}",
@@ -135,7 +152,13 @@ def write_reproduction(suite: Suite, results: str | Path, out: str | Path, notes
         rel = "–" if r["rel_diff"] is None else f"{r['rel_diff']:+.1%}"
         mark = "·" if r["ours_mean"] is None else "✓" if r["within"] else "✗"  # a missing row is not a miss
         lines.append(f"| {r['model']} | {pretty(r['metric'])} | {ours} | {r['published']:.4f} | {rel} | {mark} |")
-    lines += ["", "## Training time on this machine", "", "| model | seeds | epochs (mean) | s/epoch | fit s (mean) |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Training time on this machine",
+        "",
+        "| model | seeds | epochs (mean) | s/epoch | fit s (mean) |",
+        "|---|---|---|---|---|",
+    ]
     for model, t in timing.items():
         spe = f"{t['seconds_per_epoch']:.2f}" if t["seconds_per_epoch"] else "–"
         lines.append(f"| {model} | {t['seeds']} | {t['epochs']:.0f} | {spe} | {t['fit_seconds']:.1f} |")

@@ -20,14 +20,24 @@ from typing import Any
 
 import yaml
 
-from ..config import ModelSpec, Suite
 from ..registry import ConfigError
 from .builders import builder_for, cell_seed, fit_cell
-from .runner import Runner, build_model, derive_seed
+from .plan import ModelSpec, Suite
+from .runner import Runner, build_model
+from .seeds import derive_seed
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["search_space_for", "apply_params", "tune", "best_params_path", "load_best", "load_best_params", "check_tuned", "storage_url"]
+__all__ = [
+    "search_space_for",
+    "apply_params",
+    "tune",
+    "best_params_path",
+    "load_best",
+    "load_best_params",
+    "check_tuned",
+    "storage_url",
+]
 
 
 def search_space_for(mspec: ModelSpec) -> dict[str, tuple]:
@@ -86,7 +96,11 @@ def _open_storage(url: str, attempts: int = 8) -> Any:
     from sqlalchemy.exc import SQLAlchemyError
 
     # Optuna >= 4.9 renamed the argument and the callback; older versions have only the first names
-    key = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in inspect.signature(RDBStorage.__init__).parameters else "failed_trial_callback"
+    key = (
+        "heartbeat_stale_trial_callback"
+        if "heartbeat_stale_trial_callback" in inspect.signature(RDBStorage.__init__).parameters
+        else "failed_trial_callback"
+    )
     retry = getattr(storages, "RetryHeartbeatStaleTrialCallback", None) or storages.RetryFailedTrialCallback
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "experimental" warnings of the callback
@@ -95,7 +109,9 @@ def _open_storage(url: str, attempts: int = 8) -> Any:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None, **kwargs)
+                return RDBStorage(
+                    url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None, **kwargs
+                )
         except SQLAlchemyError:
             if i == attempts - 1:
                 raise
@@ -191,7 +207,11 @@ def _tune(
                 config = _study_config(suite, dspec, sspec, mspec)
                 # A study of another split with the same data (e.g. sparsity p = 1 and its base
                 # split) is this cell's study: same trials, same validation values.
-                owner = key if f"{suite.name}/{key}" in existing else (_study_of_same_data(store, suite.name, key, config, fingerprint) or key)
+                owner = (
+                    key
+                    if f"{suite.name}/{key}" in existing
+                    else (_study_of_same_data(store, suite.name, key, config, fingerprint) or key)
+                )
                 space = search_space_for(mspec)
                 budget = min(trials, _space_size(space))
                 model_seed = cell_seed(dspec.label, owner.split("/")[1], mspec.label, seed)
@@ -224,7 +244,13 @@ def _tune(
                     defaults = _defaults(mspec, space)
                     study.enqueue_trial(defaults, user_attrs={"default": True, "default_keys": sorted(defaults)})
 
-                def objective(trial: Any, mspec: ModelSpec = mspec, space: dict = space, split: Any = split, model_seed: int = model_seed) -> float:
+                def objective(
+                    trial: Any,
+                    mspec: ModelSpec = mspec,
+                    space: dict = space,
+                    split: Any = split,
+                    model_seed: int = model_seed,
+                ) -> float:
                     keys = trial.user_attrs.get("default_keys", list(space))
                     params = {k: _suggest(trial, k, v) for k, v in space.items() if k in keys}
 
@@ -234,7 +260,14 @@ def _tune(
                             raise optuna.TrialPruned(f"pruned at epoch {epoch} ({value:.4f})")
 
                     t0 = time.perf_counter()
-                    fitted = fit_cell(apply_params(mspec, params), split, suite.protocol, model_seed, max_users=suite.validation.get("max_users"), callbacks=[report])
+                    fitted = fit_cell(
+                        apply_params(mspec, params),
+                        split,
+                        suite.protocol,
+                        model_seed,
+                        max_users=suite.validation.get("max_users"),
+                        callbacks=[report],
+                    )
                     value = fitted.model.fit_info.get("best_valid")
                     if value is None:
                         value = fitted.validator.evaluate(fitted.model)
@@ -256,12 +289,20 @@ def _tune(
                         callbacks=[_BudgetReached(budget, done_states)],
                         catch=(FloatingPointError,),
                     )
-                    before, (counted, repeats) = len(counted), _counted(study.get_trials(deepcopy=False, states=done_states), budget)
+                    before, (counted, repeats) = (
+                        len(counted),
+                        _counted(study.get_trials(deepcopy=False, states=done_states), budget),
+                    )
                     if not finished:
                         continue
                     if timeout is not None or len(counted) == before:
                         if len(counted) < budget:
-                            logger.warning("tune %s: stopped at %d of %d configurations (timeout, or the sampler found no new one)", key, len(counted), budget)
+                            logger.warning(
+                                "tune %s: stopped at %d of %d configurations (timeout, or the sampler found no new one)",
+                                key,
+                                len(counted),
+                                budget,
+                            )
                         break
                 # The first `budget` distinct trials to finish count; with several workers more may
                 # finish (a worker's running trial when another reached the budget): they are kept
@@ -269,10 +310,18 @@ def _tune(
                 complete = [t for t in counted if t.state == TrialState.COMPLETE]
                 if complete:
                     bt = max(complete, key=lambda t: (t.value, -t.number))
-                    best[key] = {"params": dict(bt.params), "value": float(bt.value), "trial": bt.number, "trials": len(counted), "repeats_skipped": repeats}
+                    best[key] = {
+                        "params": dict(bt.params),
+                        "value": float(bt.value),
+                        "trial": bt.number,
+                        "trials": len(counted),
+                        "repeats_skipped": repeats,
+                    }
                     if owner != key:
                         best[key]["study"] = owner
-                    logger.info("tune %s: best %s=%.4f at trial %d", key, suite.protocol.valid_metric, bt.value, bt.number)
+                    logger.info(
+                        "tune %s: best %s=%.4f at trial %d", key, suite.protocol.valid_metric, bt.value, bt.number
+                    )
                     if write_best and suite.path:  # after every study: a kill loses no finished study's result
                         _write_best(suite, trials, url, storage, key, best[key])
     if write_best and suite.path and best:
@@ -427,7 +476,9 @@ def _optimize(study: Any, objective: Any, key: str, **kwargs: Any) -> bool:
         logger.warning(
             "tune %s: trial %d was ended (%s) by another worker while this one was silent for longer than the "
             "heartbeat grace period (paused or starved of CPU); it is retried as a new trial, this worker goes on",
-            key, trial.number, trial.state.name,
+            key,
+            trial.number,
+            trial.state.name,
         )
         return False
     return True
@@ -478,7 +529,7 @@ def _check_study_config(study: Any, cfg: dict[str, Any], key: str) -> None:
 
 def _write_best(suite: Suite, trials: int, url: str, storage: str | None, key: str, entry: dict[str, Any]) -> None:
     """Merge one study's best parameters into ``<suite>.best.yaml`` (other cells are kept)."""
-    from .results import atomic_write_bytes
+    from ..reporting.records import atomic_write_bytes
 
     p = best_params_path(suite.path)
     doc = (yaml.safe_load(p.read_text()) or {}) if p.exists() else {}

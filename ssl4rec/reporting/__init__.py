@@ -1,0 +1,1 @@
+"""Reporting: run records and their store, leaderboards (Markdown / CSV / HTML), reproduction reports, exports."""

@@ -1,0 +1,1 @@
+"""Running suites: the cell plan (parse, validate), model builders, the runner, tuning, studies, tracking."""

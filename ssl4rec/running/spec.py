@@ -1,0 +1,55 @@
+"""What a suite's cells are made of: dataset / split references and model specs (plain, frozen data)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+__all__ = ["ComponentSpec", "ModelSpec"]
+
+
+def label_value(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return "-".join(label_value(x) for x in v)
+    if isinstance(v, dict):
+        return ",".join(f"{k}={label_value(x)}" for k, x in sorted(v.items()))
+    return str(v)
+
+
+@dataclasses.dataclass(frozen=True)
+class ComponentSpec:
+    """A dataset or split reference: registry name, parameters and display label."""
+
+    name: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    label: str = ""
+    preprocessing: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def key(self) -> str:
+        return json.dumps(
+            {"name": self.name, "params": self.params, "preprocessing": self.preprocessing}, sort_keys=True, default=str
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """A model cell: a baseline, a preset, or an encoder x objectives pair of the cross."""
+
+    label: str
+    kind: str
+    """``"baseline"``, ``"preset"`` or ``"cross"``."""
+    name: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    encoder: dict[str, Any] | None = None
+    objectives: tuple[dict[str, Any], ...] = ()
+    na: str | None = None
+    """Why the cell cannot run by construction (an encoder that cannot serve an objective), found at
+    load time; the runner records it as "n/a: reason". Not part of the cell id."""
+
+    def resolved(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": self.kind, "name": self.name, "params": self.params}
+        if self.encoder is not None:  # an explicit point of the cross (its encoder and objectives are its identity)
+            d["encoder"] = self.encoder
+            d["objectives"] = list(self.objectives)
+        return d

@@ -37,8 +37,8 @@ def test_report_from_records(tmp_path):
     out = tmp_path / "res"
     Runner(suite, out=out).run()
     recs = [r for r in ResultsStore(out).iter_records()]
-    pop = [r["metrics"]["ndcg@10"] for r in recs if r["model"]["label"] == "Pop"]
-    knn = [r["metrics"]["ndcg@10"] for r in recs if r["model"]["label"] == "ItemKNN"]
+    pop = [r.metrics["ndcg@10"] for r in recs if r.model_label == "Pop"]
+    knn = [r.metrics["ndcg@10"] for r in recs if r.model_label == "ItemKNN"]
     md, cs = write_reproduction(suite, out, tmp_path / "report")
     rows = {(r["model"], r["metric"]): r for r in csv.DictReader(cs.open())}
     assert list(next(csv.reader(cs.open()))) == ["model", "metric", "ours_mean", "ours_std", "n_seeds", "published", "rel_diff"]
@@ -75,7 +75,7 @@ def test_variant_rows_use_base_published_values(tmp_path):
     suite = load_suite(path)
     out = tmp_path / "res"
     Runner(suite, out=out).run()
-    variant = [r["metrics"]["hr@10"] for r in ResultsStore(out).iter_records() if r["model"]["label"] == "ItemKNN (k=5)"]
+    variant = [r.metrics["hr@10"] for r in ResultsStore(out).iter_records() if r.model_label == "ItemKNN (k=5)"]
     md, cs = write_reproduction(suite, out, tmp_path / "report")
     rows = {(r["model"], r["metric"]): r for r in csv.DictReader(cs.open())}
     row = rows[("ItemKNN (k=5)", "hr@10")]

@@ -44,15 +44,17 @@ def test_run_then_resume_skips_finished(tmp_path):
     recs = records(out)
     assert len(recs) == 12
     r = recs[0]
+    written = json.loads((out / r.path).read_text())
     for key in ("schema_version", "cell_id", "dataset", "split", "model", "seed", "protocol", "metrics", "versions", "git_commit", "fit_seconds", "eval_seconds", "peak_rss_mb"):
-        assert key in r, key
-    assert r["dataset"]["checksum"] and r["split"]["fingerprint"]
-    assert r["protocol"]["candidates"] == "full" and r["protocol"]["mask_history"] is True
-    assert 0 <= r["metrics"]["ndcg@10"] <= 1
+        assert key in written, key
+    assert written["schema_version"] == r.schema_version == 2 and "notes" not in written
+    assert r.dataset["checksum"] and r.split["fingerprint"]
+    assert r.protocol["candidates"] == "full" and r.protocol["mask_history"] is True
+    assert 0 <= r.metrics["ndcg@10"] <= 1
     per_user = ResultsStore(out).per_user(r)
     assert len(per_user["users"]) == len(per_user["ndcg@10"])
     # remove one record: only that cell runs again
-    victim = out / recs[3]["_path"]
+    victim = out / recs[3].path
     mtimes = {p: p.stat().st_mtime_ns for p in (out / "records").rglob("*.json")}
     victim.unlink()
     again = Runner(suite, out=out).run()
@@ -68,7 +70,7 @@ def test_same_split_for_all_models_and_seeds_differ(tmp_path):
     Runner(parse_suite(SUITE), out=out).run()
     fp = {}
     for r in records(out):
-        fp.setdefault((r["split"]["label"], r["seed"]), set()).add(r["split"]["fingerprint"])
+        fp.setdefault((r.split["label"], r.seed), set()).add(r.split["fingerprint"])
     assert all(len(v) == 1 for v in fp.values())
     assert fp[("random", 0)] != fp[("random", 1)]
 
@@ -88,12 +90,12 @@ def test_leaderboard_written_and_significance(tmp_path):
 def test_fit_that_waited_for_cores_is_marked(tmp_path):
     out = tmp_path / "res"
     Runner(parse_suite({**SUITE, "splits": ["leave_one_out"], "seeds": [0]}), out=out).run()
-    recs = {r["model"]["label"]: r for r in records(out)}
+    recs = {r.model_label: r for r in records(out)}
     bpr = recs["bpr"]
-    assert bpr["fit_cpu_seconds"] > 0 and bpr["machine"]["threads"] >= 1 and bpr["machine"]["load_avg_1m"] >= 0
+    assert bpr.fit_cpu_seconds > 0 and bpr.machine["threads"] >= 1 and bpr.machine["load_avg_1m"] >= 0
     # bpr's fit took 3 s of wall time but 1 s of CPU: it waited for cores; itemknn's did not
     for label, (wall, cpu) in {"bpr": (3.0, 1.0), "itemknn": (3.0, 2.9)}.items():
-        path = out / recs[label]["_path"]
+        path = out / recs[label].path
         rec = json.loads(path.read_text())
         rec.update(fit_seconds=wall, fit_cpu_seconds=cpu)
         path.write_text(json.dumps(rec))
@@ -151,7 +153,7 @@ def test_interrupted_run_resumes_without_corruption(tmp_path, boom):
     with pytest.raises(KeyboardInterrupt):
         Runner(parse_suite({**base, "models": ["pop", {"name": "boom-test", "params": {"mode": "interrupt"}}, "itemknn"]}), out=out).run()
     recs = records(out)
-    assert [r["model"]["label"] for r in recs] == ["pop"]
+    assert [r.model_label for r in recs] == ["pop"]
     assert not list(out.rglob("*.tmp"))
     again = Runner(parse_suite({**base, "models": ["pop", "itemknn"]}), out=out).run()
     assert [o.status for o in again] == ["skipped", "ok"]
@@ -228,24 +230,26 @@ def test_params_added_later_at_their_inert_value_still_merge(tmp_path):
     """A record written before item_repr / view_repr existed averages with one that has them at
     the value reproducing the old behaviour; any other value refuses."""
     from ssl4rec.reporting.leaderboard import _check_mergeable
+    from ssl4rec.reporting.records import RunRecord
 
     def rec(**extra):
         params = {"epochs": 3, "seed": 1, "objectives": [{"name": "contrastive", "temperature": 1.0}], **extra}
-        return {
-            "dataset": {"checksum": "x"},
-            "split": {"name": "s", "params": {}},
-            "protocol": {},
-            "model": {"params": params, "component_versions": {}},
-        }
+        return RunRecord(
+            cell_id="d/s/m/seed0",
+            status="ok",
+            dataset={"checksum": "x"},
+            split={"name": "s", "params": {}},
+            model={"params": params, "component_versions": {}},
+        )
 
     old = rec()
     new = rec(item_repr="id", text_encoder="sentence-transformers:all-MiniLM-L6-v2")
-    new["model"]["params"]["objectives"][0]["view_repr"] = "last"
+    new.model["params"]["objectives"][0]["view_repr"] = "last"
     _check_mergeable([old, new], "m")
     with pytest.raises(MergeError, match="model params"):
         _check_mergeable([old, rec(item_repr="text")], "m")
     flat = rec()
-    flat["model"]["params"]["objectives"][0]["view_repr"] = "flatten"
+    flat.model["params"]["objectives"][0]["view_repr"] = "flatten"
     with pytest.raises(MergeError, match="model params"):
         _check_mergeable([old, flat], "m")
 
@@ -376,8 +380,8 @@ def test_publish_supersede_keeps_the_newest_record_of_each_cell(tmp_path):
         publish(out, pub)
     publish(out, pub, supersede=True)
     recs = list(ResultsStore(pub).iter_records())
-    assert sorted(r["model"]["label"] for r in recs) == ["itemknn", "pop"]
-    assert next(r for r in recs if r["model"]["label"] == "itemknn")["model"]["params"]["k"] == 20
+    assert sorted(r.model_label for r in recs) == ["itemknn", "pop"]
+    assert next(r for r in recs if r.model_label == "itemknn").model["params"]["k"] == 20
     assert len(list((pub / "records").rglob("*.npz"))) == 2  # the old per-user file went with its record
     assert len(list((out / "records").rglob("*.json"))) == 3  # the results folder is left as it is
 
@@ -417,3 +421,33 @@ def test_publish_takes_several_suites_and_lists_each_ones_models(tmp_path):
     ta, tb = ((pub / ds / "leave_one_out.md").read_text() for ds in ("syn-a", "syn-b"))
     assert "| ease | 0 |" in ta and "itemknn" not in ta
     assert "| itemknn | 0 |" in tb and "ease" not in tb
+
+
+def test_records_of_schema_1_are_migrated_and_unknown_ones_refused(tmp_path):
+    from ssl4rec.reporting.records import SCHEMA_VERSION, RecordError, RunRecord, migrate
+
+    v1 = {
+        "schema_version": 1,
+        "cell_id": "d/s/m/seed0",
+        "status": "ok",
+        "model": {"label": "m"},
+        "metrics": {"ndcg@10": 0.5},
+        "notes": ["cannot score cold items: 3 of 9 test targets are items it cannot rank"],
+        "eval_info": {"unscorable_targets": 3},
+    }
+    r = RunRecord.from_dict(v1, "x.json")
+    assert r.schema_version == SCHEMA_VERSION == 2 and r.unscorable_targets == 3 and r.model_label == "m"
+    assert "notes" not in r.to_dict() and "notes" in v1  # the input is not changed
+    assert migrate({"schema_version": 2, "cell_id": "c", "status": "ok"})["schema_version"] == 2
+    with pytest.raises(RecordError, match=r"x.json: unknown record fields \['colour'\]"):
+        RunRecord.from_dict({**v1, "colour": 1}, "x.json")
+    with pytest.raises(RecordError, match="newer than this ssl4rec reads"):
+        RunRecord.from_dict({**v1, "schema_version": 99}, "x.json")
+    with pytest.raises(RecordError, match="not a record"):
+        RunRecord.from_dict({"schema_version": 2, "status": "ok"}, "x.json")
+    # the store skips an unreadable file with a warning and reads the rest
+    store = ResultsStore(tmp_path)
+    store.write(Path("d/s/m/seed0-x.json"), r)
+    (tmp_path / "records" / "d" / "s" / "m" / "seed1-x.json").write_text("[1, 2]")
+    assert [x.cell_id for x in store.iter_records()] == ["d/s/m/seed0"]
+    assert json.loads((tmp_path / "records/d/s/m/seed0-x.json").read_text())["schema_version"] == 2

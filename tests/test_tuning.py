@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from ssl4rec.reporting.leaderboard import build_tables, record_notes
-from ssl4rec.reporting.records import ResultsStore
+from ssl4rec.reporting.records import ResultsStore, RunRecord
 from ssl4rec.running.plan import load_suite, parse_suite
 from ssl4rec.running.runner import Runner
 from ssl4rec.running.tuning import load_best, load_best_params, tune
@@ -59,11 +59,11 @@ def test_tune_equal_budget_defaults_first_and_run_tuned(tmp_path):
     # run --tuned uses them, and each record says it was tuned, with how many trials
     outcomes = Runner(suite, out=out, tuning=load_best(path)).run()
     assert all(o.status == "ok" for o in outcomes)
-    recs = {r["model"]["label"]: r for r in ResultsStore(out).iter_records()}
+    recs = {r.model_label: r for r in ResultsStore(out).iter_records()}
     for k, v in params["synthetic/leave_one_out/itemknn"].items():
-        assert recs["itemknn"]["model"]["params"][k] == v
-    assert recs["bpr"]["tuning"]["trials"] == 3 and recs["bpr"]["tuning"]["params"] == params["synthetic/leave_one_out/bpr"]
-    assert recs["bpr"]["tuning"]["value"] == pytest.approx(best["synthetic/leave_one_out/bpr"]["value"])
+        assert recs["itemknn"].model["params"][k] == v
+    assert recs["bpr"].tuning["trials"] == 3 and recs["bpr"].tuning["params"] == params["synthetic/leave_one_out/bpr"]
+    assert recs["bpr"].tuning["value"] == pytest.approx(best["synthetic/leave_one_out/bpr"]["value"])
     table = build_tables(ResultsStore(out))[0]
     assert any(n.startswith("tuned (3 trials") for r in table.rows if r.model == "bpr" for n in r.notes)
     assert "no parameters to tune" in next(r for r in table.rows if r.model == "pop").notes
@@ -115,7 +115,7 @@ def test_selected_models_tune_and_merge_best_params(tmp_path):
     # a cell without tuned parameters is refused, not silently run with defaults
     (tmp_path / "suite.best.yaml").write_text((tmp_path / "suite.best.yaml").read_text().replace("synthetic/leave_one_out/pop", "synthetic/leave_one_out/gone"))
     assert main(["run", str(path), "--tuned", "--out", str(out), "--models", "pop,bpr"]) == 2
-    assert {r["model"]["label"] for r in ResultsStore(out).iter_records()} == {"bpr"}
+    assert {r.model_label for r in ResultsStore(out).iter_records()} == {"bpr"}
     with pytest.raises(ConfigError, match="Did you mean 'itemknn'"):
         load_suite(path).select(models=["itemkn"])
     with pytest.raises(ConfigError, match="seeds"):
@@ -283,9 +283,9 @@ def test_wandb_offline_run_directory(tmp_path, monkeypatch):
     suite = parse_suite({**SUITE, "models": [{"name": "bpr", "params": {"epochs": 2}}]})
     Runner(suite, out=out, trackers=[tracker]).run()
     rec = next(ResultsStore(out).iter_records())
-    assert rec["wandb"]["mode"] == "offline" and rec["wandb"]["run_id"]
+    assert rec.wandb["mode"] == "offline" and rec.wandb["run_id"]
     runs = list((out / "wandb").glob("offline-run-*"))
-    assert runs and any(rec["wandb"]["run_id"] in r.name for r in runs)
+    assert runs and any(rec.wandb["run_id"] in r.name for r in runs)
 
 
 def test_significance_marks_on_constructed_case(tmp_path):
@@ -310,7 +310,7 @@ def test_significance_marks_on_constructed_case(tmp_path):
             "metrics": {"ndcg@10": float(vals.mean())},
             "fit_seconds": 1.0,
         }
-        store.write(Path(f"d/s/{name}/seed0-x.json"), rec, {"users": users, "ndcg@10": vals.astype(np.float32)})
+        store.write(Path(f"d/s/{name}/seed0-x.json"), RunRecord.from_dict(rec), {"users": users, "ndcg@10": vals.astype(np.float32)})
     (table,) = build_tables(store)
     rows = {r.model: r for r in table.rows}
     best = max(rows.values(), key=lambda r: r.mean["ndcg@10"]).model
@@ -343,7 +343,7 @@ def test_compare_models_paired_over_seed_user_pairs(tmp_path):
                 "model": {"label": name, "params": {}, "component_versions": {}},
                 "metrics": {"cold/ndcg@10": float(v.mean())},
             }
-            store.write(Path(f"d/s/{name}/seed{seed}-x.json"), rec, {"users": users, "cold/ndcg@10": v.astype(np.float32)})
+            store.write(Path(f"d/s/{name}/seed{seed}-x.json"), RunRecord.from_dict(rec), {"users": users, "cold/ndcg@10": v.astype(np.float32)})
     (row,) = compare_models(store, "A", "B", "cold/ndcg@10")
     assert row["n_pairs"] == 400 and row["n_seeds"] == 2
     assert row["diff"] == pytest.approx(0.05 * 150 / 200, abs=1e-6)
@@ -383,11 +383,11 @@ def test_a_model_that_cannot_score_any_test_target_is_not_tuned(tmp_path):
     # run --tuned runs the default configuration and says why it was not tuned
     outcomes = Runner(load_suite(path), out=out, tuning=load_best(path)).run()
     assert all(o.status == "ok" for o in outcomes)
-    recs = {r["model"]["label"]: r for r in ResultsStore(out).iter_records()}
-    assert recs["bpr"]["metrics"]["ndcg@10"] == 0.0 and recs["bpr"]["tuning"]["skipped"]
+    recs = {r.model_label: r for r in ResultsStore(out).iter_records()}
+    assert recs["bpr"].metrics["ndcg@10"] == 0.0 and recs["bpr"].tuning["skipped"]
     assert any(n.startswith("not tuned, default configuration") for n in record_notes(recs["bpr"]))
-    assert "notes" not in recs["bpr"]  # facts are stored as fields, formatted only in reporting
-    assert recs["content"]["metrics"]["ndcg@10"] > 0.0
+    assert "notes" not in recs["bpr"].to_dict()  # facts are stored as fields, formatted only in reporting
+    assert recs["content"].metrics["ndcg@10"] > 0.0
 
 
 def test_a_split_with_the_same_data_reuses_the_study(tmp_path):
@@ -417,8 +417,8 @@ def test_a_split_with_the_same_data_reuses_the_study(tmp_path):
     assert len(optuna.load_study(study_name="tunetiny/synthetic/random/bpr", storage=storage).trials) == 2
     outcomes = Runner(only_p1, out=out, tuning=load_best(path)).run()
     assert all(o.status == "ok" for o in outcomes)
-    rec = next(r for r in ResultsStore(out).iter_records() if r["model"]["label"] == "bpr")
-    assert rec["tuning"]["study"] == "synthetic/random/bpr"
+    rec = next(r for r in ResultsStore(out).iter_records() if r.model_label == "bpr")
+    assert rec.tuning["study"] == "synthetic/random/bpr"
     assert any("study of random, same data" in n for n in record_notes(rec))
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .html import render_index
-from .records import ResultsStore, atomic_write_bytes, safe_name
+from .records import ResultsStore, RunRecord, atomic_write_bytes, comparable_params, safe_name
 from .tables import CONTENDED, Row, Table, pretty
 
 logger = logging.getLogger(__name__)
@@ -36,11 +36,11 @@ class MergeError(ValueError):
     """Records that must not be averaged together (different data, split, protocol or versions)."""
 
 
-def record_notes(record: dict[str, Any]) -> list[str]:
+def record_notes(record: RunRecord) -> list[str]:
     """The short notes of a finished cell, formatted from its structured fields (``tuning``,
     ``eval_info``): how it was tuned, and whether it could not score some test targets."""
     out = []
-    tuned = record.get("tuning")
+    tuned = record.tuning
     if tuned and tuned.get("skipped"):
         out.append(f"not tuned, default configuration ({tuned['skipped']})")
     elif tuned:
@@ -50,63 +50,28 @@ def record_notes(record: dict[str, Any]) -> list[str]:
             out.append("no parameters to tune")
         else:
             out.append(f"tuned ({n} trial{'' if n == 1 else 's'}, {tuned.get('metric') or 'valid'}{shared})")
-    if (record.get("eval_info") or {}).get("unscorable_targets"):
+    if record.unscorable_targets:
         out.append("cannot score cold items")
     return out
 
 
-# Parameters added after records existed, at the value that reproduces the earlier behaviour
-# exactly: a record without the key and a record with the key at this value describe the same
-# model, so they may be averaged. Any other value still makes records differ.
-INERT_DEFAULTS: dict[str, Any] = {
-    "item_repr": "id",  # text-aware item representations (absent = ID embeddings only)
-    "text_encoder": "sentence-transformers:all-MiniLM-L6-v2",  # only read when item text is used
-    "view_repr": "last",  # contrastive views compared by the last hidden state
-    "mask_value": "token",  # contrastive mask augmentation writes the mask token
-    "train_windows": "last",  # one training window per user (the most recent max_len + 1 items)
-    "length_chunks": 4,  # shuffled batches computed in length-sorted chunks: same loss and gradients
-    "pretrain_batch_size": None,  # pretraining batches = batch_size
-    "positions": "all",  # next_item predicts at every position
-    "substitute_ratio": 0.1,  # contrastive options read only by the substitute / insert augmentations
-    "insert_ratio": 0.4,
-    "item_similarity": "offline",
-    "online_after": 0,
-}
-
-
-def _without_seed(params: Any) -> Any:
-    """Model params minus per-cell seeds (which differ across seeds by design) and minus
-    :data:`INERT_DEFAULTS` at their inert value."""
-    if isinstance(params, dict):
-        return {
-            k: _without_seed(v)
-            for k, v in params.items()
-            if k != "seed" and not (k in INERT_DEFAULTS and v == INERT_DEFAULTS[k])
-        }
-    if isinstance(params, list):
-        return [_without_seed(v) for v in params]
-    return params
-
-
-def _consistency_key(rec: dict[str, Any]) -> dict[str, Any]:
+def _consistency_key(rec: RunRecord) -> dict[str, Any]:
     return {
-        "dataset checksum": rec["dataset"].get("checksum"),
-        "split": json.dumps(
-            {"name": rec["split"].get("name"), "params": rec["split"].get("params")}, sort_keys=True, default=str
-        ),
-        "protocol": json.dumps(rec.get("protocol"), sort_keys=True),
-        "component versions": json.dumps(rec["model"].get("component_versions"), sort_keys=True),
-        "model params": json.dumps(_without_seed(rec["model"].get("params")), sort_keys=True, default=str),
+        "dataset checksum": rec.dataset.get("checksum"),
+        "split": json.dumps({"name": rec.split.get("name"), "params": rec.split.get("params")}, sort_keys=True, default=str),
+        "protocol": json.dumps(rec.protocol, sort_keys=True),
+        "component versions": json.dumps(rec.model.get("component_versions"), sort_keys=True),
+        "model params": json.dumps(comparable_params(rec.model.get("params")), sort_keys=True, default=str),
     }
 
 
-def _check_mergeable(recs: list[dict[str, Any]], what: str) -> None:
+def _check_mergeable(recs: list[RunRecord], what: str) -> None:
     keys = [_consistency_key(r) for r in recs]
     for field in keys[0]:
         values = {k[field] for k in keys}
         if len(values) > 1:
-            paths = ", ".join(r.get("_path", "?") for r in recs)
-            seeds = [r.get("seed") for r in recs]
+            paths = ", ".join(r.path or "?" for r in recs)
+            seeds = [r.seed for r in recs]
             hint = (
                 " Several records share a seed (a re-run after re-tuning?): `publish RESULTS_DIR --to DIR --supersede` "
                 "publishes only the newest record of each seed."
@@ -130,7 +95,7 @@ def holm(pvalues: list[float]) -> list[float]:
     return adj.tolist()
 
 
-def _paired_values(store: ResultsStore, recs: list[dict[str, Any]], metric: str) -> dict[tuple[int, int], float]:
+def _paired_values(store: ResultsStore, recs: list[RunRecord], metric: str) -> dict[tuple[int, int], float]:
     out = {}
     for r in recs:
         pu = store.per_user(r)
@@ -138,7 +103,7 @@ def _paired_values(store: ResultsStore, recs: list[dict[str, Any]], metric: str)
             continue
         for u, v in zip(pu["users"].tolist(), pu[metric].tolist(), strict=True):
             if not math.isnan(v):
-                out[(r["seed"], u)] = v
+                out[(r.seed, u)] = v
     return out
 
 
@@ -155,11 +120,11 @@ def compare_models(
     """
     from scipy import stats
 
-    groups: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    groups: dict[tuple[str, str], dict[str, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
     for r in store.iter_records():
-        if r.get("status") != "ok":
+        if not r.ok:
             continue
-        ds, sp, model = r["dataset"]["label"], table_split(r), r["model"]["label"]
+        ds, sp, model = r.dataset_label, table_split(r), r.model_label
         if model in (a, b) and (dataset is None or ds == dataset) and (split is None or sp == split):
             groups[(ds, sp)][model].append(r)
     out = []
@@ -168,7 +133,7 @@ def compare_models(
             continue
         for m in (a, b):
             _check_mergeable(models[m], f"{ds}/{sp}/{m}")
-        if models[a][0]["dataset"]["checksum"] != models[b][0]["dataset"]["checksum"]:
+        if models[a][0].dataset.get("checksum") != models[b][0].dataset.get("checksum"):
             raise MergeError(f"refusing to compare {a} and {b} on {ds}/{sp}: dataset checksums differ")
         va, vb = _paired_values(store, models[a], metric), _paired_values(store, models[b], metric)
         common = sorted(set(va) & set(vb))
@@ -234,130 +199,142 @@ def build_tables(
 
     ``expected``: {dataset label: model labels} that every table of that dataset lists, as
     "missing" rows when they have no record (e.g. a suite's models not run yet)."""
-    from scipy import stats
-
-    records = [r for r in store.iter_records(include_failed=True)]
-    by_table: dict[tuple[str, str], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
-    models_by_dataset: dict[str, list[str]] = defaultdict(list)
-    for r in records:
-        if r.get("status") == "failed":
-            ds, sp, model = r["cell_id"].split("/")[:3]
-            by_table[(ds, sp)][model].append(r)
-            continue
-        ds, sp, model = r["dataset"]["label"], table_split(r), r["model"]["label"]
-        by_table[(ds, sp)][model].append(r)
-        if model not in models_by_dataset[ds]:
-            models_by_dataset[ds].append(model)
+    records = list(store.iter_records(include_failed=True))
+    by_table, models_by_dataset = _group_records(records)
     for ds, labels in (expected or {}).items():
         models_by_dataset[ds] += [m for m in labels if m not in models_by_dataset[ds]]
     tables = []
     for (ds, sp), models in sorted(by_table.items()):
-        ok_recs = [r for rs in models.values() for r in rs if r.get("status") == "ok"]
-        present_metrics = set().union(*[r["metrics"].keys() for r in ok_recs]) if ok_recs else set()
-        cols = [c for c in columns if c in present_metrics]
-        # metrics registered beyond the built-ins (plugins): shown at K = 10 (or without K)
-        from ..evaluation.metrics import ALL_METRICS
-
-        cols += sorted(
-            c
-            for c in present_metrics
-            if "/" not in c
-            and c.partition("@")[0] not in ALL_METRICS
-            and c not in cols
-            and (c.endswith("@10") or "@" not in c)
-        )
-        for sub in ("cold", "warm"):
-            if f"{sub}/{primary}" in present_metrics:
-                cols.append(f"{sub}/{primary}")
-        rows: list[Row] = []
-        header: dict[str, Any] = {}
+        cols = _table_columns([r for rs in models.values() for r in rs if r.ok], columns, primary)
         # a table lists the models with records on it and the expected ones (a model run on another
         # split only, e.g. by another suite, is not "missing" here)
         wanted = set(models) | set((expected or {}).get(ds, []))
-        for model in [m for m in models_by_dataset.get(ds, []) if m in wanted] + sorted(
-            set(models) - set(models_by_dataset.get(ds, []))
-        ):
+        listed = models_by_dataset.get(ds, [])
+        rows, header = [], {}
+        for model in [m for m in listed if m in wanted] + sorted(set(models) - set(listed)):
             recs = models.get(model, [])
-            ok = [r for r in recs if r.get("status") == "ok"]
+            rows.append(_model_row(model, recs, cols, f"{ds}/{sp}/{model}"))
+            ok = [r for r in recs if r.ok]
             if ok:
-                _check_mergeable(ok, f"{ds}/{sp}/{model}")
-                row = Row(model=model, status="ok", n_seeds=len({r["seed"] for r in ok}))
-                for c in cols:
-                    vals = [r["metrics"].get(c) for r in ok]
-                    vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
-                    if vals:
-                        row.mean[c] = float(np.mean(vals))
-                        row.std[c] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
-                row.fit_seconds = float(np.mean([r.get("fit_seconds", 0.0) for r in ok]))
-                spe = [r.get("fit_info", {}).get("seconds_per_epoch") for r in ok]
-                spe = [s for s in spe if s]
-                row.seconds_per_epoch = float(np.mean(spe)) if spe else None
-                cpu = [r.get("fit_cpu_seconds") for r in ok]
-                if all(c is not None for c in cpu):
-                    row.fit_cpu_seconds = float(np.mean(cpu))
-                    row.contended = any(
-                        r["fit_seconds"] > CONTENDED * max(r["fit_cpu_seconds"], 1e-3)
-                        for r in ok
-                        if r["fit_seconds"] > 1.0
-                    )
-                row.notes = sorted({n for r in ok for n in record_notes(r)})
-                row.records = [r["_path"] for r in ok]
-                if not header:
-                    r0 = ok[0]
-                    header = {
-                        "dataset": ds,
-                        "checksum": r0["dataset"]["checksum"],
-                        "counts": r0["dataset"].get("counts"),
-                        "split": r0["split"]["name"],
-                        "split_params": r0["split"]["params"],
-                        "split_counts": r0["split"].get("counts"),
-                        "protocol": r0["protocol"].get("label"),
-                        "protocol_full": r0["protocol"],
-                    }
-                else:
-                    if header["checksum"] != ok[0]["dataset"]["checksum"]:
-                        raise MergeError(f"refusing to put {ds}/{sp} models on one table: dataset checksums differ")
-                    if header["protocol"] != ok[0]["protocol"].get("label"):
-                        raise MergeError(f"refusing to put {ds}/{sp} models on one table: protocols differ")
-            elif any(r.get("status") == "n/a" for r in recs):
-                row = Row(
-                    model=model,
-                    status="n/a",
-                    notes=sorted({r.get("reason", "") for r in recs if r.get("status") == "n/a"}),
-                )
-                row.records = [r["_path"] for r in recs]
-            elif recs:
-                row = Row(model=model, status="failed", notes=sorted({r.get("error", "")[:160] for r in recs}))
-            else:
-                row = Row(model=model, status="missing")
-            rows.append(row)
+                header = _table_header(header, ok[0], ds, f"{ds}/{sp}")
         order = {"ok": 0, "n/a": 1, "failed": 2, "missing": 3}
         rows.sort(key=lambda r: (order[r.status], -r.mean.get(primary, -math.inf), r.model))
-        ok_rows = [r for r in rows if r.status == "ok" and primary in r.mean]
-        if len(ok_rows) > 1:
-            best = max(ok_rows, key=lambda r: r.mean[primary])
-            best_vals = _paired_values(store, [rec for rec in models[best.model] if rec.get("status") == "ok"], primary)
-            tested, pvals = [], []
-            for row in ok_rows:
-                if row is best:
-                    continue
-                vals = _paired_values(store, [rec for rec in models[row.model] if rec.get("status") == "ok"], primary)
-                common = sorted(set(vals) & set(best_vals))
-                if len(common) < 10:
-                    continue
-                a = np.array([best_vals[k] for k in common])
-                b = np.array([vals[k] for k in common])
-                if np.allclose(a, b):
-                    p = 1.0
-                else:
-                    p = float(stats.wilcoxon(a, b, zero_method="wilcox").pvalue)
-                tested.append(row)
-                pvals.append(p)
-            for row, p in zip(tested, holm(pvals) if pvals else [], strict=True):
-                row.p_value = p
-                row.significant = p < alpha
+        _mark_significance(store, rows, models, primary, alpha)
         tables.append(Table(dataset=ds, split=sp, header=header, columns=cols, rows=rows, primary=primary))
     return tables
+
+
+def _group_records(
+    records: list[RunRecord],
+) -> tuple[dict[tuple[str, str], dict[str, list[RunRecord]]], dict[str, list[str]]]:
+    """Records by table (dataset, table split) and model label; each dataset's model labels in first-seen order."""
+    by_table: dict[tuple[str, str], dict[str, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
+    models_by_dataset: dict[str, list[str]] = defaultdict(list)
+    for r in records:
+        if r.status == "failed":
+            ds, sp, model = r.cell_id.split("/")[:3]
+            by_table[(ds, sp)][model].append(r)
+            continue
+        ds, sp, model = r.dataset_label, table_split(r), r.model_label
+        by_table[(ds, sp)][model].append(r)
+        if model not in models_by_dataset[ds]:
+            models_by_dataset[ds].append(model)
+    return by_table, models_by_dataset
+
+
+def _table_columns(ok_recs: list[RunRecord], columns: tuple[str, ...], primary: str) -> list[str]:
+    """The metric columns of a table: the wanted ones recorded, plugin metrics at K = 10, cold / warm primary."""
+    from ..evaluation.metrics import ALL_METRICS
+
+    present = set().union(*[r.metrics.keys() for r in ok_recs]) if ok_recs else set()
+    cols = [c for c in columns if c in present]
+    cols += sorted(
+        c
+        for c in present
+        if "/" not in c and c.partition("@")[0] not in ALL_METRICS and c not in cols and (c.endswith("@10") or "@" not in c)
+    )
+    return cols + [f"{sub}/{primary}" for sub in ("cold", "warm") if f"{sub}/{primary}" in present]
+
+
+def _model_row(model: str, recs: list[RunRecord], cols: list[str], what: str) -> Row:
+    """One model's row: seed means and stds of its finished records, else n/a, failed or missing."""
+    ok = [r for r in recs if r.ok]
+    if not ok:
+        if any(r.status == "n/a" for r in recs):
+            notes = sorted({r.reason or "" for r in recs if r.status == "n/a"})
+            return Row(model=model, status="n/a", notes=notes, records=[r.path or "" for r in recs])
+        if recs:
+            return Row(model=model, status="failed", notes=sorted({(r.error or "")[:160] for r in recs}))
+        return Row(model=model, status="missing")
+    _check_mergeable(ok, what)
+    row = Row(model=model, status="ok", n_seeds=len({r.seed for r in ok}))
+    for c in cols:
+        vals = [r.metrics.get(c) for r in ok]
+        vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
+        if vals:
+            row.mean[c] = float(np.mean(vals))
+            row.std[c] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+    row.fit_seconds = float(np.mean([r.fit_seconds or 0.0 for r in ok]))
+    spe = [s for s in (r.fit_info.get("seconds_per_epoch") for r in ok) if s]
+    row.seconds_per_epoch = float(np.mean(spe)) if spe else None
+    cpu = [r.fit_cpu_seconds for r in ok]
+    if all(c is not None for c in cpu):
+        row.fit_cpu_seconds = float(np.mean(cpu))
+        row.contended = any(
+            r.fit_seconds > CONTENDED * max(r.fit_cpu_seconds, 1e-3) for r in ok if (r.fit_seconds or 0.0) > 1.0
+        )
+    row.notes = sorted({n for r in ok for n in record_notes(r)})
+    row.records = [r.path or "" for r in ok]
+    return row
+
+
+def _table_header(header: dict[str, Any], r0: RunRecord, ds: str, what: str) -> dict[str, Any]:
+    """The table's header from its first finished record; later models must share its data and protocol."""
+    if not header:
+        return {
+            "dataset": ds,
+            "checksum": r0.dataset["checksum"],
+            "counts": r0.dataset.get("counts"),
+            "split": r0.split["name"],
+            "split_params": r0.split["params"],
+            "split_counts": r0.split.get("counts"),
+            "protocol": r0.protocol.get("label"),
+            "protocol_full": r0.protocol,
+        }
+    if header["checksum"] != r0.dataset["checksum"]:
+        raise MergeError(f"refusing to put {what} models on one table: dataset checksums differ")
+    if header["protocol"] != r0.protocol.get("label"):
+        raise MergeError(f"refusing to put {what} models on one table: protocols differ")
+    return header
+
+
+def _mark_significance(
+    store: ResultsStore, rows: list[Row], models: dict[str, list[RunRecord]], primary: str, alpha: float
+) -> None:
+    """Each row against the best by a paired Wilcoxon test over (seed, user) values, Holm-corrected."""
+    from scipy import stats
+
+    ok_rows = [r for r in rows if r.status == "ok" and primary in r.mean]
+    if len(ok_rows) < 2:
+        return
+    best = max(ok_rows, key=lambda r: r.mean[primary])
+    best_vals = _paired_values(store, [rec for rec in models[best.model] if rec.ok], primary)
+    tested, pvals = [], []
+    for row in ok_rows:
+        if row is best:
+            continue
+        vals = _paired_values(store, [rec for rec in models[row.model] if rec.ok], primary)
+        common = sorted(set(vals) & set(best_vals))
+        if len(common) < 10:
+            continue
+        a = np.array([best_vals[k] for k in common])
+        b = np.array([vals[k] for k in common])
+        p = 1.0 if np.allclose(a, b) else float(stats.wilcoxon(a, b, zero_method="wilcox").pvalue)
+        tested.append(row)
+        pvals.append(p)
+    for row, p in zip(tested, holm(pvals) if pvals else [], strict=True):
+        row.p_value = p
+        row.significant = p < alpha
 
 
 def _fmt(row: Row, c: str, best: float | None) -> str:
@@ -539,54 +516,54 @@ def publish(
     src = ResultsStore(results)
     dst = Path(to)
     copied = 0
-    recs = [r for r in src.iter_records() if not datasets or r.get("dataset", {}).get("label") in datasets]
+    recs = [r for r in src.iter_records() if not datasets or r.dataset_label in datasets]
     if supersede:
-        newest: dict[tuple, dict[str, Any]] = {}
-        for r in sorted(recs, key=lambda r: (str(r.get("time", "")), r["_path"])):
+        newest: dict[tuple, RunRecord] = {}
+        for r in sorted(recs, key=lambda r: (r.time, r.path or "")):
             newest[_cell_of(r)] = r
         logger.info("supersede: %d of %d records in %s are the newest of their cell", len(newest), len(recs), results)
         recs = list(newest.values())
     for rec in recs:
-        rel = Path(rec["_path"])
+        rel = Path(rec.path or "")
         target = dst / rel
         if target.exists() and target.resolve() == (Path(results) / rel).resolve():
             continue  # publishing a folder into itself: its records stay, its tables are regenerated
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(Path(results) / rel, target)
-        if rec.get("per_user_file"):
-            npz = (Path(results) / rel).with_name(rec["per_user_file"])
+        if rec.per_user_file:
+            npz = (Path(results) / rel).with_name(rec.per_user_file)
             if npz.exists():
-                shutil.copy2(npz, target.with_name(rec["per_user_file"]))
+                shutil.copy2(npz, target.with_name(rec.per_user_file))
         copied += 1
     logger.info("published %d records from %s into %s", copied, results, dst / "records")
     if supersede:
-        keep = {_cell_of(r): Path(r["_path"]) for r in recs}
+        keep = {_cell_of(r): Path(r.path or "") for r in recs}
         removed = []
         for old in ResultsStore(dst).iter_records():
             cell = _cell_of(old)
-            if cell in keep and Path(old["_path"]) != keep[cell]:
-                path = dst / old["_path"]
-                if old.get("per_user_file"):
-                    path.with_name(old["per_user_file"]).unlink(missing_ok=True)
+            if cell in keep and Path(old.path or "") != keep[cell]:
+                path = dst / (old.path or "")
+                if old.per_user_file:
+                    path.with_name(old.per_user_file).unlink(missing_ok=True)
                 path.unlink()
-                removed.append(old["_path"])
+                removed.append(old.path)
         for r in removed:
             logger.info("superseded (removed): %s", r)
         logger.info("supersede: removed %d older records from %s", len(removed), dst / "records")
     return write_leaderboards(dst, dst, expected=expected)
 
 
-def _cell_of(rec: dict[str, Any]) -> tuple:
+def _cell_of(rec: RunRecord) -> tuple:
     """(dataset, table split, model label, seed) of a record: what one leaderboard cell averages over seeds."""
-    return (rec["dataset"]["label"], table_split(rec), rec["model"]["label"], rec.get("seed"))
+    return (rec.dataset_label, table_split(rec), rec.model_label, rec.seed)
 
 
-def table_split(rec: dict[str, Any]) -> str:
+def table_split(rec: RunRecord) -> str:
     """The table a record belongs to within its dataset: its split label, qualified by the protocol
     when that is not the default (full ranking, history masked), so records of one model under full
     and sampled ranking stand in two tables instead of being refused (or superseded) as one cell."""
-    sp = rec["split"]["label"]
-    proto = rec.get("protocol") or {}
+    sp = rec.split_label
+    proto = rec.protocol
     tags = []
     if proto.get("candidates", "full") != "full":
         tags.append(f"sampled-{proto.get('n_negatives')}-{proto.get('sampling', 'uniform')}")

@@ -8,10 +8,17 @@ Layout under a results folder::
 
 A record exists only when the cell finished; re-running a suite skips cells whose record
 exists, so a killed run resumes. Records from several machines merge by copying folders.
+
+A record is a :class:`RunRecord`. This module is the only one that reads or writes record
+files: older schema versions are migrated here when read (:func:`migrate`), and
+:data:`INERT_DEFAULTS` says which model parameters added since records existed leave a record's
+meaning unchanged at their default. Reporting formats the structured fields (n/a reason, tuning,
+unscorable targets); no prose is stored.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -26,11 +33,177 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: typed :class:`RunRecord`; the prose ``notes`` of version 1 are gone (their content is in
+``reason``, ``tuning`` and ``eval_info``)."""
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-__all__ = ["SCHEMA_VERSION", "ResultsStore", "config_hash", "safe_name", "atomic_write_bytes"]
+__all__ = [
+    "INERT_DEFAULTS",
+    "SCHEMA_VERSION",
+    "RecordError",
+    "ResultsStore",
+    "RunRecord",
+    "atomic_write_bytes",
+    "comparable_params",
+    "config_hash",
+    "migrate",
+    "safe_name",
+]
+
+# Parameters added after records existed, at the value that reproduces the earlier behaviour
+# exactly: a record without the key and a record with the key at this value describe the same
+# model, so they may be averaged. Any other value still makes records differ.
+INERT_DEFAULTS: dict[str, Any] = {
+    "item_repr": "id",  # text-aware item representations (absent = ID embeddings only)
+    "text_encoder": "sentence-transformers:all-MiniLM-L6-v2",  # only read when item text is used
+    "view_repr": "last",  # contrastive views compared by the last hidden state
+    "mask_value": "token",  # contrastive mask augmentation writes the mask token
+    "train_windows": "last",  # one training window per user (the most recent max_len + 1 items)
+    "length_chunks": 4,  # shuffled batches computed in length-sorted chunks: same loss and gradients
+    "pretrain_batch_size": None,  # pretraining batches = batch_size
+    "positions": "all",  # next_item predicts at every position
+    "substitute_ratio": 0.1,  # contrastive options read only by the substitute / insert augmentations
+    "insert_ratio": 0.4,
+    "item_similarity": "offline",
+    "online_after": 0,
+    "pool": "real",  # intent_contrastive: mean over real positions
+    "assign": "epoch",  # intent_contrastive: intents from the epoch's clustering pass
+    "share_views": False,  # intent_contrastive: its own views
+}
+
+
+def comparable_params(params: Any) -> Any:
+    """Model params minus per-cell seeds (which differ across seeds by design) and minus
+    :data:`INERT_DEFAULTS` at their inert value: equal for records that describe the same model."""
+    if isinstance(params, dict):
+        return {
+            k: comparable_params(v)
+            for k, v in params.items()
+            if k != "seed" and not (k in INERT_DEFAULTS and v == INERT_DEFAULTS[k])
+        }
+    if isinstance(params, list):
+        return [comparable_params(v) for v in params]
+    return params
+
+
+class RecordError(ValueError):
+    """A record file that cannot be read as a :class:`RunRecord` (the message names the file)."""
+
+
+def _v1_to_v2(d: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 -> 2: drop the prose ``notes`` (formatted from structured fields since)."""
+    d = {k: v for k, v in d.items() if k != "notes"}
+    d["schema_version"] = 2
+    return d
+
+
+#: ``{version: function}`` turning a record dict of that version into the next version's.
+MIGRATIONS = {1: _v1_to_v2}
+
+
+def migrate(d: dict[str, Any], where: str = "<record>") -> dict[str, Any]:
+    """A record dict of any known schema version, brought to :data:`SCHEMA_VERSION`."""
+    version = int(d.get("schema_version", 1))
+    if version > SCHEMA_VERSION:
+        raise RecordError(f"{where}: schema version {version} is newer than this ssl4rec reads ({SCHEMA_VERSION}); upgrade ssl4rec")
+    while version < SCHEMA_VERSION:
+        d = MIGRATIONS[version](d)
+        version = int(d["schema_version"])
+    return d
+
+
+@dataclasses.dataclass
+class RunRecord:
+    """One cell's outcome: what ran (data, split, model, seeds, protocol, versions) and what it scored.
+
+    ``status`` is ``"ok"`` (metrics, fit and evaluation details), ``"n/a"`` (``reason``: the cell
+    cannot run by construction or the data lack what the model needs) or ``"failed"`` (``error``,
+    ``traceback``; kept under ``failed/``, never averaged). ``path`` is where the store read the
+    record (relative to the results folder); it is not written.
+    """
+
+    cell_id: str
+    status: str
+    suite: str = ""
+    dataset: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """name, label, params, checksum, source_files, preprocessing, counts"""
+    split: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """name, label, params, seed, fingerprint, counts"""
+    model: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """label, kind, name, spec (as the suite gives it), params (resolved), component_versions"""
+    seed: int | None = None
+    model_seed: int | None = None
+    protocol: dict[str, Any] = dataclasses.field(default_factory=dict)
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)
+    git_commit: str | None = None
+    host: str = ""
+    time: str = ""
+    reason: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+    tuning: dict[str, Any] | None = None
+    metrics: dict[str, float | None] = dataclasses.field(default_factory=dict)
+    eval_info: dict[str, Any] = dataclasses.field(default_factory=dict)
+    fit_info: dict[str, Any] = dataclasses.field(default_factory=dict)
+    fit_seconds: float | None = None
+    fit_cpu_seconds: float | None = None
+    machine: dict[str, Any] = dataclasses.field(default_factory=dict)
+    eval_seconds: float | None = None
+    peak_rss_mb: float | None = None
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    per_user_file: str | None = None
+    wandb: dict[str, Any] | None = None
+    """The tracker run this cell was mirrored to (``run_id``, ``mode``, ``project``)."""
+    schema_version: int = SCHEMA_VERSION
+    path: str | None = dataclasses.field(default=None, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def dataset_label(self) -> str:
+        return str(self.dataset.get("label", ""))
+
+    @property
+    def split_label(self) -> str:
+        return str(self.split.get("label", ""))
+
+    @property
+    def model_label(self) -> str:
+        return str(self.model.get("label", ""))
+
+    @property
+    def unscorable_targets(self) -> int:
+        """Test targets the model could not rank (cold items it has no vector for)."""
+        return int(self.eval_info.get("unscorable_targets") or 0)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], path: str | None = None) -> RunRecord:
+        """A record from its JSON form (any known schema version; migrated)."""
+        where = path or "<record>"
+        d = migrate(dict(d), where)
+        names = {f.name for f in dataclasses.fields(cls)} - {"path"}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise RecordError(f"{where}: unknown record fields {unknown} (written by another ssl4rec version?)")
+        for key in ("cell_id", "status"):
+            if key not in d:
+                raise RecordError(f"{where}: not a record (no {key!r})")
+        return cls(**d, path=path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: every field but ``path``; the optional ones only when set."""
+        out = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name == "path" or (v is None and f.default is None and f.name not in ("git_commit",)):
+                continue
+            out[f.name] = v
+        return out
+
 
 
 def safe_name(s: str) -> str:
@@ -101,10 +274,9 @@ class ResultsStore:
             return False
         return True
 
-    def write(self, rel: Path, record: dict[str, Any], per_user: dict[str, np.ndarray] | None = None) -> Path:
+    def write(self, rel: Path, record: RunRecord, per_user: dict[str, np.ndarray] | None = None) -> Path:
         """Write the per-user arrays, then the record (its presence marks the cell finished)."""
         path = self.record_path(rel)
-        record = dict(record)
         if per_user:
             npz = path.with_suffix(".npz")
             import io
@@ -112,18 +284,28 @@ class ResultsStore:
             buf = io.BytesIO()
             np.savez_compressed(buf, **{k.replace("/", "__"): v for k, v in per_user.items()})
             atomic_write_bytes(npz, buf.getvalue())
-            record["per_user_file"] = npz.name
-        atomic_write_bytes(path, json.dumps(_jsonable(record), indent=1, sort_keys=False).encode())
+            record = dataclasses.replace(record, per_user_file=npz.name)
+        atomic_write_bytes(path, json.dumps(_jsonable(record.to_dict()), indent=1, sort_keys=False).encode())
         (self.root / "failed" / rel).unlink(missing_ok=True)
         return path
 
-    def write_failure(self, rel: Path, record: dict[str, Any]) -> Path:
+    def write_failure(self, rel: Path, record: RunRecord) -> Path:
         path = self.root / "failed" / rel
-        atomic_write_bytes(path, json.dumps(_jsonable(record), indent=1).encode())
+        atomic_write_bytes(path, json.dumps(_jsonable(record.to_dict()), indent=1).encode())
         return path
 
-    def iter_records(self, include_failed: bool = False) -> Iterator[dict[str, Any]]:
-        """Every readable record (with ``_path`` set), sorted by path."""
+    def read(self, path: Path) -> RunRecord:
+        """The record at ``path`` (under this store's root), migrated to the current schema."""
+        try:
+            d = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise RecordError(f"{path}: unreadable record ({exc})") from None
+        if not isinstance(d, dict):
+            raise RecordError(f"{path}: not a record (a JSON {type(d).__name__})")
+        return RunRecord.from_dict(d, str(path.relative_to(self.root)))
+
+    def iter_records(self, include_failed: bool = False) -> Iterator[RunRecord]:
+        """Every readable record, sorted by path (unreadable files are skipped with a warning)."""
         dirs = [self.root / "records"] + ([self.root / "failed"] if include_failed else [])
         for base in dirs:
             if not base.is_dir():
@@ -132,19 +314,16 @@ class ResultsStore:
                 if p.name.startswith("."):
                     continue
                 try:
-                    rec = json.loads(p.read_text())
-                except (OSError, json.JSONDecodeError) as exc:
-                    logger.warning("skipping unreadable record %s: %s", p, exc)
-                    continue
-                rec["_path"] = str(p.relative_to(self.root))
-                yield rec
+                    yield self.read(p)
+                except RecordError as exc:
+                    logger.warning("skipping %s", exc)
 
-    def per_user(self, record: dict[str, Any]) -> dict[str, np.ndarray]:
+    def per_user(self, record: RunRecord) -> dict[str, np.ndarray]:
         """Load the per-user arrays of ``record`` (empty when absent)."""
-        name = record.get("per_user_file")
-        if not name:
+        name = record.per_user_file
+        if not name or not record.path:
             return {}
-        p = (self.root / record["_path"]).with_name(name)
+        p = (self.root / record.path).with_name(name)
         if not p.exists():
             return {}
         with np.load(p) as z:

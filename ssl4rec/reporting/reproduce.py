@@ -17,7 +17,7 @@ import numpy as np
 
 from ..running.plan import Suite
 from .leaderboard import _check_mergeable
-from .records import ResultsStore, atomic_write_bytes
+from .records import ResultsStore, RunRecord, atomic_write_bytes
 from .tables import pretty
 
 logger = logging.getLogger(__name__)
@@ -36,10 +36,10 @@ def reproduction_rows(
     pub = suite.published
     ds = pub.get("dataset") or suite.datasets[0].label
     sp = pub.get("split") or suite.splits[0].label
-    recs: dict[str, list[dict]] = {}
+    recs: dict[str, list[RunRecord]] = {}
     for r in ResultsStore(results).iter_records():
-        if r.get("status") == "ok" and r["dataset"]["label"] == ds and r["split"]["label"] == sp:
-            recs.setdefault(r["model"]["label"], []).append(r)
+        if r.ok and r.dataset_label == ds and r.split_label == sp:
+            recs.setdefault(r.model_label, []).append(r)
     rows, timing = [], {}
     values_of = dict(pub.get("values") or {})
     for variant, base in (pub.get("variants") or {}).items():
@@ -48,16 +48,16 @@ def reproduction_rows(
         ok = recs.get(model, [])
         if ok:
             _check_mergeable(ok, f"{ds}/{sp}/{model}")
-            spe = [r.get("fit_info", {}).get("seconds_per_epoch") for r in ok]
+            spe = [r.fit_info.get("seconds_per_epoch") for r in ok]
             timing[model] = {
                 "seeds": len(ok),
                 "seconds_per_epoch": float(np.mean([s for s in spe if s])) if any(spe) else None,
-                "fit_seconds": float(np.mean([r["fit_seconds"] for r in ok])),
-                "epochs": float(np.mean([r.get("fit_info", {}).get("epochs_run", 0) for r in ok])),
-                "records": [r["_path"] for r in ok],
+                "fit_seconds": float(np.mean([r.fit_seconds or 0.0 for r in ok])),
+                "epochs": float(np.mean([r.fit_info.get("epochs_run", 0) for r in ok])),
+                "records": [r.path for r in ok],
             }
         for metric, published in values.items():
-            vals = [r["metrics"][metric] for r in ok if r["metrics"].get(metric) is not None]
+            vals = [r.metrics[metric] for r in ok if r.metrics.get(metric) is not None]
             row = {"model": model, "metric": metric, "n_seeds": len(vals), "published": float(published)}
             if vals:
                 mean = float(np.mean(vals))

@@ -28,7 +28,7 @@ from ..evaluation.evaluator import evaluate
 from ..interactions import Dataset, SplitData
 from ..objectives.base import IncompatibleError
 from ..registry import load_plugins
-from ..reporting.records import SCHEMA_VERSION, ResultsStore, config_hash
+from ..reporting.records import ResultsStore, RunRecord, config_hash
 from .builders import NotApplicable, builder_for, cell_seed, fit_cell
 from .plan import ComponentSpec, ModelSpec, Suite
 from .seeds import derive_seed, split_seed_key
@@ -211,15 +211,14 @@ class Runner:
                 logger.error("cell %s failed: %s: %s", cell_id, type(exc).__name__, exc)
                 self.store.write_failure(
                     rel,
-                    {
-                        "schema_version": SCHEMA_VERSION,
-                        "status": "failed",
-                        "cell_id": cell_id,
-                        "suite": self.suite.name,
-                        "error": f"{type(exc).__name__}: {exc}",
-                        "traceback": traceback.format_exc(),
-                        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    },
+                    RunRecord(
+                        cell_id=cell_id,
+                        status="failed",
+                        suite=self.suite.name,
+                        error=f"{type(exc).__name__}: {exc}",
+                        traceback=traceback.format_exc(),
+                        time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    ),
                 )
                 outcomes.append(CellOutcome(cell_id, "failed", str(rel), f"{type(exc).__name__}: {exc}"))
         bar.close()
@@ -234,10 +233,9 @@ class Runner:
         )
         return outcomes
 
-    def _not_applicable(self, record: dict[str, Any], rel: Path, cell_id: str, exc: Exception) -> CellOutcome:
+    def _not_applicable(self, record: RunRecord, rel: Path, cell_id: str, exc: Exception) -> CellOutcome:
         """Write the record of a cell that cannot run by construction ("n/a: reason")."""
-        record.update(status="n/a", reason=str(exc), metrics={})
-        path = self.store.write(rel, record)
+        path = self.store.write(rel, dataclasses.replace(record, status="n/a", reason=str(exc), metrics={}, tuning=None))
         logger.info("%s: n/a (%s)", cell_id, exc)
         return CellOutcome(cell_id, "n/a", str(path))
 
@@ -249,11 +247,11 @@ class Runner:
         model_seed = cell_seed(dspec.label, sspec.label, mspec.label, seed)
         ds = self.dataset(dspec)
         split = self.split(dspec, sspec, seed)
-        record: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
-            "cell_id": cell_id,
-            "suite": self.suite.name,
-            "dataset": {
+        record = RunRecord(
+            cell_id=cell_id,
+            status="running",
+            suite=self.suite.name,
+            dataset={
                 "name": dspec.name,
                 "label": dspec.label,
                 "params": dspec.params,
@@ -262,7 +260,7 @@ class Runner:
                 "preprocessing": ds.info.get("preprocessing", []),
                 "counts": ds.stats(),
             },
-            "split": {
+            split={
                 "name": sspec.name,
                 "label": sspec.label,
                 "params": split.info.get("params", sspec.params),
@@ -270,22 +268,22 @@ class Runner:
                 "fingerprint": split.info.get("fingerprint"),
                 "counts": split.info.get("counts"),
             },
-            "model": {"label": mspec.label, "kind": mspec.kind, "name": mspec.name, "spec": mspec.resolved()},
-            "seed": seed,
-            "model_seed": model_seed,
-            "protocol": protocol.to_dict(),
-            "versions": self._versions,
-            "git_commit": self._commit,
-            "host": platform.node(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
+            model={"label": mspec.label, "kind": mspec.kind, "name": mspec.name, "spec": mspec.resolved()},
+            seed=seed,
+            model_seed=model_seed,
+            protocol=protocol.to_dict(),
+            versions=self._versions,
+            git_commit=self._commit,
+            host=platform.node(),
+            time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
         if mspec.na:  # found when the suite was loaded
             return self._not_applicable(record, rel, cell_id, NotApplicable(mspec.na))
         tuned = self.tuning.get(f"{dspec.label}/{sspec.label}/{mspec.label}")
         if tuned:
-            record["tuning"] = {k: tuned.get(k) for k in ("trials", "trial", "value", "metric", "params", "skipped")}
+            record.tuning = {k: tuned.get(k) for k in ("trials", "trial", "value", "metric", "params", "skipped")}
             if tuned.get("study"):  # tuned in the study of a split with the same data
-                record["tuning"]["study"] = tuned["study"]
+                record.tuning["study"] = tuned["study"]
         callbacks = [cb for t in self.trackers for cb in t.cell_callbacks(cell_id, record)]
         try:
             fitted = fit_cell(
@@ -297,14 +295,14 @@ class Runner:
                 callbacks=callbacks,
             )
         except (NotApplicable, IncompatibleError) as exc:  # by construction, or the data lack what the model needs
-            record.pop("tuning", None)
             return self._not_applicable(record, rel, cell_id, exc)
         model, resolved = fitted.model, fitted.resolved
-        record["model"].update(params=resolved["params"], component_versions=resolved["versions"])
+        record.model.update(params=resolved["params"], component_versions=resolved["versions"])
         fit_seconds, fit_cpu_seconds = fitted.fit_seconds, fitted.fit_cpu_seconds
         result = evaluate(model, split, "test", protocol, seed=model_seed)
         fit_info = {k: v for k, v in getattr(model, "fit_info", {}).items()}
-        record.update(
+        record = dataclasses.replace(
+            record,
             status="ok",
             metrics=result.metrics,
             eval_info=result.info,

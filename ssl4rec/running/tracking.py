@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+
+from ..reporting.records import RunRecord
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class WandbTracker:
         self._run = None
         self.run_dirs: list[str] = []
 
-    def cell_callbacks(self, cell_id: str, record: dict[str, Any]) -> list:
+    def cell_callbacks(self, cell_id: str, record: RunRecord) -> list:
         """Start the cell's run; returns the per-epoch validation callback."""
         (self.out / "wandb").mkdir(parents=True, exist_ok=True)
         self._run = self.wandb.init(
@@ -64,34 +65,32 @@ class WandbTracker:
             reinit="finish_previous",
             config={
                 "cell_id": cell_id,
-                "dataset": record["dataset"],
-                "split": record["split"],
-                "model": record["model"],
-                "seed": record["seed"],
-                "protocol": record["protocol"],
+                "dataset": record.dataset,
+                "split": record.split,
+                "model": record.model,
+                "seed": record.seed,
+                "protocol": record.protocol,
             },
         )
-        record["wandb"] = {"run_id": self._run.id, "mode": self.mode, "project": self.project}
+        record.wandb = {"run_id": self._run.id, "mode": self.mode, "project": self.project}
         run = self._run
 
         def on_epoch(epoch: int, value: float, logs: dict[str, float]) -> None:
             run.log(
                 {
                     "epoch": epoch,
-                    "valid/" + record["protocol"]["valid_metric"]: value,
+                    "valid/" + record.protocol["valid_metric"]: value,
                     **{f"train/{k}": v for k, v in logs.items()},
                 }
             )
 
         return [on_epoch]
 
-    def cell_finished(self, cell_id: str, record: dict[str, Any]) -> None:
+    def cell_finished(self, cell_id: str, record: RunRecord) -> None:
         if self._run is None:
             return
-        self._run.summary.update(
-            {f"test/{k}": v for k, v in record.get("metrics", {}).items() if isinstance(v, (int, float))}
-        )
-        self._run.summary.update({"fit_seconds": record.get("fit_seconds"), "eval_seconds": record.get("eval_seconds")})
+        self._run.summary.update({f"test/{k}": v for k, v in record.metrics.items() if isinstance(v, (int, float))})
+        self._run.summary.update({"fit_seconds": record.fit_seconds, "eval_seconds": record.eval_seconds})
         self.run_dirs.append(str(self._run.dir))
         self._run.finish()
         self._run = None

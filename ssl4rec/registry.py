@@ -329,12 +329,14 @@ PRESETS = Registry(
 )
 METRICS = Registry(
     "metric",
-    """Ranking metrics. An entry is ``f(ranks, n_rel, k) -> ndarray[n_users]`` over 0-based ranks of
-    the relevant items (``inf`` = not retrieved, shape [U, T]) and each user's relevant count
-    (``needs="ranks"``, the default); ``needs="scores"`` / ``"top_k_lists"`` mark the metrics the
-    evaluator computes from all scores (AUC, GAUC) or all top-K lists (coverage). ``label``: the
+    """Ranking metrics, by what they need. ``needs="ranks"`` (the default): ``f(ranks, n_rel, k) ->
+    ndarray[n_users]`` over 0-based ranks of the relevant items (``inf`` = not retrieved, shape
+    [U, T]) and each user's relevant count. ``needs="scores"``: ``f(correct, pairs, n_rel) ->
+    ndarray[n_users]`` from pair counts over every candidate's score (AUC-type; ``aggregate``:
+    ``"users"`` = mean over users, ``"targets"`` = weighted by ``n_rel``). ``needs="top_k_lists"``:
+    ``f(in_some_top_k: bool ndarray[n_items]) -> float`` per cut-off (coverage-type). ``label``: the
     display name; ``higher_is_better``.""",
-    meta_keys=('higher_is_better', 'label', 'needs'),
+    meta_keys=("aggregate", "higher_is_better", "label", "needs"),
 )
 TEXT_ENCODERS = Registry(
     "text_encoder",

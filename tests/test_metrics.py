@@ -72,7 +72,9 @@ def test_hand_computed_metrics():
 
 
 def test_no_masking_changes_ranks():
-    res = evaluate(FixedScores(HAND_SCORES), hand_split(), "test", Protocol(ks=(1,), mask_history=False), progress=False)
+    res = evaluate(
+        FixedScores(HAND_SCORES), hand_split(), "test", Protocol(ks=(1,), mask_history=False), progress=False
+    )
     # user 0: item 0 (9.0) now first -> item 4 rank 3, nobody hits at 1
     assert res.per_user["hr@1"][0] == 0
     # user 1: item 5 now rank 5 (0-based) among 6
@@ -81,14 +83,18 @@ def test_no_masking_changes_ranks():
 
 def test_unscorable_targets_are_misses():
     scores = HAND_SCORES.copy()
-    res = evaluate(FixedScores(scores, scorable=np.array([0, 1, 2, 3])), hand_split(), "test", Protocol(ks=(5,)), progress=False)
+    res = evaluate(
+        FixedScores(scores, scorable=np.array([0, 1, 2, 3])), hand_split(), "test", Protocol(ks=(5,)), progress=False
+    )
     # user 0: item 4 unscorable -> miss; item 1 rank 2 (after 2, 3)
     assert res.per_user["hr@5"][0] == 1
     assert res.per_user["recall@5"][0] == pytest.approx(0.5)
     assert res.per_user["hr@5"][1] == 0  # item 5 unscorable
     assert res.info["unscorable_targets"] == 2
     # a model declaring every item scorable is evaluated like one declaring nothing
-    every = evaluate(FixedScores(HAND_SCORES, scorable=np.arange(6)), hand_split(), "test", Protocol(ks=(5,)), progress=False)
+    every = evaluate(
+        FixedScores(HAND_SCORES, scorable=np.arange(6)), hand_split(), "test", Protocol(ks=(5,)), progress=False
+    )
     plain = evaluate(FixedScores(HAND_SCORES), hand_split(), "test", Protocol(ks=(5,)), progress=False)
     assert every.metrics == plain.metrics and every.info["unscorable_targets"] == 0
 
@@ -117,7 +123,9 @@ def random_split(n_users=37, n_items=23, seed=0) -> SplitData:
     rows = {(int(u), int(i)) for u, i in zip(rng.integers(0, n_users, 400), rng.integers(0, n_items, 400), strict=True)}
     df = pd.DataFrame(sorted(rows), columns=["user", "item"]).assign(rating=1.0, timestamp=0)
     is_test = rng.random(len(df)) < 0.25
-    return SplitData(train=Interactions(df[~is_test], n_users, n_items), valid=df.iloc[:0], test=df[is_test].reset_index(drop=True))
+    return SplitData(
+        train=Interactions(df[~is_test], n_users, n_items), valid=df.iloc[:0], test=df[is_test].reset_index(drop=True)
+    )
 
 
 @pytest.mark.parametrize("candidates", ["full", "sampled"])
@@ -140,11 +148,20 @@ def test_sampled_protocol_candidates():
     split = random_split()
     scores = np.random.default_rng(2).random((37, 23)).astype(np.float32)
     full = evaluate(FixedScores(scores), split, "test", Protocol(ks=(5,)), progress=False)
-    sampled = evaluate(FixedScores(scores), split, "test", Protocol(ks=(5,), candidates="sampled", n_negatives=3), progress=False)
+    sampled = evaluate(
+        FixedScores(scores), split, "test", Protocol(ks=(5,), candidates="sampled", n_negatives=3), progress=False
+    )
     # fewer candidates -> ranks can only improve
     assert sampled.metrics["hr@5"] >= full.metrics["hr@5"]
     assert "SAMPLED" in Protocol(candidates="sampled").label()
-    pop = evaluate(FixedScores(scores), split, "test", Protocol(ks=(5,), candidates="sampled", n_negatives=3, sampling="popularity"), seed=1, progress=False)
+    pop = evaluate(
+        FixedScores(scores),
+        split,
+        "test",
+        Protocol(ks=(5,), candidates="sampled", n_negatives=3, sampling="popularity"),
+        seed=1,
+        progress=False,
+    )
     assert 0 <= pop.metrics["hr@5"] <= 1
 
 
@@ -181,7 +198,9 @@ def test_target_matrix_dedups():
 
 def test_split_target_matrix_is_computed_once_and_read_only():
     train = Interactions(pd.DataFrame({"user": [0, 1, 2], "item": [0, 1, 2], "rating": 1.0, "timestamp": 0}), 3, 6)
-    split = SplitData(train, pd.DataFrame({"user": [2, 0, 0], "item": [4, 3, 5]}), pd.DataFrame({"user": [1], "item": [5]}))
+    split = SplitData(
+        train, pd.DataFrame({"user": [2, 0, 0], "item": [4, 3, 5]}), pd.DataFrame({"user": [1], "item": [5]})
+    )
     users, mat = split.target_matrix("valid")
     assert users.tolist() == [0, 2] and mat.tolist() == [[3, 5], [4, -1]]
     assert split.target_matrix("valid")[1] is mat and split.target_matrix("test")[1].tolist() == [[5]]
@@ -256,7 +275,9 @@ def test_auc_from_counts_matches_exact_methods(seed, unscorable):
     unscorable items and targets that are in the user's history (not candidates)."""
     rng = np.random.default_rng(seed)
     n_users, n_items = 40, 25
-    train = {(int(u), int(i)) for u, i in zip(rng.integers(0, n_users, 300), rng.integers(0, n_items, 300), strict=True)}
+    train = {
+        (int(u), int(i)) for u, i in zip(rng.integers(0, n_users, 300), rng.integers(0, n_items, 300), strict=True)
+    }
     test = []
     for u in range(n_users):
         for i in rng.choice(n_items, size=int(rng.integers(1, 4)), replace=False):
@@ -275,7 +296,9 @@ def test_auc_from_counts_matches_exact_methods(seed, unscorable):
         got = evaluate(FixedScores(scores, scorable), split, "test", proto, progress=False, protocol_method=method)
         for k, v in ref.metrics.items():
             assert got.metrics[k] == pytest.approx(v, abs=1e-12), (method, k)
-        np.testing.assert_allclose(np.nan_to_num(got.per_user["auc"], nan=-1), np.nan_to_num(ref.per_user["auc"], nan=-1), atol=1e-12)
+        np.testing.assert_allclose(
+            np.nan_to_num(got.per_user["auc"], nan=-1), np.nan_to_num(ref.per_user["auc"], nan=-1), atol=1e-12
+        )
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -365,7 +388,9 @@ def test_a_plugin_metric_works_end_to_end_into_the_leaderboard(tmp_path):
     from ssl4rec.running.plan import parse_suite
     from ssl4rec.running.runner import Runner
 
-    @register_metric("first_hit", needs="ranks", label="FirstHit", higher_is_better=True, summary="1 if the top item is a target")
+    @register_metric(
+        "first_hit", needs="ranks", label="FirstHit", higher_is_better=True, summary="1 if the top item is a target"
+    )
     def first_hit(ranks, n_rel, k):
         return (ranks < 1).any(1).astype(np.float64)
 
@@ -385,3 +410,31 @@ def test_a_plugin_metric_works_end_to_end_into_the_leaderboard(tmp_path):
         assert "FirstHit@10" in render_markdown(table)
     finally:
         METRICS.remove("first_hit")
+
+
+def test_plugin_metrics_of_every_kind_are_computed_from_their_registry_entries():
+    """A pair-count metric and a top-K-list metric registered from outside the package: the
+    evaluator calls them (AUC, GAUC and coverage go through the same path)."""
+    from ssl4rec.registry import METRICS, register_metric
+
+    @register_metric(
+        "pair_share", needs="scores", aggregate="targets", label="PairShare", summary="correct pairs / pairs"
+    )
+    def pair_share(correct, pairs, n_rel):
+        return np.divide(correct, pairs, out=np.full(len(pairs), np.nan), where=pairs > 0)
+
+    @register_metric("listed", needs="top_k_lists", label="Listed", summary="items in some top K")
+    def listed(in_some_top_k):
+        return float(in_some_top_k.sum())
+
+    try:
+        protocol = Protocol(ks=(1, 2), metrics=("auc", "gauc", "pair_share", "listed", "coverage"))
+        res = evaluate(FixedScores(HAND_SCORES), hand_split(), "test", protocol, progress=False)
+        # top 1: items 2 (user 0) and 0 (user 1); top 2: {2, 3} and {0, 1}
+        assert res.metrics["pair_share"] == pytest.approx(res.metrics["gauc"])
+        np.testing.assert_allclose(res.per_user["pair_share"], res.per_user["auc"])
+        assert res.metrics["listed@1"] == 2.0 and res.metrics["listed@2"] == 4.0
+        assert res.metrics["coverage@2"] == pytest.approx(4 / 6)
+    finally:
+        METRICS.remove("pair_share")
+        METRICS.remove("listed")

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ..interactions import Batch, Interactions, SplitData, target_matrix
 from ..registry import ConfigError, check_keys, did_you_mean
-from .metrics import ALL_METRICS, METRIC_VERSION, compute_topk, metric_kind, normalize_metric
+from .metrics import ALL_METRICS, METRIC_VERSION, aggregate, compute_topk, metric_kind, normalize_metric
 
 logger = logging.getLogger(__name__)
 
@@ -350,209 +350,304 @@ def evaluate(
     """
     protocol = protocol or Protocol()
     t0 = time.perf_counter()
-    history: Interactions = split.history(stage)
-    n_items = history.n_items
-    all_users, tmat = split.target_matrix(stage)
-    if users is not None:
-        keep = np.isin(all_users, users)
-        all_users, tmat = all_users[keep], tmat[keep]
-    subsets: dict[str, np.ndarray] = {}
-    if protocol.subsets and split.info.get("report_cold_warm") and len(split.cold_items):
-        is_cold = np.zeros(n_items, bool)
-        is_cold[split.cold_items] = True
-        tc = np.where(tmat >= 0, is_cold[np.maximum(tmat, 0)], False)
-        subsets = {"cold": tc, "warm": (tmat >= 0) & ~tc}
-
-    scorable = model.scorable_items() if hasattr(model, "scorable_items") else None
-    unscorable_mask = None
-    if scorable is not None:
-        unscorable_mask = torch.ones(n_items, dtype=torch.bool)
-        unscorable_mask[torch.as_tensor(scorable, dtype=torch.long)] = False
-        if not bool(unscorable_mask.any()):  # every item scorable: no marking pass, no copy of the scores
-            unscorable_mask = None
+    ctx = _EvalContext.make(model, split, stage, protocol, users)
+    method = _choose_method(protocol_method, protocol, ctx)
+    acc = _Accumulator.make(ctx, protocol)
     gen = np.random.default_rng([seed, 104729])
-    pop = torch.as_tensor(history.item_counts, dtype=torch.float64) + 1.0
-
-    want_topk = [m for m in protocol.metrics if metric_kind(m) == "ranks"]
-    want_auc = "auc" in protocol.metrics or "gauc" in protocol.metrics
-    want_cov = "coverage" in protocol.metrics
-    groups = {"": None, **{f"{g}/": m for g, m in subsets.items()}}
-    ranks_out = {g: np.full(tmat.shape, np.inf) for g in groups}
-    auc_num = {g: np.zeros(len(all_users)) for g in groups}
-    auc_den = {g: np.zeros(len(all_users)) for g in groups}
-    covered = {k: torch.zeros(n_items, dtype=torch.bool) for k in protocol.ks}
-    unscorable_targets = 0
-    score_seconds = 0.0
-
     bs = max(1, int(protocol.batch_size))
-    # Chunks hold users of similar history length (sequence models then pad less); results
-    # are written back by position, so the order changes nothing but speed.
-    order = np.argsort(history.user_counts[all_users], kind="stable")
+    bar = tqdm(total=len(ctx.users), desc=f"eval {stage}", leave=False, disable=not progress, dynamic_ncols=True)
+    for lo in range(0, len(ctx.users), bs):
+        pos = ctx.order[lo : min(lo + bs, len(ctx.users))]
+        _eval_chunk(model, ctx, protocol, method, acc, pos, gen)
+        bar.update(len(pos))
+    bar.close()
+    metrics, per_user, group_users = _aggregate(ctx, protocol, acc)
+    info = {
+        "stage": stage,
+        "n_users": group_users,
+        "n_targets": int((ctx.tmat >= 0).sum()),
+        "unscorable_items": 0 if ctx.scorable is None else int(ctx.n_items - len(ctx.scorable)),
+        "unscorable_targets": acc.unscorable_targets,
+        "seconds": time.perf_counter() - t0,
+        "score_seconds": acc.score_seconds,
+        "protocol": protocol.label(),
+    }
+    return EvalResult(metrics=metrics, per_user=per_user, users=ctx.users, info=info)
+
+
+@dataclasses.dataclass
+class _EvalContext:
+    """What one evaluation pass reads: the history, the target matrix, subsets and the scorable items."""
+
+    history: Interactions
+    n_items: int
+    users: np.ndarray
+    """[U] users with targets (in target-matrix order)."""
+    tmat: np.ndarray
+    """[U, T] target items, -1 = padding."""
+    groups: dict[str, np.ndarray | None]
+    """``{"": None, "cold/": mask, "warm/": mask}``: metric-name prefix -> which targets count (None: all)."""
+    scorable: np.ndarray | None
+    unscorable_mask: torch.Tensor | None
+    """[n_items] True for items the model cannot score (None: every item scorable)."""
+    pop: torch.Tensor
+    order: np.ndarray
+    """Users by history length: chunks of similar length pad less in sequence models (results go back by position)."""
+
+    @classmethod
+    def make(
+        cls, model: Any, split: SplitData, stage: str, protocol: Protocol, users: np.ndarray | None
+    ) -> _EvalContext:
+        history: Interactions = split.history(stage)
+        n_items = history.n_items
+        all_users, tmat = split.target_matrix(stage)
+        if users is not None:
+            keep = np.isin(all_users, users)
+            all_users, tmat = all_users[keep], tmat[keep]
+        groups: dict[str, np.ndarray | None] = {"": None}
+        if protocol.subsets and split.info.get("report_cold_warm") and len(split.cold_items):
+            is_cold = np.zeros(n_items, bool)
+            is_cold[split.cold_items] = True
+            tc = np.where(tmat >= 0, is_cold[np.maximum(tmat, 0)], False)
+            groups.update({"cold/": tc, "warm/": (tmat >= 0) & ~tc})
+        scorable = model.scorable_items() if hasattr(model, "scorable_items") else None
+        unscorable = None
+        if scorable is not None:
+            unscorable = torch.ones(n_items, dtype=torch.bool)
+            unscorable[torch.as_tensor(scorable, dtype=torch.long)] = False
+            if not bool(unscorable.any()):  # every item scorable: no marking pass, no copy of the scores
+                unscorable = None
+        return cls(
+            history=history,
+            n_items=n_items,
+            users=all_users,
+            tmat=tmat,
+            groups=groups,
+            scorable=scorable,
+            unscorable_mask=unscorable,
+            pop=torch.as_tensor(history.item_counts, dtype=torch.float64) + 1.0,
+            order=np.argsort(history.user_counts[all_users], kind="stable"),
+        )
+
+
+@dataclasses.dataclass
+class _Accumulator:
+    """Per-user ranks and pair counts (per group), coverage sets and counters, filled chunk by chunk."""
+
+    ranks: dict[str, np.ndarray]
+    pair_correct: dict[str, np.ndarray]
+    pair_total: dict[str, np.ndarray]
+    covered: dict[int, torch.Tensor]
+    want_pairs: bool
+    want_lists: bool
+    unscorable_targets: int = 0
+    score_seconds: float = 0.0
+
+    @classmethod
+    def make(cls, ctx: _EvalContext, protocol: Protocol) -> _Accumulator:
+        kinds = {metric_kind(m) for m in protocol.metrics}
+        return cls(
+            ranks={g: np.full(ctx.tmat.shape, np.inf) for g in ctx.groups},
+            pair_correct={g: np.zeros(len(ctx.users)) for g in ctx.groups},
+            pair_total={g: np.zeros(len(ctx.users)) for g in ctx.groups},
+            covered={k: torch.zeros(ctx.n_items, dtype=torch.bool) for k in protocol.ks},
+            want_pairs="scores" in kinds,
+            want_lists="top_k_lists" in kinds,
+        )
+
+
+def _choose_method(method: str, protocol: Protocol, ctx: _EvalContext) -> str:
+    """How ranks and pair counts are computed (see :func:`evaluate`'s ``protocol_method``)."""
+    want_pairs = any(metric_kind(m) == "scores" for m in protocol.metrics)
     kmax = max(protocol.ks)
-    if protocol_method == "topk" and want_auc:
+    if method == "topk" and want_pairs:
         raise ValueError("protocol_method='topk' gives no AUC pair counts; use 'auto', 'compare' or 'sort'")
-    if protocol_method == "auto" and not want_auc and kmax < n_items and protocol.candidates == "full":
-        protocol_method = "topk"  # only ranks below max(ks) matter: exact ranks from the top-k
-    counts_ok = protocol.candidates == "full" and not subsets and tmat.shape[1] <= 8 and kmax < n_items
-    if protocol_method == "auto" and want_auc and counts_ok:
-        protocol_method = "counts"  # ranks from the top-k, AUC pairs from two counting passes
-    if protocol_method == "counts" and not counts_ok:
+    if method == "auto" and not want_pairs and kmax < ctx.n_items and protocol.candidates == "full":
+        return "topk"  # only ranks below max(ks) matter: exact ranks from the top-k
+    counts_ok = protocol.candidates == "full" and len(ctx.groups) == 1 and ctx.tmat.shape[1] <= 8 and kmax < ctx.n_items
+    if method == "auto" and want_pairs and counts_ok:
+        return "counts"  # ranks from the top-k, AUC pairs from two counting passes
+    if method == "counts" and not counts_ok:
         raise ValueError(
             "protocol_method='counts' needs full candidates, no cold/warm subsets and <= 8 targets per user"
         )
+    return method
+
+
+def _eval_chunk(
+    model: Any,
+    ctx: _EvalContext,
+    protocol: Protocol,
+    method: str,
+    acc: _Accumulator,
+    pos: np.ndarray,
+    gen: np.random.Generator,
+) -> None:
+    """Score the users at positions ``pos`` and add their ranks, pair counts and top-K lists to ``acc``."""
+    n, n_items = len(pos), ctx.n_items
+    chunk_users = ctx.users[pos]
+    ts0 = time.perf_counter()
+    with torch.no_grad():
+        scores = model.score(Batch(torch.as_tensor(chunk_users, dtype=torch.long), ctx.history))
+    acc.score_seconds += time.perf_counter() - ts0
+    scores = torch.as_tensor(scores).detach().to("cpu", torch.float32)
+    if scores.shape != (n, n_items):
+        raise ValueError(f"{type(model).__name__}.score returned shape {tuple(scores.shape)}, expected {(n, n_items)}")
+    if torch.isnan(scores.sum(dim=1)).any() and torch.isnan(scores).any():  # cheap check first
+        raise FloatingPointError(f"{type(model).__name__}.score returned NaN")
+    tg = torch.as_tensor(ctx.tmat[pos])
+    tvalid = tg >= 0
+    if ctx.unscorable_mask is not None:
+        acc.unscorable_targets += int((ctx.unscorable_mask[tg.clamp(min=0)] & tvalid).sum())
     # Non-candidates are NaN (compares false with everything: pair counts need no mask pass).
     # Ranks from a top-k treat them like unscorable items, -inf, which saves a NaN-replacing
     # pass: below every finite score, never a hit (see _topk_ranks); pair counts then subtract
     # the known number of excluded items (see _auc_counts).
-    from_top = protocol_method in ("topk", "counts")
-    excluded = -torch.inf if from_top else torch.nan
-    bar = tqdm(total=len(all_users), desc=f"eval {stage}", leave=False, disable=not progress, dynamic_ncols=True)
-    for lo in range(0, len(all_users), bs):
-        hi = min(lo + bs, len(all_users))
-        pos = order[lo:hi]
-        chunk_users = all_users[pos]
-        ub = torch.as_tensor(chunk_users, dtype=torch.long)
-        ts0 = time.perf_counter()
-        with torch.no_grad():
-            scores = model.score(Batch(ub, history))
-        score_seconds += time.perf_counter() - ts0
-        scores = torch.as_tensor(scores).detach().to("cpu", torch.float32)
-        if scores.shape != (hi - lo, n_items):
-            raise ValueError(
-                f"{type(model).__name__}.score returned shape {tuple(scores.shape)}, expected {(hi - lo, n_items)}"
-            )
-        if torch.isnan(scores.sum(dim=1)).any() and torch.isnan(scores).any():  # cheap check first
-            raise FloatingPointError(f"{type(model).__name__}.score returned NaN")
-        # sc: candidate scores, NaN = not a candidate (history, or not sampled). The model's
-        # tensor is marked in place and its history entries restored after the chunk (no copy
-        # of the [b, N] matrix) unless it may alias itself (expanded views) or more is written.
-        in_place = unscorable_mask is None and scores.is_contiguous()
-        sc = scores if in_place else scores.clone()
-        if unscorable_mask is not None:
-            sc[:, unscorable_mask] = -torch.inf
-        n_excl = torch.zeros(hi - lo, dtype=torch.int64)
-        restore, hist = None, None
-        if protocol.mask_history:
-            hist = history.csr[chunk_users]
-            lens = np.diff(hist.indptr)
-            where = (
-                torch.as_tensor(np.repeat(np.arange(hi - lo), lens)),
-                torch.as_tensor(hist.indices, dtype=torch.long),
-            )
-            if in_place:
-                restore = (sc, where, sc[where])
-            sc[where] = excluded
-            n_excl = torch.as_tensor(lens, dtype=torch.int64)
-        tg = torch.as_tensor(tmat[pos])
-        tvalid = tg >= 0
-        if unscorable_mask is not None:
-            unscorable_targets += int((unscorable_mask[tg.clamp(min=0)] & tvalid).sum())
-        if protocol.candidates == "sampled":
-            cand = _sample_candidates(~torch.isnan(sc), tg, tvalid, protocol, pop, gen)
-            sc = sc.masked_fill(~cand, torch.nan)
-            n_excl = n_items - cand.sum(1)
-        top = None  # one top-(kmax + 1) of the candidate scores, shared by coverage and ranks
-        if from_top:
-            top = torch.topk(sc, min(kmax + 1, n_items), dim=1)
-        if want_cov:
-            ranked = sc if from_top else sc.masked_fill(torch.isnan(sc), -torch.inf)
-            for k, members in _topk_members(ranked, tuple(protocol.ks), top).items():
-                covered[k][members] = True
-        # sub-chunk so that the [b, T, N] comparisons stay around 2^24 elements
-        T = max(1, tg.shape[1])
-        method = protocol_method if protocol_method != "auto" else ("compare" if T <= 8 else "sort")
-        sub = (
-            max(1, (1 << 24) // ((T if method in ("compare", "counts") else 8) * n_items))
-            if method != "topk"
-            else hi - lo
-        )
-        if method == "counts":  # no subsets here: one group
-            ranks_out[""][pos] = _topk_ranks(sc, tg, tvalid, kmax, top).numpy()
-            excluded_t = _in_rows(hist, tg) if hist is not None else torch.zeros_like(tvalid)
-            n_cand = n_items - n_excl
-            for a in range(0, hi - lo, sub):
-                b = min(a + sub, hi - lo)
-                less, eq, tcand = _auc_counts(sc[a:b], tg[a:b], tvalid[a:b], excluded_t[a:b], n_excl[a:b])
-                n_pos = tcand.sum(1).to(torch.float64)
-                auc_num[""][pos[a:b]] = torch.where(tcand, less + 0.5 * eq, 0.0).sum(1).numpy()
-                auc_den[""][pos[a:b]] = (n_pos * (n_cand[a:b].to(torch.float64) - n_pos)).numpy()
-            groups_here = {}
-        else:
-            groups_here = groups
-        for g, gmask in groups_here.items():
-            gv = tvalid if gmask is None else torch.as_tensor(gmask[pos])
-            gsc, g_excl = sc, n_excl
-            if gmask is not None:  # the other subset's targets are neither relevant nor negatives
-                other = tvalid & ~gv
-                rr, cc = torch.nonzero(other, as_tuple=True)
-                gsc = sc.clone()
-                was_cand = ~torch.isnan(gsc[rr, tg[rr, cc]])
-                gsc[rr, tg[rr, cc]] = excluded
-                g_excl = n_excl + torch.bincount(rr[was_cand], minlength=hi - lo)
-            n_cand = n_items - g_excl
-            for a in range(0, hi - lo, sub):
-                b = min(a + sub, hi - lo)
-                pa = pos[a:b]
-                if method == "topk":
-                    shared = top if gmask is None and (a, b) == (0, hi - lo) else None
-                    ranks_out[g][pa] = _topk_ranks(gsc[a:b], tg[a:b], gv[a:b], kmax, shared).numpy()
-                    continue
-                pc = _pair_counts(gsc[a:b], tg[a:b], gv[a:b], method, n_cand[a:b, None])
-                ranks_out[g][pa] = pc["rank"].numpy()
-                if want_auc:
-                    tcand = pc["tcand"]
-                    n_pos = tcand.sum(1).to(torch.float64)
-                    n_neg = n_cand[a:b].to(torch.float64) - n_pos
-                    num = torch.where(tcand, pc["less_neg"] + 0.5 * pc["eq_neg"], 0.0).sum(1)
-                    auc_num[g][pa] = num.numpy()
-                    auc_den[g][pa] = (n_pos * n_neg).numpy()
-        if restore is not None:  # the model's tensor as it returned it
-            restore[0][restore[1]] = restore[2]
-        bar.update(hi - lo)
-    bar.close()
+    from_top = method in ("topk", "counts")
+    sc, n_excl, hist, restore = _candidates(
+        scores, chunk_users, tg, tvalid, ctx, protocol, -torch.inf if from_top else torch.nan, gen
+    )
+    kmax = max(protocol.ks)
+    top = torch.topk(sc, min(kmax + 1, n_items), dim=1) if from_top else None  # shared by coverage and ranks
+    if acc.want_lists:
+        ranked = sc if from_top else sc.masked_fill(torch.isnan(sc), -torch.inf)
+        for k, members in _topk_members(ranked, tuple(protocol.ks), top).items():
+            acc.covered[k][members] = True
+    # sub-chunks keep the [b, T, N] comparisons around 2^24 elements
+    T = max(1, tg.shape[1])
+    method = method if method != "auto" else ("compare" if T <= 8 else "sort")
+    sub = max(1, (1 << 24) // ((T if method in ("compare", "counts") else 8) * n_items)) if method != "topk" else n
+    if method == "counts":  # no subsets here: one group
+        acc.ranks[""][pos] = _topk_ranks(sc, tg, tvalid, kmax, top).numpy()
+        excluded_t = _in_rows(hist, tg) if hist is not None else torch.zeros_like(tvalid)
+        n_cand = n_items - n_excl
+        for a in range(0, n, sub):
+            b = min(a + sub, n)
+            less, eq, tcand = _auc_counts(sc[a:b], tg[a:b], tvalid[a:b], excluded_t[a:b], n_excl[a:b])
+            n_pos = tcand.sum(1).to(torch.float64)
+            acc.pair_correct[""][pos[a:b]] = torch.where(tcand, less + 0.5 * eq, 0.0).sum(1).numpy()
+            acc.pair_total[""][pos[a:b]] = (n_pos * (n_cand[a:b].to(torch.float64) - n_pos)).numpy()
+    else:
+        for g, gmask in ctx.groups.items():
+            _group_ranks(sc, tg, tvalid, n_excl, gmask, pos, g, method, sub, top, kmax, n_items, acc, from_top)
+    if restore is not None:  # the model's tensor as it returned it
+        restore[0][restore[1]] = restore[2]
 
+
+def _candidates(
+    scores: torch.Tensor,
+    chunk_users: np.ndarray,
+    tg: torch.Tensor,
+    tvalid: torch.Tensor,
+    ctx: _EvalContext,
+    protocol: Protocol,
+    excluded: float,
+    gen: np.random.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, Any, tuple | None]:
+    """Candidate scores (non-candidates = ``excluded``, unscorable items -inf), the excluded count per
+    user, the users' history rows and what restores the model's tensor when it was marked in place.
+
+    The model's tensor is marked in place and its history entries restored after the chunk (no copy
+    of the [b, N] matrix) unless it may alias itself (expanded views) or more is written.
+    """
+    n, n_items = scores.shape
+    in_place = ctx.unscorable_mask is None and scores.is_contiguous()
+    sc = scores if in_place else scores.clone()
+    if ctx.unscorable_mask is not None:
+        sc[:, ctx.unscorable_mask] = -torch.inf
+    n_excl = torch.zeros(n, dtype=torch.int64)
+    restore, hist = None, None
+    if protocol.mask_history:
+        hist = ctx.history.csr[chunk_users]
+        lens = np.diff(hist.indptr)
+        where = (torch.as_tensor(np.repeat(np.arange(n), lens)), torch.as_tensor(hist.indices, dtype=torch.long))
+        if in_place:
+            restore = (sc, where, sc[where])
+        sc[where] = excluded
+        n_excl = torch.as_tensor(lens, dtype=torch.int64)
+    if protocol.candidates == "sampled":
+        cand = _sample_candidates(~torch.isnan(sc), tg, tvalid, protocol, ctx.pop, gen)
+        sc = sc.masked_fill(~cand, torch.nan)
+        n_excl = n_items - cand.sum(1)
+    return sc, n_excl, hist, restore
+
+
+def _group_ranks(
+    sc: torch.Tensor,
+    tg: torch.Tensor,
+    tvalid: torch.Tensor,
+    n_excl: torch.Tensor,
+    gmask: np.ndarray | None,
+    pos: np.ndarray,
+    g: str,
+    method: str,
+    sub: int,
+    top: Any,
+    kmax: int,
+    n_items: int,
+    acc: _Accumulator,
+    from_top: bool,
+) -> None:
+    """Ranks (and pair counts) of one target group; the other group's targets are neither relevant nor negatives."""
+    n = len(pos)
+    excluded = -torch.inf if from_top else torch.nan
+    gv = tvalid if gmask is None else torch.as_tensor(gmask[pos])
+    gsc, g_excl = sc, n_excl
+    if gmask is not None:
+        other = tvalid & ~gv
+        rr, cc = torch.nonzero(other, as_tuple=True)
+        gsc = sc.clone()
+        was_cand = ~torch.isnan(gsc[rr, tg[rr, cc]])
+        gsc[rr, tg[rr, cc]] = excluded
+        g_excl = n_excl + torch.bincount(rr[was_cand], minlength=n)
+    n_cand = n_items - g_excl
+    for a in range(0, n, sub):
+        b = min(a + sub, n)
+        pa = pos[a:b]
+        if method == "topk":
+            shared = top if gmask is None and (a, b) == (0, n) else None
+            acc.ranks[g][pa] = _topk_ranks(gsc[a:b], tg[a:b], gv[a:b], kmax, shared).numpy()
+            continue
+        pc = _pair_counts(gsc[a:b], tg[a:b], gv[a:b], method, n_cand[a:b, None])
+        acc.ranks[g][pa] = pc["rank"].numpy()
+        if acc.want_pairs:
+            tcand = pc["tcand"]
+            n_pos = tcand.sum(1).to(torch.float64)
+            n_neg = n_cand[a:b].to(torch.float64) - n_pos
+            acc.pair_correct[g][pa] = torch.where(tcand, pc["less_neg"] + 0.5 * pc["eq_neg"], 0.0).sum(1).numpy()
+            acc.pair_total[g][pa] = (n_pos * n_neg).numpy()
+
+
+def _aggregate(
+    ctx: _EvalContext, protocol: Protocol, acc: _Accumulator
+) -> tuple[dict[str, float], dict[str, np.ndarray], dict[str, int]]:
+    """Per-user values of every metric (by its registry entry) and their aggregates, per target group."""
+    from ..registry import METRICS
+
+    by_kind: dict[str, list[str]] = {}
+    for m in protocol.metrics:
+        by_kind.setdefault(metric_kind(m), []).append(m)
     metrics: dict[str, float] = {}
     per_user: dict[str, np.ndarray] = {}
     group_users: dict[str, int] = {}
-    for g, gmask in groups.items():
-        valid_t = (tmat >= 0) if gmask is None else gmask
+    for g, gmask in ctx.groups.items():
+        valid_t = (ctx.tmat >= 0) if gmask is None else gmask
         n_rel = valid_t.sum(1)
         has = n_rel > 0
         group_users[g or "all"] = int(has.sum())
-        r = ranks_out[g]
-        pu = compute_topk(r, n_rel, tuple(want_topk), tuple(protocol.ks))
-        if want_auc:
-            den = auc_den[g]
-            auc = np.divide(auc_num[g], den, out=np.full(len(den), np.nan), where=den > 0)
-            pu["auc"] = auc
-        for name, raw in pu.items():
+        values = compute_topk(acc.ranks[g], n_rel, tuple(by_kind.get("ranks", ())), tuple(protocol.ks))
+        for name in by_kind.get("scores", ()):
+            values[name] = np.asarray(
+                METRICS.get(name)(acc.pair_correct[g], acc.pair_total[g], n_rel), dtype=np.float64
+            )
+        for name, raw in values.items():
             arr = np.where(has, raw, np.nan)
             per_user[g + name] = arr.astype(np.float32)
-            vals = arr[has]
-            if name == "auc":
-                ok = np.isfinite(vals)
-                metrics[g + "auc"] = float(vals[ok].mean()) if ok.any() else float("nan")
-                if "gauc" in protocol.metrics:
-                    w = n_rel[has][ok]
-                    metrics[g + "gauc"] = float((vals[ok] * w).sum() / w.sum()) if ok.any() else float("nan")
-                if "auc" not in protocol.metrics:
-                    metrics.pop(g + "auc")
-            else:
-                metrics[g + name] = float(vals.mean()) if len(vals) else float("nan")
-    if want_cov:
+            metrics[g + name] = aggregate(name.partition("@")[0], arr[has], n_rel[has])
+    for name in by_kind.get("top_k_lists", ()):
         for k in protocol.ks:
-            metrics[f"coverage@{k}"] = float(covered[k].float().mean())
-    info = {
-        "stage": stage,
-        "n_users": group_users,
-        "n_targets": int((tmat >= 0).sum()),
-        "unscorable_items": 0 if scorable is None else int(n_items - len(scorable)),
-        "unscorable_targets": unscorable_targets,
-        "seconds": time.perf_counter() - t0,
-        "score_seconds": score_seconds,
-        "protocol": protocol.label(),
-    }
-    return EvalResult(metrics=metrics, per_user=per_user, users=all_users, info=info)
+            metrics[f"{name}@{k}"] = float(METRICS.get(name)(acc.covered[k].numpy()))
+    return metrics, per_user, group_users
 
 
 def _sample_candidates(

@@ -10,8 +10,11 @@ the per-user values [U]. Definitions (binary relevance) follow DESIGN.md and Rec
 * NDCG@K = sum_hits 1/log2(rank + 2) / sum_{i < min(K, |T_u|)} 1/log2(i + 2).
 * MAP@K = (1 / min(K, |T_u|)) * sum over hits at rank r of Precision@(r + 1).
 
-AUC is computed by the evaluator from pair counts (it needs the whole candidate list).
-Changing any definition is a new ``METRIC_VERSION``.
+Other entries say what they need (``needs``): ``"scores"`` metrics (AUC, GAUC) take per-user pair
+counts ``f(correct, pairs, n_rel) -> [U]`` that the evaluator counts over every candidate's score,
+and say how users are averaged (``aggregate``: ``"users"`` or ``"targets"``); ``"top_k_lists"``
+metrics (coverage) take ``f(in_some_top_k [n_items]) -> float`` per cut-off. Changing any definition
+is a new ``METRIC_VERSION``.
 """
 
 from __future__ import annotations
@@ -23,10 +26,9 @@ from ..registry import register_metric
 METRIC_VERSION = "1"
 #: The built-in top-K metrics and all built-in metrics: the default ``Protocol.metrics``. What a name
 #: means (and whether it exists at all) is its registry entry's: ``needs`` ("ranks": a top-K metric
-#: ``f(ranks, n_rel, k)``; "scores": AUC-type, from every candidate's score; "top_k_lists": coverage,
-#: from all users' top-K lists; the last two are computed by the evaluator), ``label`` and
-#: ``higher_is_better``. A metric registered by a plugin with ``needs="ranks"`` (the default) works
-#: end to end.
+#: ``f(ranks, n_rel, k)``; "scores": AUC-type ``f(correct, pairs, n_rel)`` from pair counts over every
+#: candidate's score; "top_k_lists": coverage-type ``f(in_some_top_k)``), ``label`` and
+#: ``higher_is_better``. A metric a plugin registers with any of the three works end to end.
 TOPK_METRICS = ("precision", "recall", "f1", "ndcg", "hr", "mrr", "map")
 ALL_METRICS = (*TOPK_METRICS, "auc", "gauc", "coverage")
 
@@ -34,6 +36,7 @@ __all__ = [
     "ALL_METRICS",
     "METRIC_VERSION",
     "TOPK_METRICS",
+    "aggregate",
     "compute_topk",
     "metric_entry",
     "metric_kind",
@@ -184,23 +187,27 @@ def compute_topk(
 @register_metric(
     "auc",
     needs="scores",
+    aggregate="users",
     label="AUC",
     higher_is_better=True,
     summary="per-user fraction of (target, non-target candidate) pairs ordered correctly, ties ½; mean over users",
 )
-def _auc_marker(*_args, **_kwargs):  # computed by the evaluator from pair counts
-    raise NotImplementedError("auc is computed by ssl4rec.evaluation.evaluator")
+def auc(correct: np.ndarray, pairs: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
+    """Per-user AUC from pair counts: ``correct`` [U] = ordered pairs (ties ½), ``pairs`` [U]; NaN without pairs."""
+    return np.divide(correct, pairs, out=np.full(len(pairs), np.nan), where=pairs > 0)
 
 
 @register_metric(
     "gauc",
     needs="scores",
+    aggregate="targets",
     label="GAUC",
     higher_is_better=True,
     summary="per-user AUC weighted by the user's number of targets",
 )
-def _gauc_marker(*_args, **_kwargs):
-    raise NotImplementedError("gauc is computed by ssl4rec.evaluation.evaluator")
+def gauc(correct: np.ndarray, pairs: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
+    """Per-user AUC; the evaluator weights each user by ``n_rel`` (``aggregate="targets"``)."""
+    return auc(correct, pairs, n_rel)
 
 
 @register_metric(
@@ -210,5 +217,19 @@ def _gauc_marker(*_args, **_kwargs):
     higher_is_better=True,
     summary="fraction of the catalogue appearing in any user's top K",
 )
-def _coverage_marker(*_args, **_kwargs):
-    raise NotImplementedError("coverage is computed by ssl4rec.evaluation.evaluator")
+def coverage(in_some_top_k: np.ndarray) -> float:
+    """``in_some_top_k`` [n_items] bool: whether each item is in at least one user's top K."""
+    # float32, as records have always computed it (the count is exact; the quotient rounded to float32)
+    return float(np.mean(in_some_top_k, dtype=np.float32)) if len(in_some_top_k) else float("nan")
+
+
+def aggregate(name: str, values: np.ndarray, n_rel: np.ndarray) -> float:
+    """A metric's value over users from its per-user ``values`` (users without a value are NaN): the mean,
+    or for ``aggregate="targets"`` entries the mean weighted by each user's number of targets."""
+    ok = np.isfinite(values)
+    if not ok.any():
+        return float("nan")
+    if metric_entry(name).meta.get("aggregate", "users") == "targets":
+        w = n_rel[ok]
+        return float((values[ok] * w).sum() / w.sum())
+    return float(values[ok].mean())

@@ -77,7 +77,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if getattr(args, "tuned", False):
         from .running.tuning import check_tuned, load_best
 
-        tuning = load_best(args.suite)
+        tuning = load_best(args.suite, args.out)
         check_tuned(suite, tuning)
     plan = Runner(suite, out=Path(args.out), tuning=tuning).plan()
     width = max((len(c.cell_id) for c in plan), default=0)
@@ -108,7 +108,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if getattr(args, "tuned", False):
         from .running.tuning import check_tuned, load_best
 
-        tuning = load_best(args.suite)
+        tuning = load_best(args.suite, args.out)
         check_tuned(suite, tuning)
     trackers = []
     if getattr(args, "track", None) == "wandb":
@@ -317,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="results", help="results folder (default: results/)")
     r.add_argument("--data", default=None, help="data folder (default: $SSL4REC_DATA or ~/.cache/ssl4rec)")
     r.add_argument("--fail-fast", action="store_true", help="stop at the first failing cell")
-    r.add_argument("--tuned", action="store_true", help="use the best parameters found by `tune`")
+    r.add_argument("--tuned", action="store_true", help="use the best parameters found by `tune --out OUT` (OUT/SUITE.best.yaml, else SUITE.best.yaml beside the suite)")
     r.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice, all cores)")
     r.add_argument("--track", choices=["wandb"], default=None, help="also log to wandb (offline when no account)")
     r.add_argument("--wandb-project", default="ssl4rec")

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import yaml
 
+from ssl4rec.registry import ConfigError
 from ssl4rec.reporting.leaderboard import build_tables, record_notes
 from ssl4rec.reporting.records import ResultsStore, RunRecord
 from ssl4rec.running.plan import load_suite, parse_suite
 from ssl4rec.running.runner import Runner
-from ssl4rec.running.tuning import load_best, load_best_params, tune
+from ssl4rec.running.tuning import best_params_path, load_best, load_best_params, tune
 
 REPO = Path(__file__).resolve().parents[1]
 SUITE = {
@@ -50,14 +51,17 @@ def test_tune_equal_budget_defaults_first_and_run_tuned(tmp_path):
         if expected > 1:
             assert study.trials[0].user_attrs.get("default") is True
     assert study.trials[0].params["embedding_size"] == 64  # the default config is trial 0
-    params = load_best_params(path)
+    params = load_best_params(path, out)
     assert set(params) == {"synthetic/leave_one_out/pop", "synthetic/leave_one_out/itemknn", "synthetic/leave_one_out/bpr"}
+    # tune --out X writes X/<suite>.best.yaml and nothing beside the suite
+    assert best_params_path(path, out) == out / (path.stem + ".best.yaml") and best_params_path(path, out).is_file()
+    assert not best_params_path(path).exists()
     assert best["synthetic/leave_one_out/bpr"]["trials"] == 3
     # resumable: asking again for the same budget runs nothing new
     tune(suite, out, trials=3)
     assert len(optuna.load_study(study_name="tunetiny/synthetic/leave_one_out/bpr", storage=storage).trials) == 3
     # run --tuned uses them, and each record says it was tuned, with how many trials
-    outcomes = Runner(suite, out=out, tuning=load_best(path)).run()
+    outcomes = Runner(suite, out=out, tuning=load_best(path, out)).run()
     assert all(o.status == "ok" for o in outcomes)
     recs = {r.model_label: r for r in ResultsStore(out).iter_records()}
     for k, v in params["synthetic/leave_one_out/itemknn"].items():
@@ -97,6 +101,21 @@ def test_resuming_a_study_with_another_fixed_configuration_is_refused(tmp_path):
         tune(load_suite(path), out, trials=3)
 
 
+def test_tuned_parameters_are_read_from_the_results_folder_else_beside_the_suite(tmp_path):
+    from ssl4rec.running.tuning import find_best
+
+    path = write_suite(tmp_path, SUITE)
+    out = tmp_path / "res"
+    with pytest.raises(ConfigError, match=r"no tuned parameters at .*res/.*\.best\.yaml or .*\.best\.yaml: run `ssl4rec tune"):
+        find_best(path, out)
+    beside = best_params_path(path)
+    beside.write_text("cells: {}\n")
+    assert find_best(path, out) == beside  # a committed copy beside the suite
+    out.mkdir()
+    best_params_path(path, out).write_text("cells: {}\n")
+    assert find_best(path, out) == best_params_path(path, out)  # tune's own output first
+
+
 def test_selected_models_tune_and_merge_best_params(tmp_path):
     """`--models` selections tune only those models; each study's best parameters are merged
     into <suite>.best.yaml, keeping the cells another selection wrote; unknown labels get
@@ -107,13 +126,14 @@ def test_selected_models_tune_and_merge_best_params(tmp_path):
     path = write_suite(tmp_path, SUITE)
     out = tmp_path / "res"
     assert main(["tune", str(path), "--trials", "2", "--out", str(out), "--models", "itemknn"]) == 0
-    assert set(load_best_params(path)) == {"synthetic/leave_one_out/itemknn"}
+    assert set(load_best_params(path, out)) == {"synthetic/leave_one_out/itemknn"}
     assert main(["tune", str(path), "--trials", "2", "--out", str(out), "--models", "pop,bpr"]) == 0
-    assert set(load_best_params(path)) == {f"synthetic/leave_one_out/{m}" for m in ("pop", "itemknn", "bpr")}
+    assert set(load_best_params(path, out)) == {f"synthetic/leave_one_out/{m}" for m in ("pop", "itemknn", "bpr")}
     # run --tuned with a selection writes only the selected cells
     assert main(["run", str(path), "--tuned", "--out", str(out), "--models", "bpr"]) == 0
     # a cell without tuned parameters is refused, not silently run with defaults
-    (tmp_path / "suite.best.yaml").write_text((tmp_path / "suite.best.yaml").read_text().replace("synthetic/leave_one_out/pop", "synthetic/leave_one_out/gone"))
+    best_file = best_params_path(path, out)
+    best_file.write_text(best_file.read_text().replace("synthetic/leave_one_out/pop", "synthetic/leave_one_out/gone"))
     assert main(["run", str(path), "--tuned", "--out", str(out), "--models", "pop,bpr"]) == 2
     assert {r.model_label for r in ResultsStore(out).iter_records()} == {"bpr"}
     with pytest.raises(ConfigError, match="Did you mean 'itemknn'"):
@@ -224,7 +244,7 @@ def test_two_workers_share_one_sqlite_study(tmp_path):
     assert len({t.number for t in done}) == len(done)
 
     # only the first 6 to finish are considered: the best parameters come from exactly the budget
-    entry = load_best(path)["synthetic/leave_one_out/itemknn"]
+    entry = load_best(path, out)["synthetic/leave_one_out/itemknn"]
     first = sorted(done, key=lambda t: (t.datetime_complete, t.number))[:6]
     assert entry["trials"] == 6 and entry["value"] == max(t.value for t in first)
     assert entry["trial"] in {t.number for t in first}
@@ -264,11 +284,11 @@ def test_killed_tune_resumes(tmp_path):
     proc.wait()
     before_knn, before_bpr = finished("itemknn"), finished("bpr")
     assert before_knn == 5 and 1 <= before_bpr < 5, (before_knn, before_bpr)  # killed inside the bpr study
-    assert set(load_best_params(path)) == {"synthetic/leave_one_out/itemknn"}  # written when its study finished
+    assert set(load_best_params(path, out)) == {"synthetic/leave_one_out/itemknn"}  # written when its study finished
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert finished("itemknn") == 5 and finished("bpr") == 5
-    assert set(load_best_params(path)) == {"synthetic/leave_one_out/itemknn", "synthetic/leave_one_out/bpr"}
+    assert set(load_best_params(path, out)) == {"synthetic/leave_one_out/itemknn", "synthetic/leave_one_out/bpr"}
 
 
 def test_wandb_offline_run_directory(tmp_path, monkeypatch):
@@ -381,7 +401,7 @@ def test_a_model_that_cannot_score_any_test_target_is_not_tuned(tmp_path):
     assert best["synthetic/cold_items/itemknn"]["trials"] == 2 and "skipped" not in best["synthetic/cold_items/itemknn"]
     assert best["synthetic/cold_items/content"]["trials"] == 2
     # run --tuned runs the default configuration and says why it was not tuned
-    outcomes = Runner(load_suite(path), out=out, tuning=load_best(path)).run()
+    outcomes = Runner(load_suite(path), out=out, tuning=load_best(path, out)).run()
     assert all(o.status == "ok" for o in outcomes)
     recs = {r.model_label: r for r in ResultsStore(out).iter_records()}
     assert recs["bpr"].metrics["ndcg@10"] == 0.0 and recs["bpr"].tuning["skipped"]
@@ -415,7 +435,7 @@ def test_a_split_with_the_same_data_reuses_the_study(tmp_path):
     again = tune(only_p1, out, trials=2)
     assert again["synthetic/sparsity-p1.0/bpr"]["study"] == "synthetic/random/bpr"
     assert len(optuna.load_study(study_name="tunetiny/synthetic/random/bpr", storage=storage).trials) == 2
-    outcomes = Runner(only_p1, out=out, tuning=load_best(path)).run()
+    outcomes = Runner(only_p1, out=out, tuning=load_best(path, out)).run()
     assert all(o.status == "ok" for o in outcomes)
     rec = next(r for r in ResultsStore(out).iter_records() if r.model_label == "bpr")
     assert rec.tuning["study"] == "synthetic/random/bpr"

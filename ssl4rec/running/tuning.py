@@ -5,9 +5,10 @@ searches the space registered with its components, starts from its default confi
 (enqueued as trial 0), is pruned on the per-epoch validation metric, and never sees test data.
 Studies live in SQLite under the results folder by default, or in any database URL Optuna
 accepts (``--storage postgresql://...``) so several machines can work on one study. Best
-parameters go to ``<suite>.best.yaml`` beside the suite, which ``run --tuned`` reads; each
-finished study is merged into that file at once (cells of other studies, e.g. from a run with
-``--models`` selecting other models, are kept).
+parameters go to ``<out>/<suite>.best.yaml`` (beside the study), which ``run --tuned`` reads from
+the same ``--out`` (or from beside the suite, where a project commits the parameters it publishes
+with, e.g. ``configs/ml100k.best.yaml``); each finished study is merged into that file at once
+(cells of other studies, e.g. from a run with ``--models`` selecting other models, are kept).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "apply_params",
     "tune",
     "best_params_path",
+    "find_best",
     "load_best",
     "load_best_params",
     "check_tuned",
@@ -126,24 +128,38 @@ def storage_url(out: str | Path, storage: str | None) -> str:
     return f"sqlite:///{Path(out).resolve() / 'tuning.db'}"
 
 
-def best_params_path(suite_path: str | Path) -> Path:
+def best_params_path(suite_path: str | Path, out: str | Path | None = None) -> Path:
+    """Where tuned parameters of the suite at ``suite_path`` live: ``<out>/<suite stem>.best.yaml``
+    (what ``tune --out`` writes); without ``out``, beside the suite (a committed copy)."""
     p = Path(suite_path)
-    return p.with_name(p.stem + ".best.yaml")
+    name = p.stem + ".best.yaml"
+    return Path(out) / name if out is not None else p.with_name(name)
 
 
-def load_best(suite_path: str | Path) -> dict[str, dict[str, Any]]:
-    """``{"<dataset>/<split>/<model>": {params, value, trial, trials}}`` written by :func:`tune`,
-    plus ``metric`` (the validation metric) in every entry."""
-    p = best_params_path(suite_path)
-    if not p.exists():
-        raise ConfigError(f"no tuned parameters at {p}: run `ssl4rec tune {suite_path}` first")
+def find_best(suite_path: str | Path, out: str | Path | None = None) -> Path:
+    """The tuned-parameters file ``run --tuned`` reads: ``tune``'s output in ``out`` when it exists, else
+    the copy beside the suite; a :class:`ConfigError` names both places when neither exists."""
+    places = ([best_params_path(suite_path, out)] if out is not None else []) + [best_params_path(suite_path)]
+    for p in places:
+        if p.is_file():
+            return p
+    raise ConfigError(
+        f"no tuned parameters at {' or '.join(map(str, places))}: run `ssl4rec tune {suite_path}"
+        f"{f' --out {out}' if out is not None else ''}` first"
+    )
+
+
+def load_best(suite_path: str | Path, out: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """``{"<dataset>/<split>/<model>": {params, value, trial, trials}}`` written by :func:`tune` (see
+    :func:`find_best` for where), plus ``metric`` (the validation metric) and ``file`` in every entry."""
+    p = find_best(suite_path, out)
     raw = yaml.safe_load(p.read_text()) or {}
-    return {k: {**v, "metric": raw.get("metric")} for k, v in (raw.get("cells") or {}).items()}
+    return {k: {**v, "metric": raw.get("metric"), "file": str(p)} for k, v in (raw.get("cells") or {}).items()}
 
 
-def load_best_params(suite_path: str | Path) -> dict[str, dict[str, Any]]:
+def load_best_params(suite_path: str | Path, out: str | Path | None = None) -> dict[str, dict[str, Any]]:
     """``{"<dataset>/<split>/<model>": params}`` written by :func:`tune`."""
-    return {k: dict(v.get("params") or {}) for k, v in load_best(suite_path).items()}
+    return {k: dict(v.get("params") or {}) for k, v in load_best(suite_path, out).items()}
 
 
 def check_tuned(suite: Suite, best: dict[str, dict[str, Any]]) -> None:
@@ -156,7 +172,7 @@ def check_tuned(suite: Suite, best: dict[str, dict[str, Any]]) -> None:
         splits = sorted({k.split("/")[1] for k in missing})
         raise ConfigError(
             f"run --tuned: {len(missing)} of {len(keys)} cells have no tuned parameters in "
-            f"{best_params_path(suite.path)} (e.g. {', '.join(missing[:3])}). Tune them first: "
+            f"{next(iter(best.values()), {}).get('file', best_params_path(suite.path))} (e.g. {', '.join(missing[:3])}). Tune them first: "
             f"ssl4rec tune {suite.path} --models {','.join(models)} --splits {','.join(splits)}; "
             "or leave them out with --models / --splits."
         )
@@ -220,7 +236,7 @@ def _tune(
                     best[key] = {"params": {}, "trials": 0, "skipped": reason}
                     logger.info("tune %s: not tuned, %s", key, reason)
                     if write_best and suite.path:
-                        _write_best(suite, trials, url, storage, key, best[key])
+                        _write_best(suite, out, trials, url, storage, key, best[key])
                     continue
                 if owner != key:
                     logger.info("tune %s: same train/valid/test data as %s, using its study", key, owner)
@@ -323,9 +339,9 @@ def _tune(
                         "tune %s: best %s=%.4f at trial %d", key, suite.protocol.valid_metric, bt.value, bt.number
                     )
                     if write_best and suite.path:  # after every study: a kill loses no finished study's result
-                        _write_best(suite, trials, url, storage, key, best[key])
+                        _write_best(suite, out, trials, url, storage, key, best[key])
     if write_best and suite.path and best:
-        logger.info("best parameters written to %s", best_params_path(suite.path))
+        logger.info("best parameters written to %s", best_params_path(suite.path, out))
     return best
 
 
@@ -527,11 +543,13 @@ def _check_study_config(study: Any, cfg: dict[str, Any], key: str) -> None:
         )
 
 
-def _write_best(suite: Suite, trials: int, url: str, storage: str | None, key: str, entry: dict[str, Any]) -> None:
-    """Merge one study's best parameters into ``<suite>.best.yaml`` (other cells are kept)."""
+def _write_best(
+    suite: Suite, out: str | Path, trials: int, url: str, storage: str | None, key: str, entry: dict[str, Any]
+) -> None:
+    """Merge one study's best parameters into ``<out>/<suite>.best.yaml`` (other cells are kept)."""
     from ..reporting.records import atomic_write_bytes
 
-    p = best_params_path(suite.path)
+    p = best_params_path(suite.path, out)
     doc = (yaml.safe_load(p.read_text()) or {}) if p.exists() else {}
     cells = dict(doc.get("cells") or {})
     cells[key] = entry

@@ -116,7 +116,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         trackers.append(WandbTracker(project=args.wandb_project, suite=suite.name, out=out))
     with logging_redirect_tqdm():
-        outcomes = Runner(suite, out=out, data_dir=args.data, fail_fast=args.fail_fast, trackers=trackers, tuning=tuning).run()
+        outcomes = Runner(
+            suite,
+            out=out,
+            data_dir=args.data,
+            fail_fast=args.fail_fast,
+            trackers=trackers,
+            tuning=tuning,
+            save_models=args.save_models,
+        ).run()
     written = write_leaderboards(out)
     if suite.published:
         from .reporting.reproduce import write_reproduction
@@ -265,14 +273,31 @@ def cmd_export_users(args: argparse.Namespace) -> int:
         if not found:
             raise ConfigError(f"--cell: no {what} labelled {parts[['dataset', 'split', 'model'].index(what)]!r} in {args.suite}")
     dspec, sspec, mspec = pick["dataset"][0], pick["split"][0], pick["model"][0]
-    runner = Runner(suite, data_dir=args.data)
+    runner = Runner(suite, out=args.results or "results", data_dir=args.data)
     split = runner.split(dspec, sspec, args.seed)
-    model_seed = cell_seed(dspec.label, sspec.label, mspec.label, args.seed)
-    with logging_redirect_tqdm():
-        fitted = fit_cell(mspec, split, suite.protocol, model_seed, max_users=suite.validation.get("max_users"))
-    summary = export_users(fitted.model, split, stage=args.stage, path=args.to, k=args.k)
+    model = _saved_model(runner, dspec, sspec, mspec, args.seed) if args.results else None
+    if model is None:
+        model_seed = cell_seed(dspec.label, sspec.label, mspec.label, args.seed)
+        with logging_redirect_tqdm():
+            model = fit_cell(mspec, split, suite.protocol, model_seed, max_users=suite.validation.get("max_users")).model
+    summary = export_users(model, split, stage=args.stage, path=args.to, k=args.k)
     print(json.dumps(summary, indent=2, default=str))
     return 0
+
+
+def _saved_model(runner: Any, dspec: Any, sspec: Any, mspec: Any, seed: int) -> Any:
+    """The model saved with the cell's record in the runner's results folder, or None (it is trained)."""
+    cell_id, rel = runner.cell_key(dspec, sspec, mspec, seed)
+    path = runner.store.record_path(rel)
+    if not path.is_file():
+        logger.info("no record of %s in %s: training the model", cell_id, runner.store.root)
+        return None
+    record = runner.store.read(path)
+    if not record.model_file:
+        logger.info("%s has no saved model (run the suite with --save-models to keep one): training it", path)
+        return None
+    logger.info("loading the saved model of %s (%s)", cell_id, record.model_file)
+    return runner.store.load_model(record)
 
 
 def cmd_studies(args: argparse.Namespace) -> int:
@@ -317,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="results", help="results folder (default: results/)")
     r.add_argument("--data", default=None, help="data folder (default: $SSL4REC_DATA or ~/.cache/ssl4rec)")
     r.add_argument("--fail-fast", action="store_true", help="stop at the first failing cell")
+    r.add_argument("--save-models", action="store_true", help="save each fitted model beside its record (reloadable; export-users --results reuses it)")
     r.add_argument("--tuned", action="store_true", help="use the best parameters found by `tune --out OUT` (OUT/SUITE.best.yaml, else SUITE.best.yaml beside the suite)")
     r.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice, all cores)")
     r.add_argument("--track", choices=["wandb"], default=None, help="also log to wandb (offline when no account)")
@@ -401,6 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--to", required=True, help="output path without extension (.npz + .csv)")
     ex.add_argument("--data", default=None)
     ex.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    ex.add_argument(
+        "--results",
+        default=None,
+        help="results folder of `run --save-models`: reuse the cell's saved model instead of training it",
+    )
     ex.set_defaults(func=cmd_export_users)
 
     st = sub.add_parser("studies", help="tuning studies: snapshot to a text file, restore elsewhere, list")

@@ -17,7 +17,7 @@ import yaml
 from ssl4rec.recommender import Recommender
 from ssl4rec.registry import BASELINES, ConfigError, UnknownNameError
 from ssl4rec.reporting.leaderboard import MergeError, build_tables, holm, write_leaderboards
-from ssl4rec.reporting.records import ResultsStore
+from ssl4rec.reporting.records import RecordError, ResultsStore
 from ssl4rec.running.plan import load_suite, parse_suite
 from ssl4rec.running.runner import Runner
 
@@ -398,6 +398,38 @@ def test_cli_export_users(tmp_path):
     assert z[list(z.files)[0]].shape[0] > 0
     lines = (tmp_path / "u.csv").read_text().splitlines()
     assert lines[0].startswith("user,raw_id,label_1") and len(lines) > 10
+
+
+def test_saved_models_reload_and_export_users_reuses_them(tmp_path, monkeypatch):
+    """`run --save-models` keeps each fitted model beside its record; reloaded, it scores as the
+    record's model did; `export-users --results` uses it instead of training (same vectors, no fit)."""
+    from ssl4rec.cli import main
+    from ssl4rec.evaluation.evaluator import evaluate
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**SUITE, "models": [{"name": "bpr", "params": {"epochs": 2}}, "pop"], "splits": ["leave_one_out"], "seeds": [0]}))
+    out = tmp_path / "res"
+    assert main(["run", str(path), "--out", str(out), "--save-models"]) == 0
+    recs = {r.model_label: r for r in ResultsStore(out).iter_records()}
+    assert recs["bpr"].model_file == Path(recs["bpr"].path).name.replace(".json", ".model.pt")
+    model = ResultsStore(out).load_model(recs["bpr"])
+    suite = parse_suite({**SUITE, "splits": ["leave_one_out"]})
+    split = Runner(suite, out=out).split(suite.datasets[0], suite.splits[0], 0)
+    again = evaluate(model, split, "test", suite.protocol, progress=False)
+    assert again.metrics["ndcg@10"] == pytest.approx(recs["bpr"].metrics["ndcg@10"])
+    cmd = ["export-users", str(path), "--cell", "synthetic/leave_one_out/bpr"]
+    assert main([*cmd, "--to", str(tmp_path / "trained")]) == 0
+    with monkeypatch.context() as m:
+        m.setattr("ssl4rec.running.builders.fit_cell", lambda *a, **k: pytest.fail("trained although a model was saved"))
+        assert main([*cmd, "--to", str(tmp_path / "reused"), "--results", str(out)]) == 0
+    a, b = np.load(tmp_path / "trained.npz"), np.load(tmp_path / "reused.npz")
+    np.testing.assert_allclose(a["vectors"], b["vectors"], rtol=1e-5)  # the same cell, trained or reloaded
+    # without --save-models no model file is written, and export-users says it trains
+    out2 = tmp_path / "res2"
+    assert main(["run", str(path), "--out", str(out2)]) == 0
+    assert not list((out2 / "records").rglob("*.model.pt"))
+    with pytest.raises(RecordError, match="no saved model"):
+        ResultsStore(out2).load_model(next(ResultsStore(out2).iter_records()))
 
 
 def test_publish_takes_several_suites_and_lists_each_ones_models(tmp_path):

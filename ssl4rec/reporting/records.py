@@ -4,6 +4,7 @@ Layout under a results folder::
 
     records/<dataset>/<split>/<model>/seed<k>-<config hash>.json   # the record
     records/<dataset>/<split>/<model>/seed<k>-<config hash>.npz    # per-user metric arrays
+    records/<dataset>/<split>/<model>/seed<k>-<config hash>.model.pt  # the fitted model (opt-in)
     failed/<same path>.json                                         # last failure (not "finished")
 
 A record exists only when the cell finished; re-running a suite skips cells whose record
@@ -154,6 +155,9 @@ class RunRecord:
     peak_rss_mb: float | None = None
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
     per_user_file: str | None = None
+    model_file: str | None = None
+    """The fitted model saved beside the record (``run --save-models``), reloadable with
+    :meth:`ResultsStore.load_model`."""
     wandb: dict[str, Any] | None = None
     """The tracker run this cell was mirrored to (``run_id``, ``mode``, ``project``)."""
     schema_version: int = SCHEMA_VERSION
@@ -288,6 +292,33 @@ class ResultsStore:
         atomic_write_bytes(path, json.dumps(_jsonable(record.to_dict()), indent=1, sort_keys=False).encode())
         (self.root / "failed" / rel).unlink(missing_ok=True)
         return path
+
+    def save_model(self, rel: Path, model: Any) -> str:
+        """Save a fitted model beside the record ``rel`` will have; returns the file name (``model_file``).
+
+        The whole model object is pickled (``torch.save``): reloading needs the ssl4rec version of
+        the record's ``git_commit``, and, like any pickle, only files you trust.
+        """
+        import io
+
+        import torch
+
+        path = self.record_path(rel).with_suffix(".model.pt")
+        buf = io.BytesIO()
+        torch.save(model, buf)
+        atomic_write_bytes(path, buf.getvalue())
+        return path.name
+
+    def load_model(self, record: RunRecord) -> Any:
+        """The fitted model saved with ``record`` (see :meth:`save_model`)."""
+        import torch
+
+        if not record.model_file or not record.path:
+            raise RecordError(f"{record.path or record.cell_id}: no saved model (run the suite with --save-models)")
+        path = (self.root / record.path).with_name(record.model_file)
+        if not path.is_file():
+            raise RecordError(f"{path}: the saved model named by its record is missing")
+        return torch.load(path, map_location="cpu", weights_only=False)
 
     def write_failure(self, rel: Path, record: RunRecord) -> Path:
         path = self.root / "failed" / rel

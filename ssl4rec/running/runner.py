@@ -95,8 +95,10 @@ class Runner:
         out: results folder (records, leaderboards).
         data_dir: where datasets are found (``$SSL4REC_DATA`` when ``None``).
         fail_fast: re-raise a failing cell instead of recording it and continuing.
-        callbacks: factories ``(cell_id, record_stub) -> list[callable]`` giving per-cell
-            validation callbacks (tracking); may be empty.
+        trackers: experiment trackers (``cell_callbacks(cell_id, record)``, ``cell_finished``).
+        tuning: the entries of ``<suite>.best.yaml`` whose parameters override the suite's.
+        save_models: also save each fitted model beside its record (``model_file``), so
+            ``export-users`` and users' own code can reload it instead of training again.
     """
 
     def __init__(
@@ -107,8 +109,10 @@ class Runner:
         fail_fast: bool = False,
         trackers: list[Any] | None = None,
         tuning: dict[str, dict[str, Any]] | None = None,
+        save_models: bool = False,
     ) -> None:
         self.suite = suite
+        self.save_models = save_models
         self.store = ResultsStore(out)
         self.data_dir = data_dir
         self.fail_fast = fail_fast
@@ -316,6 +320,8 @@ class Runner:
             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
             extra=getattr(model, "record_extra", lambda: {})(),
         )
+        if self.save_models:  # the fitted model (best validation epoch) beside its record
+            record.model_file = self.store.save_model(rel, model)
         per_user = {"users": result.users.astype(np.int32), **result.per_user}
         for t in self.trackers:
             t.cell_finished(cell_id, record)

@@ -175,82 +175,21 @@ def export_users(
     if base.suffix in (".npz", ".csv"):
         base = base.with_suffix("")
     history = split.history(stage)
-    targets = split.targets(stage)
-    users = np.union1d(np.flatnonzero(history.user_counts > 0), targets["user"].to_numpy()).astype(np.int64)
-    n_items = split.train.n_items
-    column, labels, label_items = item_labels(split.train.items, n_items)
-
+    users = np.union1d(np.flatnonzero(history.user_counts > 0), split.targets(stage)["user"].to_numpy()).astype(np.int64)
     if len(users) == 0:
         raise ValueError(f"export_users: no user has a known history or a target at stage {stage!r}")
+    column, labels, label_items = item_labels(split.train.items, split.train.n_items)
     vectors = np.concatenate(
         [
             user_vectors(model, Batch(torch.from_numpy(users[s : s + batch_size]), history))
             for s in range(0, len(users), batch_size)
         ]
     )
-
-    # label scores
-    items = item_vectors(model)
-    label_vectors = None
-    if items is not None:
-        method = "model item vectors"
-        scorable = model.scorable_items() if hasattr(model, "scorable_items") else None
-        m = label_items
-        if scorable is not None:
-            keep = np.zeros(n_items, np.float32)
-            keep[np.asarray(scorable, dtype=np.int64)] = 1.0
-            m = (m @ sp.diags(keep)).tocsr()
-        counts = np.asarray(m.sum(axis=1)).ravel()
-        lv = m @ items
-        lv = (lv.toarray() if sp.issparse(lv) else np.asarray(lv)).astype(np.float32)
-        label_vectors = lv / np.maximum(counts, 1.0)[:, None]
-        sim = _normalize(vectors) @ _normalize(label_vectors).T
-        sim[:, counts == 0] = -np.inf
-    else:
-        profile_source = _text_vectors(split)
-        batch = Batch(torch.from_numpy(users), history)
-        row_items = batch.matrix()  # [U, n_items] binary known history
-        if profile_source is not None:
-            method = "item text (tfidf) vectors"
-            counts = np.asarray(label_items.sum(axis=1)).ravel()
-            lv = np.asarray(label_items @ profile_source) / np.maximum(counts, 1.0)[:, None]
-            prof = np.asarray(row_items @ profile_source)
-            sim = _normalize(prof) @ _normalize(lv).T
-            sim[:, counts == 0] = -np.inf
-        else:
-            method = "history label counts"
-            sim = np.asarray((row_items @ label_items.T).toarray(), dtype=np.float32)
-            sim = sim / np.maximum(sim.sum(axis=1, keepdims=True), 1.0)
+    sim, method, label_vectors = _label_similarity(model, split, users, vectors, history, label_items)
     top, top_sim = _top_k(sim, k) if len(labels) else (np.zeros((len(users), 0), int), np.zeros((len(users), 0)))
-
-    raw = None
-    table = split.train.users
-    if table is not None and "raw_id" in table.columns:
-        raw_col = table["raw_id"].reindex(users)  # side tables are indexed by dense id
-        raw = np.array(["" if pd.isna(v) else str(v) for v in raw_col.tolist()], dtype=str)
-
-    arrays: dict[str, np.ndarray] = {"user": users, "vectors": vectors, "labels": np.array(labels, dtype=str)}
-    if raw is not None:
-        arrays["raw_id"] = raw
-    if label_vectors is not None:
-        arrays["label_vectors"] = label_vectors
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    npz = base.parent / (base.name + ".npz")
-    atomic_write_bytes(npz, buf.getvalue())
-
-    text = io.StringIO()
-    w = csv.writer(text)
-    kk = top.shape[1]
-    w.writerow(["user", "raw_id", *[f"label_{j + 1}" for j in range(kk)], *[f"similarity_{j + 1}" for j in range(kk)]])
-    for i, u in enumerate(users.tolist()):
-        valid = np.isfinite(top_sim[i])
-        names = [labels[j] if ok else "" for j, ok in zip(top[i].tolist(), valid, strict=True)]
-        sims = [f"{v:.4f}" if ok else "" for v, ok in zip(top_sim[i].tolist(), valid, strict=True)]
-        w.writerow([u, "" if raw is None else raw[i], *names, *sims])
-    out_csv = base.parent / (base.name + ".csv")
-    atomic_write_bytes(out_csv, text.getvalue().encode())
-
+    raw = _raw_ids(split, users)
+    npz = _write_npz(base, users, vectors, labels, raw, label_vectors)
+    out_csv = _write_csv(base, users, labels, raw, top, top_sim)
     summary = {
         "model": _name(model),
         "stage": stage,
@@ -267,6 +206,86 @@ def export_users(
         "exported %d user vectors (d=%d) of %s to %s (+ .csv)", summary["users"], summary["dim"], summary["model"], npz
     )
     return summary
+
+
+def _label_similarity(
+    model: Any, split: SplitData, users: np.ndarray, vectors: np.ndarray, history: Any, label_items: sp.csr_matrix
+) -> tuple[np.ndarray, str, np.ndarray | None]:
+    """``[U, n_labels]`` user-label similarities, the method used, and the label vectors in the
+    model's item space (None for the fallbacks): model item vectors, else item text, else history counts."""
+    n_items = split.train.n_items
+    items = item_vectors(model)
+    if items is not None:
+        scorable = model.scorable_items() if hasattr(model, "scorable_items") else None
+        m = label_items
+        if scorable is not None:
+            keep = np.zeros(n_items, np.float32)
+            keep[np.asarray(scorable, dtype=np.int64)] = 1.0
+            m = (m @ sp.diags(keep)).tocsr()
+        counts = np.asarray(m.sum(axis=1)).ravel()
+        lv = m @ items
+        lv = (lv.toarray() if sp.issparse(lv) else np.asarray(lv)).astype(np.float32)
+        label_vectors = lv / np.maximum(counts, 1.0)[:, None]
+        sim = _normalize(vectors) @ _normalize(label_vectors).T
+        sim[:, counts == 0] = -np.inf
+        return sim, "model item vectors", label_vectors
+    profile_source = _text_vectors(split)
+    row_items = Batch(torch.from_numpy(users), history).matrix()  # [U, n_items] binary known history
+    if profile_source is not None:
+        counts = np.asarray(label_items.sum(axis=1)).ravel()
+        lv = np.asarray(label_items @ profile_source) / np.maximum(counts, 1.0)[:, None]
+        prof = np.asarray(row_items @ profile_source)
+        sim = _normalize(prof) @ _normalize(lv).T
+        sim[:, counts == 0] = -np.inf
+        return sim, "item text (tfidf) vectors", None
+    sim = np.asarray((row_items @ label_items.T).toarray(), dtype=np.float32)
+    return sim / np.maximum(sim.sum(axis=1, keepdims=True), 1.0), "history label counts", None
+
+
+def _raw_ids(split: SplitData, users: np.ndarray) -> np.ndarray | None:
+    """The users' original ids (``raw_id`` of the user table, indexed by dense id), when the data have them."""
+    table = split.train.users
+    if table is None or "raw_id" not in table.columns:
+        return None
+    raw_col = table["raw_id"].reindex(users)
+    return np.array(["" if pd.isna(v) else str(v) for v in raw_col.tolist()], dtype=str)
+
+
+def _write_npz(
+    base: Path,
+    users: np.ndarray,
+    vectors: np.ndarray,
+    labels: list[str],
+    raw: np.ndarray | None,
+    label_vectors: np.ndarray | None,
+) -> Path:
+    arrays: dict[str, np.ndarray] = {"user": users, "vectors": vectors, "labels": np.array(labels, dtype=str)}
+    if raw is not None:
+        arrays["raw_id"] = raw
+    if label_vectors is not None:
+        arrays["label_vectors"] = label_vectors
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    npz = base.parent / (base.name + ".npz")
+    atomic_write_bytes(npz, buf.getvalue())
+    return npz
+
+
+def _write_csv(
+    base: Path, users: np.ndarray, labels: list[str], raw: np.ndarray | None, top: np.ndarray, top_sim: np.ndarray
+) -> Path:
+    text = io.StringIO()
+    w = csv.writer(text)
+    kk = top.shape[1]
+    w.writerow(["user", "raw_id", *[f"label_{j + 1}" for j in range(kk)], *[f"similarity_{j + 1}" for j in range(kk)]])
+    for i, u in enumerate(users.tolist()):
+        valid = np.isfinite(top_sim[i])
+        names = [labels[j] if ok else "" for j, ok in zip(top[i].tolist(), valid, strict=True)]
+        sims = [f"{v:.4f}" if ok else "" for v, ok in zip(top_sim[i].tolist(), valid, strict=True)]
+        w.writerow([u, "" if raw is None else raw[i], *names, *sims])
+    out_csv = base.parent / (base.name + ".csv")
+    atomic_write_bytes(out_csv, text.getvalue().encode())
+    return out_csv
 
 
 def _text_vectors(split: SplitData) -> np.ndarray | None:

@@ -13,6 +13,7 @@ with, e.g. ``configs/ml100k.best.yaml``); each finished study is merged into tha
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import warnings
@@ -205,144 +206,177 @@ def _tune(
     write_best: bool,
 ) -> dict[str, dict[str, Any]]:
     import optuna
-    from optuna.trial import TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = storage_url(out, storage)
-    store = _open_storage(url)
+    job = _TuneJob(suite, out, trials, url, storage, _open_storage(url), timeout, write_best)
     runner = Runner(suite, out=out, data_dir=data_dir)
-    seed = suite.seeds[0]
-    best: dict[str, dict[str, Any]] = {}
-    existing = set(optuna.get_all_study_names(storage=store))
+    existing = set(optuna.get_all_study_names(storage=job.store))
     for dspec in suite.datasets:
         for sspec in suite.splits:
-            split = runner.split(dspec, sspec, seed)
-            fingerprint = split.fingerprint()
+            split = runner.split(dspec, sspec, suite.seeds[0])
             for mspec in suite.models:
-                key = f"{dspec.label}/{sspec.label}/{mspec.label}"
-                config = _study_config(suite, dspec, sspec, mspec)
-                # A study of another split with the same data (e.g. sparsity p = 1 and its base
-                # split) is this cell's study: same trials, same validation values.
-                owner = (
-                    key
-                    if f"{suite.name}/{key}" in existing
-                    else (_study_of_same_data(store, suite.name, key, config, fingerprint) or key)
-                )
-                space = search_space_for(mspec)
-                budget = min(trials, _space_size(space))
-                model_seed = cell_seed(dspec.label, owner.split("/")[1], mspec.label, seed)
-                reason = _untunable(split, mspec, model_seed)
-                if reason and f"{suite.name}/{owner}" not in existing:  # a study begun before this check runs on
-                    best[key] = {"params": {}, "trials": 0, "skipped": reason}
-                    logger.info("tune %s: not tuned, %s", key, reason)
-                    if write_best and suite.path:
-                        _write_best(suite, out, trials, url, storage, key, best[key])
-                    continue
-                if owner != key:
-                    logger.info("tune %s: same train/valid/test data as %s, using its study", key, owner)
-                sampler = _trial_seeded_tpe(derive_seed("tune", suite.name, owner, seed))
-                study = optuna.create_study(
-                    study_name=f"{suite.name}/{owner}",
-                    storage=store,
-                    sampler=sampler,
-                    pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
-                    direction="maximize",
-                    load_if_exists=True,
-                )
-                if owner == key:
-                    _check_study_config(study, config, key)
-                    if study.user_attrs.get("split_fingerprint") != fingerprint:
-                        study.set_user_attr("split_fingerprint", fingerprint)
-                done_states = (TrialState.COMPLETE, TrialState.PRUNED)
-                if not study.get_trials(deepcopy=False) and space:
-                    # Defaults outside the space (weight decay 0 on a log scale) are not suggested in
-                    # trial 0: it leaves them at the model's own default, so trial 0 is the default config.
-                    defaults = _defaults(mspec, space)
-                    study.enqueue_trial(defaults, user_attrs={"default": True, "default_keys": sorted(defaults)})
-
-                def objective(
-                    trial: Any,
-                    mspec: ModelSpec = mspec,
-                    space: dict = space,
-                    split: Any = split,
-                    model_seed: int = model_seed,
-                ) -> float:
-                    keys = trial.user_attrs.get("default_keys", list(space))
-                    params = {k: _suggest(trial, k, v) for k, v in space.items() if k in keys}
-
-                    def report(epoch: int, value: float, logs: dict[str, float]) -> None:
-                        trial.report(value, epoch)
-                        if trial.should_prune():
-                            raise optuna.TrialPruned(f"pruned at epoch {epoch} ({value:.4f})")
-
-                    t0 = time.perf_counter()
-                    fitted = fit_cell(
-                        apply_params(mspec, params),
-                        split,
-                        suite.protocol,
-                        model_seed,
-                        max_users=suite.validation.get("max_users"),
-                        callbacks=[report],
-                    )
-                    value = fitted.model.fit_info.get("best_valid")
-                    if value is None:
-                        value = fitted.validator.evaluate(fitted.model)
-                    trial.set_user_attr("fit_seconds", time.perf_counter() - t0)
-                    return float(value)
-
-                # The budget counts distinct configurations: a trial repeating the parameters of
-                # one finished before it (same seed, so the same result) adds nothing, and counting
-                # it would give that model fewer configurations than another (see _counted).
-                counted, repeats = _counted(study.get_trials(deepcopy=False, states=done_states), budget)
-                while len(counted) < budget:
-                    logger.info("tune %s: %d/%d configurations done, running the rest", key, len(counted), budget)
-                    finished = _optimize(
-                        study,
-                        objective,
-                        key,
-                        n_trials=budget - len(counted),
-                        timeout=timeout,
-                        callbacks=[_BudgetReached(budget, done_states)],
-                        catch=(FloatingPointError,),
-                    )
-                    before, (counted, repeats) = (
-                        len(counted),
-                        _counted(study.get_trials(deepcopy=False, states=done_states), budget),
-                    )
-                    if not finished:
-                        continue
-                    if timeout is not None or len(counted) == before:
-                        if len(counted) < budget:
-                            logger.warning(
-                                "tune %s: stopped at %d of %d configurations (timeout, or the sampler found no new one)",
-                                key,
-                                len(counted),
-                                budget,
-                            )
-                        break
-                # The first `budget` distinct trials to finish count; with several workers more may
-                # finish (a worker's running trial when another reached the budget): they are kept
-                # in the study but not considered, so every model is chosen from `budget` configurations.
-                complete = [t for t in counted if t.state == TrialState.COMPLETE]
-                if complete:
-                    bt = max(complete, key=lambda t: (t.value, -t.number))
-                    best[key] = {
-                        "params": dict(bt.params),
-                        "value": float(bt.value),
-                        "trial": bt.number,
-                        "trials": len(counted),
-                        "repeats_skipped": repeats,
-                    }
-                    if owner != key:
-                        best[key]["study"] = owner
-                    logger.info(
-                        "tune %s: best %s=%.4f at trial %d", key, suite.protocol.valid_metric, bt.value, bt.number
-                    )
-                    if write_best and suite.path:  # after every study: a kill loses no finished study's result
-                        _write_best(suite, out, trials, url, storage, key, best[key])
-    if write_best and suite.path and best:
+                _tune_cell(job, dspec, sspec, mspec, split, existing)
+    if write_best and suite.path and job.best:
         logger.info("best parameters written to %s", best_params_path(suite.path, out))
-    return best
+    return job.best
+
+
+@dataclasses.dataclass
+class _TuneJob:
+    """One ``tune`` call: the suite, its budget, the study storage and the best entries found so far."""
+
+    suite: Suite
+    out: str | Path
+    trials: int
+    url: str
+    storage: str | None
+    store: Any
+    timeout: float | None
+    write_best: bool
+    best: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def record(self, key: str, entry: dict[str, Any]) -> None:
+        """Keep a cell's best entry; merge it into the best-parameters file at once (a kill loses no finished study)."""
+        self.best[key] = entry
+        if self.write_best and self.suite.path:
+            _write_best(self.suite, self.out, self.trials, self.url, self.storage, key, entry)
+
+
+def _tune_cell(job: _TuneJob, dspec: Any, sspec: Any, mspec: ModelSpec, split: Any, existing: set[str]) -> None:
+    """Run (or resume) one cell's study up to its budget of distinct configurations and record its best."""
+    import optuna
+    from optuna.trial import TrialState
+
+    suite, seed = job.suite, job.suite.seeds[0]
+    key = f"{dspec.label}/{sspec.label}/{mspec.label}"
+    config = _study_config(suite, dspec, sspec, mspec)
+    fingerprint = split.fingerprint()
+    # A study of another split with the same data (e.g. sparsity p = 1 and its base split) is
+    # this cell's study: same trials, same validation values.
+    owner = (
+        key
+        if f"{suite.name}/{key}" in existing
+        else (_study_of_same_data(job.store, suite.name, key, config, fingerprint) or key)
+    )
+    space = search_space_for(mspec)
+    budget = min(job.trials, _space_size(space))
+    model_seed = cell_seed(dspec.label, owner.split("/")[1], mspec.label, seed)
+    reason = _untunable(split, mspec, model_seed)
+    if reason and f"{suite.name}/{owner}" not in existing:  # a study begun before this check runs on
+        logger.info("tune %s: not tuned, %s", key, reason)
+        job.record(key, {"params": {}, "trials": 0, "skipped": reason})
+        return
+    if owner != key:
+        logger.info("tune %s: same train/valid/test data as %s, using its study", key, owner)
+    study = optuna.create_study(
+        study_name=f"{suite.name}/{owner}",
+        storage=job.store,
+        sampler=_trial_seeded_tpe(derive_seed("tune", suite.name, owner, seed)),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
+        direction="maximize",
+        load_if_exists=True,
+    )
+    if owner == key:
+        _check_study_config(study, config, key)
+        if study.user_attrs.get("split_fingerprint") != fingerprint:
+            study.set_user_attr("split_fingerprint", fingerprint)
+    if not study.get_trials(deepcopy=False) and space:
+        # Defaults outside the space (weight decay 0 on a log scale) are not suggested in trial 0:
+        # it leaves them at the model's own default, so trial 0 is the default configuration.
+        defaults = _defaults(mspec, space)
+        study.enqueue_trial(defaults, user_attrs={"default": True, "default_keys": sorted(defaults)})
+    objective = _objective(suite, mspec, space, split, model_seed)
+    counted, repeats = _run_budget(study, objective, key, budget, job.timeout)
+    # The first `budget` distinct trials to finish count; with several workers more may finish (a
+    # worker's running trial when another reached the budget): they are kept in the study but not
+    # considered, so every model is chosen from `budget` configurations.
+    complete = [t for t in counted if t.state == TrialState.COMPLETE]
+    if not complete:
+        return
+    bt = max(complete, key=lambda t: (t.value, -t.number))
+    entry = {
+        "params": dict(bt.params),
+        "value": float(bt.value),
+        "trial": bt.number,
+        "trials": len(counted),
+        "repeats_skipped": repeats,
+    }
+    if owner != key:
+        entry["study"] = owner
+    logger.info("tune %s: best %s=%.4f at trial %d", key, suite.protocol.valid_metric, bt.value, bt.number)
+    job.record(key, entry)
+
+
+def _objective(suite: Suite, mspec: ModelSpec, space: dict, split: Any, model_seed: int) -> Any:
+    """The trial function of a cell's study: fit with the suggested parameters (pruned on the
+    per-epoch validation metric) and return the best validation value."""
+    import optuna
+
+    def objective(trial: Any) -> float:
+        keys = trial.user_attrs.get("default_keys", list(space))
+        params = {k: _suggest(trial, k, v) for k, v in space.items() if k in keys}
+
+        def report(epoch: int, value: float, logs: dict[str, float]) -> None:
+            trial.report(value, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {epoch} ({value:.4f})")
+
+        t0 = time.perf_counter()
+        fitted = fit_cell(
+            apply_params(mspec, params),
+            split,
+            suite.protocol,
+            model_seed,
+            max_users=suite.validation.get("max_users"),
+            callbacks=[report],
+        )
+        value = fitted.model.fit_info.get("best_valid")
+        if value is None:
+            value = fitted.validator.evaluate(fitted.model)
+        trial.set_user_attr("fit_seconds", time.perf_counter() - t0)
+        return float(value)
+
+    return objective
+
+
+def _run_budget(study: Any, objective: Any, key: str, budget: int, timeout: float | None) -> tuple[list, int]:
+    """Run trials until ``budget`` distinct configurations finished (or the timeout / the sampler stops).
+
+    The budget counts distinct configurations: a trial repeating the parameters of one finished
+    before it (same seed, so the same result) adds nothing, and counting it would give that model
+    fewer configurations than another (see :func:`_counted`). Returns the counted trials and the
+    number of repeats skipped.
+    """
+    from optuna.trial import TrialState
+
+    done_states = (TrialState.COMPLETE, TrialState.PRUNED)
+    counted, repeats = _counted(study.get_trials(deepcopy=False, states=done_states), budget)
+    while len(counted) < budget:
+        logger.info("tune %s: %d/%d configurations done, running the rest", key, len(counted), budget)
+        finished = _optimize(
+            study,
+            objective,
+            key,
+            n_trials=budget - len(counted),
+            timeout=timeout,
+            callbacks=[_BudgetReached(budget, done_states)],
+            catch=(FloatingPointError,),
+        )
+        before = len(counted)
+        counted, repeats = _counted(study.get_trials(deepcopy=False, states=done_states), budget)
+        if not finished:
+            continue
+        if timeout is not None or len(counted) == before:
+            if len(counted) < budget:
+                logger.warning(
+                    "tune %s: stopped at %d of %d configurations (timeout, or the sampler found no new one)",
+                    key,
+                    len(counted),
+                    budget,
+                )
+            break
+    return counted, repeats
 
 
 def _study_of_same_data(store: Any, suite_name: str, key: str, config: dict[str, Any], fingerprint: str) -> str | None:

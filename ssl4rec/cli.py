@@ -46,7 +46,9 @@ def _load_selected(args: argparse.Namespace) -> Any:
         seed_ints = [int(s) for s in seeds] if seeds else None
     except ValueError as exc:
         raise ConfigError(f"--seeds takes comma-separated integers, got {args.seeds!r}") from exc
-    return suite.select(models=_csv(getattr(args, "models", None)), splits=_csv(getattr(args, "splits", None)), seeds=seed_ints)
+    return suite.select(
+        models=_csv(getattr(args, "models", None)), splits=_csv(getattr(args, "splits", None)), seeds=seed_ints
+    )
 
 
 def _set_threads(threads: int | None) -> None:
@@ -162,7 +164,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     for kind in kinds:
         key = kind if kind in REGISTRIES else kind + "s"
         if key not in REGISTRIES:
-            print(f"unknown kind {kind!r}.{dym(kind, list(REGISTRIES))} Kinds: {', '.join(REGISTRIES)}", file=sys.stderr)
+            print(
+                f"unknown kind {kind!r}.{dym(kind, list(REGISTRIES))} Kinds: {', '.join(REGISTRIES)}", file=sys.stderr
+            )
             return 2
         reg = REGISTRIES[key]
         entries = reg.list(include=args.include or None, tags=args.tag or None)
@@ -271,7 +275,9 @@ def cmd_export_users(args: argparse.Namespace) -> int:
     }
     for what, found in pick.items():
         if not found:
-            raise ConfigError(f"--cell: no {what} labelled {parts[['dataset', 'split', 'model'].index(what)]!r} in {args.suite}")
+            raise ConfigError(
+                f"--cell: no {what} labelled {parts[['dataset', 'split', 'model'].index(what)]!r} in {args.suite}"
+            )
     dspec, sspec, mspec = pick["dataset"][0], pick["split"][0], pick["model"][0]
     runner = Runner(suite, out=args.results or "results", data_dir=args.data)
     split = runner.split(dspec, sspec, args.seed)
@@ -279,7 +285,9 @@ def cmd_export_users(args: argparse.Namespace) -> int:
     if model is None:
         model_seed = cell_seed(dspec.label, sspec.label, mspec.label, args.seed)
         with logging_redirect_tqdm():
-            model = fit_cell(mspec, split, suite.protocol, model_seed, max_users=suite.validation.get("max_users")).model
+            model = fit_cell(
+                mspec, split, suite.protocol, model_seed, max_users=suite.validation.get("max_users")
+            ).model
     summary = export_users(model, split, stage=args.stage, path=args.to, k=args.k)
     print(json.dumps(summary, indent=2, default=str))
     return 0
@@ -306,7 +314,9 @@ def cmd_studies(args: argparse.Namespace) -> int:
     from .running.tuning import storage_url
 
     if args.studies_verb != "import" and not args.storage and not (Path(args.results) / "tuning.db").is_file():
-        raise ConfigError(f"no tuning studies in {args.results} (no tuning.db there): give the --out folder of `ssl4rec tune`, or --storage URL")
+        raise ConfigError(
+            f"no tuning studies in {args.results} (no tuning.db there): give the --out folder of `ssl4rec tune`, or --storage URL"
+        )
     if args.studies_verb == "export":
         counts = export_studies(storage_url(args.results, args.storage), args.to)
         for name, n in counts.items():
@@ -320,7 +330,9 @@ def cmd_studies(args: argparse.Namespace) -> int:
         print("|---|---|---|---|---|---|---|---|")
         for r in rows:
             best = "–" if r["best_value"] is None else f"{r['best_value']:.4f} ({r['best_trial']})"
-            print(f"| {r['study']} | {r['trials']} | {r['complete']} | {r['pruned']} | {r['fail']} | {r['running']} | {r['waiting']} | {best} |")
+            print(
+                f"| {r['study']} | {r['trials']} | {r['complete']} | {r['pruned']} | {r['fail']} | {r['running']} | {r['waiting']} | {best} |"
+            )
     return 0
 
 
@@ -337,17 +349,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="verb", required=True)
 
+    _add_running_commands(sub)
+    _add_registry_commands(sub)
+    _add_reporting_commands(sub)
+    _add_tool_commands(sub)
+    return p
+
+
+def _add_running_commands(sub: Any) -> None:
+    """run, check, tune: the suite's cells."""
     r = sub.add_parser("run", help="train + evaluate every cell of a suite (finished cells are skipped)")
     r.add_argument("suite")
     r.add_argument("--out", default="results", help="results folder (default: results/)")
     r.add_argument("--data", default=None, help="data folder (default: $SSL4REC_DATA or ~/.cache/ssl4rec)")
     r.add_argument("--fail-fast", action="store_true", help="stop at the first failing cell")
-    r.add_argument("--save-models", action="store_true", help="save each fitted model beside its record (reloadable; export-users --results reuses it)")
-    r.add_argument("--tuned", action="store_true", help="use the best parameters found by `tune --out OUT` (OUT/SUITE.best.yaml, else SUITE.best.yaml beside the suite)")
-    r.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice, all cores)")
+    r.add_argument(
+        "--save-models",
+        action="store_true",
+        help="save each fitted model beside its record (reloadable; export-users --results reuses it)",
+    )
+    r.add_argument(
+        "--tuned",
+        action="store_true",
+        help="use the best parameters found by `tune --out OUT` (OUT/SUITE.best.yaml, else SUITE.best.yaml beside the suite)",
+    )
+    r.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice, all cores)"
+    )
     r.add_argument("--track", choices=["wandb"], default=None, help="also log to wandb (offline when no account)")
     r.add_argument("--wandb-project", default="ssl4rec")
-    r.add_argument("--dry-run", action="store_true", help="validate the suite and print its plan (as `check`); train nothing")
+    r.add_argument(
+        "--dry-run", action="store_true", help="validate the suite and print its plan (as `check`); train nothing"
+    )
     _add_selection(r)
     r.set_defaults(func=cmd_run)
 
@@ -362,19 +395,29 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument("suite")
     tu.add_argument("--trials", type=int, default=20, help="trials per model (default 20)")
     tu.add_argument("--out", default="results", help="results folder (the default SQLite study lives here)")
-    tu.add_argument("--storage", default=None, help="Optuna storage URL (e.g. postgresql://...), shared by several workers")
+    tu.add_argument(
+        "--storage", default=None, help="Optuna storage URL (e.g. postgresql://...), shared by several workers"
+    )
     tu.add_argument("--data", default=None)
     tu.add_argument("--timeout", type=float, default=None, help="seconds per study")
     tu.add_argument("--threads", type=int, default=None)
     _add_selection(tu)
     tu.set_defaults(func=cmd_tune)
 
+
+def _add_registry_commands(sub: Any) -> None:
+    """list: what is registered."""
     li = sub.add_parser("list", help="list registered components")
-    li.add_argument("kind", nargs="?", default=None, help="datasets, splits, baselines, presets, encoders, objectives, metrics, ...")
+    li.add_argument(
+        "kind", nargs="?", default=None, help="datasets, splits, baselines, presets, encoders, objectives, metrics, ..."
+    )
     li.add_argument("--include", action="append", help="glob pattern on names (repeatable)")
     li.add_argument("--tag", action="append", help="only entries with this tag (repeatable)")
     li.set_defaults(func=cmd_list)
 
+
+def _add_reporting_commands(sub: Any) -> None:
+    """leaderboard, publish, report, compare: tables from records."""
     lb = sub.add_parser("leaderboard", help="rebuild leaderboards from the records in RESULTS_DIR")
     lb.add_argument("results")
     lb.add_argument("--to", default=None, help="output folder (default: RESULTS_DIR/leaderboards)")
@@ -391,13 +434,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the suite's models (missing rows where they have no record) and write its reproduction report "
         "(if it has published numbers); repeat it for several suites, e.g. one per dataset",
     )
-    pb.add_argument("--report", default=None, help="path (no extension) of the reproduction report (default: TO/reproductions/SUITE)")
+    pb.add_argument(
+        "--report",
+        default=None,
+        help="path (no extension) of the reproduction report (default: TO/reproductions/SUITE)",
+    )
     pb.add_argument(
         "--supersede",
         action="store_true",
         help="each (dataset, split, model, seed) keeps only its newest record: older ones are not copied and are removed from TO/records (e.g. after re-tuning)",
     )
-    pb.add_argument("--readme", default=None, help="also regenerate the results block of this README from leaderboards/")
+    pb.add_argument(
+        "--readme", default=None, help="also regenerate the results block of this README from leaderboards/"
+    )
     pb.add_argument("--readme-root", default="leaderboards", help="folder whose records the README summary covers")
     pb.set_defaults(func=cmd_publish)
 
@@ -418,11 +467,18 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--to", default=None, help="also write the Markdown table to this file")
     cp.set_defaults(func=cmd_compare)
 
-    ex = sub.add_parser("export-users", help="train one cell's model and write user vectors + nearest genres/attributes")
+
+def _add_tool_commands(sub: Any) -> None:
+    """export-users, studies, data."""
+    ex = sub.add_parser(
+        "export-users", help="train one cell's model and write user vectors + nearest genres/attributes"
+    )
     ex.add_argument("suite")
     ex.add_argument("--cell", required=True, help="DATASET/SPLIT/MODEL labels from the suite")
     ex.add_argument("--seed", type=int, default=0)
-    ex.add_argument("--stage", default="test", choices=["valid", "test"], help="whose history defines the users' vectors")
+    ex.add_argument(
+        "--stage", default="test", choices=["valid", "test"], help="whose history defines the users' vectors"
+    )
     ex.add_argument("--k", type=int, default=3, help="nearest labels per user")
     ex.add_argument("--to", required=True, help="output path without extension (.npz + .csv)")
     ex.add_argument("--data", default=None)
@@ -436,7 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("studies", help="tuning studies: snapshot to a text file, restore elsewhere, list")
     ssub = st.add_subparsers(dest="studies_verb", required=True)
-    se = ssub.add_parser("export", help="write every study of RESULTS_DIR's storage to an Optuna journal file (JSON lines)")
+    se = ssub.add_parser(
+        "export", help="write every study of RESULTS_DIR's storage to an Optuna journal file (JSON lines)"
+    )
     se.add_argument("results")
     se.add_argument("--to", required=True, help="snapshot file, e.g. leaderboards/studies/SUITE.jsonl")
     si = ssub.add_parser("import", help="restore a snapshot's studies into a results folder; `tune` then resumes them")
@@ -445,7 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
     sl = ssub.add_parser("list", help="trials by state and best value of every study in RESULTS_DIR's storage")
     sl.add_argument("results")
     for sp in (se, si, sl):
-        sp.add_argument("--storage", default=None, help="Optuna storage URL instead of the results folder's SQLite file")
+        sp.add_argument(
+            "--storage", default=None, help="Optuna storage URL instead of the results folder's SQLite file"
+        )
         sp.set_defaults(func=cmd_studies)
 
     d = sub.add_parser("data", help="dataset commands")
@@ -454,7 +514,6 @@ def build_parser() -> argparse.ArgumentParser:
     di.add_argument("name")
     di.add_argument("--data", default=None)
     di.set_defaults(func=cmd_data)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

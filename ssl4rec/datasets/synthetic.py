@@ -42,6 +42,18 @@ def _words(rng: np.random.Generator, n: int) -> list[str]:
     return out
 
 
+def _check_params(n_users: int, n_items: int, n_clusters: int, zipf: float, affinity: float) -> None:
+    for key, value, low in (("n_users", n_users, 1), ("n_items", n_items, 2), ("n_clusters", n_clusters, 1)):
+        if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
+            raise ConfigError(f"synthetic: {key} must be an integer >= {low}, got {value!r}")
+    if n_clusters > n_items:
+        raise ConfigError(f"synthetic: n_clusters ({n_clusters}) cannot exceed n_items ({n_items})")
+    if not 0.0 <= float(affinity) <= 1.0:
+        raise ConfigError(f"synthetic: affinity must be in [0, 1], got {affinity!r}")
+    if float(zipf) < 0:
+        raise ConfigError(f"synthetic: zipf must be >= 0, got {zipf!r}")
+
+
 def load_synthetic(
     root: Path,
     *,
@@ -67,15 +79,7 @@ def load_synthetic(
         seed: random seed.
     """
     del root
-    for key, value, low in (("n_users", n_users, 1), ("n_items", n_items, 2), ("n_clusters", n_clusters, 1)):
-        if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
-            raise ConfigError(f"synthetic: {key} must be an integer >= {low}, got {value!r}")
-    if n_clusters > n_items:
-        raise ConfigError(f"synthetic: n_clusters ({n_clusters}) cannot exceed n_items ({n_items})")
-    if not 0.0 <= float(affinity) <= 1.0:
-        raise ConfigError(f"synthetic: affinity must be in [0, 1], got {affinity!r}")
-    if float(zipf) < 0:
-        raise ConfigError(f"synthetic: zipf must be >= 0, got {zipf!r}")
+    _check_params(n_users, n_items, n_clusters, zipf, affinity)
     rng = np.random.default_rng(seed)
 
     user_cluster = rng.integers(n_clusters, size=n_users)

@@ -261,13 +261,41 @@ def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
     (including preset and cross parameters, nested encoder / objective blocks and dotted keys),
     evaluation and validation key, before any data is read or any model trains. Plugins
     (``ssl4rec.plugins`` entry points) are loaded first, so a suite may name their components."""
-    from ..datasets.pipeline import check_dataset_spec
     from ..registry import load_plugins
 
     load_plugins()
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a suite must be a mapping, got {type(raw).__name__}")
     check_keys(raw, SUITE_KEYS, f"suite {path}")
+    seeds = raw.get("seeds", [0])
+    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+    if not seeds or not all(isinstance(s, int) for s in seeds):
+        raise ConfigError(f"{path}: seeds must be a list of integers")
+    models = _models(raw, path)
+    published = _checked_published(dict(raw.get("published") or {}), {m.label for m in models}, path)
+    validation = dict(raw.get("validation") or {})
+    check_keys(validation, ("max_users",), f"{path} validation")
+    max_users = validation.get("max_users")
+    if max_users is not None and (isinstance(max_users, bool) or not isinstance(max_users, int) or max_users < 1):
+        raise ConfigError(f"{path} validation: max_users must be a positive integer (or absent), got {max_users!r}")
+    return Suite(
+        name=str(raw.get("name") or Path(path).stem),
+        description=str(raw.get("description") or ""),
+        datasets=_datasets(raw, path),
+        splits=_splits(raw, path),
+        models=tuple(_checked_model(m, f"{path} models") for m in models),
+        seeds=tuple(seeds),
+        protocol=Protocol.from_dict(raw.get("evaluation")),
+        validation=validation,
+        path=path,
+        published=published,
+    )
+
+
+def _datasets(raw: dict[str, Any], path: str) -> tuple[ComponentSpec, ...]:
+    """The suite's datasets, each checked against its loader's parameters and the preprocessing keys."""
+    from ..datasets.pipeline import check_dataset_spec
+
     datasets = []
     for i, d in enumerate(raw.get("datasets") or []):
         c = _component(d, "dataset", f"{path} datasets[{i}]")
@@ -285,6 +313,11 @@ def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
         )
     if not datasets:
         raise ConfigError(f"{path}: no datasets")
+    return tuple(datasets)
+
+
+def _splits(raw: dict[str, Any], path: str) -> tuple[ComponentSpec, ...]:
+    """The suite's splits, grids expanded, each checked against its registry entry; labels distinct."""
     splits = []
     for i, s in enumerate(raw.get("splits") or []):
         c = _component(s, "split", f"{path} splits[{i}]")
@@ -298,52 +331,32 @@ def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:
         raise ConfigError(f"{path}: duplicate split labels {dup}; give each a distinct 'label'")
-    seeds = raw.get("seeds", [0])
-    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
-    if not seeds or not all(isinstance(s, int) for s in seeds):
-        raise ConfigError(f"{path}: seeds must be a list of integers")
-    published = dict(raw.get("published") or {})
-    if published:
-        check_keys(
-            published, ("source", "dataset", "split", "values", "variants", "orderings", "notes"), f"{path} published"
+    return tuple(splits)
+
+
+def _checked_published(published: dict[str, Any], labels: set[str], path: str) -> dict[str, Any]:
+    """The ``published`` block (a paper's numbers): its keys, orderings, variants and model labels checked."""
+    if not published:
+        return published
+    check_keys(published, ("source", "dataset", "split", "values", "variants", "orderings", "notes"), f"{path} published")
+    orderings = published.get("orderings") or []
+    if not isinstance(orderings, list) or not all(isinstance(o, list) and len(o) == 2 for o in orderings):
+        raise ConfigError(f"{path} published: orderings must be a list of [worse, better] model label pairs")
+    variants = published.get("variants") or {}
+    if not isinstance(variants, dict):
+        raise ConfigError(
+            f"{path} published: variants must map a variant's model label to the published row it is compared with"
         )
-        labels = {m.label for m in _models(raw, path)}
-        orderings = published.get("orderings") or []
-        if not isinstance(orderings, list) or not all(isinstance(o, list) and len(o) == 2 for o in orderings):
-            raise ConfigError(f"{path} published: orderings must be a list of [worse, better] model label pairs")
-        variants = published.get("variants") or {}
-        if not isinstance(variants, dict):
+    values = published.get("values") or {}
+    for variant, base in variants.items():
+        if base not in values:
             raise ConfigError(
-                f"{path} published: variants must map a variant's model label to the published row it is compared with"
+                f"{path} published: variant {variant!r} refers to {base!r}, which has no published values.{did_you_mean(str(base), list(values))}"
             )
-        for variant, base in variants.items():
-            if base not in (published.get("values") or {}):
-                raise ConfigError(
-                    f"{path} published: variant {variant!r} refers to {base!r}, which has no published values.{did_you_mean(str(base), list(published.get('values') or {}))}"
-                )
-        for label in [*(published.get("values") or {}), *variants, *(lab for o in orderings for lab in o)]:
-            if label not in labels:
-                raise ConfigError(
-                    f"{path} published: {label!r} is not a model label of this suite.{did_you_mean(label, labels)}"
-                )
-    validation = dict(raw.get("validation") or {})
-    check_keys(validation, ("max_users",), f"{path} validation")
-    max_users = validation.get("max_users")
-    if max_users is not None and (isinstance(max_users, bool) or not isinstance(max_users, int) or max_users < 1):
-        raise ConfigError(f"{path} validation: max_users must be a positive integer (or absent), got {max_users!r}")
-    models = [_checked_model(m, f"{path} models") for m in _models(raw, path)]
-    return Suite(
-        name=str(raw.get("name") or Path(path).stem),
-        description=str(raw.get("description") or ""),
-        datasets=tuple(datasets),
-        splits=tuple(splits),
-        models=tuple(models),
-        seeds=tuple(seeds),
-        protocol=Protocol.from_dict(raw.get("evaluation")),
-        validation=validation,
-        path=path,
-        published=published,
-    )
+    for label in [*values, *variants, *(lab for o in orderings for lab in o)]:
+        if label not in labels:
+            raise ConfigError(f"{path} published: {label!r} is not a model label of this suite.{did_you_mean(label, labels)}")
+    return published
 
 
 def load_suite(path: str | Path) -> Suite:

@@ -243,15 +243,19 @@ class Runner:
         logger.info("%s: n/a (%s)", cell_id, exc)
         return CellOutcome(cell_id, "n/a", str(path))
 
-    def run_cell(
-        self, dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec, seed: int, cell_id: str, rel: Path
-    ) -> CellOutcome:
-        """config -> seed -> data -> split -> build -> train -> evaluate -> record."""
-        protocol = self.suite.protocol
-        model_seed = cell_seed(dspec.label, sspec.label, mspec.label, seed)
-        ds = self.dataset(dspec)
-        split = self.split(dspec, sspec, seed)
-        record = RunRecord(
+    def _record_stub(
+        self,
+        dspec: ComponentSpec,
+        sspec: ComponentSpec,
+        mspec: ModelSpec,
+        seed: int,
+        cell_id: str,
+        model_seed: int,
+        ds: Dataset,
+        split: SplitData,
+    ) -> RunRecord:
+        """What a cell's record says before the model trains: data, split, model, seeds, protocol, provenance."""
+        return RunRecord(
             cell_id=cell_id,
             status="running",
             suite=self.suite.name,
@@ -275,12 +279,22 @@ class Runner:
             model={"label": mspec.label, "kind": mspec.kind, "name": mspec.name, "spec": mspec.resolved()},
             seed=seed,
             model_seed=model_seed,
-            protocol=protocol.to_dict(),
+            protocol=self.suite.protocol.to_dict(),
             versions=self._versions,
             git_commit=self._commit,
             host=platform.node(),
             time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         )
+
+    def run_cell(
+        self, dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec, seed: int, cell_id: str, rel: Path
+    ) -> CellOutcome:
+        """config -> seed -> data -> split -> build -> train -> evaluate -> record."""
+        protocol = self.suite.protocol
+        model_seed = cell_seed(dspec.label, sspec.label, mspec.label, seed)
+        ds = self.dataset(dspec)
+        split = self.split(dspec, sspec, seed)
+        record = self._record_stub(dspec, sspec, mspec, seed, cell_id, model_seed, ds, split)
         if mspec.na:  # found when the suite was loaded
             return self._not_applicable(record, rel, cell_id, NotApplicable(mspec.na))
         tuned = self.tuning.get(f"{dspec.label}/{sspec.label}/{mspec.label}")

@@ -32,6 +32,7 @@ __all__ = [
     "ENCODERS",
     "OBJECTIVES",
     "AUGMENTATIONS",
+    "VIEWS",
     "BASELINES",
     "PRESETS",
     "METRICS",
@@ -316,6 +317,13 @@ AUGMENTATIONS = Registry(
     """Sequence augmentations. An entry maps a padded batch of item sequences (LongTensor [B, L],
     0 = padding, left-padded) and a ``torch.Generator`` to an augmented batch of the same shape.""",
 )
+VIEWS = Registry(
+    "view",
+    """Graph view generators for graph contrastive learning. An entry builds a
+    :class:`ssl4rec.ssl.graph_views.GraphView`: ``views(encoder, generator, main)`` gives two
+    :class:`~ssl4rec.encoders.graph.GraphOutput` views (perturbed adjacencies, noisy layers or two
+    layers of one pass); ``epoch_start`` redraws what a view keeps for an epoch (dropped edges).""",
+)
 BASELINES = Registry(
     "baseline",
     """Baseline recommenders. An entry is a :class:`ssl4rec.recommender.Recommender` subclass:
@@ -350,6 +358,7 @@ REGISTRIES: dict[str, Registry] = {
     "encoders": ENCODERS,
     "objectives": OBJECTIVES,
     "augmentations": AUGMENTATIONS,
+    "views": VIEWS,
     "baselines": BASELINES,
     "presets": PRESETS,
     "metrics": METRICS,
@@ -361,6 +370,7 @@ register_split = SPLITS.register
 register_encoder = ENCODERS.register
 register_objective = OBJECTIVES.register
 register_augmentation = AUGMENTATIONS.register
+register_view = VIEWS.register
 register_baseline = BASELINES.register
 register_preset = PRESETS.register
 register_metric = METRICS.register

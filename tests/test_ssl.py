@@ -20,6 +20,7 @@ TINY_ENCODER = {
     "gru": {"embedding_size": 16, "hidden_size": 16, "num_layers": 1},
     "transformer": {"embedding_size": 16, "num_layers": 1, "num_heads": 2},
     "vae": {"embedding_size": 16, "hidden_sizes": [32]},
+    "lightgcn": {"embedding_size": 16, "num_layers": 2},
 }
 TINY_TRAIN = {"epochs": 2, "max_len": 10, "batch_size": 16, "seed": 3, "text_encoder": "tfidf"}
 
@@ -77,21 +78,27 @@ def test_cross(encoder, params, objectives, split):
     model = build_ssl_model({"name": encoder, **params}, list(objectives), **TINY_TRAIN)
     # one manual step: finite per-objective losses whose gradients reach the encoder
     model.load_text(split.train)  # item text vectors, for objectives that need them (no-op otherwise)
-    net = model._build(split.train.n_items)
+    net = model._build(split.train.n_items, n_users=split.train.n_users)
     gen = torch.Generator().manual_seed(0)
     users = torch.from_numpy(split.train.active_users.astype(np.int64))
     from ssl4rec.encoders.base import Bag
 
     window = split.train.sequences(users, 11) if model.input_kind == "sequence" else None
+    items = None
+    if model.input_kind == "graph":  # rows are edges: each user with its first training item
+        net.encoder.set_graph(split.train.csr)
+        csr = split.train.csr
+        items = torch.from_numpy(csr.indices[csr.indptr[users.numpy()]].astype(np.int64))
     batch = TrainBatch(
         users,
         gen,
         net.device,
         window=window,
         bag=Bag.from_csr(split.train.csr[users.numpy()]) if model.input_kind == "bag" else None,
+        items=items,
     )
     ends = torch.from_numpy(split.train.indptr[users.numpy() + 1].astype(np.int64))
-    data = TrainData(train=split.train, users=users, ends=ends, window=window, generator=gen, max_len=10)
+    data = TrainData(train=split.train, users=users, ends=ends, window=window, generator=gen, max_len=10, items=items)
     for name in objectives:  # the data hooks, as fit calls them (e.g. intents clustered at epoch 0)
         net.objective(name).prepare(net, data)
         net.objective(name).epoch_start(net, 0, data)
@@ -328,7 +335,7 @@ def test_objective_metadata_is_consistent():
         assert entry.config is entry.obj.Config, entry.name
     for entry in ENCODERS.list():
         assert entry.config is entry.obj.Config, entry.name
-        assert entry.obj.input in ("sequence", "bag")
+        assert entry.obj.input in ("sequence", "bag", "graph")
 
 
 def test_bad_encoder_options_fail_at_build():

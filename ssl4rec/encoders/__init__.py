@@ -5,8 +5,9 @@
 :mod:`ssl4rec.encoders.text_items` for the text-aware item representation (``item_repr``).
 """
 
-from . import base, gru, text_items, transformer, vae  # noqa: F401
+from . import base, graph, gru, text_items, transformer, vae  # noqa: F401
 from .base import Bag, BagEncoder, BagOutput, ItemEmbedding, SequenceEncoder
+from .graph import GraphEncoder, LightGCNConfig, LightGCNEncoder
 from .gru import GRUConfig, GRUEncoder
 from .text_items import ITEM_REPRS, TextItemEmbedding, prepare_text
 from .transformer import TransformerConfig, TransformerEncoder
@@ -18,6 +19,9 @@ __all__ = [
     "BagEncoder",
     "BagOutput",
     "GRUConfig",
+    "GraphEncoder",
+    "LightGCNConfig",
+    "LightGCNEncoder",
     "GRUEncoder",
     "ItemEmbedding",
     "SequenceEncoder",

@@ -12,6 +12,7 @@ with item text). See :mod:`ssl4rec.objectives.base` for the contract and
 from . import (  # noqa: F401
     base,
     contrastive,
+    graph,
     intent_contrastive,
     losses,
     masked_item,

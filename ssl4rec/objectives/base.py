@@ -99,6 +99,8 @@ class TrainData:
         window: LongTensor [R, max_len + 1] (CPU) of the rows' items (sequence encoders), else None.
         generator: the model's seeded CPU random source.
         max_len: the model's ``max_len``.
+        items: LongTensor [R], the item of each training row when the rows are edges (graph
+            encoders: ``users[r]`` interacted with ``items[r]``), else None.
     """
 
     train: Any
@@ -107,6 +109,7 @@ class TrainData:
     window: torch.Tensor | None
     generator: torch.Generator
     max_len: int
+    items: torch.Tensor | None = None
 
 
 class TrainBatch:
@@ -121,6 +124,7 @@ class TrainBatch:
         bag: the users' item sets (bag encoders), else None.
         rows: LongTensor [B], the batch's rows in the :class:`TrainData` arrays (what state an
             objective keeps per training row, e.g. intent assignments, is indexed by).
+        items: LongTensor [B], each row's positive item when the rows are edges (graph encoders).
 
     ``memo`` holds what the step's objectives share, e.g. the augmented views an objective drew
     (:func:`~ssl4rec.objectives.contrastive.draw_views`), for a later objective that reuses them.
@@ -134,6 +138,7 @@ class TrainBatch:
         window: torch.Tensor | None = None,
         bag: Bag | None = None,
         rows: torch.Tensor | None = None,
+        items: torch.Tensor | None = None,
     ) -> None:
         self.users = users
         self.generator = generator
@@ -141,6 +146,7 @@ class TrainBatch:
         self.window = window
         self.bag = bag
         self.rows = rows if rows is not None else torch.arange(users.shape[0])
+        self.items = items
         self.memo: dict[Any, Any] = {}
 
     def __len__(self) -> int:
@@ -216,6 +222,11 @@ class Objective(nn.Module):
     def score(self, net: nn.Module, batch: Batch) -> torch.Tensor:
         """Scores ``[B, n_items]`` for ``batch`` (main objectives only)."""
         raise NotImplementedError(f"{type(self).__name__} is not a main objective and does not score")
+
+    def item_vectors(self, net: nn.Module) -> torch.Tensor:
+        """The ``[n_items, d]`` matrix :meth:`user_vectors` are scored against (main objectives): by
+        default the item embedding's scoring matrix; graph objectives give the propagated vectors."""
+        return net.item_embedding.scoring_matrix()
 
     def user_vectors(self, net: nn.Module, batch: Batch) -> torch.Tensor:
         """User vectors ``[B, d]`` that :meth:`score` multiplies with ``net.item_embedding.scoring_matrix()``

@@ -5,7 +5,7 @@ presets (``gru4rec``, ``sasrec``, ``bert4rec``, ``cl4srec``, ``multvae``, ``mult
 through :mod:`ssl4rec.ssl.composite`, the built-in encoders and objectives.
 """
 
-from . import augmentations, composite, presets  # noqa: F401
+from . import augmentations, composite, graph_views, presets  # noqa: F401
 from .augmentations import Crop, Mask, Reorder
 from .composite import (
     SCHEDULES,

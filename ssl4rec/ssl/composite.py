@@ -163,10 +163,13 @@ def _describe(entry: Entry, caps: set[str]) -> str:
 
 def _reason(obj: Entry, need: set[str], missing: set[str], enc: Entry, caps: set[str]) -> str:
     head = f"{obj.name} needs"
+    reads = "the user-item graph" if "graph" in caps else "bags of items" if "bag" in caps else "sequences"
     if "sequence" in missing:
-        return f"{head} a sequence encoder; {enc.name} reads bags of items"
+        return f"{head} a sequence encoder; {enc.name} reads {reads}"
     if "bag" in missing:
-        return f"{head} a bag encoder; {enc.name} reads sequences"
+        return f"{head} a bag encoder; {enc.name} reads {reads}"
+    if "graph" in missing:
+        return f"{head} a graph encoder (e.g. lightgcn); {enc.name} reads {reads}"
     for direction in ("causal", "bidirectional"):
         if direction in missing:
             hint = ""
@@ -219,7 +222,7 @@ def check_compatible(
         )
     if len(mains) > 1:
         return f"{' and '.join(mains)} are all main objectives; a model scores with exactly one"
-    if item_repr != "id" and "sequence" not in caps:
+    if item_repr != "id" and "sequence" not in caps and "graph" not in caps:
         return (
             f"item_repr {item_repr!r} needs a sequence encoder; {enc.name} reads bags of items "
             "(its input layer is a per-item table, not the shared item representation): use item_repr 'id'"
@@ -502,7 +505,7 @@ class SSLRecommender(Recommender):
         return {"text_embedding": self.text_info} if self.text_info else {}
 
     # -- training ------------------------------------------------------
-    def _build(self, n_items: int, item_text: torch.Tensor | None = None) -> SSLNetwork:
+    def _build(self, n_items: int, item_text: torch.Tensor | None = None, n_users: int | None = None) -> SSLNetwork:
         """A fresh network; ``item_text`` (prepared text vectors) defaults to those loaded by :meth:`load_text`."""
         c = self.config
         text = item_text if item_text is not None else self._item_text
@@ -526,6 +529,8 @@ class SSLRecommender(Recommender):
             )
             if trained is not None and not trained.all():
                 candidates = torch.from_numpy(np.flatnonzero(trained).astype(np.int64)).to(self.device)
+        if self.input_kind == "graph":  # one ego vector per user: the graph's user nodes
+            extra["n_users"] = int(n_users or 1)
         encoder = self._encoder_entry.obj(n_items=n_items, max_len=c.max_len, **extra, **self.encoder_params)
         objs = {e.name: e.obj(**p) for e, p in zip(self._objective_entries, self.objective_params, strict=True)}
         net = SSLNetwork(
@@ -575,11 +580,18 @@ class SSLRecommender(Recommender):
         with torch.random.fork_rng(devices=devices):
             self.load_text(train)  # inside fork_rng: a language model must not move the global generator
             torch.manual_seed(c.seed)  # initialisation and dropout, restored on exit
-            self.net = self._build(train.n_items)
+            self.net = self._build(train.n_items, n_users=train.n_users)
             gen = torch.Generator().manual_seed(c.seed)
             users = torch.from_numpy(train.active_users.astype(np.int64))
             ends = torch.from_numpy(train.indptr[users.numpy() + 1].astype(np.int64))
-            if self.input_kind == "sequence" and c.train_windows in ("all", "prefixes"):
+            items = None
+            if self.input_kind == "graph":  # training rows are the edges (user, item) of the training graph
+                self.net.encoder.set_graph(train.csr)
+                m = train.csr.tocsr()
+                users = torch.from_numpy(np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr)))
+                items = torch.from_numpy(m.indices.astype(np.int64))
+                ends, window, csr = torch.zeros_like(users), None, None
+            elif self.input_kind == "sequence" and c.train_windows in ("all", "prefixes"):
                 if c.train_windows == "all":
                     rows, window, row_ends = train.windows(users, c.max_len + 1, return_ends=True)
                 else:
@@ -589,7 +601,9 @@ class SSLRecommender(Recommender):
                 window, csr = train.sequences(users, c.max_len + 1), None
             else:
                 window, csr = None, train.csr
-            data = TrainData(train=train, users=users, ends=ends, window=window, generator=gen, max_len=c.max_len)
+            data = TrainData(
+                train=train, users=users, ends=ends, window=window, generator=gen, max_len=c.max_len, items=items
+            )
             for e in self._objective_entries:
                 self.net.objective(e.name).prepare(self.net, data)
             pretrain = None
@@ -648,6 +662,7 @@ class SSLRecommender(Recommender):
                     window=window[idx] if window is not None else None,
                     bag=Bag.from_csr(csr[users[idx].numpy()], device) if csr is not None else None,
                     rows=idx,
+                    items=data.items[idx] if data.items is not None else None,
                 )
                 loss = torch.zeros((), device=device)
                 for name, obj in objs:
@@ -711,7 +726,7 @@ class SSLRecommender(Recommender):
         was_training = self.net.training
         self.net.eval()
         try:
-            out = self.net.item_embedding.scoring_matrix()
+            out = self.net.objective(self.main_objective).item_vectors(self.net)
         finally:
             self.net.train(was_training)
         return out.float()

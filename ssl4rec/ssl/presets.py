@@ -32,6 +32,18 @@ AUTHORS_CONTRASTIVE: dict[str, Any] = {
     "mask_value": "padding",
 }
 
+#: Training of SELFRec's graph models: batches of 2048 edges, Adam 0.001, no weight decay (the L2 term
+#: is the ``bpr`` objective's ``reg``), validation every epoch with patience 10.
+GRAPH_TRAINING: dict[str, Any] = {
+    "batch_size": 2048,
+    "learning_rate": 0.001,
+    "weight_decay": 0.0,
+    "epochs": 500,
+    "patience": 10,
+    "eval_every": 1,
+    "bucket_by_length": False,
+}
+
 PRESET_SPECS: dict[str, dict[str, Any]] = {
     "gru4rec": {
         "encoder": {"name": "gru"},
@@ -154,6 +166,67 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
         "objectives": [{"name": "reconstruction"}],
         "schedule": "joint",
     },
+    # Graph models, configured as SELFRec's conf/*.yaml (Coder-Yu/SELFRec): 64-d, 2 layers, batches
+    # of 2048 edges, Adam 0.001, BPR with one uniform negative and reg 1e-4 on the batch's vectors.
+    "lightgcn": {
+        "encoder": {"name": "lightgcn", "num_layers": 2, "combine": "mean"},
+        "objectives": [{"name": "bpr", "reg": 1e-4}],
+        "schedule": "joint",
+        **GRAPH_TRAINING,
+    },
+    "sgl": {
+        # SELFRec's SGL: edge dropout 0.1 redrawn each epoch (aug_type 1), lambda 0.1, temp 0.2,
+        # users and items in one InfoNCE
+        "encoder": {"name": "lightgcn", "num_layers": 2, "combine": "mean"},
+        "objectives": [
+            {"name": "bpr", "reg": 1e-4},
+            {
+                "name": "graph_contrastive",
+                "objective_weight": 0.1,
+                "temperature": 0.2,
+                "view": "edge_dropout",
+                "view_params": {"ratio": 0.1},
+                "pairing": "joint",
+            },
+        ],
+        "schedule": "joint",
+        **GRAPH_TRAINING,
+    },
+    "simgcl": {
+        # SELFRec's SimGCL: layers 1..K averaged, noise eps 0.1, lambda 0.5, temp 0.2, users and items apart
+        "encoder": {"name": "lightgcn", "num_layers": 2, "combine": "mean_propagated"},
+        "objectives": [
+            {"name": "bpr", "reg": 1e-4},
+            {
+                "name": "graph_contrastive",
+                "objective_weight": 0.5,
+                "temperature": 0.2,
+                "view": "embedding_noise",
+                "view_params": {"eps": 0.1},
+                "pairing": "separate",
+            },
+        ],
+        "schedule": "joint",
+        **GRAPH_TRAINING,
+    },
+    "xsimgcl": {
+        # SELFRec's XSimGCL: one noisy pass (eps 0.2) for BPR and the contrast of its final vectors
+        # with layer l* = 1, lambda 0.2, tau 0.15
+        "encoder": {"name": "lightgcn", "num_layers": 2, "combine": "mean_propagated", "train_noise": 0.2},
+        "objectives": [
+            {"name": "bpr", "reg": 1e-4},
+            {
+                "name": "graph_contrastive",
+                "objective_weight": 0.2,
+                "temperature": 0.15,
+                "view": "cross_layer",
+                "view_params": {"layer": 1},
+                "pairing": "separate",
+            },
+        ],
+        "schedule": "joint",
+        **GRAPH_TRAINING,
+    },
 }
 
 _META = {
@@ -199,6 +272,22 @@ _META = {
         "Liang et al., Variational Autoencoders for Collaborative Filtering, WWW 2018",
         "Denoising autoencoder over the item bag + multinomial likelihood.",
     ),
+    "lightgcn": (
+        "He et al., LightGCN: Simplifying and Powering Graph Convolution Network for Recommendation, SIGIR 2020",
+        "Ego embeddings propagated over the normalised user-item graph (2 layers, mean) + BPR.",
+    ),
+    "sgl": (
+        "Wu et al., Self-supervised Graph Learning for Recommendation, SIGIR 2021",
+        "LightGCN + InfoNCE between two edge-dropout views (ratio 0.1, weight 0.1, tau 0.2).",
+    ),
+    "simgcl": (
+        "Yu et al., Are Graph Augmentations Necessary? Simple Graph Contrastive Learning for Recommendation, SIGIR 2022",
+        "LightGCN + InfoNCE between two noise-perturbed propagations (eps 0.1, weight 0.5, tau 0.2).",
+    ),
+    "xsimgcl": (
+        "Yu et al., XSimGCL: Towards Extremely Simple Graph Contrastive Learning for Recommendation, TKDE 2023",
+        "One noisy propagation (eps 0.2) for BPR and a final-vs-layer-1 contrast (weight 0.2, tau 0.15).",
+    ),
 }
 
 #: Display names for leaderboards.
@@ -213,6 +302,10 @@ DISPLAY = {
     "s3rec": "S3-Rec",
     "multvae": "Mult-VAE",
     "multdae": "Mult-DAE",
+    "lightgcn": "LightGCN",
+    "sgl": "SGL",
+    "simgcl": "SimGCL",
+    "xsimgcl": "XSimGCL",
 }
 
 #: Preset versions (bumped when a preset's defaults change its results). cl4srec 2: the authors'
@@ -321,7 +414,7 @@ for _name, _spec in PRESET_SPECS.items():
         search_space=preset_search_space(_spec),
         display=DISPLAY[_name],
         version=VERSIONS.get(_name, "1"),
-        tags=("ssl", ENCODERS.entry(_spec["encoder"]["name"]).obj.input),  # "sequence" or "bag"
+        tags=("ssl", ENCODERS.entry(_spec["encoder"]["name"]).obj.input),  # "sequence", "bag" or "graph"
     )(_make_factory(_name, _spec))
 
 

@@ -1,0 +1,250 @@
+"""LightGCN: user and item embeddings propagated over the training graph (He et al., SIGIR 2020).
+
+A *graph* encoder (``input = "graph"``) holds an ego embedding per user and per item and, given
+the user-item bipartite graph of the training split (:meth:`GraphEncoder.set_graph`), computes
+every user's and item's representation by ``K`` propagation steps over the symmetric-normalised
+adjacency ``D^-1/2 A D^-1/2`` (sparse CSR matrix products; no dense ``n x n``), combined over the
+layers (:attr:`LightGCNConfig.combine`). Views for graph contrastive learning perturb the
+propagation (:mod:`ssl4rec.ssl.graph_views`): a dropped-edge adjacency per layer, or noise added
+to each layer's output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from ..registry import ConfigError, register_encoder
+from .base import ItemEmbedding, make_config
+
+__all__ = ["GraphEncoder", "GraphOutput", "LightGCNConfig", "LightGCNEncoder", "normalized_adjacency"]
+
+COMBINES = ("mean", "mean_propagated", "sum", "last")
+
+
+def normalized_adjacency(interactions: sp.csr_matrix, keep: np.ndarray | None = None) -> torch.Tensor:
+    """``D^-1/2 A D^-1/2`` of the bipartite graph of ``interactions`` ``[n_users, n_items]`` as a torch
+    sparse CSR matrix ``[n_users + n_items, n_users + n_items]`` (users first). ``keep`` [nnz] (bool)
+    keeps only some edges (edge dropout); degrees are those of the kept graph. Isolated nodes get
+    empty rows."""
+    m = interactions.tocoo()
+    rows, cols = m.row.astype(np.int64), m.col.astype(np.int64)
+    if keep is not None:
+        rows, cols = rows[keep], cols[keep]
+    n_users, n_items = interactions.shape
+    n = n_users + n_items
+    deg_u = np.bincount(rows, minlength=n_users).astype(np.float64)
+    deg_i = np.bincount(cols, minlength=n_items).astype(np.float64)
+    w = 1.0 / np.sqrt(np.maximum(deg_u[rows], 1.0) * np.maximum(deg_i[cols], 1.0))
+    r = np.concatenate([rows, cols + n_users])
+    c = np.concatenate([cols + n_users, rows])
+    adj = sp.csr_matrix((np.concatenate([w, w]).astype(np.float32), (r, c)), shape=(n, n))
+    adj.sort_indices()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(adj.indptr.astype(np.int64)),
+            torch.from_numpy(adj.indices.astype(np.int64)),
+            torch.from_numpy(adj.data),
+            size=(n, n),
+            check_invariants=False,  # built sorted and in range here
+        )
+
+
+def graph_key(interactions: sp.csr_matrix) -> str:
+    """A fingerprint of a training graph (shape and edges): what the adjacency cache is keyed by."""
+    m = interactions.tocsr()
+    h = hashlib.sha256(np.asarray(m.shape, np.int64).tobytes())
+    h.update(np.ascontiguousarray(m.indptr, np.int64).tobytes())
+    h.update(np.ascontiguousarray(m.indices, np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+class _AdjacencyCache:
+    """The normalised adjacencies of the last few training graphs: every graph model fitted on the
+    same split (a suite's presets, a tuning study's trials) builds it once."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._items: OrderedDict[str, torch.Tensor] = OrderedDict()
+
+    def get(self, interactions: sp.csr_matrix) -> torch.Tensor:
+        key = graph_key(interactions)
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        adj = normalized_adjacency(interactions)
+        self._items[key] = adj
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return adj
+
+
+ADJACENCY_CACHE = _AdjacencyCache()
+
+
+@dataclasses.dataclass
+class GraphOutput:
+    """Propagated representations: ``users`` [n_users, d], ``items`` [n_items, d] (layers combined) and
+    each layer's ``[n_users + n_items, d]`` output (``layers[0]`` = the ego embeddings)."""
+
+    users: torch.Tensor
+    items: torch.Tensor
+    layers: list[torch.Tensor]
+
+
+class GraphEncoder(nn.Module):
+    """Base of graph encoders: ego embeddings + :meth:`propagate` over the training graph."""
+
+    Config: ClassVar[type] = type(None)
+    input: ClassVar[str] = "graph"
+    direction: ClassVar[str | None] = None
+    name: ClassVar[str] = "graph"
+
+    @classmethod
+    def capabilities(cls, params: dict[str, Any] | None = None) -> tuple[str, ...]:
+        return (cls.input,)
+
+
+@dataclasses.dataclass
+class LightGCNConfig:
+    """Parameters of :class:`LightGCNEncoder`."""
+
+    embedding_size: int = 64
+    """Size of the user and item vectors."""
+    num_layers: int = 2
+    """Propagation steps ``K`` (SELFRec's LightGCN, SGL, SimGCL and XSimGCL: 2; the LightGCN paper: 3)."""
+    combine: str = "mean"
+    """How layers make the representation: ``"mean"`` of layers 0..K (LightGCN, SGL), ``"mean_propagated"``
+    of layers 1..K (SimGCL, XSimGCL), ``"sum"`` of 0..K, or the ``"last"`` layer."""
+    train_noise: float = 0.0
+    """Uniform noise of this magnitude added to every layer's output in *every* training forward
+    (XSimGCL's single perturbed pass, ``eps``); 0 = none. Never at scoring time."""
+
+
+@register_encoder(
+    "lightgcn",
+    config=LightGCNConfig,
+    search_space={
+        "embedding_size": ("categorical", [32, 64, 128]),
+        "num_layers": ("int", 1, 4, "linear"),
+    },
+    paper="He et al., LightGCN: Simplifying and Powering Graph Convolution Network for Recommendation, SIGIR 2020",
+    tags=("graph",),
+    provides=("graph",),
+)
+class LightGCNEncoder(GraphEncoder):
+    """Ego embeddings propagated over the symmetric-normalised user-item graph, layers combined.
+
+    He, Deng, Wang, Li, Zhang and Wang, "LightGCN: Simplifying and Powering Graph Convolution
+    Network for Recommendation", SIGIR 2020. Layout as SELFRec's encoder: Xavier-uniform ego
+    embeddings, ``e^(k+1) = A_hat e^(k)`` with ``A_hat = D^-1/2 A D^-1/2``, no weights or
+    non-linearities. The item ego embeddings are the encoder's :class:`ItemEmbedding` (so a
+    text-aware item representation initialises item nodes from their text); users have their own.
+    The graph is set by :meth:`set_graph` before training (the normalised adjacency is cached per
+    training graph).
+    """
+
+    Config = LightGCNConfig
+    name = "lightgcn"
+
+    def __init__(
+        self,
+        n_items: int,
+        max_len: int = 50,
+        item_embedding: ItemEmbedding | None = None,
+        n_users: int = 1,
+        **params: Any,
+    ) -> None:
+        super().__init__()
+        self.config = make_config(self.Config, params, f"encoder {self.name!r}")
+        c = self.config
+        if c.combine not in COMBINES:
+            raise ConfigError(f"encoder 'lightgcn': combine {c.combine!r} is not one of {list(COMBINES)}")
+        if int(c.num_layers) < 1:
+            raise ConfigError(f"encoder 'lightgcn': num_layers must be >= 1, got {c.num_layers}")
+        if c.train_noise < 0:
+            raise ConfigError(f"encoder 'lightgcn': train_noise must be >= 0, got {c.train_noise}")
+        dim = int(c.embedding_size)
+        if item_embedding is not None and item_embedding.dim != dim:
+            raise ConfigError(f"encoder 'lightgcn': item_embedding has dim {item_embedding.dim}, expected {dim}")
+        self.n_items = int(n_items)
+        self.n_users = int(n_users)
+        self.max_len = int(max_len)
+        self._own_items = item_embedding is None
+        self.item_embedding = item_embedding if item_embedding is not None else ItemEmbedding(n_items, dim)
+        self.user_embedding = nn.Embedding(self.n_users, dim)
+        self.adjacency: torch.Tensor | None = None
+        self.interactions: sp.csr_matrix | None = None
+        self.degrees = torch.zeros(self.n_users, dtype=torch.int64)
+        self.reset_parameters()
+
+    @property
+    def dim(self) -> int:
+        return int(self.config.embedding_size)
+
+    def reset_parameters(self) -> None:
+        """Xavier-uniform user and item ego embeddings (SELFRec); a text-aware item representation keeps its own."""
+        nn.init.xavier_uniform_(self.user_embedding.weight)
+        if self._own_items:
+            with torch.no_grad():
+                nn.init.xavier_uniform_(self.item_embedding.table.weight[1 : self.n_items + 1])
+
+    def set_graph(self, interactions: sp.csr_matrix) -> None:
+        """Use the user-item graph of ``interactions`` ``[n_users, n_items]`` (the training split)."""
+        if interactions.shape != (self.n_users, self.n_items):
+            raise ValueError(f"graph of shape {interactions.shape}, encoder built for {(self.n_users, self.n_items)}")
+        self.interactions = interactions.tocsr()
+        self.adjacency = ADJACENCY_CACHE.get(self.interactions).to(self.user_embedding.weight.device)
+        self.degrees = torch.from_numpy(np.diff(self.interactions.indptr).astype(np.int64))
+
+    def ego(self) -> torch.Tensor:
+        """``[n_users + n_items, d]``: users first, then items."""
+        return torch.cat([self.user_embedding.weight, self.item_embedding.scoring_matrix()])
+
+    def propagate(
+        self,
+        adjacency: torch.Tensor | list[torch.Tensor] | None = None,
+        noise: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> GraphOutput:
+        """The combined representations and every layer's output.
+
+        Args:
+            adjacency: the training graph's (default), a perturbed one, or one per layer.
+            noise: add ``sign(e) * normalize(u) * noise`` (``u`` uniform) to each layer's output (SimGCL);
+                in training, the encoder's own ``train_noise`` applies when this is 0.
+            generator: where the noise is drawn from (the global generator when None).
+        """
+        if self.adjacency is None:
+            raise RuntimeError("lightgcn: set_graph(train) before propagating")
+        eps = noise or (self.config.train_noise if self.training else 0.0)
+        x = self.ego()
+        layers = [x]
+        for k in range(int(self.config.num_layers)):
+            a = adjacency[k] if isinstance(adjacency, list) else (adjacency if adjacency is not None else self.adjacency)
+            x = torch.sparse.mm(a, x)
+            if eps > 0:
+                u = torch.rand(x.shape, generator=generator, device=x.device) if generator is not None else torch.rand_like(x)
+                x = x + torch.sign(x) * nn.functional.normalize(u, dim=-1) * eps
+            layers.append(x)
+        out = _COMBINE[self.config.combine](layers)
+        users, items = out.split([self.n_users, self.n_items])
+        return GraphOutput(users=users, items=items, layers=layers)
+
+
+_COMBINE: dict[str, Callable[[list[torch.Tensor]], torch.Tensor]] = {
+    "mean": lambda layers: torch.stack(layers).mean(0),
+    "mean_propagated": lambda layers: torch.stack(layers[1:]).mean(0),
+    "sum": lambda layers: torch.stack(layers).sum(0),
+    "last": lambda layers: layers[-1],
+}

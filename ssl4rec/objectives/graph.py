@@ -1,0 +1,222 @@
+"""Objectives of graph encoders: ``bpr`` (main: pairwise ranking of observed edges) and
+``graph_contrastive`` (InfoNCE between two views of the graph: SGL, SimGCL, XSimGCL).
+
+Training rows of a graph model are the training interactions (edges); a :class:`TrainBatch`
+carries ``users`` and their positive ``items``. The main objective propagates the graph once per
+step and keeps the result in ``batch.memo["graph"]`` for views that reuse it (``cross_layer``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..interactions import Batch
+from ..registry import VIEWS, ConfigError, register_objective
+from .base import IncompatibleError, Objective, ObjectiveConfig, TrainBatch, TrainData, check_choice
+
+__all__ = ["BPR", "BPRConfig", "GraphContrastive", "GraphContrastiveConfig", "NegativeSampler", "graph_info_nce"]
+
+
+class NegativeSampler:
+    """Uniform negative items for (user, item) edges: items the user has no training interaction
+    with, drawn by vectorised rejection (membership by binary search in the sorted edge keys)."""
+
+    def __init__(self, csr: Any, n_items: int) -> None:
+        m = csr.tocsr()
+        users = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+        self.keys = torch.from_numpy(np.sort(users * n_items + m.indices.astype(np.int64)))
+        self.n_items = int(n_items)
+
+    def known(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        q = users.cpu() * self.n_items + items.cpu()
+        pos = torch.searchsorted(self.keys, q).clamp(max=max(len(self.keys) - 1, 0))
+        return (self.keys[pos] == q) if len(self.keys) else torch.zeros_like(q, dtype=torch.bool)
+
+    def sample(self, users: torch.Tensor, generator: torch.Generator, tries: int = 20) -> torch.Tensor:
+        """One negative per user (a user who has every item keeps the last draw)."""
+        users = users.cpu()
+        out = torch.randint(self.n_items, users.shape, generator=generator)
+        for _ in range(tries):
+            bad = self.known(users, out)
+            if not bool(bad.any()):
+                break
+            out[bad] = torch.randint(self.n_items, (int(bad.sum()),), generator=generator)
+        return out
+
+
+def _propagated(net: nn.Module, batch: TrainBatch) -> Any:
+    """The step's propagation of the training graph, computed once and shared through ``batch.memo``."""
+    out = batch.memo.get("graph")
+    if out is None:
+        out = batch.memo["graph"] = net.encoder.propagate()
+    return out
+
+
+@dataclasses.dataclass
+class BPRConfig(ObjectiveConfig):
+    """Parameters of :class:`BPR`."""
+
+    reg: float = 1e-4
+    """L2 weight on the batch's propagated user / positive / negative vectors (SELFRec's ``reg.lambda``:
+    ``reg * sum(||E||_2 / batch)``)."""
+
+
+@register_objective(
+    "bpr",
+    config=BPRConfig,
+    requires=("graph",),
+    provides=("scoring",),
+    search_space={"reg": ("float", 1e-6, 1e-2, "log")},
+    paper="Rendle et al., BPR: Bayesian Personalized Ranking from Implicit Feedback, UAI 2009",
+    tags=("main", "graph"),
+)
+class BPR(Objective):
+    """Pairwise ranking of each training edge above a uniform negative item, on the propagated vectors.
+
+    Rendle, Freudenthaler, Gantner and Schmidt-Thieme, "BPR: Bayesian Personalized Ranking from
+    Implicit Feedback", UAI 2009, as LightGCN and SELFRec train graph encoders: per edge ``(u, i)``
+    one item ``j`` the user has not interacted with, loss ``-log(1e-5 + sigmoid(s_ui - s_uj))``
+    plus ``reg`` times the L2 norms of the batch's vectors. Scores ``user_vector @ item_vectors.T``;
+    a user without training interactions (a cold-user split) is folded in as the mean of the
+    propagated vectors of the items in its known history (no history: cannot be scored, all 0).
+    """
+
+    Config = BPRConfig
+    requires = ("graph",)
+    main = True
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        if self.config.reg < 0:
+            raise ConfigError(f"objective 'bpr': reg must be >= 0, got {self.config.reg}")
+        self.sampler: NegativeSampler | None = None
+        self._cache: tuple[tuple, Any] | None = None
+
+    def prepare(self, net: nn.Module, data: TrainData) -> None:
+        self.sampler = NegativeSampler(data.train.csr, net.n_items)
+
+    def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
+        if self.sampler is None or batch.items is None:
+            raise IncompatibleError("objective 'bpr' trains a graph encoder on (user, item) edges")
+        out = _propagated(net, batch)
+        users, pos = batch.users.to(batch.device), batch.items.to(batch.device)
+        neg = self.sampler.sample(batch.users, batch.generator).to(batch.device)
+        u, p, n = out.users[users], out.items[pos], out.items[neg]
+        diff = (u * p).sum(1) - (u * n).sum(1)
+        loss = -torch.log(1e-5 + torch.sigmoid(diff)).mean()
+        if self.config.reg > 0:
+            b = u.shape[0]
+            loss = loss + self.config.reg * (u.norm() / b + p.norm() / b + n.norm() / b)
+        return loss
+
+    # -- scoring -------------------------------------------------------
+    def _eval_output(self, net: nn.Module) -> Any:
+        """The propagation at scoring time, recomputed only when a parameter changed."""
+        key = tuple(p._version for p in net.encoder.parameters()) + (id(net.encoder.adjacency),)
+        if self._cache is None or self._cache[0] != key:
+            with torch.no_grad():
+                self._cache = (key, net.encoder.propagate())
+        return self._cache[1]
+
+    def user_vectors(self, net: nn.Module, batch: Batch) -> torch.Tensor:
+        out = self._eval_output(net)
+        users = batch.users.to(out.users.device)
+        vec = out.users[users].clone()
+        trained = net.encoder.degrees[users.cpu()] > 0
+        if not bool(trained.all()):  # fold in: the mean of the known history's item vectors
+            rows = (~trained).nonzero().squeeze(1)
+            hist = batch.history.csr[batch.users[rows].cpu().numpy()]
+            lens = torch.from_numpy(np.diff(hist.indptr)).to(vec.dtype)
+            idx = torch.from_numpy(hist.indices.astype(np.int64))
+            seg = torch.repeat_interleave(torch.arange(len(rows)), torch.from_numpy(np.diff(hist.indptr)))
+            summed = torch.zeros(len(rows), vec.shape[1], dtype=vec.dtype).index_add_(0, seg, out.items[idx].cpu())
+            vec[rows] = (summed / lens.clamp_min(1.0)[:, None]).to(vec.device)
+        return vec
+
+    def item_vectors(self, net: nn.Module) -> torch.Tensor:
+        return self._eval_output(net).items
+
+    def score(self, net: nn.Module, batch: Batch) -> torch.Tensor:
+        return self.user_vectors(net, batch) @ self.item_vectors(net).T
+
+
+def graph_info_nce(v1: torch.Tensor, v2: torch.Tensor, temperature: float) -> torch.Tensor:
+    """InfoNCE of SGL / SimGCL (SELFRec's ``InfoNCE``): cosine similarities of ``v1`` rows to all ``v2``
+    rows over ``temperature``; row ``i``'s positive is ``v2[i]``; mean over rows of ``v1``."""
+    v1, v2 = F.normalize(v1, dim=1), F.normalize(v2, dim=1)
+    logits = v1 @ v2.T / temperature
+    return -torch.diagonal(F.log_softmax(logits, dim=1)).mean()
+
+
+@dataclasses.dataclass
+class GraphContrastiveConfig(ObjectiveConfig):
+    """Parameters of :class:`GraphContrastive`."""
+
+    objective_weight: float = 0.1
+    """Weight of the loss (SGL's ``lambda``: 0.1; SimGCL 0.5; XSimGCL 0.2)."""
+    temperature: float = 0.2
+    """InfoNCE temperature (SGL, SimGCL: 0.2; XSimGCL: 0.15)."""
+    view: str = "edge_dropout"
+    """A registered view generator (``ssl4rec list views``)."""
+    view_params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Parameters of the view generator, e.g. ``{ratio: 0.1}`` or ``{eps: 0.1}`` or ``{layer: 1}``."""
+    pairing: str = "separate"
+    """``"separate"``: InfoNCE over the batch's users plus InfoNCE over its items (SimGCL, XSimGCL);
+    ``"joint"``: one InfoNCE over users and items together (SELFRec's SGL)."""
+
+
+@register_objective(
+    "graph_contrastive",
+    config=GraphContrastiveConfig,
+    requires=("graph",),
+    search_space={
+        "objective_weight": ("float", 0.01, 1.0, "log"),
+        "temperature": ("float", 0.05, 1.0, "log"),
+    },
+    paper="Wu et al., Self-supervised Graph Learning for Recommendation (SGL), SIGIR 2021",
+    tags=("ssl", "graph"),
+)
+class GraphContrastive(Objective):
+    """InfoNCE between two views of the graph, over the batch's distinct users and items.
+
+    Wu et al., "Self-supervised Graph Learning for Recommendation" (SGL), SIGIR 2021, with the
+    view generators of SGL (``edge_dropout``, ``node_dropout``, ``random_walk``), SimGCL
+    (``embedding_noise``) and XSimGCL (``cross_layer``). Each step takes the distinct users and
+    positive items of the batch and contrasts their vectors in the two views (cosine, over
+    ``temperature``; the other rows are the negatives), as SELFRec's implementations do.
+    """
+
+    Config = GraphContrastiveConfig
+    requires = ("graph",)
+    main = False
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        c = self.config
+        check_choice(c.pairing, ("separate", "joint"), "objective 'graph_contrastive' option pairing")
+        if c.temperature <= 0:
+            raise ConfigError(f"objective 'graph_contrastive': temperature must be positive, got {c.temperature}")
+        if not isinstance(c.view_params, dict):
+            raise ConfigError("objective 'graph_contrastive': view_params must be a mapping")
+        self.view = VIEWS.build(c.view, **c.view_params)
+
+    def epoch_start(self, net: nn.Module, epoch: int, data: TrainData) -> None:
+        self.view.epoch_start(net.encoder, data.generator)
+
+    def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
+        if batch.items is None:
+            raise IncompatibleError("objective 'graph_contrastive' trains a graph encoder on (user, item) edges")
+        main = _propagated(net, batch) if self.view.needs_main else None
+        a, b = self.view.views(net.encoder, batch.generator, main)
+        users = torch.unique(batch.users).to(batch.device)
+        items = torch.unique(batch.items).to(batch.device)
+        t = self.config.temperature
+        if self.config.pairing == "joint":
+            return graph_info_nce(torch.cat([a.users[users], a.items[items]]), torch.cat([b.users[users], b.items[items]]), t)
+        return graph_info_nce(a.users[users], b.users[users], t) + graph_info_nce(a.items[items], b.items[items], t)

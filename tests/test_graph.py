@@ -1,0 +1,186 @@
+"""Graph encoders and graph SSL: LightGCN propagation, views, BPR, graph InfoNCE, presets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+
+import ssl4rec.ssl  # noqa: F401  (registers views and presets)
+from ssl4rec.encoders.graph import LightGCNEncoder, normalized_adjacency
+from ssl4rec.evaluation.evaluator import Protocol, evaluate
+from ssl4rec.interactions import Batch, Interactions
+from ssl4rec.objectives.graph import NegativeSampler, graph_info_nce
+from ssl4rec.registry import PRESETS, VIEWS, ConfigError
+from ssl4rec.ssl.composite import IncompatibleError, build_ssl_model, check_compatible
+from ssl4rec.testing import tiny_split
+
+# 2 users x 3 items: user 0 - items 0, 1; user 1 - items 1, 2 (a 5-node graph)
+EDGES = sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 1]], dtype=np.float32))
+
+
+def test_propagation_equals_a_dense_reference_on_a_five_node_graph():
+    torch.manual_seed(0)
+    enc = LightGCNEncoder(3, n_users=2, embedding_size=4, num_layers=3, combine="mean")
+    enc.set_graph(EDGES)
+    a = np.zeros((5, 5))
+    a[:2, 2:] = EDGES.toarray()
+    a[2:, :2] = EDGES.toarray().T
+    d = a.sum(1)
+    a_hat = torch.tensor(a / np.sqrt(np.outer(d, d)), dtype=torch.float32)  # every node has an edge here
+    # by hand: degrees users (2, 2), items (1, 2, 1): the user 0 - item 1 weight is 1/sqrt(2 * 2)
+    assert a_hat[0, 3].item() == pytest.approx(0.5) and a_hat[0, 2].item() == pytest.approx(1 / np.sqrt(2))
+    ego = enc.ego().detach()
+    layers = [ego]
+    for _ in range(3):
+        layers.append(a_hat @ layers[-1])
+    ref = torch.stack(layers).mean(0)
+    out = enc.propagate()
+    torch.testing.assert_close(torch.cat([out.users, out.items]), ref, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(normalized_adjacency(EDGES).to_dense(), a_hat)
+    for combine, expect in (
+        ("mean_propagated", torch.stack(layers[1:]).mean(0)),
+        ("sum", torch.stack(layers).sum(0)),
+        ("last", layers[-1]),
+    ):
+        enc.config.combine = combine
+        got = enc.propagate()
+        torch.testing.assert_close(torch.cat([got.users, got.items]), expect, atol=1e-6, rtol=1e-5)
+
+
+def test_an_isolated_node_keeps_only_its_own_embedding():
+    m = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 0]], dtype=np.float32))  # user 1 and items 1, 2 isolated
+    adj = normalized_adjacency(m).to_dense()
+    assert adj[1].abs().sum() == 0 and adj[3].abs().sum() == 0
+    assert adj[0, 2].item() == pytest.approx(1.0)
+
+
+def test_edge_dropout_keeps_the_expected_share_and_is_seeded():
+    rng = np.random.default_rng(0)
+    m = sp.random(300, 400, density=0.05, format="csr", random_state=rng)
+    m.data[:] = 1.0
+    enc = LightGCNEncoder(400, n_users=300, embedding_size=8)
+    enc.set_graph(m)
+    view = VIEWS.build("edge_dropout", ratio=0.2)
+    view.epoch_start(enc, torch.Generator().manual_seed(3))
+    kept = [int((a.values() != 0).sum()) // 2 for a in view._adjacencies]
+    assert all(abs(k / m.nnz - 0.8) < 0.03 for k in kept), kept
+    assert kept[0] != kept[1]  # two independent views
+    again = VIEWS.build("edge_dropout", ratio=0.2)
+    again.epoch_start(enc, torch.Generator().manual_seed(3))
+    assert torch.equal(view._adjacencies[0].to_dense(), again._adjacencies[0].to_dense())
+    nodes = VIEWS.build("node_dropout", ratio=0.5)
+    nodes.epoch_start(enc, torch.Generator().manual_seed(0))
+    kept_nodes = int((nodes._adjacencies[0].values() != 0).sum()) // 2
+    assert abs(kept_nodes / m.nnz - 0.25) < 0.05  # an edge survives when both its ends do
+    walk = VIEWS.build("random_walk", ratio=0.2)
+    walk.epoch_start(enc, torch.Generator().manual_seed(0))
+    assert len(walk._adjacencies[0]) == enc.config.num_layers  # a graph per layer
+    with pytest.raises(ConfigError, match="ratio"):
+        VIEWS.build("edge_dropout", ratio=1.0)
+
+
+def test_graph_info_nce_is_minimal_for_identical_views():
+    torch.manual_seed(0)
+    z = torch.randn(32, 16)
+    same = graph_info_nce(z, z, 0.2)
+    noisy = graph_info_nce(z, z + 0.5 * torch.randn_like(z), 0.2)
+    shuffled = graph_info_nce(z, z[torch.randperm(32)], 0.2)
+    assert same < noisy < shuffled
+    # by hand for two orthogonal unit rows at temperature 1: -log(e / (e + 1))
+    eye = torch.eye(2)
+    assert graph_info_nce(eye, eye, 1.0).item() == pytest.approx(-np.log(np.e / (np.e + 1)), rel=1e-6)
+
+
+def test_negatives_are_never_a_users_training_item():
+    rng = np.random.default_rng(1)
+    m = sp.random(50, 20, density=0.5, format="csr", random_state=rng)
+    m.data[:] = 1.0
+    sampler = NegativeSampler(m, 20)
+    users = torch.from_numpy(np.repeat(np.arange(50), 40))
+    neg = sampler.sample(users, torch.Generator().manual_seed(0))
+    dense = m.toarray() > 0
+    assert not dense[users.numpy(), neg.numpy()].any()
+    assert sampler.known(torch.tensor([0]), torch.tensor([int(m[0].indices[0])])).item()
+
+
+def test_noise_views_differ_and_cross_layer_reuses_the_main_pass():
+    torch.manual_seed(0)
+    enc = LightGCNEncoder(3, n_users=2, embedding_size=4, num_layers=2, combine="mean_propagated")
+    enc.set_graph(EDGES)
+    a, b = VIEWS.build("embedding_noise", eps=0.1).views(enc, torch.Generator(), None)
+    assert not torch.allclose(a.users, b.users)
+    main = enc.propagate()
+    first, second = VIEWS.build("cross_layer", layer=1).views(enc, torch.Generator(), main)
+    assert first is main and torch.equal(second.users, main.layers[1][:2])
+    with pytest.raises(ConfigError, match="layer 3 but the encoder has 2 layers"):
+        VIEWS.build("cross_layer", layer=3).views(enc, torch.Generator(), main)
+
+
+def test_train_noise_only_while_training():
+    torch.manual_seed(0)
+    enc = LightGCNEncoder(3, n_users=2, embedding_size=4, train_noise=0.2)
+    enc.set_graph(EDGES)
+    enc.eval()
+    torch.testing.assert_close(enc.propagate().users, enc.propagate().users)
+    enc.train()
+    assert not torch.allclose(enc.propagate().users, enc.propagate().users)
+
+
+@pytest.mark.parametrize("name", ["lightgcn", "sgl", "simgcl", "xsimgcl"])
+def test_graph_presets_train_score_and_are_seeded(name):
+    split = tiny_split()
+    runs = []
+    for _ in range(2):
+        model = PRESETS.get(name)(epochs=3, batch_size=128, encoder={"embedding_size": 16})
+        model.fit(split.train)
+        runs.append(model)
+    assert all(np.isfinite(runs[0].fit_info["losses"]))
+    assert runs[0].fit_info["losses"] == runs[1].fit_info["losses"]
+    assert runs[0].fit_info["examples_per_epoch"] == split.train.csr.nnz  # the rows are the edges
+    res = evaluate(runs[0], split, "test", Protocol(ks=(10,)), progress=False)
+    assert 0.0 <= res.metrics["ndcg@10"] <= 1.0
+    b = Batch(torch.arange(4), split.train)
+    scores = runs[0].score(b)
+    torch.testing.assert_close(scores, runs[0].user_vectors(b) @ runs[0].item_vectors().T)
+
+
+def test_lightgcn_learns_on_clustered_data():
+    """On the synthetic data's user / item clusters LightGCN beats popularity after a few epochs."""
+    from ssl4rec.registry import BASELINES
+
+    split = tiny_split()
+    model = PRESETS.get("lightgcn")(epochs=30, batch_size=256, learning_rate=0.01, encoder={"embedding_size": 32})
+    model.fit(split.train)
+    pop = BASELINES.get("pop")()
+    pop.fit(split.train)
+    ours = evaluate(model, split, "test", Protocol(ks=(10,)), progress=False).metrics["ndcg@10"]
+    base = evaluate(pop, split, "test", Protocol(ks=(10,)), progress=False).metrics["ndcg@10"]
+    assert ours > base, (ours, base)
+
+
+def test_sequence_objectives_refuse_the_graph_encoder_with_a_reason():
+    reason = check_compatible("lightgcn", ["next_item"])
+    assert reason == "next_item needs a sequence encoder; lightgcn reads the user-item graph"
+    assert "needs a graph encoder (e.g. lightgcn); transformer reads sequences" in check_compatible(
+        "transformer", ["next_item", "graph_contrastive"]
+    )
+    assert check_compatible("lightgcn", ["bpr", "graph_contrastive"]) is None
+    with pytest.raises(IncompatibleError, match="reads the user-item graph"):
+        build_ssl_model("lightgcn", ["bpr", "contrastive"])
+
+
+def test_cold_users_are_folded_in_from_their_history():
+    """A user without training interactions is scored from the mean of its known items' vectors."""
+    train = pd.DataFrame({"user": [0, 0, 1, 1], "item": [0, 1, 1, 2], "rating": 1.0, "timestamp": [0, 1, 2, 3]})
+    split_train = Interactions(train, 3, 4)  # user 2 and item 3 have no training edge
+    model = PRESETS.get("lightgcn")(epochs=2, batch_size=4, encoder={"embedding_size": 8})
+    model.fit(split_train)
+    context = pd.DataFrame({"user": [2, 2], "item": [0, 2], "rating": 1.0, "timestamp": [4, 5]})
+    history = Interactions(pd.concat([train, context]), 3, 4)
+    vec = model.user_vectors(Batch(torch.tensor([2, 0]), history))
+    items = model.item_vectors()
+    torch.testing.assert_close(vec[0], (items[0] + items[2]) / 2)
+    assert not torch.allclose(vec[1], (items[0] + items[1]) / 2)  # a trained user keeps its own vector

@@ -184,3 +184,60 @@ def test_cold_users_are_folded_in_from_their_history():
     items = model.item_vectors()
     torch.testing.assert_close(vec[0], (items[0] + items[2]) / 2)
     assert not torch.allclose(vec[1], (items[0] + items[1]) / 2)  # a trained user keeps its own vector
+
+
+# -- LightGCN-format datasets and the given split ---------------------------------------------------
+
+TRAIN_TXT = "0 0 1 2 3\n1 1 2 4\n2 0 3 4 5 6\n"
+TEST_TXT = "0 4\n1 5 6\n2 7\n"
+
+
+def _write(root, name="gowalla", train=TRAIN_TXT, test=TEST_TXT):
+    (root / name).mkdir(parents=True, exist_ok=True)
+    (root / name / "train.txt").write_text(train)
+    (root / name / "test.txt").write_text(test)
+
+
+@pytest.mark.parametrize("name", ["gowalla", "yelp2018", "amazon-book"])
+def test_lightgcn_format_loads_and_the_given_split_is_the_files(tmp_path, name):
+    from ssl4rec.datasets import load_dataset
+    from ssl4rec.evaluation.splits import make_split
+
+    _write(tmp_path, name)
+    ds = load_dataset(name, data_dir=tmp_path, download=False)
+    assert (ds.n_users, ds.n_items, len(ds.interactions)) == (3, 8, 16)  # 12 train + 4 test pairs
+    split = make_split(ds, "given", seed=0, valid_ratio=0.25)
+    raw_u = ds.users["raw_id"].astype(int).to_numpy() if ds.users is not None and "raw_id" in ds.users else np.arange(3)
+    raw_i = ds.items["raw_id"].astype(int).to_numpy() if ds.items is not None and "raw_id" in ds.items else np.arange(8)
+
+    def pairs(df):
+        return {(int(raw_u[u]), int(raw_i[i])) for u, i in zip(df["user"], df["item"], strict=True)}
+
+    assert pairs(split.test) == {(0, 4), (1, 5), (1, 6), (2, 7)}
+    train_file = {(0, 0), (0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 4), (2, 0), (2, 3), (2, 4), (2, 5), (2, 6)}
+    train = pairs(pd.DataFrame({"user": split.train.csr.tocoo().row, "item": split.train.csr.tocoo().col}))
+    assert train | pairs(split.valid) == train_file and not train & pairs(split.valid)  # no leakage
+    assert len(split.valid) == 3  # per user of 4, 3, 5 training pairs: 1, 1 (0.75 rounds up, RecBole rule), 1
+    again = make_split(ds, "given", seed=0, valid_ratio=0.25)
+    assert pairs(again.valid) == pairs(split.valid)
+    assert len(make_split(ds, "given", seed=0, valid_ratio=0.0).valid) == 0
+
+
+def test_lightgcn_format_errors_name_the_file_and_line(tmp_path):
+    from ssl4rec.datasets import DataError, MissingDataError, load_dataset
+
+    with pytest.raises(MissingDataError) as err:
+        load_dataset("yelp2018", data_dir=tmp_path, download=False)
+    assert "yelp2018/train.txt" in str(err.value) and "kuandeng/LightGCN" in str(err.value)
+    _write(tmp_path, "gowalla", train="0 0 1\n1 x 2\n")
+    with pytest.raises(DataError, match=r"gowalla/train.txt.*line 2"):
+        load_dataset("gowalla", data_dir=tmp_path, download=False)
+
+
+def test_the_given_split_needs_a_dataset_that_defines_it():
+    from ssl4rec.datasets import load_dataset
+    from ssl4rec.evaluation.splits import make_split
+
+    ds = load_dataset("synthetic", n_users=20, n_items=15, n_interactions=200)
+    with pytest.raises(ConfigError, match="defines no train/test partition"):
+        make_split(ds, "given")

@@ -9,12 +9,13 @@ preprocessing (:mod:`.preprocess`), assigns dense ids and records provenance in 
 
 Registered: ``ml-100k``, ``ml-1m``, ``ml-20m``, ``ml-25m``, ``ml-latest-small``, ``ml-latest``,
 ``amazon-beauty``, ``amazon2018`` (``category=``), ``amazon2018-gift-cards``, ``amazon2014-csv``
-(``category=``), ``amazon2023`` (``category=``), ``recbole`` (``dataset=``) and ``synthetic``.
+(``category=``), ``amazon2023`` (``category=``), ``recbole`` (``dataset=``), the LightGCN-format
+``gowalla``, ``yelp2018``, ``amazon-book`` (with the ``given`` split) and ``synthetic``.
 """
 
 from __future__ import annotations
 
-from . import amazon, movielens, recbole, sequences, synthetic  # noqa: F401  (registers the loaders)
+from . import amazon, lightgcn, movielens, recbole, sequences, synthetic  # noqa: F401  (registers the loaders)
 from .base import ENV_VAR, DataError, FileSpec, MissingDataError, RawData, data_root, sha256_file
 from .pipeline import build_dataset, dataset_files, dataset_info, load_dataset
 from .preprocess import Preprocessing

@@ -148,6 +148,31 @@ def random_split(
     return _finish(ds, df[part == 0], df[part == 1], df[part == 2], info)
 
 
+@register_split("given", summary="The dataset's own train/test partition (LightGCN format); valid = a random share of train.")
+def given_split(ds: Dataset, seed: int = 0, valid_ratio: float = 0.1) -> SplitData:
+    """The partition the dataset's files define (``info["given_test_from"]``: rows from that position on
+    are test), with a seeded random ``valid_ratio`` of each user's training rows held out for validation
+    (0: none; the LightGCN and SELFRec code validate on the test set, which this split never does).
+
+    Raises:
+        ConfigError: the dataset defines no partition, or ``valid_ratio`` is outside [0, 1).
+    """
+    test_from = (ds.info or {}).get("given_test_from")
+    if test_from is None:
+        raise ConfigError(
+            f"split 'given': dataset {ds.name!r} defines no train/test partition "
+            "(only the LightGCN-format datasets do: gowalla, yelp2018, amazon-book); use random or leave_one_out"
+        )
+    if not 0.0 <= float(valid_ratio) < 1.0:
+        raise ConfigError(f"split 'given': valid_ratio must be in [0, 1), got {valid_ratio!r}")
+    df = ds.interactions
+    is_test = df["timestamp"].to_numpy() >= int(test_from)
+    train_part = df[~is_test]
+    part = _per_user_parts(train_part, (1.0 - valid_ratio, valid_ratio, 0.0), "random", np.random.default_rng(seed))
+    info = {"name": "given", "params": {"valid_ratio": float(valid_ratio)}, "seed": seed}
+    return _finish(ds, train_part[part == 0], train_part[part == 1], df[is_test], info)
+
+
 @register_split("leave_one_out", summary="Last interaction per user = test, second-to-last = valid.")
 def leave_one_out(ds: Dataset, seed: int = 0, min_train: int = 1) -> SplitData:
     """Leave-one-out by time (ties kept in source order).

@@ -129,7 +129,7 @@ def test_train_noise_only_while_training():
     assert not torch.allclose(enc.propagate().users, enc.propagate().users)
 
 
-@pytest.mark.parametrize("name", ["lightgcn", "sgl", "simgcl", "xsimgcl"])
+@pytest.mark.parametrize("name", ["lightgcn", "sgl", "simgcl", "xsimgcl", "directau"])
 def test_graph_presets_train_score_and_are_seeded(name):
     split = tiny_split()
     runs = []
@@ -159,6 +159,17 @@ def test_lightgcn_learns_on_clustered_data():
     ours = evaluate(model, split, "test", Protocol(ks=(10,)), progress=False).metrics["ndcg@10"]
     base = evaluate(pop, split, "test", Protocol(ks=(10,)), progress=False).metrics["ndcg@10"]
     assert ours > base, (ours, base)
+
+
+def test_align_uniform_by_hand():
+    """Two edges on 2-d unit vectors: alignment and uniformity as DirectAU defines them."""
+    from ssl4rec.objectives.graph import uniformity
+
+    z = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert uniformity(z).item() == pytest.approx(-4.0)  # one pair at squared distance 2: log exp(-2 * 2)
+    three = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    expect = np.log((np.exp(-4) + np.exp(-8) + np.exp(-4)) / 3)
+    assert uniformity(three).item() == pytest.approx(expect, rel=1e-6)
 
 
 def test_sequence_objectives_refuse_the_graph_encoder_with_a_reason():

@@ -29,7 +29,7 @@ except ModuleNotFoundError:  # Python 3.10
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = Path(__file__).resolve().parent / "plugin_pkg"
 GUIDE = REPO / "docs" / "adding_an_objective.md"
-MODULE = "ssl4rec_align_uniform"
+MODULE = "ssl4rec_barlow_twins"
 
 
 def install(site: Path, dist: str, modules: dict[str, str], entry_points: dict[str, str]) -> None:
@@ -60,28 +60,28 @@ def fresh_plugins(monkeypatch):
 def test_plugin_objective_registers_and_trains(tmp_path, monkeypatch, fresh_plugins):
     project = tomllib.loads((PLUGIN / "pyproject.toml").read_text())
     entry_points = project["project"]["entry-points"]["ssl4rec.plugins"]
-    assert entry_points == {"align_uniform": MODULE}
+    assert entry_points == {"barlow_twins": MODULE}
     install(
         tmp_path / "site", project["project"]["name"], {MODULE: (PLUGIN / f"{MODULE}.py").read_text()}, entry_points
     )
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
 
-    assert "align_uniform" not in OBJECTIVES
+    assert "barlow_twins" not in OBJECTIVES
     errors = registry.load_plugins(force=True)
-    assert "align_uniform" not in errors, errors
-    assert "align_uniform" in OBJECTIVES
-    entry = OBJECTIVES.entry("align_uniform")
-    assert entry.paper and entry.summary.startswith("Pull each user")
-    assert entry.defaults() == {"objective_weight": 0.1, "gamma": 1.0}
+    assert "barlow_twins" not in errors, errors
+    assert "barlow_twins" in OBJECTIVES
+    entry = OBJECTIVES.entry("barlow_twins")
+    assert entry.paper and entry.summary.startswith("Make two dropout passes")
+    assert entry.defaults() == {"objective_weight": 0.01, "off_diagonal": 0.005}
 
-    assert check_compatible("transformer", ["next_item", "align_uniform"]) is None
-    assert "sequence" in check_compatible("vae", ["reconstruction", "align_uniform"])
-    assert "main objective" in check_compatible("gru", ["align_uniform"])
+    assert check_compatible("transformer", ["next_item", "barlow_twins"]) is None
+    assert "sequence" in check_compatible("vae", ["reconstruction", "barlow_twins"])
+    assert "main objective" in check_compatible("gru", ["barlow_twins"])
 
     sasrec = PRESET_SPECS["sasrec"]
     model = build_ssl_model(
         {**sasrec["encoder"], "embedding_size": 16, "num_layers": 1},
-        [*sasrec["objectives"], {"name": "align_uniform", "gamma": 0.5}],
+        [*sasrec["objectives"], {"name": "barlow_twins", "off_diagonal": 0.01}],
         epochs=1,
         max_len=10,
         batch_size=16,
@@ -89,7 +89,7 @@ def test_plugin_objective_registers_and_trains(tmp_path, monkeypatch, fresh_plug
     split = tiny_split()
     model.fit(split.train)
     parts = model.fit_info["objective_losses"][-1]
-    assert set(parts) == {"next_item", "align_uniform"}
+    assert set(parts) == {"next_item", "barlow_twins"}
     assert all(np.isfinite(v) for v in parts.values())
 
 
@@ -137,10 +137,10 @@ def test_a_suite_naming_a_plugin_objective_checks_and_runs_through_the_cli(tmp_p
         "models": [
             {
                 "name": "ssl",
-                "label": "SASRec+AU",
+                "label": "SASRec+BT",
                 "params": {
                     "encoder": {"name": "transformer", "params": {"embedding_size": 16, "num_layers": 1}},
-                    "objectives": ["next_item", {"name": "align_uniform", "params": {"gamma": 0.5}}],
+                    "objectives": ["next_item", {"name": "barlow_twins", "params": {"off_diagonal": 0.01}}],
                     "epochs": 1,
                     "max_len": 10,
                 },
@@ -152,8 +152,8 @@ def test_a_suite_naming_a_plugin_objective_checks_and_runs_through_the_cli(tmp_p
     path = tmp_path / "plugin.yaml"
     path.write_text(yaml.safe_dump(suite, sort_keys=False))
     out = tmp_path / "results"
-    assert "align_uniform" not in OBJECTIVES
+    assert "barlow_twins" not in OBJECTIVES
     assert cli.main(["check", str(path), "--out", str(out)]) == 0
-    assert "align_uniform" in OBJECTIVES
+    assert "barlow_twins" in OBJECTIVES
     assert cli.main(["run", str(path), "--out", str(out)]) == 0
     assert list(out.rglob("seed0-*.json"))

@@ -20,7 +20,18 @@ from ..interactions import Batch
 from ..registry import VIEWS, ConfigError, register_objective
 from .base import IncompatibleError, Objective, ObjectiveConfig, TrainBatch, TrainData, check_choice
 
-__all__ = ["BPR", "BPRConfig", "GraphContrastive", "GraphContrastiveConfig", "NegativeSampler", "graph_info_nce"]
+__all__ = [
+    "BPR",
+    "AlignUniform",
+    "AlignUniformConfig",
+    "BPRConfig",
+    "GraphContrastive",
+    "GraphContrastiveConfig",
+    "GraphScoring",
+    "NegativeSampler",
+    "graph_info_nce",
+    "uniformity",
+]
 
 
 class NegativeSampler:
@@ -58,64 +69,19 @@ def _propagated(net: nn.Module, batch: TrainBatch) -> Any:
     return out
 
 
-@dataclasses.dataclass
-class BPRConfig(ObjectiveConfig):
-    """Parameters of :class:`BPR`."""
+class GraphScoring(Objective):
+    """Scoring of graph main objectives: ``user_vector @ item_vectors.T`` on the propagated vectors,
+    recomputed only when a parameter changed; a user without training edges (a cold-user split) is
+    folded in as the mean of the propagated vectors of the items in its known history (no history:
+    it cannot be scored, all 0)."""
 
-    reg: float = 1e-4
-    """L2 weight on the batch's propagated user / positive / negative vectors (SELFRec's ``reg.lambda``:
-    ``reg * sum(||E||_2 / batch)``)."""
-
-
-@register_objective(
-    "bpr",
-    config=BPRConfig,
-    requires=("graph",),
-    provides=("scoring",),
-    search_space={"reg": ("float", 1e-6, 1e-2, "log")},
-    paper="Rendle et al., BPR: Bayesian Personalized Ranking from Implicit Feedback, UAI 2009",
-    tags=("main", "graph"),
-)
-class BPR(Objective):
-    """Pairwise ranking of each training edge above a uniform negative item, on the propagated vectors.
-
-    Rendle, Freudenthaler, Gantner and Schmidt-Thieme, "BPR: Bayesian Personalized Ranking from
-    Implicit Feedback", UAI 2009, as LightGCN and SELFRec train graph encoders: per edge ``(u, i)``
-    one item ``j`` the user has not interacted with, loss ``-log(1e-5 + sigmoid(s_ui - s_uj))``
-    plus ``reg`` times the L2 norms of the batch's vectors. Scores ``user_vector @ item_vectors.T``;
-    a user without training interactions (a cold-user split) is folded in as the mean of the
-    propagated vectors of the items in its known history (no history: cannot be scored, all 0).
-    """
-
-    Config = BPRConfig
     requires = ("graph",)
     main = True
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        if self.config.reg < 0:
-            raise ConfigError(f"objective 'bpr': reg must be >= 0, got {self.config.reg}")
-        self.sampler: NegativeSampler | None = None
         self._cache: tuple[tuple, Any] | None = None
 
-    def prepare(self, net: nn.Module, data: TrainData) -> None:
-        self.sampler = NegativeSampler(data.train.csr, net.n_items)
-
-    def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
-        if self.sampler is None or batch.items is None:
-            raise IncompatibleError("objective 'bpr' trains a graph encoder on (user, item) edges")
-        out = _propagated(net, batch)
-        users, pos = batch.users.to(batch.device), batch.items.to(batch.device)
-        neg = self.sampler.sample(batch.users, batch.generator).to(batch.device)
-        u, p, n = out.users[users], out.items[pos], out.items[neg]
-        diff = (u * p).sum(1) - (u * n).sum(1)
-        loss = -torch.log(1e-5 + torch.sigmoid(diff)).mean()
-        if self.config.reg > 0:
-            b = u.shape[0]
-            loss = loss + self.config.reg * (u.norm() / b + p.norm() / b + n.norm() / b)
-        return loss
-
-    # -- scoring -------------------------------------------------------
     def _eval_output(self, net: nn.Module) -> Any:
         """The propagation at scoring time, recomputed only when a parameter changed."""
         key = tuple(p._version for p in net.encoder.parameters()) + (id(net.encoder.adjacency),)
@@ -144,6 +110,105 @@ class BPR(Objective):
 
     def score(self, net: nn.Module, batch: Batch) -> torch.Tensor:
         return self.user_vectors(net, batch) @ self.item_vectors(net).T
+
+
+@dataclasses.dataclass
+class BPRConfig(ObjectiveConfig):
+    """Parameters of :class:`BPR`."""
+
+    reg: float = 1e-4
+    """L2 weight on the batch's propagated user / positive / negative vectors (SELFRec's ``reg.lambda``:
+    ``reg * sum(||E||_2 / batch)``)."""
+
+
+@register_objective(
+    "bpr",
+    config=BPRConfig,
+    requires=("graph",),
+    provides=("scoring",),
+    search_space={"reg": ("float", 1e-6, 1e-2, "log")},
+    paper="Rendle et al., BPR: Bayesian Personalized Ranking from Implicit Feedback, UAI 2009",
+    tags=("main", "graph"),
+)
+class BPR(GraphScoring):
+    """Pairwise ranking of each training edge above a uniform negative item, on the propagated vectors.
+
+    Rendle, Freudenthaler, Gantner and Schmidt-Thieme, "BPR: Bayesian Personalized Ranking from
+    Implicit Feedback", UAI 2009, as LightGCN and SELFRec train graph encoders: per edge ``(u, i)``
+    one item ``j`` the user has not interacted with, loss ``-log(1e-5 + sigmoid(s_ui - s_uj))``
+    plus ``reg`` times the L2 norms of the batch's vectors. Scoring: :class:`GraphScoring`.
+    """
+
+    Config = BPRConfig
+    requires = ("graph",)
+    main = True
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        if self.config.reg < 0:
+            raise ConfigError(f"objective 'bpr': reg must be >= 0, got {self.config.reg}")
+        self.sampler: NegativeSampler | None = None
+
+    def prepare(self, net: nn.Module, data: TrainData) -> None:
+        self.sampler = NegativeSampler(data.train.csr, net.n_items)
+
+    def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
+        if self.sampler is None or batch.items is None:
+            raise IncompatibleError("objective 'bpr' trains a graph encoder on (user, item) edges")
+        out = _propagated(net, batch)
+        users, pos = batch.users.to(batch.device), batch.items.to(batch.device)
+        neg = self.sampler.sample(batch.users, batch.generator).to(batch.device)
+        u, p, n = out.users[users], out.items[pos], out.items[neg]
+        diff = (u * p).sum(1) - (u * n).sum(1)
+        loss = -torch.log(1e-5 + torch.sigmoid(diff)).mean()
+        if self.config.reg > 0:
+            b = u.shape[0]
+            loss = loss + self.config.reg * (u.norm() / b + p.norm() / b + n.norm() / b)
+        return loss
+
+
+def uniformity(z: torch.Tensor, t: float = 2.0) -> torch.Tensor:
+    """log E exp(-t ||z_i - z_j||^2) over distinct pairs of rows (lower = more uniform; DirectAU's)."""
+    return torch.pdist(z).pow(2).mul(-t).exp().mean().log()
+
+
+@dataclasses.dataclass
+class AlignUniformConfig(ObjectiveConfig):
+    """Parameters of :class:`AlignUniform`."""
+
+    gamma: float = 2.0
+    """Weight of the uniformity terms against the alignment term (SELFRec's DirectAU: 2)."""
+
+
+@register_objective(
+    "align_uniform",
+    config=AlignUniformConfig,
+    requires=("graph",),
+    provides=("scoring",),
+    search_space={"gamma": ("float", 0.1, 10.0, "log")},
+    paper="Wang et al., Towards Representation Alignment and Uniformity in Collaborative Filtering (DirectAU), KDD 2022",
+    tags=("main", "graph", "ssl"),
+)
+class AlignUniform(GraphScoring):
+    """Pull each training edge's user and item together on the sphere; spread users and items apart.
+
+    Wang, Yu, Ma, Zhang, Zhang and Ma, "Towards Representation Alignment and Uniformity in
+    Collaborative Filtering" (DirectAU), KDD 2022: on L2-normalised vectors of the batch's edges,
+    ``mean ||u - i||^2 + gamma * (uniformity(users) + uniformity(items)) / 2`` with
+    ``uniformity(z) = log mean exp(-2 ||z_a - z_b||^2)``; no negatives. The main objective (it
+    scores, :class:`GraphScoring`), on a graph encoder as DirectAU's LightGCN variant.
+    """
+
+    Config = AlignUniformConfig
+
+    def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
+        if batch.items is None:
+            raise IncompatibleError("objective 'align_uniform' trains a graph encoder on (user, item) edges")
+        out = _propagated(net, batch)
+        u = F.normalize(out.users[batch.users.to(batch.device)], dim=-1)
+        i = F.normalize(out.items[batch.items.to(batch.device)], dim=-1)
+        align = (u - i).pow(2).sum(-1).mean()
+        return align + self.config.gamma * (uniformity(u) + uniformity(i)) / 2
 
 
 def graph_info_nce(v1: torch.Tensor, v2: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -218,5 +283,7 @@ class GraphContrastive(Objective):
         items = torch.unique(batch.items).to(batch.device)
         t = self.config.temperature
         if self.config.pairing == "joint":
-            return graph_info_nce(torch.cat([a.users[users], a.items[items]]), torch.cat([b.users[users], b.items[items]]), t)
+            return graph_info_nce(
+                torch.cat([a.users[users], a.items[items]]), torch.cat([b.users[users], b.items[items]]), t
+            )
         return graph_info_nce(a.users[users], b.users[users], t) + graph_info_nce(a.items[items], b.items[items], t)

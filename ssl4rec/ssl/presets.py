@@ -209,6 +209,13 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
         "schedule": "joint",
         **GRAPH_TRAINING,
     },
+    "directau": {
+        # SELFRec's DirectAU: LightGCN with 3 layers, alignment + gamma 2 x uniformity, no negatives
+        "encoder": {"name": "lightgcn", "num_layers": 3, "combine": "mean"},
+        "objectives": [{"name": "align_uniform", "gamma": 2.0}],
+        "schedule": "joint",
+        **GRAPH_TRAINING,
+    },
     "xsimgcl": {
         # SELFRec's XSimGCL: one noisy pass (eps 0.2) for BPR and the contrast of its final vectors
         # with layer l* = 1, lambda 0.2, tau 0.15
@@ -284,6 +291,10 @@ _META = {
         "Yu et al., Are Graph Augmentations Necessary? Simple Graph Contrastive Learning for Recommendation, SIGIR 2022",
         "LightGCN + InfoNCE between two noise-perturbed propagations (eps 0.1, weight 0.5, tau 0.2).",
     ),
+    "directau": (
+        "Wang et al., Towards Representation Alignment and Uniformity in Collaborative Filtering, KDD 2022",
+        "LightGCN (3 layers) trained by alignment of each edge's user and item + uniformity (gamma 2), no negatives.",
+    ),
     "xsimgcl": (
         "Yu et al., XSimGCL: Towards Extremely Simple Graph Contrastive Learning for Recommendation, TKDE 2023",
         "One noisy propagation (eps 0.2) for BPR and a final-vs-layer-1 contrast (weight 0.2, tau 0.15).",
@@ -306,6 +317,7 @@ DISPLAY = {
     "sgl": "SGL",
     "simgcl": "SimGCL",
     "xsimgcl": "XSimGCL",
+    "directau": "DirectAU",
 }
 
 #: Preset versions (bumped when a preset's defaults change its results). cl4srec 2: the authors'

@@ -129,7 +129,7 @@ def test_train_noise_only_while_training():
     assert not torch.allclose(enc.propagate().users, enc.propagate().users)
 
 
-@pytest.mark.parametrize("name", ["lightgcn", "sgl", "simgcl", "xsimgcl", "directau"])
+@pytest.mark.parametrize("name", ["lightgcn", "sgl", "simgcl", "xsimgcl", "directau", "ncl"])
 def test_graph_presets_train_score_and_are_seeded(name):
     split = tiny_split()
     runs = []
@@ -159,6 +159,46 @@ def test_lightgcn_learns_on_clustered_data():
     ours = evaluate(model, split, "test", Protocol(ks=(10,)), progress=False).metrics["ndcg@10"]
     base = evaluate(pop, split, "test", Protocol(ks=(10,)), progress=False).metrics["ndcg@10"]
     assert ours > base, (ours, base)
+
+
+def test_ncl_prototypes_start_after_the_warm_up_and_are_member_means():
+    split = tiny_split()
+    model = PRESETS.get("ncl")(
+        epochs=3,
+        batch_size=128,
+        encoder={"embedding_size": 8},
+        objectives={"prototype_contrastive": {"warm_up_epochs": 2, "num_clusters": 4}},
+    )
+    model.fit(split.train)
+    obj = model.net.objective("prototype_contrastive")
+    assert set(obj.clusters) == {"users", "items"}  # clustered at the start of epoch 2 (0-based)
+    from ssl4rec.objectives.base import TrainData
+
+    data = TrainData(
+        split.train,
+        torch.zeros(1, dtype=torch.long),
+        torch.zeros(1, dtype=torch.long),
+        None,
+        torch.Generator().manual_seed(0),
+        10,
+    )
+    obj.epoch_start(model.net, 2, data)  # again, from the trained ego vectors
+    cent, assign = obj.clusters["users"]
+    ego = model.net.encoder.user_embedding.weight.detach()
+    assert cent.shape == (4, 8) and assign.shape == (ego.shape[0],)
+    for k in range(4):  # k-means converged on 60 users: each centroid is the mean of its members
+        if (assign == k).any():
+            torch.testing.assert_close(cent[k], ego[assign == k].mean(0), atol=1e-4, rtol=1e-4)
+    early = PRESETS.get("ncl")(
+        epochs=2,
+        batch_size=128,
+        encoder={"embedding_size": 8},
+        objectives={"prototype_contrastive": {"warm_up_epochs": 5}},
+    )
+    early.fit(split.train)
+    assert early.net.objective("prototype_contrastive").clusters == {}  # still warming up
+    with pytest.raises(IncompatibleError, match="context_layer 4 but the encoder has 3 layers"):
+        PRESETS.get("ncl")(epochs=1, objectives={"prototype_contrastive": {"context_layer": 4}}).fit(split.train)
 
 
 def test_align_uniform_by_hand():

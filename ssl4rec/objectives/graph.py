@@ -29,6 +29,8 @@ __all__ = [
     "GraphContrastiveConfig",
     "GraphScoring",
     "NegativeSampler",
+    "PrototypeContrastive",
+    "PrototypeContrastiveConfig",
     "graph_info_nce",
     "uniformity",
 ]
@@ -287,3 +289,114 @@ class GraphContrastive(Objective):
                 torch.cat([a.users[users], a.items[items]]), torch.cat([b.users[users], b.items[items]]), t
             )
         return graph_info_nce(a.users[users], b.users[users], t) + graph_info_nce(a.items[items], b.items[items], t)
+
+
+@dataclasses.dataclass
+class PrototypeContrastiveConfig(ObjectiveConfig):
+    """Parameters of :class:`PrototypeContrastive` (defaults: SELFRec's NCL on Yelp2018)."""
+
+    objective_weight: float = 1.0
+    """Overall weight; the two terms carry their own (``structure_weight``, ``prototype_weight``)."""
+    temperature: float = 0.05
+    """Temperature of both InfoNCE terms (NCL's ``tau``)."""
+    structure_weight: float = 1e-6
+    """Weight of the structural-neighbour term (NCL's ``ssl_reg``; the terms are sums over the batch)."""
+    prototype_weight: float = 1e-7
+    """Weight of the prototype term (NCL's ``proto_reg``)."""
+    alpha: float = 1.5
+    """Weight of the items' terms against the users' (NCL's ``alpha``)."""
+    context_layer: int = 2
+    """The propagation layer whose output is a node's structural neighbour view (NCL: ``2 * hyper_layers``)."""
+    num_clusters: int = 2000
+    """k of the k-means over ego user and item embeddings (NCL's ``num_clusters``)."""
+    warm_up_epochs: int = 20
+    """Epochs with the structural term only, before clustering starts (SELFRec's NCL: 20)."""
+    kmeans_iters: int = 25
+    """Lloyd iterations per clustering (faiss ``Kmeans`` default)."""
+
+
+@register_objective(
+    "prototype_contrastive",
+    config=PrototypeContrastiveConfig,
+    requires=("graph",),
+    search_space={
+        "structure_weight": ("float", 1e-8, 1e-4, "log"),
+        "prototype_weight": ("float", 1e-9, 1e-5, "log"),
+        "num_clusters": ("categorical", [100, 500, 1000, 2000]),
+    },
+    paper="Lin et al., Improving Graph Collaborative Filtering with Neighborhood-enriched Contrastive Learning (NCL), WWW 2022",
+    tags=("ssl", "graph", "clustering"),
+)
+class PrototypeContrastive(Objective):
+    """NCL: each node against its structural neighbours and against its semantic prototype.
+
+    Lin, Tian, Hou and Zhao, "Improving Graph Collaborative Filtering with Neighborhood-enriched
+    Contrastive Learning" (NCL), WWW 2022, as SELFRec implements it. Structural term: the output
+    of layer ``context_layer`` of each batch edge's user (item) against its own ego embedding,
+    all users' (items') ego embeddings as candidates (cosine over ``temperature``, summed over the
+    batch). Prototype term, after ``warm_up_epochs``: every epoch the ego user and item embeddings
+    are clustered by seeded k-means into ``num_clusters`` groups; each batch edge's user (item) ego
+    embedding is contrasted with its centroid, the batch's other centroids as negatives (SELFRec's
+    in-batch InfoNCE, times the batch size). Items weigh ``alpha`` in the structural term.
+    """
+
+    Config = PrototypeContrastiveConfig
+    requires = ("graph",)
+    main = False
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        c = self.config
+        if c.temperature <= 0:
+            raise ConfigError(f"objective 'prototype_contrastive': temperature must be positive, got {c.temperature}")
+        for key in ("num_clusters", "kmeans_iters", "context_layer"):
+            if int(getattr(c, key)) < 1:
+                raise ConfigError(f"objective 'prototype_contrastive': {key} must be >= 1, got {getattr(c, key)}")
+        self.clusters: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def prepare(self, net: nn.Module, data: TrainData) -> None:
+        if self.config.context_layer > int(net.encoder.config.num_layers):
+            raise IncompatibleError(
+                f"prototype_contrastive: context_layer {self.config.context_layer} but the encoder has "
+                f"{net.encoder.config.num_layers} layers"
+            )
+
+    @torch.no_grad()
+    def epoch_start(self, net: nn.Module, epoch: int, data: TrainData) -> None:
+        if epoch < self.config.warm_up_epochs:
+            return
+        from ..ssl.kmeans import kmeans
+
+        ego = net.encoder.ego().detach()
+        for name, x in zip(("users", "items"), ego.split([net.encoder.n_users, net.encoder.n_items]), strict=True):
+            seed = int(torch.randint(2**31 - 1, (1,), generator=data.generator))
+            cent, assign, _ = kmeans(
+                x, self.config.num_clusters, torch.Generator().manual_seed(seed), self.config.kmeans_iters, 1
+            )
+            self.clusters[name] = (cent, assign.to(x.device))
+
+    def _structure(self, context: torch.Tensor, ego_all: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        q = F.normalize(context[rows], dim=1)
+        pos = (q * F.normalize(ego_all[rows], dim=1)).sum(1) / self.config.temperature
+        ttl = torch.logsumexp(q @ F.normalize(ego_all, dim=1).T / self.config.temperature, dim=1)
+        return (ttl - pos).sum()
+
+    def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
+        if batch.items is None:
+            raise IncompatibleError("objective 'prototype_contrastive' trains a graph encoder on (user, item) edges")
+        c, enc = self.config, net.encoder
+        out = _propagated(net, batch)
+        users, items = batch.users.to(batch.device), batch.items.to(batch.device)
+        ego_u, ego_i = out.layers[0].split([enc.n_users, enc.n_items])
+        ctx_u, ctx_i = out.layers[c.context_layer].split([enc.n_users, enc.n_items])
+        loss = c.structure_weight * (
+            self._structure(ctx_u, ego_u, users) + c.alpha * self._structure(ctx_i, ego_i, items)
+        )
+        if self.clusters:
+            b = users.shape[0]
+            proto = 0.0
+            for name, ego, rows in (("users", ego_u, users), ("items", ego_i, items)):
+                cent, assign = self.clusters[name]
+                proto = proto + graph_info_nce(ego[rows], cent[assign[rows]], c.temperature) * b
+            loss = loss + c.prototype_weight * proto
+        return loss

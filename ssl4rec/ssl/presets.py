@@ -209,6 +209,26 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
         "schedule": "joint",
         **GRAPH_TRAINING,
     },
+    "ncl": {
+        # SELFRec's NCL: LightGCN with 3 layers + BPR; structural neighbours at layer 2 and k-means
+        # prototypes (2000, after 20 warm-up epochs), tau 0.05, ssl_reg 1e-6, proto_reg 1e-7, alpha 1.5
+        "encoder": {"name": "lightgcn", "num_layers": 3, "combine": "mean"},
+        "objectives": [
+            {"name": "bpr", "reg": 1e-4},
+            {
+                "name": "prototype_contrastive",
+                "temperature": 0.05,
+                "structure_weight": 1e-6,
+                "prototype_weight": 1e-7,
+                "alpha": 1.5,
+                "context_layer": 2,
+                "num_clusters": 2000,
+                "warm_up_epochs": 20,
+            },
+        ],
+        "schedule": "joint",
+        **GRAPH_TRAINING,
+    },
     "directau": {
         # SELFRec's DirectAU: LightGCN with 3 layers, alignment + gamma 2 x uniformity, no negatives
         "encoder": {"name": "lightgcn", "num_layers": 3, "combine": "mean"},
@@ -291,6 +311,10 @@ _META = {
         "Yu et al., Are Graph Augmentations Necessary? Simple Graph Contrastive Learning for Recommendation, SIGIR 2022",
         "LightGCN + InfoNCE between two noise-perturbed propagations (eps 0.1, weight 0.5, tau 0.2).",
     ),
+    "ncl": (
+        "Lin et al., Improving Graph Collaborative Filtering with Neighborhood-enriched Contrastive Learning, WWW 2022",
+        "LightGCN + BPR + contrast with structural neighbours (layer 2) and k-means prototypes (2000).",
+    ),
     "directau": (
         "Wang et al., Towards Representation Alignment and Uniformity in Collaborative Filtering, KDD 2022",
         "LightGCN (3 layers) trained by alignment of each edge's user and item + uniformity (gamma 2), no negatives.",
@@ -318,6 +342,7 @@ DISPLAY = {
     "simgcl": "SimGCL",
     "xsimgcl": "XSimGCL",
     "directau": "DirectAU",
+    "ncl": "NCL",
 }
 
 #: Preset versions (bumped when a preset's defaults change its results). cl4srec 2: the authors'

@@ -119,8 +119,14 @@ class BPRConfig(ObjectiveConfig):
     """Parameters of :class:`BPR`."""
 
     reg: float = 1e-4
-    """L2 weight on the batch's propagated user / positive / negative vectors (SELFRec's ``reg.lambda``:
-    ``reg * sum(||E||_2 / batch)``)."""
+    """L2 weight on the batch's user / positive / negative vectors (SELFRec's ``reg.lambda``:
+    ``reg * sum(||E||_2 / batch)``; where SELFRec divides by the batch size once more, the presets
+    give ``reg / batch_size``)."""
+    reg_on: str = "propagated"
+    """Which vectors the L2 term weighs: ``"propagated"`` (SELFRec's SGL, SimGCL, XSimGCL, NCL) or the
+    ``"ego"`` embeddings (SELFRec's LightGCN, the LightGCN paper)."""
+    reg_negatives: bool = True
+    """Whether the negatives' vectors are in the L2 term (SELFRec's SimGCL and XSimGCL leave them out)."""
 
 
 @register_objective(
@@ -149,6 +155,7 @@ class BPR(GraphScoring):
         super().__init__(**params)
         if self.config.reg < 0:
             raise ConfigError(f"objective 'bpr': reg must be >= 0, got {self.config.reg}")
+        check_choice(self.config.reg_on, ("propagated", "ego"), "objective 'bpr' option reg_on")
         self.sampler: NegativeSampler | None = None
 
     def prepare(self, net: nn.Module, data: TrainData) -> None:
@@ -163,9 +170,14 @@ class BPR(GraphScoring):
         u, p, n = out.users[users], out.items[pos], out.items[neg]
         diff = (u * p).sum(1) - (u * n).sum(1)
         loss = -torch.log(1e-5 + torch.sigmoid(diff)).mean()
-        if self.config.reg > 0:
+        c = self.config
+        if c.reg > 0:
+            if c.reg_on == "ego":
+                ego_u, ego_i = out.layers[0].split([net.encoder.n_users, net.encoder.n_items])
+                u, p, n = ego_u[users], ego_i[pos], ego_i[neg]
             b = u.shape[0]
-            loss = loss + self.config.reg * (u.norm() / b + p.norm() / b + n.norm() / b)
+            terms = [u, p, n] if c.reg_negatives else [u, p]
+            loss = loss + c.reg * sum(t.norm() / b for t in terms)
         return loss
 
 

@@ -169,8 +169,9 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
     # Graph models, configured as SELFRec's conf/*.yaml (Coder-Yu/SELFRec): 64-d, 2 layers, batches
     # of 2048 edges, Adam 0.001, BPR with one uniform negative and reg 1e-4 on the batch's vectors.
     "lightgcn": {
+        # SELFRec's LightGCN weighs the ego embeddings in its L2 term and divides it by the batch once more
         "encoder": {"name": "lightgcn", "num_layers": 2, "combine": "mean"},
-        "objectives": [{"name": "bpr", "reg": 1e-4}],
+        "objectives": [{"name": "bpr", "reg": 1e-4 / 2048, "reg_on": "ego"}],
         "schedule": "joint",
         **GRAPH_TRAINING,
     },
@@ -196,7 +197,7 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
         # SELFRec's SimGCL: layers 1..K averaged, noise eps 0.1, lambda 0.5, temp 0.2, users and items apart
         "encoder": {"name": "lightgcn", "num_layers": 2, "combine": "mean_propagated"},
         "objectives": [
-            {"name": "bpr", "reg": 1e-4},
+            {"name": "bpr", "reg": 1e-4, "reg_negatives": False},
             {
                 "name": "graph_contrastive",
                 "objective_weight": 0.5,
@@ -214,7 +215,7 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
         # prototypes (2000, after 20 warm-up epochs), tau 0.05, ssl_reg 1e-6, proto_reg 1e-7, alpha 1.5
         "encoder": {"name": "lightgcn", "num_layers": 3, "combine": "mean"},
         "objectives": [
-            {"name": "bpr", "reg": 1e-4},
+            {"name": "bpr", "reg": 1e-4 / 2048},
             {
                 "name": "prototype_contrastive",
                 "temperature": 0.05,
@@ -241,7 +242,7 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
         # with layer l* = 1, lambda 0.2, tau 0.15
         "encoder": {"name": "lightgcn", "num_layers": 2, "combine": "mean_propagated", "train_noise": 0.2},
         "objectives": [
-            {"name": "bpr", "reg": 1e-4},
+            {"name": "bpr", "reg": 1e-4, "reg_negatives": False},
             {
                 "name": "graph_contrastive",
                 "objective_weight": 0.2,

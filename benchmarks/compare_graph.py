@@ -177,6 +177,7 @@ def main() -> None:
                     (
                         name,
                         model,
+                        peer["epoch"],
                         m["ndcg@20"],
                         m["recall@20"],
                         peer["ndcg@20"],

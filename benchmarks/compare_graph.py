@@ -193,6 +193,7 @@ def main() -> None:
     header = [
         "dataset",
         "model",
+        "epochs",
         "NDCG@20 ours",
         "NDCG@20 SELFRec",
         "Recall@20 ours",
@@ -205,6 +206,7 @@ def main() -> None:
         [d, mo, ep, f"{n:.4f}", f"{pn:.4f}", f"{r:.4f}", f"{pr:.4f}", f"{s:.2f}", f"{ps:.2f}", f"{ps / s:.2f}x"]
         for d, mo, ep, n, r, pn, pr, s, ps in rows
     ]
+    assert all(len(r) == len(header) for r in body), "table columns"
     print()
     print(_report.table(header, body))
     if args.readme:

@@ -147,6 +147,22 @@ def test_graph_presets_train_score_and_are_seeded(name):
     torch.testing.assert_close(scores, runs[0].user_vectors(b) @ runs[0].item_vectors().T)
 
 
+def test_validation_sees_every_step_of_a_graph_model():
+    """The scoring cache follows the weights: each validation scores the current model (fused Adam
+    does not bump parameter versions, so a cache keyed by them froze validation at its first value),
+    and scoring after fit uses the restored best weights."""
+    from ssl4rec.evaluation.evaluator import RankingValidator
+
+    split = tiny_split()
+    model = PRESETS.get("lightgcn")(epochs=6, batch_size=64, eval_every=1, patience=10, encoder={"embedding_size": 8})
+    model.fit(split.train, RankingValidator(split, Protocol(ks=(10,), valid_metric="ndcg@10")))
+    values = [v for _, v in model.fit_info["valid"]]  # (epoch, value) per validation
+    assert len(set(values)) > 1, values
+    best = max(values)
+    again = RankingValidator(split, Protocol(ks=(10,), valid_metric="ndcg@10")).evaluate(model)
+    assert again == pytest.approx(best)
+
+
 def test_lightgcn_learns_on_clustered_data():
     """On the synthetic data's user / item clusters LightGCN beats popularity after a few epochs."""
     from ssl4rec.registry import BASELINES

@@ -85,8 +85,9 @@ class GraphScoring(Objective):
         self._cache: tuple[tuple, Any] | None = None
 
     def _eval_output(self, net: nn.Module) -> Any:
-        """The propagation at scoring time, recomputed only when a parameter changed."""
-        key = tuple(p._version for p in net.encoder.parameters()) + (id(net.encoder.adjacency),)
+        """The propagation at scoring time, recomputed after every optimiser step or state load
+        (``net.weights_version``) or a new graph."""
+        key = (getattr(net, "weights_version", None), id(net.encoder.adjacency))
         if self._cache is None or self._cache[0] != key:
             with torch.no_grad():
                 self._cache = (key, net.encoder.propagate())

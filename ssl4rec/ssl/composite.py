@@ -257,6 +257,15 @@ class SSLNetwork(nn.Module):
         self.max_len = int(max_len)
         self.register_buffer("item_text", item_text, persistent=False)
         self.register_buffer("candidate_items", candidate_items, persistent=False)
+        self.weights_version = 0
+        """Bumped by every optimiser step and state load: what caches of computed outputs (a graph
+        encoder's propagation at scoring time) are keyed by. Parameter ``_version`` counters do not
+        serve: fused Adam updates parameters in place without bumping them."""
+
+    def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        out = super().load_state_dict(*args, **kwargs)
+        self.weights_version += 1
+        return out
 
     @property
     def item_embedding(self) -> nn.Module:
@@ -643,6 +652,7 @@ class SSLRecommender(Recommender):
         assert net is not None
         users, window, gen = data.users, data.window, data.generator
         opt = make_adam(net.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
+        opt.register_step_post_hook(lambda *_: setattr(net, "weights_version", net.weights_version + 1))
         objs = [(name, net.objective(name)) for name in active]
         per_objective: list[dict[str, float]] = []
         n = len(users)

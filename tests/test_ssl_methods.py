@@ -467,3 +467,51 @@ def test_last_position_loss_predicts_each_prefix_target_once():
     assert all(np.isfinite(model.fit_info["losses"]))
     with pytest.raises(ConfigError, match="positions"):
         build_ssl_model(enc, [{"name": "next_item", "positions": "first"}])
+
+
+def test_requested_representations_are_computed_in_one_pass_with_their_own_values():
+    torch.manual_seed(0)
+    enc = TransformerEncoder(n_items=30, max_len=8, dropout=0.0)
+    net = SSLNetwork(enc, {}, 30, 8).train()
+    calls = []
+    original = net.represent
+    net.represent = lambda seq: calls.append(seq.shape) or original(seq)  # type: ignore[method-assign]
+    batch = TrainBatch(torch.arange(3), torch.Generator(), torch.device("cpu"))
+    a = torch.tensor([[0, 0, 3, 4], [0, 5, 6, 7], [1, 2, 3, 4]])
+    b = torch.tensor([[9, 8], [0, 7]])
+    batch.request("a", a)
+    batch.request("b", b)
+    with pytest.raises(ValueError, match="twice"):
+        batch.request("a", a)
+    out_b = batch.represent(net, "b", b)  # the first read computes both requests, one pass of 5 rows
+    out_a = batch.represent(net, "a", a)
+    assert calls == [(5, 4)]
+    torch.testing.assert_close(out_a, original(a))
+    torch.testing.assert_close(out_b, original(b))
+    calls.clear()
+    batch.represent(net, "c", b)  # not requested: computed alone
+    assert calls == [(2, 2)]
+
+
+def test_duorec_step_runs_its_three_passes_as_one(monkeypatch):
+    """next_item (positions last) and supervised_contrastive request their rows; one encoder pass per step."""
+    from ssl4rec.ssl import composite as ssl_model
+
+    passes = []
+    original = ssl_model.SSLNetwork.represent
+    monkeypatch.setattr(
+        ssl_model.SSLNetwork, "represent", lambda self, seq: passes.append(len(seq)) or original(self, seq)
+    )
+    split = tiny_split()
+    model = build_ssl_model(
+        {"name": "transformer", "embedding_size": 8, "num_layers": 1, "num_heads": 2},
+        [{"name": "next_item", "positions": "last"}, "supervised_contrastive"],
+        train_windows="prefixes",
+        epochs=1,
+        max_len=10,
+        batch_size=16,
+    )
+    model.fit(split.train)
+    steps = math.ceil(model.fit_info["examples_per_epoch"] / 16)
+    assert len(passes) == steps  # training only (no validation given)
+    assert all(n % 3 == 0 for n in passes)  # main rows, their dropout views, their same-target positives

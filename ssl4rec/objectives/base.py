@@ -30,6 +30,7 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..encoders.base import Bag, make_config
@@ -128,6 +129,11 @@ class TrainBatch:
 
     ``memo`` holds what the step's objectives share, e.g. the augmented views an objective drew
     (:func:`~ssl4rec.objectives.contrastive.draw_views`), for a later objective that reuses them.
+
+    Representations requested in the objectives' :meth:`Objective.plan` (:meth:`request`) are computed
+    together, in one encoder pass over all requested rows, when the first of them is read
+    (:meth:`represent`): each request's rows get their own dropout draws, as in separate passes, at
+    the cost of one (DuoRec's main, dropout-view and same-target sequences: three passes in one).
     """
 
     def __init__(
@@ -148,6 +154,30 @@ class TrainBatch:
         self.rows = rows if rows is not None else torch.arange(users.shape[0])
         self.items = items
         self.memo: dict[Any, Any] = {}
+        self._requests: dict[Any, torch.Tensor] = {}
+        self._represented: dict[Any, torch.Tensor] = {}
+
+    def request(self, key: Any, seq: torch.Tensor) -> None:
+        """Ask for ``net.represent(seq)`` under ``key``, to be computed with the step's other requests."""
+        if key in self._requests or key in self._represented:
+            raise ValueError(f"representation {key!r} requested twice in one step")
+        self._requests[key] = seq
+
+    def represent(self, net: nn.Module, key: Any, seq: torch.Tensor) -> torch.Tensor:
+        """``net.represent(seq)`` [n, d]: from the step's fused pass when ``key`` was requested (with
+        this ``seq``), else computed now."""
+        if key in self._requests:
+            self._represent_requested(net)
+        out = self._represented.pop(key, None)
+        return net.represent(seq) if out is None else out
+
+    def _represent_requested(self, net: nn.Module) -> None:
+        keys, seqs = list(self._requests), list(self._requests.values())
+        self._requests.clear()
+        width = max(s.shape[1] for s in seqs)
+        rows = torch.cat([F.pad(s, (width - s.shape[1], 0)) for s in seqs])
+        outs = net.represent(rows).split([s.shape[0] for s in seqs])
+        self._represented.update(zip(keys, outs, strict=True))
 
     def __len__(self) -> int:
         return int(self.users.shape[0])
@@ -214,6 +244,11 @@ class Objective(nn.Module):
 
     def epoch_start(self, net: nn.Module, epoch: int, data: TrainData) -> None:
         """Called before each training epoch in which the objective is active (e.g. re-clustering)."""
+
+    def plan(self, net: nn.Module, batch: TrainBatch) -> None:
+        """Request (:meth:`TrainBatch.request`) the representations :meth:`loss` will read through
+        :meth:`TrainBatch.represent`, before any objective's loss runs, so that the step computes
+        every objective's requests in one encoder pass. Optional: unrequested ones are computed alone."""
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         """The scalar loss of ``batch``."""

@@ -64,13 +64,18 @@ class NextItem(Objective):
         check_choice(self.config.loss, ITEM_LOSSES, "objective 'next_item' option loss")
         check_choice(self.config.positions, ("all", "last"), "objective 'next_item' option positions")
 
+    def plan(self, net: nn.Module, batch: TrainBatch) -> None:
+        if self.config.positions == "last":
+            inputs, targets = batch.pairs
+            batch.request("next_item", inputs[targets[:, -1] != 0])
+
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         inputs, targets = batch.pairs
         if self.config.positions == "last":
             keep = targets[:, -1] != 0
             return item_loss(
                 net,
-                net.represent(inputs[keep]),
+                batch.represent(net, "next_item", inputs[keep]),
                 targets[keep, -1],
                 loss=self.config.loss,
                 num_negatives=self.config.num_negatives,

@@ -143,17 +143,29 @@ class SupervisedContrastive(Objective):
         if self.config.positive == "same_target":
             self.pool = PositivePool(data.train)
 
+    def _pairs(self, net: nn.Module, batch: TrainBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The step's anchors, their positives and targets, drawn once (in :meth:`plan`)."""
+        if "supervised_contrastive" not in batch.memo:
+            inputs, targets = batch.pairs
+            last = targets[:, -1]
+            keep = last != 0  # rows with a target (a user with a single item has none)
+            if self.config.positive == "dropout" or self.pool is None:
+                pos_seq = inputs[keep]
+            else:
+                assert self._ends is not None
+                ends = self._ends[batch.rows][keep.cpu()].numpy()
+                pos_seq = trim_left(self.pool.draw(ends, batch.generator, net.max_len).to(inputs.device))
+            batch.memo["supervised_contrastive"] = (inputs[keep], pos_seq, last[keep])
+        return batch.memo["supervised_contrastive"]
+
+    def plan(self, net: nn.Module, batch: TrainBatch) -> None:
+        anchor_seq, pos_seq, _ = self._pairs(net, batch)
+        batch.request(("supervised_contrastive", "anchor"), anchor_seq)
+        batch.request(("supervised_contrastive", "positive"), pos_seq)
+
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
-        inputs, targets = batch.pairs
-        last = targets[:, -1]
-        keep = last != 0  # rows with a target (a user with a single item has none)
-        anchor = net.represent(inputs[keep])
-        if self.config.positive == "dropout" or self.pool is None:
-            pos_seq = inputs[keep]
-        else:
-            assert self._ends is not None
-            ends = self._ends[batch.rows][keep.cpu()].numpy()
-            pos_seq = trim_left(self.pool.draw(ends, batch.generator, net.max_len).to(inputs.device))
-        positive = net.represent(pos_seq)
-        keys = last[keep] if self.config.mask_same_target else None
+        anchor_seq, pos_seq, last = self._pairs(net, batch)
+        anchor = batch.represent(net, ("supervised_contrastive", "anchor"), anchor_seq)
+        positive = batch.represent(net, ("supervised_contrastive", "positive"), pos_seq)
+        keys = last if self.config.mask_same_target else None
         return info_nce(anchor, positive, self.config.temperature, self.config.similarity, keys=keys)

@@ -674,6 +674,8 @@ class SSLRecommender(Recommender):
                     rows=idx,
                     items=data.items[idx] if data.items is not None else None,
                 )
+                for _, obj in objs:
+                    obj.plan(net, batch)
                 loss = torch.zeros((), device=device)
                 for name, obj in objs:
                     part = obj.loss(net, batch)

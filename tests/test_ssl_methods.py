@@ -163,10 +163,10 @@ def test_padding_outputs_are_what_a_left_padded_row_outputs_at_its_padding():
         GRUEncoder(20, max_len=6, embedding_size=8, hidden_size=8).padding_outputs()
 
 
-def _steps(spec_intent, encoder=None):
+def _steps(spec_intent, encoder=None, **encoder_options):
     split = tiny_split()
     model = build_ssl_model(
-        encoder or {"name": "transformer", "embedding_size": 8, "num_layers": 1, "num_heads": 2},
+        encoder or {"name": "transformer", "embedding_size": 8, "num_layers": 1, "num_heads": 2, **encoder_options},
         [
             "next_item",
             {"name": "contrastive", "mask_value": "padding"},
@@ -483,13 +483,13 @@ def test_requested_representations_are_computed_in_one_pass_with_their_own_value
     batch.request("b", b)
     with pytest.raises(ValueError, match="twice"):
         batch.request("a", a)
-    out_b = batch.represent(net, "b", b)  # the first read computes both requests, one pass of 5 rows
-    out_a = batch.represent(net, "a", a)
+    out_b = batch.hidden(net, "b", b)  # the first read computes both requests, one pass of 5 rows
+    out_a = batch.hidden(net, "a", a)
     assert calls == [(5, 4)]
     torch.testing.assert_close(out_a, original(a))
     torch.testing.assert_close(out_b, original(b))
     calls.clear()
-    batch.represent(net, "c", b)  # not requested: computed alone
+    batch.hidden(net, "c", b)  # not requested: computed alone
     assert calls == [(2, 2)]
 
 
@@ -515,3 +515,76 @@ def test_duorec_step_runs_its_three_passes_as_one(monkeypatch):
     steps = math.ceil(model.fit_info["examples_per_epoch"] / 16)
     assert len(passes) == steps  # training only (no validation given)
     assert all(n % 3 == 0 for n in passes)  # main rows, their dropout views, their same-target positives
+
+
+def _ragged(n_rows=20, width=12, seed=1):
+    """Left-padded rows of random lengths, one full, one empty, one with a padding id inside."""
+    g = torch.Generator().manual_seed(seed)
+    lens = torch.randint(0, width + 1, (n_rows,), generator=g)
+    lens[0], lens[1] = width, 0
+    seq = torch.randint(1, 31, (n_rows, width), generator=g)
+    seq = torch.where(torch.arange(width)[None] >= width - lens[:, None], seq, 0)
+    seq[0, 3] = 0  # the mask augmentation with value padding
+    return seq
+
+
+@pytest.mark.parametrize("encoder", [TransformerEncoder, GRUEncoder])
+def test_packed_chunks_are_the_chunked_forward(encoder, monkeypatch):
+    from ssl4rec.objectives.base import in_span
+    from ssl4rec.ssl import composite as ssl_model
+
+    monkeypatch.setattr(ssl_model, "CHUNK_OVERHEAD", 0)
+    torch.manual_seed(0)
+    net = SSLNetwork(encoder(n_items=30, max_len=12, dropout=0.0), {}, 30, 12, length_chunks=3).train()
+    seq = _ragged()
+    where = in_span(seq)
+    assert where[1].tolist() == [False] * 11 + [True]  # an empty row keeps its last position
+    rows, grids = net.packed_chunks(seq, net.encode_at(seq, where))
+    want_rows, want = net.encode_chunks(seq)
+    assert torch.equal(rows, want_rows) and len(grids) == len(want) >= 2
+    for a, b in zip(grids, want, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("pool", ["window", "mean"])
+def test_pooling_packed_outputs_equals_pooling_the_grid(pool):
+    from ssl4rec.objectives.base import in_span
+    from ssl4rec.objectives.intent_contrastive import _pooled, pool_packed
+
+    torch.manual_seed(0)
+    net = SSLNetwork(TransformerEncoder(n_items=30, max_len=12, dropout=0.0), {}, 30, 12).train()
+    seq = _ragged()
+    want = _pooled(net, seq, pool)
+    for where in (in_span(seq), seq != 0):  # a fused pass's views; the main objective's real positions
+        torch.testing.assert_close(pool_packed(net, seq, where, net.encode_at(seq, where), pool), want)
+
+
+def test_iclrec_step_is_one_encoder_pass_with_the_same_losses(monkeypatch):
+    """next_item, contrastive (flattened views) and intent_contrastive (shared views) share one pass; the
+    losses equal those computed objective by objective (no dropout; the same draws)."""
+    from ssl4rec.ssl import composite as ssl_model
+
+    model, data = _steps({"share_views": True, "pool": "window", "assign": "batch"}, dropout=0.0)
+    net = model.net.train()
+    intent = net.objective("intent_contrastive")
+    intent.epoch_start(net, 1, data)
+    objs = [net.objective(n) for n in ("next_item", "contrastive", "intent_contrastive")]
+    calls = []
+    for fn in ("encode_at", "represent", "encode_chunks"):
+        original = getattr(ssl_model.SSLNetwork, fn)
+        monkeypatch.setattr(
+            ssl_model.SSLNetwork, fn, lambda self, *a, _f=original, _n=fn: calls.append(_n) or _f(self, *a)
+        )
+    losses = []
+    for planned in (True, False):
+        batch = TrainBatch(data.users, torch.Generator().manual_seed(1), torch.device("cpu"), window=data.window)
+        calls.clear()
+        if planned:
+            for obj in objs:
+                obj.plan(net, batch)
+        losses.append([float(obj.loss(net, batch).detach()) for obj in objs])
+        if planned:
+            assert calls == ["encode_at"]  # main rows + views + views again, one pass
+        else:
+            assert len(calls) >= 3
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)

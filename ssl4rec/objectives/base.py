@@ -44,6 +44,8 @@ __all__ = [
     "TrainBatch",
     "TrainData",
     "check_choice",
+    "in_span",
+    "last_position",
     "span",
     "trim_left",
 ]
@@ -74,6 +76,20 @@ def trim_left(seq: torch.Tensor, min_width: int = 1) -> torch.Tensor:
         return seq[:, -min_width:]
     width = max(int(span(seq).max()), min_width)
     return seq[:, -width:] if width < seq.shape[1] else seq
+
+
+def last_position(seq: torch.Tensor) -> torch.Tensor:
+    """[B, W] bool, True at the last column only (``encode_at(seq, last_position(seq))`` = ``represent(seq)``)."""
+    where = torch.zeros(seq.shape, dtype=torch.bool, device=seq.device)
+    where[:, -1] = True
+    return where
+
+
+def in_span(seq: torch.Tensor) -> torch.Tensor:
+    """[B, W] bool, True from each row's first real item to the end (the last column at least): the
+    positions where a sequence encoder's output may be non-zero (``encode(seq)`` is zero elsewhere)."""
+    w = seq.shape[1]
+    return torch.arange(w, device=seq.device)[None] >= (w - span(seq).clamp_min(1))[:, None]
 
 
 def span(seq: torch.Tensor) -> torch.Tensor:
@@ -132,8 +148,9 @@ class TrainBatch:
 
     Representations requested in the objectives' :meth:`Objective.plan` (:meth:`request`) are computed
     together, in one encoder pass over all requested rows, when the first of them is read
-    (:meth:`represent`): each request's rows get their own dropout draws, as in separate passes, at
-    the cost of one (DuoRec's main, dropout-view and same-target sequences: three passes in one).
+    (:meth:`hidden`): each request's rows get their own dropout draws, as in separate passes, at
+    the cost of one (DuoRec's main, dropout-view and same-target sequences; CL4SRec's sequences and their
+    two views: three passes in one).
     """
 
     def __init__(
@@ -154,29 +171,37 @@ class TrainBatch:
         self.rows = rows if rows is not None else torch.arange(users.shape[0])
         self.items = items
         self.memo: dict[Any, Any] = {}
-        self._requests: dict[Any, torch.Tensor] = {}
+        self._requests: dict[Any, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self._represented: dict[Any, torch.Tensor] = {}
 
-    def request(self, key: Any, seq: torch.Tensor) -> None:
-        """Ask for ``net.represent(seq)`` under ``key``, to be computed with the step's other requests."""
+    def request(self, key: Any, seq: torch.Tensor, where: torch.Tensor | None = None) -> None:
+        """Ask for ``net.represent(seq)`` (``where`` None) or ``net.encode_at(seq, where)`` under ``key``,
+        to be computed with the step's other requests."""
         if key in self._requests or key in self._represented:
             raise ValueError(f"representation {key!r} requested twice in one step")
-        self._requests[key] = seq
+        self._requests[key] = (seq, where)
 
-    def represent(self, net: nn.Module, key: Any, seq: torch.Tensor) -> torch.Tensor:
-        """``net.represent(seq)`` [n, d]: from the step's fused pass when ``key`` was requested (with
-        this ``seq``), else computed now."""
+    def hidden(self, net: nn.Module, key: Any, seq: torch.Tensor, where: torch.Tensor | None = None) -> torch.Tensor:
+        """``net.represent(seq)`` [B, d] (``where`` None) or ``net.encode_at(seq, where)`` [N, d]: from the
+        step's fused pass when ``key`` was requested (with these arguments), else computed now."""
         if key in self._requests:
-            self._represent_requested(net)
+            self._compute_requested(net)
         out = self._represented.pop(key, None)
-        return net.represent(seq) if out is None else out
+        if out is not None:
+            return out
+        return net.represent(seq) if where is None else net.encode_at(seq, where)
 
-    def _represent_requested(self, net: nn.Module) -> None:
-        keys, seqs = list(self._requests), list(self._requests.values())
+    def _compute_requested(self, net: nn.Module) -> None:
+        keys, asked = list(self._requests), list(self._requests.values())
         self._requests.clear()
-        width = max(s.shape[1] for s in seqs)
-        rows = torch.cat([F.pad(s, (width - s.shape[1], 0)) for s in seqs])
-        outs = net.represent(rows).split([s.shape[0] for s in seqs])
+        width = max(seq.shape[1] for seq, _ in asked)
+        rows = torch.cat([F.pad(seq, (width - seq.shape[1], 0)) for seq, _ in asked])
+        if all(where is None for _, where in asked):
+            outs = net.represent(rows).split([seq.shape[0] for seq, _ in asked])
+        else:
+            wheres = [last_position(seq) if where is None else where for seq, where in asked]
+            where = torch.cat([F.pad(w, (width - w.shape[1], 0), value=False) for w in wheres])
+            outs = net.encode_at(rows, where).split([int(w.sum()) for w in wheres])
         self._represented.update(zip(keys, outs, strict=True))
 
     def __len__(self) -> int:
@@ -247,7 +272,7 @@ class Objective(nn.Module):
 
     def plan(self, net: nn.Module, batch: TrainBatch) -> None:
         """Request (:meth:`TrainBatch.request`) the representations :meth:`loss` will read through
-        :meth:`TrainBatch.represent`, before any objective's loss runs, so that the step computes
+        :meth:`TrainBatch.hidden`, before any objective's loss runs, so that the step computes
         every objective's requests in one encoder pass. Optional: unrequested ones are computed alone."""
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:

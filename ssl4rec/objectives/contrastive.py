@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..registry import AUGMENTATIONS, ConfigError, register_objective
-from .base import Objective, ObjectiveConfig, TrainBatch, TrainData, check_choice, trim_left
+from .base import Objective, ObjectiveConfig, TrainBatch, TrainData, check_choice, in_span, trim_left
 from .losses import flat_similarity, info_nce
 
 __all__ = [
@@ -142,6 +142,14 @@ class ViewObjective(Objective):
         for aug in self.augmentations:
             aug.epoch_start(net, epoch, data)
 
+    def views(self, net: nn.Module, batch: TrainBatch, reuse: bool = False) -> torch.Tensor:
+        """The step's two views of the batch (:func:`draw_views`), drawn once per objective and step
+        (in :meth:`plan`, read again in :meth:`loss`)."""
+        key = ("drawn", id(self))
+        if key not in batch.memo:
+            batch.memo[key] = draw_views(batch, self, net, reuse=reuse)
+        return batch.memo[key]
+
 
 @register_objective(
     "contrastive",
@@ -186,16 +194,21 @@ class Contrastive(ViewObjective):
         check_choice(c.mask_value, ("token", "padding"), "objective 'contrastive' option mask_value")
         self.augmentations = build_augmentations(c, "contrastive")
 
+    def plan(self, net: nn.Module, batch: TrainBatch) -> None:
+        both = self.views(net, batch)
+        batch.request(("contrastive", id(self)), both, in_span(both) if self.config.view_repr == "flatten" else None)
+
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
-        both = draw_views(batch, self, net)
+        both = self.views(net, batch)
         seq_rows = both.shape[0] // 2
+        key = ("contrastive", id(self))
         if self.config.view_repr == "flatten":
             # z @ z.T of the flattened views, by span (padding outputs are zero): dense cost only for long rows
-            rows, chunks = net.encode_chunks(both)
+            rows, chunks = net.packed_chunks(both, batch.hidden(net, key, both, in_span(both)))
             inv = torch.empty_like(rows)
             inv[rows] = torch.arange(rows.numel(), device=rows.device)
             gram = flat_similarity(chunks).index_select(0, inv).index_select(1, inv)
             z1 = gram[:seq_rows]
             return info_nce(z1, z1, self.config.temperature, self.config.similarity, gram=gram)
-        z1, z2 = net.represent(both).chunk(2)
+        z1, z2 = batch.hidden(net, key, both).chunk(2)
         return info_nce(z1, z2, self.config.temperature, self.config.similarity)

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..registry import ConfigError, register_objective
-from .base import IncompatibleError, TrainBatch, TrainData, check_choice, span, trim_left
-from .contrastive import AugmentationConfig, ViewObjective, build_augmentations, draw_views
+from .base import IncompatibleError, TrainBatch, TrainData, check_choice, in_span, span, trim_left
+from .contrastive import AugmentationConfig, ViewObjective, build_augmentations
 from .losses import info_nce
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,23 @@ def window_pool(seqs: list[torch.Tensor], hidden: list[torch.Tensor], padding: t
         real = (seq != 0).to(h.dtype)
         out.append((h * real[:, :, None]).sum(1) + before[max_len - span(seq)])
     return torch.cat(out) / max_len
+
+
+def pool_packed(
+    net: nn.Module, seq: torch.Tensor, where: torch.Tensor, values: torch.Tensor, pool: str
+) -> torch.Tensor:
+    """:func:`window_pool` / :func:`mean_pool` [B, d] of ``seq`` from packed outputs: ``values`` [N, d] are
+    its hidden states at ``where`` (row-major; every real position included), e.g. from a step's fused pass."""
+    b, d = seq.shape[0], values.shape[1]
+    real = seq != 0
+    row_of = where.nonzero()[:, 0]
+    sums = values.new_zeros(b, d).index_add(0, row_of, values * real[where].to(values.dtype)[:, None])
+    if pool != "window":
+        return sums / real.sum(1, keepdim=True).clamp_min(1).to(values.dtype)
+    padding = net.encoder.padding_outputs()
+    max_len = padding.shape[0]
+    before = torch.cat([padding.new_zeros(1, d), padding.cumsum(0)])
+    return (sums + before[max_len - span(seq)]) / max_len
 
 
 def _pooled(net: nn.Module, seq: torch.Tensor, pool: str) -> torch.Tensor:
@@ -213,9 +230,19 @@ class IntentContrastive(ViewObjective):
         nearest (L2, as the authors' faiss index) to each row's current representation of its input."""
         if self.config.assign == "epoch":
             return self.assign[batch.rows].to(self.prototypes.device)
+        inputs = batch.pairs[0]
+        main = batch.memo.get("next_item_hidden")  # the step's forward output, as the authors' code queries
         with torch.no_grad():
-            z = _pooled(net, batch.pairs[0], self.config.pool)
+            if main is not None and main[0] is inputs:
+                z = pool_packed(net, inputs, main[1], main[2].detach(), self.config.pool)
+            else:
+                z = _pooled(net, inputs, self.config.pool)
         return torch.cdist(z, self.centroids).argmin(1)
+
+    def plan(self, net: nn.Module, batch: TrainBatch) -> None:
+        if self.prototypes is not None and self.assign is not None:
+            views = self.views(net, batch, reuse=self.config.share_views)
+            batch.request(("intent_contrastive", id(self)), views, in_span(views))
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         if self.prototypes is None or self.assign is None:
@@ -223,7 +250,10 @@ class IntentContrastive(ViewObjective):
         c = self.config
         intent = self.intents(net, batch)
         proto = self.prototypes[intent]
-        z1, z2 = _pooled(net, draw_views(batch, self, net, reuse=c.share_views), c.pool).chunk(2)
+        views = self.views(net, batch, reuse=c.share_views)
+        where = in_span(views)
+        hidden = batch.hidden(net, ("intent_contrastive", id(self)), views, where)
+        z1, z2 = pool_packed(net, views, where, hidden, c.pool).chunk(2)
         keys = intent if c.false_negatives else None
         return 0.5 * (
             info_nce(z1, proto, c.temperature, c.similarity, keys=keys)

@@ -65,9 +65,11 @@ class NextItem(Objective):
         check_choice(self.config.positions, ("all", "last"), "objective 'next_item' option positions")
 
     def plan(self, net: nn.Module, batch: TrainBatch) -> None:
+        inputs, targets = batch.pairs
         if self.config.positions == "last":
-            inputs, targets = batch.pairs
             batch.request("next_item", inputs[targets[:, -1] != 0])
+        else:
+            batch.request("next_item", inputs, inputs != 0)
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         inputs, targets = batch.pairs
@@ -75,14 +77,15 @@ class NextItem(Objective):
             keep = targets[:, -1] != 0
             return item_loss(
                 net,
-                batch.represent(net, "next_item", inputs[keep]),
+                batch.hidden(net, "next_item", inputs[keep]),
                 targets[keep, -1],
                 loss=self.config.loss,
                 num_negatives=self.config.num_negatives,
                 batch=batch,
             )
         real = inputs != 0
-        h = net.encode_at(inputs, real)
+        h = batch.hidden(net, "next_item", inputs, real)
+        batch.memo["next_item_hidden"] = (inputs, real, h)  # the step's forward output (ICLRec's intent query)
         return item_loss(
             net, h, targets[real], loss=self.config.loss, num_negatives=self.config.num_negatives, batch=batch
         )

@@ -165,7 +165,7 @@ class SupervisedContrastive(Objective):
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         anchor_seq, pos_seq, last = self._pairs(net, batch)
-        anchor = batch.represent(net, ("supervised_contrastive", "anchor"), anchor_seq)
-        positive = batch.represent(net, ("supervised_contrastive", "positive"), pos_seq)
+        anchor = batch.hidden(net, ("supervised_contrastive", "anchor"), anchor_seq)
+        positive = batch.hidden(net, ("supervised_contrastive", "positive"), pos_seq)
         keys = last if self.config.mask_same_target else None
         return info_nce(anchor, positive, self.config.temperature, self.config.similarity, keys=keys)

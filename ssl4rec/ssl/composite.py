@@ -327,6 +327,27 @@ class SSLNetwork(nn.Module):
         w = seq.shape[1]
         return torch.cat([r for r, _ in chunks]), [self.encoder(seq[r, w - x :]) for r, x in chunks]
 
+    def packed_chunks(self, seq: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """:meth:`encode_chunks`' layout ``(rows, outputs)`` from packed outputs: ``values`` [N, d] are the
+        hidden states of ``seq`` at ``in_span(seq)`` in row-major order (``encode_at(seq, in_span(seq))``,
+        e.g. from a step's fused pass); each length-sorted chunk is zero left of its rows' spans."""
+        b, d = seq.shape[0], values.shape[1]
+        n = span(seq).clamp_min(1)
+        chunks = self._length_chunks(seq) or [(torch.arange(b, device=seq.device), int(n.max()) if b else 1)]
+        row_base = torch.empty(b, dtype=torch.long, device=seq.device)
+        offset = 0
+        for rows, width in chunks:
+            row_base[rows] = offset + torch.arange(len(rows), device=seq.device) * width + width - n[rows]
+            offset += len(rows) * width
+        row_of = torch.repeat_interleave(torch.arange(b, device=seq.device), n)
+        start = n.cumsum(0) - n
+        dest = row_base[row_of] + torch.arange(len(row_of), device=seq.device) - start[row_of]
+        buf = values.new_zeros(offset, d).index_copy(0, dest, values)
+        grids = [
+            g.view(len(r), w, d) for g, (r, w) in zip(buf.split([len(r) * w for r, w in chunks]), chunks, strict=True)
+        ]
+        return torch.cat([r for r, _ in chunks]), grids
+
     def _length_chunks(
         self, seq: torch.Tensor, where: torch.Tensor | None = None
     ) -> list[tuple[torch.Tensor, int]] | None:

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+import torch.nn.functional as F
 
 import ssl4rec.ssl  # noqa: F401  (registers views and presets)
 from ssl4rec.encoders.graph import LightGCNEncoder, normalized_adjacency
@@ -48,6 +49,27 @@ def test_propagation_equals_a_dense_reference_on_a_five_node_graph():
         enc.config.combine = combine
         got = enc.propagate()
         torch.testing.assert_close(torch.cat([got.users, got.items]), expect, atol=1e-6, rtol=1e-5)
+
+
+def test_propagation_gradients_equal_the_dense_reference():
+    """The symmetric sparse product's hand-written backward (a @ grad) is autograd's dense one."""
+    torch.manual_seed(0)
+    enc = LightGCNEncoder(3, n_users=2, embedding_size=4, num_layers=2, combine="mean")
+    enc.set_graph(EDGES)
+    a_hat = normalized_adjacency(EDGES).to_dense()
+    assert torch.equal(a_hat, a_hat.T)
+    weight = torch.randn(5, 4)
+    out = enc.propagate()
+    (torch.cat([out.users, out.items]) * weight).sum().backward()
+    got = [enc.user_embedding.weight.grad.clone(), enc.item_embedding.table.weight.grad.clone()]
+    enc.zero_grad()
+    ego = enc.ego()
+    layers = [ego, a_hat @ ego]
+    layers.append(a_hat @ layers[-1])
+    (torch.stack(layers).mean(0) * weight).sum().backward()
+    want = [enc.user_embedding.weight.grad, enc.item_embedding.table.weight.grad]
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, atol=1e-6, rtol=1e-5)
 
 
 def test_an_isolated_node_keeps_only_its_own_embedding():
@@ -226,6 +248,14 @@ def test_align_uniform_by_hand():
     three = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
     expect = np.log((np.exp(-4) + np.exp(-8) + np.exp(-4)) / 3)
     assert uniformity(three).item() == pytest.approx(expect, rel=1e-6)
+    # DirectAU's pdist formula, values and gradients, duplicate rows (repeated batch users) included
+    z = F.normalize(torch.randn(40, 8, generator=torch.Generator().manual_seed(0)), dim=1)
+    z = torch.cat([z, z[:5]]).requires_grad_()
+    ref = z.detach().clone().requires_grad_()
+    uniformity(z).backward()
+    torch.pdist(ref).pow(2).mul(-2.0).exp().mean().log().backward()
+    torch.testing.assert_close(uniformity(z.detach()), torch.pdist(ref.detach()).pow(2).mul(-2.0).exp().mean().log())
+    torch.testing.assert_close(z.grad, ref.grad, atol=1e-6, rtol=1e-4)
 
 
 def test_sequence_objectives_refuse_the_graph_encoder_with_a_reason():

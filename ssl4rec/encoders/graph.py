@@ -60,6 +60,28 @@ def normalized_adjacency(interactions: sp.csr_matrix, keep: np.ndarray | None = 
         )
 
 
+class _SymmetricSpMM(torch.autograd.Function):
+    """``a @ x`` for a symmetric sparse ``a`` (no gradient of ``a``): the backward is ``a @ grad``.
+
+    Autograd's sparse-matrix backward forms ``a.T`` and converts it to CSR (a sort of every edge) at
+    every step, most of a LightGCN epoch on CPU; the normalised adjacency is its own transpose.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.a = a
+        return torch.sparse.mm(a, x)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[None, torch.Tensor]:
+        return None, torch.sparse.mm(ctx.a, g)
+
+
+def symmetric_spmm(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``a @ x`` for a symmetric sparse ``a`` (every :func:`normalized_adjacency`), differentiable in ``x``."""
+    return _SymmetricSpMM.apply(a, x)
+
+
 def graph_key(interactions: sp.csr_matrix) -> str:
     """A fingerprint of a training graph (shape and edges): what the adjacency cache is keyed by."""
     m = interactions.tocsr()
@@ -231,10 +253,18 @@ class LightGCNEncoder(GraphEncoder):
         x = self.ego()
         layers = [x]
         for k in range(int(self.config.num_layers)):
-            a = adjacency[k] if isinstance(adjacency, list) else (adjacency if adjacency is not None else self.adjacency)
-            x = torch.sparse.mm(a, x)
+            a = (
+                adjacency[k]
+                if isinstance(adjacency, list)
+                else (adjacency if adjacency is not None else self.adjacency)
+            )
+            x = symmetric_spmm(a, x)  # every adjacency here is normalized_adjacency's: symmetric
             if eps > 0:
-                u = torch.rand(x.shape, generator=generator, device=x.device) if generator is not None else torch.rand_like(x)
+                u = (
+                    torch.rand(x.shape, generator=generator, device=x.device)
+                    if generator is not None
+                    else torch.rand_like(x)
+                )
                 x = x + torch.sign(x) * nn.functional.normalize(u, dim=-1) * eps
             layers.append(x)
         out = _COMBINE[self.config.combine](layers)

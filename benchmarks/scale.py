@@ -3,9 +3,12 @@
 Writes 138,493 users x 26,744 items x ~20,000,263 interactions (Zipf item popularity,
 log-normal user activity, increasing timestamps) in the ML-20M ``ratings.csv`` format to a
 temporary data root, then: load -> 5-core -> temporal split -> Pop / ItemKNN / BPR (one epoch)
-fit -> full-ranking evaluation of every test user. Prints one line per step.
+fit -> full-ranking evaluation of every test user. Prints one line per step. ``--models`` picks
+others: ``lightgcn`` (the preset, one epoch in batches of 131,072 edges: the graph's build,
+propagation and the evaluator pass at this size) writes its own README section.
 
-    python benchmarks/scale.py [--interactions 20000263] [--threads N] [--keep DIR] [--metrics top-k|all] [--readme]
+    python benchmarks/scale.py [--interactions 20000263] [--threads N] [--keep DIR] [--metrics top-k|all]
+                               [--models pop,itemknn,bpr] [--readme]
 """
 
 from __future__ import annotations
@@ -22,6 +25,14 @@ import pandas as pd
 import torch
 
 N_USERS, N_ITEMS, N_INTER = 138_493, 26_744, 20_000_263
+#: Models the script can fit, with their parameters at this scale (one epoch each where they train).
+MODELS = {
+    "pop": {},
+    "itemknn": {"k": 100},
+    "bpr": {"epochs": 1, "batch_size": 8192},
+    "lightgcn": {"epochs": 1, "batch_size": 131_072},
+}
+DEFAULT_MODELS = ("pop", "itemknn", "bpr")
 
 
 def peak_gb() -> float:
@@ -51,6 +62,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--keep", default=None, help="write the data here and keep it (default: a temp folder, removed)")
     ap.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
+    ap.add_argument("--models", default=",".join(DEFAULT_MODELS), help=f"of {', '.join(MODELS)}")
     ap.add_argument("--metrics", choices=("top-k", "all"), default="top-k",
                     help="top-K metrics only (default) or also AUC, which compares every candidate with every target")
     args = ap.parse_args()
@@ -59,7 +71,13 @@ def main() -> None:
     from ssl4rec.datasets import load_dataset
     from ssl4rec.evaluation.evaluator import Protocol, evaluate
     from ssl4rec.evaluation.splits import make_split
-    from ssl4rec.registry import BASELINES
+    from ssl4rec.registry import BASELINES, PRESETS
+    import ssl4rec.ssl  # noqa: F401  (registers the presets)
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise SystemExit(f"--models: unknown {', '.join(unknown)} (choose from {', '.join(MODELS)})")
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ssl4rec-scale-"))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; data root {root}")
@@ -86,8 +104,9 @@ def main() -> None:
         notes = []
         metrics = ("precision", "recall", "ndcg", "hr", "mrr", "map") + (("auc",) if args.metrics == "all" else ())
         proto = Protocol(batch_size=2048, metrics=metrics)
-        for name, params in (("pop", {}), ("itemknn", {"k": 100}), ("bpr", {"epochs": 1, "batch_size": 8192})):
-            model = BASELINES.build(name, **params)
+        for name in models:
+            params = MODELS[name]
+            model = PRESETS.get(name)(**params) if name in PRESETS else BASELINES.build(name, **params)
             step(f"{name} fit", lambda model=model: model.fit(split.train))
             res = step(f"{name} full-ranking eval (test users)", lambda model=model: evaluate(model, split, "test", proto, progress=False))
             notes.append(f"{name}: NDCG@10 {res.metrics['ndcg@10']:.4f} over {res.info['n_users']['all']:,} test users")
@@ -101,14 +120,17 @@ def main() -> None:
 
         body = (
             f"Synthetic log with ML-20M's shape ({args.interactions:,} ratings written as `ratings.csv`), then "
-            f"load, 5-core, temporal 8:1:1 split, fit and full-ranking evaluation (all items, history masked; "
+            f"load, 5-core, temporal 8:1:1 split, fit ({'; '.join(f'{m} {MODELS[m]}' for m in models)}) and full-ranking evaluation (all items, history masked; "
             f"metrics: {', '.join(metrics)} at K = 5/10/20) of every test user. {shape}.\n\n"
             + table(["step", "seconds", "peak RSS so far (GB)"], [[n, f"{t:.1f}", f"{m:.2f}"] for n, t, m in rows])
             + f"\n\n- load + 5-core + split: **{t_lcs:.1f} s** (the plain load is not counted twice)\n"
             + "".join(f"- {n}\n" for n in notes)
             + f"- peak RSS of the whole script: **{peak_gb():.2f} GB**\n"
         )
-        update_readme("scale", "ML-20M-scale pipeline (scale.py)", body)
+        if tuple(models) == DEFAULT_MODELS:
+            update_readme("scale", "ML-20M-scale pipeline (scale.py)", body)
+        else:
+            update_readme(f"scale-{'-'.join(models)}", f"ML-20M-scale pipeline: {', '.join(models)} (scale.py)", body)
 
 
 if __name__ == "__main__":

@@ -68,11 +68,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    import ssl4rec.ssl  # noqa: F401  (registers the presets)
     from ssl4rec.datasets import load_dataset
     from ssl4rec.evaluation.evaluator import Protocol, evaluate
     from ssl4rec.evaluation.splits import make_split
     from ssl4rec.registry import BASELINES, PRESETS
-    import ssl4rec.ssl  # noqa: F401  (registers the presets)
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in models if m not in MODELS]

@@ -338,3 +338,75 @@ def test_the_given_split_needs_a_dataset_that_defines_it():
     ds = load_dataset("synthetic", n_users=20, n_items=15, n_interactions=200)
     with pytest.raises(ConfigError, match="defines no train/test partition"):
         make_split(ds, "given")
+
+
+# -- sampled propagation ---------------------------------------------------------------------------
+
+
+def _random_graph(seed=0, users=30, items=40, density=0.2):
+    m = sp.random(users, items, density=density, format="csr", random_state=np.random.default_rng(seed))
+    m.data[:] = 1.0
+    return m
+
+
+def test_sampled_neighbours_keep_small_rows_and_are_unbiased_for_big_ones():
+    from ssl4rec.encoders.graph import sample_neighbours
+
+    adj = normalized_adjacency(_random_graph()).to_dense().numpy()
+    a = sp.csr_matrix(adj)
+    deg = np.diff(a.indptr)
+    small, big = int(np.argmin(deg + (deg == 0) * 99)), int(np.argmax(deg))
+    fanout = int(deg[small])
+    assert deg[big] > fanout >= 1
+    nodes = np.array([small, big])
+    gen = torch.Generator().manual_seed(0)
+    rows, cols, w = sample_neighbours(a, nodes, fanout, gen)
+    got = sp.csr_matrix((w, (rows, cols)), shape=a.shape).toarray()
+    np.testing.assert_allclose(got[small], adj[small], rtol=1e-6)  # all its neighbours, as they are
+    assert (got[big] != 0).sum() <= fanout and set(np.flatnonzero(got[big])) <= set(np.flatnonzero(adj[big]))
+    n_draws = 3000
+    mean = np.mean(
+        [
+            sp.csr_matrix((w_, (r, c)), shape=a.shape).toarray()[big]
+            for r, c, w_ in (sample_neighbours(a, nodes, fanout, gen) for _ in range(n_draws))
+        ],
+        axis=0,
+    )
+    # unbiased: the mean row is the row, within 5 standard errors of a draw's count (binomial)
+    d, p = deg[big], 1.0 / deg[big]
+    se = adj[big] * (d / fanout) * np.sqrt(fanout * p * (1 - p) / n_draws)
+    assert np.all(np.abs(mean - adj[big]) <= 5 * se + 1e-7)
+    again = sample_neighbours(a, nodes, fanout, torch.Generator().manual_seed(0))
+    assert all(np.array_equal(x, y) for x, y in zip((rows, cols, w), again, strict=True))  # seeded
+
+
+def test_sampled_propagation_with_every_neighbour_is_the_full_one_at_the_step_nodes():
+    torch.manual_seed(0)
+    m = _random_graph()
+    enc = LightGCNEncoder(40, n_users=30, embedding_size=8, num_layers=2, propagation="sampled", fanout=1000)
+    enc.set_graph(m)
+    full = enc.propagate()
+    nodes = torch.tensor([0, 3, 30 + 5, 30 + 7])
+    out = enc.propagate_sampled(nodes, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out.users[[0, 3]], full.users[[0, 3]], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(out.items[[5, 7]], full.items[[5, 7]], atol=1e-6, rtol=1e-5)
+    assert out.layers[-1][1:3].abs().sum() == 0  # rows nobody reads are not computed at the top layer
+    fewer = LightGCNEncoder(40, n_users=30, embedding_size=8, num_layers=2, propagation="sampled", fanout=2)
+    fewer.set_graph(m)
+    fewer.load_state_dict(enc.state_dict())
+    draws = [fewer.propagate_sampled(nodes, torch.Generator().manual_seed(s)).users[0] for s in range(2000)]
+    torch.testing.assert_close(torch.stack(draws).mean(0), full.users[0], atol=0.02, rtol=0.1)  # unbiased
+    with pytest.raises(ConfigError, match="propagation"):
+        LightGCNEncoder(40, n_users=30, propagation="sample")
+
+
+def test_sampled_lightgcn_trains_and_whole_graph_views_are_not_applicable():
+    split = tiny_split()
+    model = PRESETS.get("lightgcn")(epochs=3, encoder={"propagation": "sampled", "fanout": 3}, batch_size=64)
+    model.fit(split.train)
+    assert all(np.isfinite(model.fit_info["losses"])) and model.fit_info["losses"][-1] < model.fit_info["losses"][0]
+    assert model.score(Batch(torch.arange(3), split.train)).shape == (3, split.train.n_items)
+    xsim = PRESETS.get("xsimgcl")(epochs=1, encoder={"propagation": "sampled"}, batch_size=64)
+    xsim.fit(split.train)  # the cross-layer view reads the step's own propagation
+    with pytest.raises(IncompatibleError, match="propagates the whole graph"):
+        PRESETS.get("sgl")(epochs=1, encoder={"propagation": "sampled"}).fit(split.train)

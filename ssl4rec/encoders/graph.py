@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -77,6 +77,55 @@ class _SymmetricSpMM(torch.autograd.Function):
         return None, torch.sparse.mm(ctx.a, g)
 
 
+class _SpMM(torch.autograd.Function):
+    """``a @ x`` for a sparse ``a`` given with its transpose ``a_t`` (both CSR): the backward is ``a_t @ grad``."""
+
+    @staticmethod
+    def forward(ctx: Any, a: torch.Tensor, a_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.a_t = a_t
+        return torch.sparse.mm(a, x)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[None, None, torch.Tensor]:
+        return None, None, torch.sparse.mm(ctx.a_t, g)
+
+
+def _torch_csr(m: sp.csr_matrix) -> torch.Tensor:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(m.indptr.astype(np.int64)),
+            torch.from_numpy(m.indices.astype(np.int64)),
+            torch.from_numpy(m.data.astype(np.float32)),
+            size=m.shape,
+            check_invariants=False,
+        )
+
+
+def sample_neighbours(
+    adjacency: sp.csr_matrix, nodes: np.ndarray, fanout: int, generator: torch.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows ``nodes`` of ``adjacency`` with at most ``fanout`` entries each: ``(rows, cols, weights)``.
+
+    A node with at most ``fanout`` neighbours keeps them all; one with more gets ``fanout`` drawn
+    uniformly with replacement, each weighted by ``degree / fanout``, so the expected row equals the
+    full one (repeated draws are summed when the matrix is built).
+    """
+    indptr, indices, values = adjacency.indptr, adjacency.indices, adjacency.data
+    deg = indptr[nodes + 1] - indptr[nodes]
+    small = deg <= fanout
+    keep, counts = nodes[small], deg[small]
+    first = np.repeat(indptr[keep] - (np.cumsum(counts) - counts), counts)
+    pos_small = first + np.arange(int(counts.sum()))
+    big, bdeg = nodes[~small], deg[~small]
+    draws = torch.rand((len(big), fanout), generator=generator, dtype=torch.float64).numpy()
+    pos_big = (indptr[big][:, None] + (draws * bdeg[:, None]).astype(np.int64)).ravel()
+    rows = np.concatenate([np.repeat(keep, counts), np.repeat(big, fanout)])
+    pos = np.concatenate([pos_small, pos_big])
+    weights = values[pos] * np.concatenate([np.ones(len(pos_small)), np.repeat(bdeg / fanout, fanout)])
+    return rows, indices[pos], weights.astype(np.float32)
+
+
 def symmetric_spmm(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """``a @ x`` for a symmetric sparse ``a`` (every :func:`normalized_adjacency`), differentiable in ``x``."""
     return _SymmetricSpMM.apply(a, x)
@@ -121,7 +170,7 @@ class GraphOutput:
 
     users: torch.Tensor
     items: torch.Tensor
-    layers: list[torch.Tensor]
+    layers: Sequence[torch.Tensor]
 
 
 class GraphEncoder(nn.Module):
@@ -151,6 +200,14 @@ class LightGCNConfig:
     train_noise: float = 0.0
     """Uniform noise of this magnitude added to every layer's output in *every* training forward
     (XSimGCL's single perturbed pass, ``eps``); 0 = none. Never at scoring time."""
+    propagation: str = "full"
+    """``"full"``: every training step propagates the whole graph; ``"sampled"``: a step propagates only
+    over sampled neighbourhoods of its nodes (its users, positive and negative items), at most
+    ``fanout`` neighbours per node and layer, reweighted so that every layer is an unbiased estimate
+    of the full one at those nodes: a step's cost follows the batch, not the graph (graphs where a
+    full propagation per step is too slow). Scoring always propagates the whole graph once."""
+    fanout: int = 10
+    """Neighbours drawn per node and layer with ``propagation: sampled`` (all of them when fewer)."""
 
 
 @register_encoder(
@@ -194,6 +251,10 @@ class LightGCNEncoder(GraphEncoder):
             raise ConfigError(f"encoder 'lightgcn': combine {c.combine!r} is not one of {list(COMBINES)}")
         if int(c.num_layers) < 1:
             raise ConfigError(f"encoder 'lightgcn': num_layers must be >= 1, got {c.num_layers}")
+        if c.propagation not in ("full", "sampled"):
+            raise ConfigError(f"encoder 'lightgcn': propagation {c.propagation!r} is not one of ['full', 'sampled']")
+        if int(c.fanout) < 1:
+            raise ConfigError(f"encoder 'lightgcn': fanout must be >= 1, got {c.fanout}")
         if c.train_noise < 0:
             raise ConfigError(f"encoder 'lightgcn': train_noise must be >= 0, got {c.train_noise}")
         dim = int(c.embedding_size)
@@ -227,6 +288,7 @@ class LightGCNEncoder(GraphEncoder):
             raise ValueError(f"graph of shape {interactions.shape}, encoder built for {(self.n_users, self.n_items)}")
         self.interactions = interactions.tocsr()
         self.adjacency = ADJACENCY_CACHE.get(self.interactions).to(self.user_embedding.weight.device)
+        self._adjacency_sp: sp.csr_matrix | None = None  # built on first sampled propagation
         self.degrees = torch.from_numpy(np.diff(self.interactions.indptr).astype(np.int64))
 
     def ego(self) -> torch.Tensor:
@@ -271,10 +333,100 @@ class LightGCNEncoder(GraphEncoder):
         users, items = out.split([self.n_users, self.n_items])
         return GraphOutput(users=users, items=items, layers=layers)
 
+    def propagate_sampled(self, nodes: torch.Tensor, generator: torch.Generator) -> GraphOutput:
+        """A training step's propagation over sampled neighbourhoods (``propagation: sampled``).
 
+        ``nodes`` [m]: the step's nodes in the joint numbering (users, then ``n_users + item``). The top
+        layer is computed at ``nodes`` from :func:`sample_neighbours` of each; every layer below at the
+        nodes the layer above reads (and at ``nodes``), each on its own compact row set. Every layer's
+        output is an unbiased estimate of the full propagation's at those rows and zero elsewhere; the
+        combined ``users`` / ``items`` are computed at ``nodes`` only (zero elsewhere).
+        ``train_noise`` applies as in :meth:`propagate`.
+        """
+        if self.adjacency is None:
+            raise RuntimeError("lightgcn: set_graph(train) before propagating")
+        if self._adjacency_sp is None:
+            a = self.adjacency.to("cpu")
+            n = a.shape[0]
+            self._adjacency_sp = sp.csr_matrix(
+                (a.values().numpy(), a.col_indices().numpy(), a.crow_indices().numpy()), shape=(n, n)
+            )
+        adj = self._adjacency_sp
+        device = self.user_embedding.weight.device
+        need = [np.unique(nodes.cpu().numpy().astype(np.int64))]  # row sets from the top layer down
+        samples = []
+        for _ in range(int(self.config.num_layers)):
+            rows, cols, w = sample_neighbours(adj, need[-1], int(self.config.fanout), generator)
+            samples.append((rows, cols, w))
+            need.append(np.union1d(need[-1], cols))
+        need.reverse()  # need[k]: the rows layer k is computed at (need[0] for the ego vectors)
+        samples.reverse()  # samples[k - 1]: the edges of layer k
+        eps = self.config.train_noise if self.training else 0.0
+        first = torch.from_numpy(need[0]).to(device)
+        is_user = first < self.n_users
+        x = torch.cat(  # the ego vectors of need[0] (sorted: users first), without building all of them
+            [
+                self.user_embedding.weight.index_select(0, first[is_user]),
+                self.item_embedding.scoring_matrix().index_select(0, first[~is_user] - self.n_users),
+            ]
+        )
+        compact = [x]
+        for k, (rows, cols, w) in enumerate(samples, start=1):
+            m = sp.csr_matrix(
+                (w, (np.searchsorted(need[k], rows), np.searchsorted(need[k - 1], cols))),
+                shape=(len(need[k]), len(need[k - 1])),
+            )
+            x = _SpMM.apply(_torch_csr(m).to(device), _torch_csr(m.T.tocsr()).to(device), x)
+            if eps > 0:
+                u = torch.rand(x.shape, generator=generator).to(device)
+                x = x + torch.sign(x) * nn.functional.normalize(u, dim=-1) * eps
+            compact.append(x)
+        n = self.n_users + self.n_items
+        top = torch.from_numpy(need[-1]).to(device)  # the step's nodes
+        picked = [
+            c.index_select(0, torch.from_numpy(np.searchsorted(r, need[-1])).to(device))
+            for c, r in zip(compact, need, strict=True)
+        ]
+        out = x.new_zeros(n, self.dim).index_copy(0, top, _COMBINE[self.config.combine](picked))
+        users, items = out.split([self.n_users, self.n_items])
+        rows = [torch.from_numpy(r).to(device) for r in need]
+        return GraphOutput(users=users, items=items, layers=_ScatteredLayers(self, compact, rows, n))
+
+
+class _ScatteredLayers(Sequence):
+    """A sampled propagation's layers as full ``[n_users + n_items, d]`` tensors, each built when first
+    read (most objectives read only the combined output): layer 0 is the ego embeddings, layer k its
+    compact rows scattered into zeros."""
+
+    def __init__(self, encoder: LightGCNEncoder, compact: list[torch.Tensor], rows: list[torch.Tensor], n: int) -> None:
+        self._encoder, self._compact, self._rows, self._n = encoder, compact, rows, n
+        self._full: dict[int, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self._compact)
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        k = range(len(self))[k]
+        if k not in self._full:
+            c = self._compact[k]
+            full = self._encoder.ego() if k == 0 else c.new_zeros(self._n, c.shape[1]).index_copy(0, self._rows[k], c)
+            self._full[k] = full
+        return self._full[k]
+
+
+def _sum(layers: list[torch.Tensor]) -> torch.Tensor:
+    out = layers[0]
+    for x in layers[1:]:
+        out = out + x
+    return out
+
+
+# sums by additions: stacking and reducing over a new first dimension is several times slower on CPU
 _COMBINE: dict[str, Callable[[list[torch.Tensor]], torch.Tensor]] = {
-    "mean": lambda layers: torch.stack(layers).mean(0),
-    "mean_propagated": lambda layers: torch.stack(layers[1:]).mean(0),
-    "sum": lambda layers: torch.stack(layers).sum(0),
+    "mean": lambda layers: _sum(layers) / len(layers),
+    "mean_propagated": lambda layers: _sum(layers[1:]) / (len(layers) - 1),
+    "sum": _sum,
     "last": lambda layers: layers[-1],
 }

@@ -64,11 +64,28 @@ class NegativeSampler:
         return out
 
 
+def sampled(net: nn.Module) -> bool:
+    """Whether the network's graph encoder trains on sampled neighbourhoods (``propagation: sampled``)."""
+    return getattr(net.encoder.config, "propagation", "full") == "sampled"
+
+
 def _propagated(net: nn.Module, batch: TrainBatch) -> Any:
-    """The step's propagation of the training graph, computed once and shared through ``batch.memo``."""
+    """The step's propagation of the training graph, computed once and shared through ``batch.memo``.
+
+    With ``propagation: sampled`` (training), over sampled neighbourhoods of the batch's users and
+    items and of the nodes objectives added to ``batch.memo["graph_nodes"]`` in their ``plan``
+    (BPR's negatives): valid at those rows only.
+    """
     out = batch.memo.get("graph")
     if out is None:
-        out = batch.memo["graph"] = net.encoder.propagate()
+        enc = net.encoder
+        if enc.training and sampled(net):
+            users, items = batch.users.to(batch.device), batch.items.to(batch.device)
+            nodes = [users, items + enc.n_users, *batch.memo.get("graph_nodes", [])]
+            out = enc.propagate_sampled(torch.cat(nodes), batch.generator)
+        else:
+            out = enc.propagate()
+        batch.memo["graph"] = out
     return out
 
 
@@ -163,12 +180,23 @@ class BPR(GraphScoring):
     def prepare(self, net: nn.Module, data: TrainData) -> None:
         self.sampler = NegativeSampler(data.train.csr, net.n_items)
 
+    def _negatives(self, batch: TrainBatch) -> torch.Tensor:
+        """The step's negative items, drawn once (in :meth:`plan`)."""
+        if "bpr_negatives" not in batch.memo:
+            assert self.sampler is not None
+            batch.memo["bpr_negatives"] = self.sampler.sample(batch.users, batch.generator).to(batch.device)
+        return batch.memo["bpr_negatives"]
+
+    def plan(self, net: nn.Module, batch: TrainBatch) -> None:
+        if self.sampler is not None and batch.items is not None and sampled(net):
+            batch.memo.setdefault("graph_nodes", []).append(self._negatives(batch) + net.encoder.n_users)
+
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         if self.sampler is None or batch.items is None:
             raise IncompatibleError("objective 'bpr' trains a graph encoder on (user, item) edges")
+        neg = self._negatives(batch)
         out = _propagated(net, batch)
         users, pos = batch.users.to(batch.device), batch.items.to(batch.device)
-        neg = self.sampler.sample(batch.users, batch.generator).to(batch.device)
         u, p, n = out.users[users], out.items[pos], out.items[neg]
         diff = (u * p).sum(1) - (u * n).sum(1)
         loss = -torch.log(1e-5 + torch.sigmoid(diff)).mean()
@@ -317,6 +345,13 @@ class GraphContrastive(Objective):
         if not isinstance(c.view_params, dict):
             raise ConfigError("objective 'graph_contrastive': view_params must be a mapping")
         self.view = VIEWS.build(c.view, **c.view_params)
+
+    def prepare(self, net: nn.Module, data: TrainData) -> None:
+        if sampled(net) and not self.view.needs_main:
+            raise IncompatibleError(
+                f"graph_contrastive view {self.config.view!r} propagates the whole graph twice per step; "
+                "lightgcn propagation 'sampled' trains with the step's own propagation only (view cross_layer)"
+            )
 
     def epoch_start(self, net: nn.Module, epoch: int, data: TrainData) -> None:
         self.view.epoch_start(net.encoder, data.generator)

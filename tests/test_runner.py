@@ -226,6 +226,18 @@ def test_merge_refusal_on_checksum_mismatch(tmp_path):
         build_tables(ResultsStore(out))
 
 
+def test_two_records_of_one_seed_are_refused_not_double_weighted(tmp_path):
+    out = tmp_path / "res"
+    Runner(parse_suite({**SUITE, "models": ["pop"], "splits": ["leave_one_out"]}), out=out).run()
+    first = sorted((out / "records").rglob("*.json"))[0]
+    copy = first.with_name(first.name.replace("seed0-", "seed0-copy"))
+    copy.write_text(first.read_text())  # the same seed again (e.g. a copy from another results folder)
+    with pytest.raises(MergeError, match="seed 0 has more than one record"):
+        build_tables(ResultsStore(out))
+    copy.unlink()
+    assert build_tables(ResultsStore(out))
+
+
 def test_params_added_later_at_their_inert_value_still_merge(tmp_path):
     """A record written before item_repr / view_repr existed averages with one that has them at
     the value reproducing the old behaviour; any other value refuses."""
@@ -483,3 +495,16 @@ def test_records_of_schema_1_are_migrated_and_unknown_ones_refused(tmp_path):
     (tmp_path / "records" / "d" / "s" / "m" / "seed1-x.json").write_text("[1, 2]")
     assert [x.cell_id for x in store.iter_records()] == ["d/s/m/seed0"]
     assert json.loads((tmp_path / "records/d/s/m/seed0-x.json").read_text())["schema_version"] == 2
+
+
+@pytest.mark.parametrize("label", ["..", ".", "../../escape", "a/../../b", ".hidden"])
+def test_a_label_never_writes_outside_its_cell_folder(tmp_path, label):
+    suite = parse_suite({**SUITE, "splits": ["random"], "models": [{"name": "pop", "label": label}], "seeds": [0]})
+    out = tmp_path / "res"
+    Runner(suite, out=out).run()
+    written = [p.relative_to(out) for p in out.rglob("*") if p.is_file()]
+    record = [p for p in written if p.suffix == ".json" and p.parts[0] == "records"]
+    assert len(record) == 1 and record[0].parts[:3] == ("records", "synthetic", "random") and len(record[0].parts) == 5
+    assert not record[0].parts[3].startswith(".")
+    assert all(".." not in p.parts for p in written)
+    assert not any(p.is_file() for p in tmp_path.iterdir())  # nothing beside --out

@@ -267,7 +267,16 @@ def _model_row(model: str, recs: list[RunRecord], cols: list[str], what: str) ->
             return Row(model=model, status="failed", notes=sorted({(r.error or "")[:160] for r in recs}))
         return Row(model=model, status="missing")
     _check_mergeable(ok, what)
-    row = Row(model=model, status="ok", n_seeds=len({r.seed for r in ok}))
+    seeds = [r.seed for r in ok]
+    twice = sorted({sd for sd in seeds if seeds.count(sd) > 1})
+    if twice:
+        paths = ", ".join(r.path or "?" for r in ok if r.seed in twice)
+        raise MergeError(
+            f"refusing to average {what}: seed {', '.join(map(str, twice))} has more than one record ({paths}); "
+            "a mean would weigh that seed twice. Delete the stale ones, or `publish RESULTS_DIR --to DIR "
+            "--supersede` to keep only the newest record of each seed."
+        )
+    row = Row(model=model, status="ok", n_seeds=len(set(seeds)))
     for c in cols:
         vals = [r.metrics.get(c) for r in ok]
         vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]

@@ -211,8 +211,10 @@ class RunRecord:
 
 
 def safe_name(s: str) -> str:
-    """A filesystem-safe version of a label (keeps letters, digits, ``.-_+=,``)."""
-    return re.sub(r"[^A-Za-z0-9._+=,-]+", "_", s).strip("_") or "_"
+    """A filesystem-safe version of a label: one path component inside its folder (keeps letters,
+    digits, ``.-_+=,``; a leading dot becomes ``_``, so ``..`` and hidden names never come out)."""
+    name = re.sub(r"[^A-Za-z0-9._+=,-]+", "_", s).strip("_")
+    return re.sub(r"^\.", "_", name) or "_"
 
 
 def config_hash(obj: Any) -> str:

@@ -144,8 +144,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
+    from .registry import ConfigError
     from .running.tuning import tune
 
+    if args.trials < 1:
+        raise ConfigError(f"--trials must be a whole number >= 1 (trials per model), got {args.trials}")
     suite = _load_selected(args)
     _set_threads(args.threads)
     with logging_redirect_tqdm():

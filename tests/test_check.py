@@ -142,6 +142,21 @@ BAD = [
     ("validation value", {**BASE, "validation": {"max_users": 0}}, ["max_users", "positive"]),
     ("seeds", {**BASE, "seeds": ["a"]}, ["seeds", "integers"]),
     ("duplicate labels", _with("models", ["pop", {"name": "itemknn", "label": "pop"}]), ["duplicate", "label"]),
+    ("epochs out of domain", _model({"name": "bpr", "params": {"epochs": -1}}), ["params.epochs", ">= 1"]),
+    ("batch size zero", _model({"name": "sasrec", "params": {"batch_size": 0}}), ["params.batch_size", ">= 1"]),
+    (
+        "nested dropout out of domain",
+        _model({"name": "sasrec", "params": {"encoder": {"dropout": 1.5}}}),
+        ["params.encoder.dropout", "[0, 1)"],
+    ),
+    ("learning rate zero", _model({"name": "sasrec", "params": {"learning_rate": 0}}), ["learning_rate", "> 0"]),
+    (
+        "ratios not summing to 1",
+        _with("splits", [{"name": "random", "params": {"ratios": [0.6, 0.3, 0.3]}}]),
+        ["ratios", "sum to 1", "[0.8, 0.1, 0.1]"],
+    ),
+    ("evaluation cut-off zero", _with("evaluation", {"ks": [0, 10]}), ["suite.yaml", "ks", ">= 1"]),
+    ("evaluation batch size", _with("evaluation", {"batch_size": 0}), ["batch_size", ">= 1"]),
     (
         "published label",
         {**BASE, "published": {"source": "x", "values": {"POP": {"ndcg@10": 0.1}}}},
@@ -310,3 +325,12 @@ def test_full_and_sampled_records_of_one_model_live_side_by_side(tmp_path):
     assert splits == ["leave_one_out", "leave_one_out [sampled-20-uniform]"]
     publish(out, tmp_path / "pub", supersede=True)
     assert len(list(ResultsStore(tmp_path / "pub").iter_records())) == 2
+
+
+def test_tune_refuses_fewer_than_one_trial(tmp_path, caplog):
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(BASE, sort_keys=False))
+    with caplog.at_level(logging.ERROR, logger="ssl4rec"):
+        assert cli.main(["tune", str(path), "--trials", "0", "--out", str(tmp_path / "o")]) == 2
+    assert "--trials must be a whole number >= 1" in caplog.text
+    assert not (tmp_path / "o").exists()

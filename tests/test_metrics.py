@@ -154,6 +154,11 @@ def test_sampled_protocol_candidates():
     # fewer candidates -> ranks can only improve
     assert sampled.metrics["hr@5"] >= full.metrics["hr@5"]
     assert "SAMPLED" in Protocol(candidates="sampled").label()
+    with pytest.raises(ConfigError, match="n_negatives = 23 but the dataset has 23 items"):
+        evaluate(FixedScores(scores), split, "test", Protocol(ks=(5,), candidates="sampled", n_negatives=23))
+    for bad in ({"ks": (0, 5)}, {"batch_size": 0}, {"n_negatives": -1}):
+        with pytest.raises(ConfigError, match=">= 1"):
+            Protocol(**bad)
     pop = evaluate(
         FixedScores(scores),
         split,

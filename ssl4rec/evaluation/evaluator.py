@@ -68,6 +68,12 @@ class Protocol:
         object.__setattr__(self, "valid_metric", normalize_metric(self.valid_metric, "evaluation valid_metric"))
         if self.candidates not in ("full", "sampled"):
             raise ConfigError(f"candidates must be 'full' or 'sampled', got {self.candidates!r}")
+        if not self.ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in self.ks):
+            raise ConfigError(f"evaluation ks: cut-offs must be whole numbers >= 1, got {list(self.ks)}")
+        for key in ("batch_size", "n_negatives"):
+            value = getattr(self, key, None)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigError(f"evaluation {key}: must be a whole number >= 1, got {value!r}")
         if self.sampling not in ("uniform", "popularity"):
             raise ConfigError(f"sampling must be 'uniform' or 'popularity', got {self.sampling!r}")
 
@@ -349,6 +355,12 @@ def evaluate(
             ``"compare"`` for at most 8 targets per user and ``"sort"`` for more.
     """
     protocol = protocol or Protocol()
+    n_items = split.train.n_items
+    if protocol.candidates == "sampled" and protocol.n_negatives >= n_items:
+        raise ConfigError(
+            f"evaluation n_negatives = {protocol.n_negatives} but the dataset has {n_items} items: a sampled "
+            "protocol ranks each target among fewer negatives than items (lower n_negatives, or candidates: full)"
+        )
     t0 = time.perf_counter()
     ctx = _EvalContext.make(model, split, stage, protocol, users)
     method = _choose_method(protocol_method, protocol, ctx)

@@ -91,11 +91,16 @@ def per_user_ratio_counts(sizes: np.ndarray, ratios: Sequence[float]) -> np.ndar
     return cnt
 
 
-def _check_ratios(ratios: Sequence[float]) -> list[float]:
+def check_ratios(ratios: Sequence[float]) -> list[float]:
     ratios = [float(x) for x in ratios]
     if len(ratios) != 3 or any(x < 0 for x in ratios) or ratios[0] <= 0:
         raise ConfigError(
             f"ratios must be three non-negative numbers [train, valid, test] with train > 0, got {ratios}"
+        )
+    if abs(sum(ratios) - 1.0) > 1e-6:
+        raise ConfigError(
+            f"ratios must sum to 1 (they are shares of each user's interactions), got {ratios} (sum "
+            f"{sum(ratios):g}); e.g. [0.8, 0.1, 0.1]"
         )
     return ratios
 
@@ -139,7 +144,7 @@ def random_split(
         ratios: shares of each user's interactions for train, valid, test.
         order: ``"random"`` (seeded shuffle per user) or ``"time"`` (each user's latest go to test).
     """
-    ratios = _check_ratios(ratios)
+    ratios = check_ratios(ratios)
     if order not in ("random", "time"):
         raise ConfigError(f"order must be 'random' or 'time', got {order!r}")
     df = ds.interactions
@@ -148,7 +153,9 @@ def random_split(
     return _finish(ds, df[part == 0], df[part == 1], df[part == 2], info)
 
 
-@register_split("given", summary="The dataset's own train/test partition (LightGCN format); valid = a random share of train.")
+@register_split(
+    "given", summary="The dataset's own train/test partition (LightGCN format); valid = a random share of train."
+)
 def given_split(ds: Dataset, seed: int = 0, valid_ratio: float = 0.1) -> SplitData:
     """The partition the dataset's files define (``info["given_test_from"]``: rows from that position on
     are test), with a seeded random ``valid_ratio`` of each user's training rows held out for validation
@@ -213,7 +220,7 @@ def temporal(
     interactions of users (items) never seen in train are dropped when
     ``drop_unknown_users`` (``drop_unknown_items``); counts of dropped rows are recorded.
     """
-    ratios = _check_ratios(ratios)
+    ratios = check_ratios(ratios)
     df = ds.interactions
     ts = df["timestamp"].to_numpy()
     total = sum(ratios)

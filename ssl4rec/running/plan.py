@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 
 from ..evaluation.evaluator import Protocol
+from ..evaluation.splits import check_ratios
 from ..registry import BASELINES, PRESETS, SPLITS, ConfigError, UnknownNameError, check_keys, did_you_mean
 from .builders import builder_for
 from .spec import ComponentSpec, ModelSpec, label_value
@@ -243,12 +244,57 @@ def _models(raw: dict[str, Any], where: str) -> list[ModelSpec]:
     return out
 
 
+#: Training and size options of every model kind, by name, and the values they accept.
+POSITIVE_INTS = (
+    "epochs",
+    "batch_size",
+    "eval_batch_size",
+    "pretrain_batch_size",
+    "max_len",
+    "eval_every",
+    "embedding_size",
+    "hidden_size",
+    "num_negatives",
+    "k",
+    "fanout",
+    "num_layers",
+    "num_heads",
+)
+NON_NEGATIVE = ("pretrain_epochs", "weight_decay", "reg", "patience")
+
+
+def check_domains(params: Any, where: str) -> None:
+    """Refuse values outside their domain anywhere in a model's parameters (nested ``encoder`` /
+    ``objectives`` blocks included): ``epochs: -1`` would otherwise record an untrained model as ok."""
+    if isinstance(params, dict):
+        for key, value in params.items():
+            at = f"{where}.{key}"
+            if isinstance(value, (dict, list)):
+                check_domains(value, at)
+                continue
+            if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            name = str(key).rsplit(".", 1)[-1]
+            if name in POSITIVE_INTS and (value < 1 or value != int(value)):
+                raise ConfigError(f"{at} = {value}: must be a whole number >= 1")
+            if name in NON_NEGATIVE and value < 0:
+                raise ConfigError(f"{at} = {value}: must be >= 0")
+            if name == "learning_rate" and value <= 0:
+                raise ConfigError(f"{at} = {value}: must be > 0")
+            if name == "dropout" and not 0 <= value < 1:
+                raise ConfigError(f"{at} = {value}: must be in [0, 1)")
+    elif isinstance(params, list):
+        for i, item in enumerate(params):
+            check_domains(item, f"{where}[{i}]")
+
+
 def _checked_model(spec: ModelSpec, where: str) -> ModelSpec:
     """``spec`` checked by its kind's builder (no data read): unknown or bad parameters of any kind
     (training options, nested ``encoder`` / ``objectives`` blocks, dotted keys) raise
     :class:`ConfigError` naming ``where``; a cell that cannot run by construction gets its n/a reason."""
 
     try:
+        check_domains(spec.params, "params")
         return builder_for(spec).validate(spec)
     except (ConfigError, UnknownNameError) as exc:
         raise type(exc)(f"{where} ({spec.label}): {exc}") from None
@@ -285,11 +331,20 @@ def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
         splits=_splits(raw, path),
         models=tuple(_checked_model(m, f"{path} models") for m in models),
         seeds=tuple(seeds),
-        protocol=Protocol.from_dict(raw.get("evaluation")),
+        protocol=_protocol(raw.get("evaluation"), path),
         validation=validation,
         path=path,
         published=published,
     )
+
+
+def _protocol(raw: Any, path: str) -> Protocol:
+    try:
+        return Protocol.from_dict(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except TypeError as exc:
+        raise ConfigError(f"{path} evaluation: {exc}") from None
 
 
 def _datasets(raw: dict[str, Any], path: str) -> tuple[ComponentSpec, ...]:
@@ -324,6 +379,11 @@ def _splits(raw: dict[str, Any], path: str) -> tuple[ComponentSpec, ...]:
         entry = SPLITS.entry(c["name"])
         for ex in _expand_grid(c, f"{path} splits[{i}]"):
             _check_entry_params(entry, ex["params"], f"{path} splits[{i}]")
+            if "ratios" in ex["params"]:
+                try:
+                    check_ratios(ex["params"]["ratios"])
+                except (ConfigError, TypeError, ValueError) as exc:
+                    raise ConfigError(f"{path} splits[{i}] ({entry.name}): {exc}") from None
             splits.append(ComponentSpec(name=entry.name, params=ex["params"], label=_split_label(ex)))
     if not splits:
         raise ConfigError(f"{path}: no splits")
@@ -338,7 +398,9 @@ def _checked_published(published: dict[str, Any], labels: set[str], path: str) -
     """The ``published`` block (a paper's numbers): its keys, orderings, variants and model labels checked."""
     if not published:
         return published
-    check_keys(published, ("source", "dataset", "split", "values", "variants", "orderings", "notes"), f"{path} published")
+    check_keys(
+        published, ("source", "dataset", "split", "values", "variants", "orderings", "notes"), f"{path} published"
+    )
     orderings = published.get("orderings") or []
     if not isinstance(orderings, list) or not all(isinstance(o, list) and len(o) == 2 for o in orderings):
         raise ConfigError(f"{path} published: orderings must be a list of [worse, better] model label pairs")
@@ -355,7 +417,9 @@ def _checked_published(published: dict[str, Any], labels: set[str], path: str) -
             )
     for label in [*values, *variants, *(lab for o in orderings for lab in o)]:
         if label not in labels:
-            raise ConfigError(f"{path} published: {label!r} is not a model label of this suite.{did_you_mean(label, labels)}")
+            raise ConfigError(
+                f"{path} published: {label!r} is not a model label of this suite.{did_you_mean(label, labels)}"
+            )
     return published
 
 

@@ -85,6 +85,23 @@ def test_leaderboard_written_and_significance(tmp_path):
     assert csv[0].startswith("dataset,split,model,status,seeds,ndcg@10_mean")
     assert len(csv) == 4
     assert any(str(f).endswith("README.md") for f in files)
+    # pop is deterministic: the same value from both seeds shows no "± 0.0000"; BPR's seeds differ
+    rows = {line.split("|")[1].strip().rstrip(" †"): line for line in md.splitlines() if line.startswith("| ")}
+    assert "±" not in rows["pop"] and "±" in rows["bpr"]
+    assert "a value without ± has one seed, or the same value from every seed" in md
+
+
+def test_one_seed_has_no_spread_in_any_format(tmp_path):
+    out = tmp_path / "res"
+    Runner(parse_suite({**SUITE, "splits": ["leave_one_out"], "models": ["bpr"], "seeds": [0]}), out=out).run()
+    write_leaderboards(out)
+    md = (out / "leaderboards" / "synthetic" / "leave_one_out.md").read_text()
+    assert "| bpr" in md and "±" not in md.split("| bpr")[1].splitlines()[0]
+    head, row = (out / "leaderboards" / "synthetic" / "leave_one_out.csv").read_text().splitlines()[:2]
+    cells = dict(zip(head.split(","), row.split(","), strict=False))
+    assert cells["ndcg@10_mean"] and cells["ndcg@10_std"] == ""  # empty, not 0.000000
+    page = (out / "leaderboards" / "synthetic" / "index.html").read_text()
+    assert "± 0.0000" not in page
 
 
 def test_fit_that_waited_for_cores_is_marked(tmp_path):

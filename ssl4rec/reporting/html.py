@@ -9,7 +9,7 @@ import logging
 import math
 from typing import Any
 
-from .tables import CONTENDED, Table, pretty
+from .tables import CONTENDED, NO_SPREAD, Table, pretty, spread
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def _table_html(t: Table) -> str:
             if c not in r.mean:
                 cells.append("<td class='na'>–</td>")
                 continue
-            v = f"{r.mean[c]:.4f}" + (f" ± {r.std[c]:.4f}" if r.n_seeds > 1 else "")
+            v = f"{r.mean[c]:.4f}" + spread(r, c)
             cls = " class='best'" if best[c] is not None and abs(r.mean[c] - best[c]) < 1e-12 else ""
             cells.append(f"<td{cls}>{v}</td>")
         spe = f"{r.seconds_per_epoch:.2f}" if r.seconds_per_epoch else "–"
@@ -209,5 +209,5 @@ def render_index(dataset: str, tables: list[Table], primary: str = "ndcg@10") ->
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>ssl4rec — {html.escape(dataset)}</title><style>{CSS}</style></head><body>"
         f"<h1>ssl4rec leaderboards — {html.escape(dataset)}</h1><p class='meta'>Generated from result records by <code>ssl4rec publish</code>; "
-        f"values are mean ± std over seeds. Splits: {toc}</p>{imgs}{''.join(_table_html(t) for t in tables)}</body></html>"
+        f"values are mean ± std over seeds ({NO_SPREAD}). Splits: {toc}</p>{imgs}{''.join(_table_html(t) for t in tables)}</body></html>"
     )

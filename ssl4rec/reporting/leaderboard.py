@@ -23,7 +23,7 @@ import numpy as np
 
 from .html import render_index
 from .records import ResultsStore, RunRecord, atomic_write_bytes, comparable_params, safe_name
-from .tables import CONTENDED, Row, Table, pretty
+from .tables import CONTENDED, NO_SPREAD, Row, Table, pretty, spread
 
 logger = logging.getLogger(__name__)
 
@@ -349,9 +349,7 @@ def _mark_significance(
 def _fmt(row: Row, c: str, best: float | None) -> str:
     if c not in row.mean:
         return "–"
-    s = f"{row.mean[c]:.4f}"
-    if row.n_seeds > 1:
-        s += f" ± {row.std[c]:.4f}"
+    s = f"{row.mean[c]:.4f}" + spread(row, c)
     if best is not None and abs(row.mean[c] - best) < 1e-12:
         s = f"**{s}**"
     return s
@@ -369,7 +367,7 @@ def render_markdown(t: Table) -> str:
             f"- **Split:** `{h['split']}` {json.dumps(h['split_params'], sort_keys=True)} — train {sc.get('train')}, valid {sc.get('valid')}, test {sc.get('test')} "
             f"({sc.get('test_users')} test users; cold users {sc.get('cold_users')}, cold items {sc.get('cold_items')}).",
             f"- **Significance:** † = below the best {pretty(t.primary)} by a paired Wilcoxon signed-rank test over per-user values (Holm-corrected, p < 0.05).",
-            "- Values are mean ± std over seeds (n = seeds column). Generated from result records by `ssl4rec leaderboard`; do not edit.",
+            f"- Values are mean ± std over seeds (n = seeds column; {NO_SPREAD}). Generated from result records by `ssl4rec leaderboard`; do not edit.",
             f"- **Time:** fit s and s/epoch are wall clock on the machine that ran the record; ‡ = some fit's wall time exceeded its CPU time by > {CONTENDED - 1:.0%} "
             "(it shared the cores with other work, so its time is inflated; CPU seconds are in the CSV).",
             "",
@@ -422,7 +420,8 @@ def render_csv(t: Table) -> str:
     for r in t.rows:
         vals = []
         for c in t.columns:
-            vals += [f"{r.mean[c]:.6f}" if c in r.mean else "", f"{r.std[c]:.6f}" if c in r.std else ""]
+            std = f"{r.std[c]:.6f}" if c in r.std and r.n_seeds > 1 else ""  # no spread from one seed
+            vals += [f"{r.mean[c]:.6f}" if c in r.mean else "", std]
         w.writerow(
             [
                 t.dataset,

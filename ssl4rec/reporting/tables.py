@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-__all__ = ["CONTENDED", "Row", "Table", "pretty"]
+__all__ = ["CONTENDED", "NO_SPREAD", "Row", "Table", "pretty", "spread"]
 
 
 def pretty(metric: str) -> str:
@@ -49,3 +49,15 @@ class Table:
 # for cores (another job ran), so its wall time overstates the model's cost. Only 1-thread fits can
 # show it (a multi-threaded fit uses more CPU than wall time), so the mark is conservative.
 CONTENDED = 1.2
+
+
+def spread(row: Row, c: str) -> str:
+    """``" ± std"`` of a metric over seeds; empty with one seed, or when every seed gave the same value
+    (a deterministic model: the std is exactly 0, not a tiny spread)."""
+    if row.n_seeds > 1 and row.std.get(c, 0.0) > 0.0:
+        return f" ± {row.std[c]:.4f}"
+    return ""
+
+
+#: Said once under every table that shows values without ``±``.
+NO_SPREAD = "a value without ± has one seed, or the same value from every seed (a deterministic model)"

@@ -459,7 +459,7 @@ def _add_reporting_commands(sub: Any) -> None:
     rp.add_argument("--to", required=True, help="output path without extension (writes .md and .csv)")
     rp.set_defaults(func=cmd_report)
 
-    cp = sub.add_parser("compare", help="paired significance test of two models over (seed, user) pairs")
+    cp = sub.add_parser("compare", help="paired significance test of two models over users (each averaged over seeds)")
     cp.add_argument("results")
     cp.add_argument("a", help="model label A")
     cp.add_argument("b", help="model label B")

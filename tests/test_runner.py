@@ -525,3 +525,23 @@ def test_a_label_never_writes_outside_its_cell_folder(tmp_path, label):
     assert not record[0].parts[3].startswith(".")
     assert all(".." not in p.parts for p in written)
     assert not any(p.is_file() for p in tmp_path.iterdir())  # nothing beside --out
+
+
+def test_significance_unit_is_the_user_averaged_over_seeds():
+    """Two seeds of the same users: the test pairs each user's seed-averaged values (200 pairs, not 400)."""
+    from scipy import stats
+
+    from ssl4rec.reporting.leaderboard import _user_means
+
+    rng = np.random.default_rng(0)
+    a = {(s, u): float(rng.random()) for s in (0, 1) for u in range(200)}
+    effect = 0.01 + 0.05 * rng.standard_normal(200)  # a user's difference repeats in every seed
+    b = {(s, u): v - effect[u] for (s, u), v in a.items()}
+    xa, xb, common = _user_means(a, b)
+    assert len(xa) == 200 and len(common) == 400
+    assert xa[7] == pytest.approx((a[(0, 7)] + a[(1, 7)]) / 2) and xb[7] == pytest.approx((b[(0, 7)] + b[(1, 7)]) / 2)
+    by_user = stats.wilcoxon(xa, xb, zero_method="wilcox").pvalue
+    by_pair = stats.wilcoxon([a[k] for k in common], [b[k] for k in common], zero_method="wilcox").pvalue
+    assert by_pair < by_user  # pairs counted once per seed overstate significance
+    xa, xb, _ = _user_means({(0, 1): 0.5, (1, 1): 0.7, (0, 2): 0.1}, {(0, 1): 0.4, (1, 1): 0.6})
+    assert xa.tolist() == pytest.approx([0.6]) and xb.tolist() == pytest.approx([0.5])  # seeds both have only

@@ -365,7 +365,7 @@ def test_compare_models_paired_over_seed_user_pairs(tmp_path):
             }
             store.write(Path(f"d/s/{name}/seed{seed}-x.json"), RunRecord.from_dict(rec), {"users": users, "cold/ndcg@10": v.astype(np.float32)})
     (row,) = compare_models(store, "A", "B", "cold/ndcg@10")
-    assert row["n_pairs"] == 400 and row["n_seeds"] == 2
+    assert row["n_users"] == 200 and row["n_seeds"] == 2  # the unit is the user, not the (seed, user) pair
     assert row["diff"] == pytest.approx(0.05 * 150 / 200, abs=1e-6)
     assert row["per_seed_diff"][0] == pytest.approx(0.0375, abs=1e-6) and row["per_seed_diff"][1] == pytest.approx(0.0375, abs=1e-6)
     assert row["wilcoxon_p"] < 1e-10 and row["ttest_p"] < 1e-10
@@ -373,7 +373,7 @@ def test_compare_models_paired_over_seed_user_pairs(tmp_path):
     (same,) = compare_models(store, "A", "A", "cold/ndcg@10")
     assert same["wilcoxon_p"] == 1.0 and "| no |" in render_comparison([same])
     (missing,) = compare_models(store, "A", "B", "ndcg@10")
-    assert missing["n_pairs"] == 0 and missing["reason"] == "metric not recorded"
+    assert missing["n_users"] == 0 and missing["reason"] == "metric not recorded"
 
 
 def test_a_model_that_cannot_score_any_test_target_is_not_tuned(tmp_path):

@@ -58,7 +58,9 @@ def record_notes(record: RunRecord) -> list[str]:
 def _consistency_key(rec: RunRecord) -> dict[str, Any]:
     return {
         "dataset checksum": rec.dataset.get("checksum"),
-        "split": json.dumps({"name": rec.split.get("name"), "params": rec.split.get("params")}, sort_keys=True, default=str),
+        "split": json.dumps(
+            {"name": rec.split.get("name"), "params": rec.split.get("params")}, sort_keys=True, default=str
+        ),
         "protocol": json.dumps(rec.protocol, sort_keys=True),
         "component versions": json.dumps(rec.model.get("component_versions"), sort_keys=True),
         "model params": json.dumps(comparable_params(rec.model.get("params")), sort_keys=True, default=str),
@@ -107,15 +109,37 @@ def _paired_values(store: ResultsStore, recs: list[RunRecord], metric: str) -> d
     return out
 
 
+def _user_means(
+    va: dict[tuple[int, int], float], vb: dict[tuple[int, int], float]
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """Each user's value averaged over the seeds where both models have it: ``(a [U], b [U], keys)``.
+
+    The unit of the paired tests is the user: the same users come back in every seed, so treating
+    (seed, user) pairs as independent would count each user once per seed and overstate significance.
+    """
+    common = sorted(set(va) & set(vb))
+    users = sorted({u for _, u in common})
+    at = {u: i for i, u in enumerate(users)}
+    sa, sb, n = np.zeros(len(users)), np.zeros(len(users)), np.zeros(len(users))
+    for k in common:
+        i = at[k[1]]
+        sa[i] += va[k]
+        sb[i] += vb[k]
+        n[i] += 1
+    n = np.maximum(n, 1)
+    return sa / n, sb / n, common
+
+
 def compare_models(
     store: ResultsStore, a: str, b: str, metric: str = "ndcg@10", dataset: str | None = None, split: str | None = None
 ) -> list[dict[str, Any]]:
     """Paired comparison of models ``a`` and ``b`` in every (dataset, split) holding both.
 
-    Pairs are (seed, user): both models evaluated on the same split of the same seed. Gives
-    the means over the pairs, the mean difference ``a - b``, the per-seed mean differences,
-    the two-sided Wilcoxon signed-rank p-value (zero differences dropped, ``zero_method="wilcox"``)
-    and the paired t-test p-value. ``metric`` may be a subset metric such as
+    The unit is the user: each user's metric is averaged over the seeds where both models were
+    evaluated on the same split (:func:`_user_means`), and the tests pair the two models' user
+    averages. Gives the means, the mean difference ``a - b``, the per-seed mean differences, the
+    two-sided Wilcoxon signed-rank p-value over users (zero differences dropped,
+    ``zero_method="wilcox"``) and the paired t-test p-value. ``metric`` may be a subset metric such as
     ``"cold/ndcg@10"``. Records of one model that cannot be merged raise :class:`MergeError`.
     """
     from scipy import stats
@@ -136,25 +160,23 @@ def compare_models(
         if models[a][0].dataset.get("checksum") != models[b][0].dataset.get("checksum"):
             raise MergeError(f"refusing to compare {a} and {b} on {ds}/{sp}: dataset checksums differ")
         va, vb = _paired_values(store, models[a], metric), _paired_values(store, models[b], metric)
-        common = sorted(set(va) & set(vb))
-        row: dict[str, Any] = {"dataset": ds, "split": sp, "metric": metric, "a": a, "b": b, "n_pairs": len(common)}
+        xa, xb, common = _user_means(va, vb)
+        row: dict[str, Any] = {"dataset": ds, "split": sp, "metric": metric, "a": a, "b": b, "n_users": len(xa)}
         if not common:
-            row["reason"] = "metric not recorded" if not (va or vb) else "no common (seed, user) pairs"
+            row["reason"] = "metric not recorded" if not (va or vb) else "no user evaluated for both in one seed"
             out.append(row)
             continue
-        xa = np.array([va[k] for k in common])
-        xb = np.array([vb[k] for k in common])
         seeds = sorted({k[0] for k in common})
         per_seed = {}
         for sd in seeds:
-            sel = np.array([k[0] == sd for k in common])
-            per_seed[sd] = float(xa[sel].mean() - xb[sel].mean())
+            keys = [k for k in common if k[0] == sd]
+            per_seed[sd] = float(np.mean([va[k] for k in keys]) - np.mean([vb[k] for k in keys]))
         d = xa - xb
         row.update(
             n_seeds=len(seeds),
-            mean_a=float(xa.mean()),
-            mean_b=float(xb.mean()),
-            diff=float(d.mean()),
+            mean_a=float(np.mean([va[k] for k in common])),
+            mean_b=float(np.mean([vb[k] for k in common])),
+            diff=float(np.mean([va[k] - vb[k] for k in common])),
             per_seed_diff=per_seed,
             wilcoxon_p=float(stats.wilcoxon(xa, xb, zero_method="wilcox").pvalue) if np.any(d != 0) else 1.0,
             ttest_p=float(stats.ttest_rel(xa, xb).pvalue) if np.any(d != 0) and len(d) > 1 else 1.0,
@@ -169,20 +191,20 @@ def render_comparison(rows: list[dict[str, Any]], alpha: float = 0.05) -> str:
         return "No (dataset, split) has records of both models.\n"
     a, b, metric = rows[0]["a"], rows[0]["b"], rows[0]["metric"]
     lines = [
-        f"Paired comparison of **{a}** (A) and **{b}** (B) on {pretty(metric)}; pairs = (seed, user), "
-        f"two-sided tests, significant at {alpha}.",
+        f"Paired comparison of **{a}** (A) and **{b}** (B) on {pretty(metric)}; unit = user (each user's "
+        f"value averaged over the seeds both have), two-sided tests, significant at {alpha}.",
         "",
-        "| dataset | split | seeds | pairs | A | B | A - B | A - B per seed | Wilcoxon p | paired t p | significant |",
+        "| dataset | split | seeds | users | A | B | A - B | A - B per seed | Wilcoxon p | paired t p | significant |",
         "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|",
     ]
     for r in rows:
-        if not r["n_pairs"]:
+        if not r["n_users"]:
             lines.append(f"| {r['dataset']} | {r['split']} | 0 | 0 | | | | | | | {r['reason']} |")
             continue
         seeds = ", ".join(f"{d:+.4f}" for d in r["per_seed_diff"].values())
         sig = "yes" if r["wilcoxon_p"] < alpha else "no"
         lines.append(
-            f"| {r['dataset']} | {r['split']} | {r['n_seeds']} | {r['n_pairs']} | {r['mean_a']:.4f} | {r['mean_b']:.4f} | "
+            f"| {r['dataset']} | {r['split']} | {r['n_seeds']} | {r['n_users']} | {r['mean_a']:.4f} | {r['mean_b']:.4f} | "
             f"{r['diff']:+.4f} | {seeds} | {r['wilcoxon_p']:.3g} | {r['ttest_p']:.3g} | {sig} |"
         )
     return "\n".join(lines) + "\n"
@@ -251,7 +273,10 @@ def _table_columns(ok_recs: list[RunRecord], columns: tuple[str, ...], primary: 
     cols += sorted(
         c
         for c in present
-        if "/" not in c and c.partition("@")[0] not in ALL_METRICS and c not in cols and (c.endswith("@10") or "@" not in c)
+        if "/" not in c
+        and c.partition("@")[0] not in ALL_METRICS
+        and c not in cols
+        and (c.endswith("@10") or "@" not in c)
     )
     return cols + [f"{sub}/{primary}" for sub in ("cold", "warm") if f"{sub}/{primary}" in present]
 
@@ -320,7 +345,8 @@ def _table_header(header: dict[str, Any], r0: RunRecord, ds: str, what: str) -> 
 def _mark_significance(
     store: ResultsStore, rows: list[Row], models: dict[str, list[RunRecord]], primary: str, alpha: float
 ) -> None:
-    """Each row against the best by a paired Wilcoxon test over (seed, user) values, Holm-corrected."""
+    """Each row against the best by a paired Wilcoxon test over users (each user's value averaged over the
+    seeds both have, :func:`_user_means`), Holm-corrected."""
     from scipy import stats
 
     ok_rows = [r for r in rows if r.status == "ok" and primary in r.mean]
@@ -333,11 +359,9 @@ def _mark_significance(
         if row is best:
             continue
         vals = _paired_values(store, [rec for rec in models[row.model] if rec.ok], primary)
-        common = sorted(set(vals) & set(best_vals))
-        if len(common) < 10:
+        a, b, _ = _user_means(best_vals, vals)
+        if len(a) < 10:
             continue
-        a = np.array([best_vals[k] for k in common])
-        b = np.array([vals[k] for k in common])
         p = 1.0 if np.allclose(a, b) else float(stats.wilcoxon(a, b, zero_method="wilcox").pvalue)
         tested.append(row)
         pvals.append(p)
@@ -366,7 +390,7 @@ def render_markdown(t: Table) -> str:
             f"- **Data:** `{t.dataset}` — {c.get('users')} users, {c.get('items')} items, {c.get('interactions')} interactions; checksum `{str(h['checksum'])[:16]}`.",
             f"- **Split:** `{h['split']}` {json.dumps(h['split_params'], sort_keys=True)} — train {sc.get('train')}, valid {sc.get('valid')}, test {sc.get('test')} "
             f"({sc.get('test_users')} test users; cold users {sc.get('cold_users')}, cold items {sc.get('cold_items')}).",
-            f"- **Significance:** † = below the best {pretty(t.primary)} by a paired Wilcoxon signed-rank test over per-user values (Holm-corrected, p < 0.05).",
+            f"- **Significance:** † = below the best {pretty(t.primary)} by a paired Wilcoxon signed-rank test over users, each user's value averaged over seeds (Holm-corrected, p < 0.05).",
             f"- Values are mean ± std over seeds (n = seeds column; {NO_SPREAD}). Generated from result records by `ssl4rec leaderboard`; do not edit.",
             f"- **Time:** fit s and s/epoch are wall clock on the machine that ran the record; ‡ = some fit's wall time exceeded its CPU time by > {CONTENDED - 1:.0%} "
             "(it shared the cores with other work, so its time is inflated; CPU seconds are in the CSV).",

@@ -85,7 +85,7 @@ def _ordering_lines(suite: Suite, results: str | Path, rows: list[dict[str, Any]
         "## Orderings",
         "",
         "Published orderings checked on our means (a labelled variant stands in for its base model in its own rows);"
-        " p = two-sided Wilcoxon signed-rank test over (seed, user) pairs.",
+        " p = two-sided Wilcoxon signed-rank test over users (each user's value averaged over seeds).",
         "",
         "| worse < better | metric | published | ours | holds | Wilcoxon p |",
         "|---|---|---|---|---|---|",
@@ -106,7 +106,7 @@ def _ordering_lines(suite: Suite, results: str | Path, rows: list[dict[str, Any]
                 out.append(f"| {worse} < {better} | {pretty(metric)} | {published} | missing | – | – |")
                 continue
             cmp = compare_models(store, better, worse, metric, pub.get("dataset"), pub.get("split"))
-            p = f"{cmp[0]['wilcoxon_p']:.3g}" if cmp and cmp[0].get("n_pairs") else "–"
+            p = f"{cmp[0]['wilcoxon_p']:.3g}" if cmp and cmp[0].get("n_users") else "–"
             holds = "yes" if w["ours_mean"] < b["ours_mean"] else "no"
             out.append(
                 f"| {worse} < {better} | {pretty(metric)} | {published} | {w['ours_mean']:.4f} vs {b['ours_mean']:.4f} | {holds} | {p} |"

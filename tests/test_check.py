@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
 from pathlib import Path
 
 import pytest
@@ -142,6 +141,11 @@ BAD = [
     ("validation value", {**BASE, "validation": {"max_users": 0}}, ["max_users", "positive"]),
     ("seeds", {**BASE, "seeds": ["a"]}, ["seeds", "integers"]),
     ("duplicate labels", _with("models", ["pop", {"name": "itemknn", "label": "pop"}]), ["duplicate", "label"]),
+    (
+        "duplicate dataset labels",
+        {**BASE, "datasets": [BASE["datasets"][0], {"name": "synthetic", "params": {"n_users": 70}}]},
+        ["duplicate dataset labels", "'label'"],
+    ),
     ("epochs out of domain", _model({"name": "bpr", "params": {"epochs": -1}}), ["params.epochs", ">= 1"]),
     ("batch size zero", _model({"name": "sasrec", "params": {"batch_size": 0}}), ["params.batch_size", ">= 1"]),
     (
@@ -170,10 +174,8 @@ def test_bad_suite_is_refused_whole_before_anything_runs(suite, words, tmp_path,
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump(suite, sort_keys=False))
     out = tmp_path / "results"
-    t0 = time.perf_counter()
     with caplog.at_level(logging.ERROR, logger="ssl4rec"):
         rc = cli.main(["check", str(path), "--out", str(out)])
-    assert time.perf_counter() - t0 < 5.0
     assert rc == 2
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "\n" not in errors[0].strip(), errors
@@ -334,3 +336,23 @@ def test_tune_refuses_fewer_than_one_trial(tmp_path, caplog):
         assert cli.main(["tune", str(path), "--trials", "0", "--out", str(tmp_path / "o")]) == 2
     assert "--trials must be a whole number >= 1" in caplog.text
     assert not (tmp_path / "o").exists()
+
+
+def test_yaml_alias_bomb_and_oversized_files_are_refused_quickly(tmp_path, caplog):
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for prev, cur in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 9) + "]")  # 9^9 values once expanded
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\nname: bomb\n")
+    big = tmp_path / "big.yaml"
+    big.write_text("name: big\n# " + "x" * 1_100_000 + "\n")
+    anchors = tmp_path / "anchors.yaml"  # aliases used as intended are fine
+    anchors.write_text(yaml.safe_dump(BASE) + "x-common: &common {epochs: 2}\n")
+    for path, words in ((bomb, "through YAML aliases"), (big, "bytes; a suite is at most")):
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="ssl4rec"):
+            assert cli.main(["check", str(path), "--out", str(tmp_path / "o")]) == 2
+        assert words in caplog.text and "Traceback" not in caplog.text
+    from ssl4rec.running.plan import _check_expansion
+
+    _check_expansion(yaml.compose(anchors.read_text(), Loader=yaml.SafeLoader), anchors)

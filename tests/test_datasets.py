@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import logging
-import time
 import zipfile
 from pathlib import Path
 
@@ -136,11 +135,8 @@ def test_sha256_file_cached_and_invalidated(tmp_path):
 @pytest.mark.realdata
 def test_ml_100k(data_dir):
     need(data_dir, "ml-100k/u.data")
-    t0 = time.perf_counter()
-    ds = load_dataset("ml-100k", data_dir=data_dir)
-    seconds = time.perf_counter() - t0
+    ds = load_dataset("ml-100k", data_dir=data_dir)  # load times are benchmarked (scale.py), not tested
     assert (ds.n_users, ds.n_items, len(ds.interactions)) == (943, 1682, 100_000)
-    assert seconds < 1.0, f"ml-100k took {seconds:.2f}s"
     assert_dense(ds)
     # raw ids kept: sorted, so raw id k is dense id k-1 for ml-100k
     assert ds.users["raw_id"].tolist() == list(range(1, 944))
@@ -204,11 +200,8 @@ def test_ml_latest_small(data_dir):
 @pytest.mark.realdata
 def test_amazon_beauty(data_dir):
     need(data_dir, "s3rec/Beauty.txt")
-    t0 = time.perf_counter()
     ds = load_dataset("amazon-beauty", data_dir=data_dir)
-    seconds = time.perf_counter() - t0
     assert (ds.n_users, ds.n_items, len(ds.interactions)) == (22_363, 12_101, 198_502)
-    assert seconds < 3.0, f"Beauty took {seconds:.2f}s"
     assert_dense(ds)
     assert ds.info["has_timestamps"] is False and ds.info["text_available"] is False
     assert ds.info["has_ratings"] is False

@@ -368,6 +368,12 @@ def _datasets(raw: dict[str, Any], path: str) -> tuple[ComponentSpec, ...]:
         )
     if not datasets:
         raise ConfigError(f"{path}: no datasets")
+    labels = [d.label for d in datasets]
+    dup = sorted({x for x in labels if labels.count(x) > 1})
+    if dup:
+        raise ConfigError(
+            f"{path}: duplicate dataset labels {dup}; give each a distinct 'label' (their records would share a folder)"
+        )
     return tuple(datasets)
 
 
@@ -423,13 +429,48 @@ def _checked_published(published: dict[str, Any], labels: set[str], path: str) -
     return published
 
 
+#: Budgets of a suite file: its size, and the nodes it expands to once every YAML alias is followed.
+MAX_SUITE_BYTES = 1_000_000
+MAX_SUITE_NODES = 100_000
+
+
+def _check_expansion(root: Any, path: Path) -> None:
+    """Refuse a document whose aliases expand it past :data:`MAX_SUITE_NODES` (an alias "bomb": a few
+    lines that nest references to references), counted on the node graph without expanding it."""
+    if root is None:
+        return
+    size: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in size:
+            continue
+        children = node.value if isinstance(node, yaml.SequenceNode) else []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if done:
+            size[id(node)] = min(1 + sum(size[id(c)] for c in children), MAX_SUITE_NODES + 1)
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in size)
+    if size[id(root)] > MAX_SUITE_NODES:
+        raise ConfigError(
+            f"{path}: expands to more than {MAX_SUITE_NODES:,} values through YAML aliases (&anchor / *alias); "
+            "a suite this large is refused (an alias bomb?)"
+        )
+
+
 def load_suite(path: str | Path) -> Suite:
     """Read and validate a suite YAML file (``yaml.safe_load``)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"suite file not found: {path}")
+    if path.stat().st_size > MAX_SUITE_BYTES:
+        raise ConfigError(f"{path}: {path.stat().st_size:,} bytes; a suite is at most {MAX_SUITE_BYTES:,} (is this a suite?)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        _check_expansion(yaml.compose(text, Loader=yaml.SafeLoader), path)
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""

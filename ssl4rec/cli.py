@@ -187,7 +187,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from .reporting.leaderboard import write_leaderboards
 
-    written = write_leaderboards(args.results, args.to)
+    written = write_leaderboards(args.results, args.to, skip_unreadable=args.skip_unreadable)
     for p in written:
         print(p)
     return 0
@@ -424,6 +424,9 @@ def _add_reporting_commands(sub: Any) -> None:
     lb = sub.add_parser("leaderboard", help="rebuild leaderboards from the records in RESULTS_DIR")
     lb.add_argument("results")
     lb.add_argument("--to", default=None, help="output folder (default: RESULTS_DIR/leaderboards)")
+    lb.add_argument(
+        "--skip-unreadable", action="store_true", help="skip unreadable records with a warning (default: refuse)"
+    )
     lb.set_defaults(func=cmd_leaderboard)
 
     pb = sub.add_parser("publish", help="copy records into a publication folder and regenerate its leaderboards")
@@ -529,10 +532,11 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # pragma: no cover - datasets package always present
         DataError = ValueError  # noqa: N806
     from .reporting.leaderboard import MergeError
+    from .reporting.records import RecordError
 
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, UnknownNameError, DataError, MergeError) as exc:
+    except (ConfigError, UnknownNameError, DataError, MergeError, RecordError) as exc:
         logger.error("%s", exc)
         return 2
 

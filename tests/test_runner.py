@@ -45,7 +45,21 @@ def test_run_then_resume_skips_finished(tmp_path):
     assert len(recs) == 12
     r = recs[0]
     written = json.loads((out / r.path).read_text())
-    for key in ("schema_version", "cell_id", "dataset", "split", "model", "seed", "protocol", "metrics", "versions", "git_commit", "fit_seconds", "eval_seconds", "peak_rss_mb"):
+    for key in (
+        "schema_version",
+        "cell_id",
+        "dataset",
+        "split",
+        "model",
+        "seed",
+        "protocol",
+        "metrics",
+        "versions",
+        "git_commit",
+        "fit_seconds",
+        "eval_seconds",
+        "peak_rss_mb",
+    ):
         assert key in written, key
     assert written["schema_version"] == r.schema_version == 2 and "notes" not in written
     assert r.dataset["checksum"] and r.split["fingerprint"]
@@ -168,7 +182,10 @@ def test_interrupted_run_resumes_without_corruption(tmp_path, boom):
     base = {**SUITE, "seeds": [0], "splits": ["leave_one_out"]}
     out = tmp_path / "res"
     with pytest.raises(KeyboardInterrupt):
-        Runner(parse_suite({**base, "models": ["pop", {"name": "boom-test", "params": {"mode": "interrupt"}}, "itemknn"]}), out=out).run()
+        Runner(
+            parse_suite({**base, "models": ["pop", {"name": "boom-test", "params": {"mode": "interrupt"}}, "itemknn"]}),
+            out=out,
+        ).run()
     recs = records(out)
     assert [r.model_label for r in recs] == ["pop"]
     assert not list(out.rglob("*.tmp"))
@@ -178,7 +195,12 @@ def test_interrupted_run_resumes_without_corruption(tmp_path, boom):
 
 @pytest.mark.slow
 def test_killed_process_resumes(tmp_path):
-    suite = {**SUITE, "models": ["pop", "itemknn", {"name": "bpr", "params": {"epochs": 200, "patience": 1000}}], "seeds": [0], "splits": ["leave_one_out"]}
+    suite = {
+        **SUITE,
+        "models": ["pop", "itemknn", {"name": "bpr", "params": {"epochs": 200, "patience": 1000}}],
+        "seeds": [0],
+        "splits": ["leave_one_out"],
+    }
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump(suite))
     out = tmp_path / "res"
@@ -186,7 +208,10 @@ def test_killed_process_resumes(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while time.time() < deadline and len(list((out / "records").rglob("*.json")) if (out / "records").exists() else []) < 2:
+    while (
+        time.time() < deadline
+        and len(list((out / "records").rglob("*.json")) if (out / "records").exists() else []) < 2
+    ):
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -226,7 +251,13 @@ def test_suite_errors(tmp_path):
 def test_cli_reports_errors_cleanly(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({**SUITE, "models": ["bprr"]}))
-    res = subprocess.run([sys.executable, str(REPO / "run_bench.py"), "run", str(path), "--out", str(tmp_path / "o")], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    res = subprocess.run(
+        [sys.executable, str(REPO / "run_bench.py"), "run", str(path), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
     assert res.returncode == 2
     assert "Did you mean 'bpr'" in res.stderr and "Traceback" not in res.stderr
 
@@ -297,7 +328,11 @@ def test_sparsity_levels_of_a_suite_share_the_base_split():
     """Every level holds the base split's valid and test sets, trains are nested, and p = 1 is the
     suite's own random split (a per-level seed would give every level other test users' items)."""
     base = {"name": "random", "params": {"ratios": [0.8, 0.1, 0.1]}}
-    sparsity = {"name": "sparsity", "params": {"base": "random", "base_params": base["params"]}, "grid": {"p": [0.2, 0.5, 1.0]}}
+    sparsity = {
+        "name": "sparsity",
+        "params": {"base": "random", "base_params": base["params"]},
+        "grid": {"p": [0.2, 0.5, 1.0]},
+    }
     suite = parse_suite({**SUITE, "splits": [base, sparsity]})
     runner = Runner(suite, out="unused")
     for seed in (0, 1):
@@ -341,7 +376,9 @@ def test_publish_copies_records_and_updates_readme(tmp_path):
     from ssl4rec.reporting.leaderboard import publish, update_readme
 
     out = tmp_path / "res"
-    Runner(parse_suite({**SUITE, "models": ["pop", "itemknn"], "splits": ["leave_one_out"], "seeds": [0]}), out=out).run()
+    Runner(
+        parse_suite({**SUITE, "models": ["pop", "itemknn"], "splits": ["leave_one_out"], "seeds": [0]}), out=out
+    ).run()
     pub = tmp_path / "leaderboards"
     written = publish(out, pub)
     assert (pub / "synthetic" / "leave_one_out.md").exists() and (pub / "synthetic" / "index.html").exists()
@@ -359,7 +396,9 @@ def test_publish_copies_records_and_updates_readme(tmp_path):
     index = (pub / "synthetic" / "README.md").read_text()
     assert "| [leave_one_out](leave_one_out.md) | " in index and "| 2 of 3 | – | ease |" in index
     # the published folder is itself a results folder: running into it resumes (nothing to redo)
-    again = Runner(parse_suite({**SUITE, "models": ["pop", "itemknn"], "splits": ["leave_one_out"], "seeds": [0]}), out=pub).run()
+    again = Runner(
+        parse_suite({**SUITE, "models": ["pop", "itemknn"], "splits": ["leave_one_out"], "seeds": [0]}), out=pub
+    ).run()
     assert [o.status for o in again] == ["skipped", "skipped"]
 
 
@@ -368,7 +407,10 @@ def test_readme_summary_counts_tied_runners_up_instead_of_ranking_them():
 
     from ssl4rec.reporting.leaderboard import runners_up
 
-    rows = [SimpleNamespace(model=m, mean={"ndcg@10": v}) for m, v in [("a", 0.0), ("b", 0.2), ("c", 0.0), ("d", 0.00001), ("e", 0.1)]]
+    rows = [
+        SimpleNamespace(model=m, mean={"ndcg@10": v})
+        for m, v in [("a", 0.0), ("b", 0.2), ("c", 0.0), ("d", 0.00001), ("e", 0.1)]
+    ]
     assert runners_up(rows, "ndcg@10") == "b 0.2000, e 0.1000"
     assert runners_up(rows, "ndcg@10", n=3) == "b 0.2000, e 0.1000, 3 models 0.0000"
     assert runners_up(rows[:1] + rows[2:4], "ndcg@10") == "3 models 0.0000"
@@ -381,12 +423,17 @@ def test_tables_list_models_run_on_them_or_expected(tmp_path):
     from ssl4rec.reporting.leaderboard import build_tables
 
     out = tmp_path / "res"
-    Runner(parse_suite({**SUITE, "models": ["pop"], "splits": ["leave_one_out", "random"], "seeds": [0]}), out=out).run()
+    Runner(
+        parse_suite({**SUITE, "models": ["pop"], "splits": ["leave_one_out", "random"], "seeds": [0]}), out=out
+    ).run()
     Runner(parse_suite({**SUITE, "models": ["itemknn"], "splits": ["leave_one_out"], "seeds": [0]}), out=out).run()
     rows = {t.split: {r.model: r.status for r in t.rows} for t in build_tables(ResultsStore(out))}
     assert rows["leave_one_out"] == {"pop": "ok", "itemknn": "ok"}
     assert rows["random"] == {"pop": "ok"}
-    rows = {t.split: {r.model: r.status for r in t.rows} for t in build_tables(ResultsStore(out), expected={"synthetic": ["pop", "itemknn"]})}
+    rows = {
+        t.split: {r.model: r.status for r in t.rows}
+        for t in build_tables(ResultsStore(out), expected={"synthetic": ["pop", "itemknn"]})
+    }
     assert rows["random"] == {"pop": "ok", "itemknn": "missing"}
 
 
@@ -397,7 +444,12 @@ def test_publish_supersede_keeps_the_newest_record_of_each_cell(tmp_path):
     from ssl4rec.reporting.leaderboard import MergeError, publish
 
     def suite(k: int) -> dict:
-        return {**SUITE, "models": ["pop", {"name": "itemknn", "params": {"k": k}}], "splits": ["leave_one_out"], "seeds": [0]}
+        return {
+            **SUITE,
+            "models": ["pop", {"name": "itemknn", "params": {"k": k}}],
+            "splits": ["leave_one_out"],
+            "seeds": [0],
+        }
 
     out, pub = tmp_path / "res", tmp_path / "leaderboards"
     Runner(parse_suite(suite(10)), out=out).run()
@@ -417,10 +469,24 @@ def test_publish_supersede_keeps_the_newest_record_of_each_cell(tmp_path):
 
 def test_cli_export_users(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump({**SUITE, "models": [{"name": "bpr", "params": {"epochs": 2}}], "splits": ["leave_one_out"]}))
+    path.write_text(
+        yaml.safe_dump({**SUITE, "models": [{"name": "bpr", "params": {"epochs": 2}}], "splits": ["leave_one_out"]})
+    )
     res = subprocess.run(
-        [sys.executable, str(REPO / "run_bench.py"), "export-users", str(path), "--cell", "synthetic/leave_one_out/bpr", "--to", str(tmp_path / "u")],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300,
+        [
+            sys.executable,
+            str(REPO / "run_bench.py"),
+            "export-users",
+            str(path),
+            "--cell",
+            "synthetic/leave_one_out/bpr",
+            "--to",
+            str(tmp_path / "u"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=300,
     )
     assert res.returncode == 0, res.stderr[-2000:]
     z = np.load(tmp_path / "u.npz")
@@ -436,7 +502,16 @@ def test_saved_models_reload_and_export_users_reuses_them(tmp_path, monkeypatch)
     from ssl4rec.evaluation.evaluator import evaluate
 
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump({**SUITE, "models": [{"name": "bpr", "params": {"epochs": 2}}, "pop"], "splits": ["leave_one_out"], "seeds": [0]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                **SUITE,
+                "models": [{"name": "bpr", "params": {"epochs": 2}}, "pop"],
+                "splits": ["leave_one_out"],
+                "seeds": [0],
+            }
+        )
+    )
     out = tmp_path / "res"
     assert main(["run", str(path), "--out", str(out), "--save-models"]) == 0
     recs = {r.model_label: r for r in ResultsStore(out).iter_records()}
@@ -449,7 +524,9 @@ def test_saved_models_reload_and_export_users_reuses_them(tmp_path, monkeypatch)
     cmd = ["export-users", str(path), "--cell", "synthetic/leave_one_out/bpr"]
     assert main([*cmd, "--to", str(tmp_path / "trained")]) == 0
     with monkeypatch.context() as m:
-        m.setattr("ssl4rec.running.builders.fit_cell", lambda *a, **k: pytest.fail("trained although a model was saved"))
+        m.setattr(
+            "ssl4rec.running.builders.fit_cell", lambda *a, **k: pytest.fail("trained although a model was saved")
+        )
         assert main([*cmd, "--to", str(tmp_path / "reused"), "--results", str(out)]) == 0
     a, b = np.load(tmp_path / "trained.npz"), np.load(tmp_path / "reused.npz")
     np.testing.assert_allclose(a["vectors"], b["vectors"], rtol=1e-5)  # the same cell, trained or reloaded
@@ -469,7 +546,13 @@ def test_publish_takes_several_suites_and_lists_each_ones_models(tmp_path):
     from ssl4rec.cli import main
 
     def write(name: str, label: str, models: list) -> Path:
-        d = {"name": name, "datasets": [{**SUITE["datasets"][0], "label": label}], "splits": ["leave_one_out"], "models": models, "seeds": [0]}
+        d = {
+            "name": name,
+            "datasets": [{**SUITE["datasets"][0], "label": label}],
+            "splits": ["leave_one_out"],
+            "models": models,
+            "seeds": [0],
+        }
         p = tmp_path / f"{name}.yaml"
         p.write_text(yaml.safe_dump(d))
         return p
@@ -506,11 +589,13 @@ def test_records_of_schema_1_are_migrated_and_unknown_ones_refused(tmp_path):
         RunRecord.from_dict({**v1, "schema_version": 99}, "x.json")
     with pytest.raises(RecordError, match="not a record"):
         RunRecord.from_dict({"schema_version": 2, "status": "ok"}, "x.json")
-    # the store skips an unreadable file with a warning and reads the rest
+    # the store refuses an unreadable file by name; asked to, it skips it with a warning and reads the rest
     store = ResultsStore(tmp_path)
     store.write(Path("d/s/m/seed0-x.json"), r)
     (tmp_path / "records" / "d" / "s" / "m" / "seed1-x.json").write_text("[1, 2]")
-    assert [x.cell_id for x in store.iter_records()] == ["d/s/m/seed0"]
+    with pytest.raises(RecordError, match="seed1-x.json: not a record"):
+        list(store.iter_records())
+    assert [x.cell_id for x in ResultsStore(tmp_path, skip_unreadable=True).iter_records()] == ["d/s/m/seed0"]
     assert json.loads((tmp_path / "records/d/s/m/seed0-x.json").read_text())["schema_version"] == 2
 
 
@@ -545,3 +630,37 @@ def test_significance_unit_is_the_user_averaged_over_seeds():
     assert by_pair < by_user  # pairs counted once per seed overstate significance
     xa, xb, _ = _user_means({(0, 1): 0.5, (1, 1): 0.7, (0, 2): 0.1}, {(0, 1): 0.4, (1, 1): 0.6})
     assert xa.tolist() == pytest.approx([0.6]) and xb.tolist() == pytest.approx([0.5])  # seeds both have only
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong type", "bad npz"])
+def test_a_damaged_record_is_named_by_the_leaderboard_and_run_again_by_run(tmp_path, damage):
+    from ssl4rec.reporting.leaderboard import write_leaderboards
+
+    suite = parse_suite(
+        {
+            **SUITE,
+            "splits": ["leave_one_out"],
+            "models": ["pop", {"name": "bpr", "params": {"epochs": 2}}],
+            "seeds": [0],
+        }
+    )
+    out = tmp_path / "res"
+    Runner(suite, out=out).run()
+    rec = next(p for p in (out / "records").rglob("*.json") if "bpr" in str(p))
+    text = rec.read_text()
+    if damage == "garbage":
+        rec.write_bytes(b"\x00\xff garbage")
+    elif damage == "truncated":
+        rec.write_text(text[: len(text) // 2])
+    elif damage == "wrong type":
+        rec.write_text(json.dumps([1, 2, 3]))
+    else:
+        rec.with_suffix(".npz").write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(RecordError, match=rec.name.replace(".json", "")):
+        write_leaderboards(out)
+    if damage != "bad npz":  # a readable record whose per-user file is bad still refuses (significance reads it)
+        assert write_leaderboards(out, skip_unreadable=True)
+    again = Runner(suite, out=out).run()
+    assert sorted(o.status for o in again) == ["ok", "skipped"]  # the damaged cell runs again, nothing else
+    assert rec.with_name(rec.name + ".unreadable").exists()  # kept, out of every listing
+    assert write_leaderboards(out)

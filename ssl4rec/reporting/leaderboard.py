@@ -473,10 +473,12 @@ def write_leaderboards(
     columns: tuple[str, ...] = DEFAULT_COLUMNS,
     primary: str = "ndcg@10",
     expected: dict[str, list[str]] | None = None,
+    skip_unreadable: bool = False,
 ) -> list[Path]:
     """Write ``<out>/<dataset>/<split>.md|.csv`` (+ an index per dataset) from the records in ``results``
-    (``expected``: model labels listed as missing rows where they have no record, see :func:`build_tables`)."""
-    store = ResultsStore(results)
+    (``expected``: model labels listed as missing rows where they have no record, see :func:`build_tables`;
+    an unreadable record refuses the tables unless ``skip_unreadable``)."""
+    store = ResultsStore(results, skip_unreadable=skip_unreadable)
     out = Path(out) if out is not None else Path(results) / "leaderboards"
     tables = build_tables(store, columns=columns, primary=primary, expected=expected)
     written: list[Path] = []

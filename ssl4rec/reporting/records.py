@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -260,8 +261,10 @@ def _jsonable(o: Any) -> Any:
 class ResultsStore:
     """Read and write cell records under ``root``."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, skip_unreadable: bool = False) -> None:
         self.root = Path(root)
+        self.skip_unreadable = skip_unreadable
+        """True: :meth:`iter_records` skips an unreadable record with a warning instead of refusing."""
 
     def rel_path(self, dataset: str, split: str, model: str, seed: int, chash: str) -> Path:
         return Path(safe_name(dataset)) / safe_name(split) / safe_name(model) / f"seed{seed}-{chash}.json"
@@ -270,13 +273,18 @@ class ResultsStore:
         return self.root / "records" / rel
 
     def exists(self, rel: Path) -> bool:
+        """Whether the cell's record exists and reads back whole (its per-user file too). An unreadable
+        one is renamed ``*.unreadable`` (kept, out of every listing) so that the cell runs again."""
         p = self.record_path(rel)
         if not p.exists():
             return False
         try:
-            json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError):
-            logger.warning("record %s is unreadable; the cell will run again", p)
+            self.per_user(self.read(p))
+        except RecordError as exc:
+            for bad in (p, p.with_suffix(".npz")):
+                if bad.exists():
+                    bad.replace(bad.with_name(bad.name + ".unreadable"))
+            logger.warning("%s; kept as *.unreadable, the cell runs again", exc)
             return False
         return True
 
@@ -331,14 +339,20 @@ class ResultsStore:
         """The record at ``path`` (under this store's root), migrated to the current schema."""
         try:
             d = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RecordError(f"{path}: unreadable record ({exc})") from None
         if not isinstance(d, dict):
             raise RecordError(f"{path}: not a record (a JSON {type(d).__name__})")
-        return RunRecord.from_dict(d, str(path.relative_to(self.root)))
+        try:
+            return RunRecord.from_dict(d, str(path.relative_to(self.root)))
+        except (TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, RecordError):
+                raise
+            raise RecordError(f"{path}: not a record ({exc})") from None
 
     def iter_records(self, include_failed: bool = False) -> Iterator[RunRecord]:
-        """Every readable record, sorted by path (unreadable files are skipped with a warning)."""
+        """Every record, sorted by path. An unreadable one raises :class:`RecordError` naming it (a table
+        must not average what is left silently), or is skipped with a warning with ``skip_unreadable``."""
         dirs = [self.root / "records"] + ([self.root / "failed"] if include_failed else [])
         for base in dirs:
             if not base.is_dir():
@@ -347,9 +361,13 @@ class ResultsStore:
                 if p.name.startswith("."):
                     continue
                 try:
-                    yield self.read(p)
+                    rec = self.read(p)
                 except RecordError as exc:
+                    if not self.skip_unreadable:
+                        raise RecordError(f"{exc}; delete or repair it, or pass --skip-unreadable") from None
                     logger.warning("skipping %s", exc)
+                    continue
+                yield rec
 
     def per_user(self, record: RunRecord) -> dict[str, np.ndarray]:
         """Load the per-user arrays of ``record`` (empty when absent)."""
@@ -359,5 +377,12 @@ class ResultsStore:
         p = (self.root / record.path).with_name(name)
         if not p.exists():
             return {}
-        with np.load(p) as z:
-            return {k.replace("__", "/"): z[k] for k in z.files}
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                out = {k.replace("__", "/"): z[k] for k in z.files}
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            raise RecordError(f"{p}: unreadable per-user file ({exc})") from None
+        users = out.get("users")
+        if users is not None and any(v.shape != users.shape for v in out.values()):
+            raise RecordError(f"{p}: per-user arrays of different lengths (truncated or edited?)")
+        return out

@@ -53,8 +53,8 @@ CONTENDED = 1.2
 
 def spread(row: Row, c: str) -> str:
     """``" ± std"`` of a metric over seeds; empty with one seed, or when every seed gave the same value
-    (a deterministic model: the std is exactly 0, not a tiny spread)."""
-    if row.n_seeds > 1 and row.std.get(c, 0.0) > 0.0:
+    (a deterministic model: its std is 0 up to float summation noise, not a spread)."""
+    if row.n_seeds > 1 and row.std.get(c, 0.0) > 1e-9 * max(1.0, abs(row.mean.get(c, 0.0))):  # not float noise
         return f" ± {row.std[c]:.4f}"
     return ""
 

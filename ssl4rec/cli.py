@@ -474,8 +474,23 @@ def _add_reporting_commands(sub: Any) -> None:
     cp.set_defaults(func=cmd_compare)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .results import export
+
+    for path in export(args.results, args.to, args.format):
+        print(path)
+    return 0
+
+
 def _add_tool_commands(sub: Any) -> None:
-    """export-users, studies, data."""
+    """export, export-users, studies, data."""
+    rx = sub.add_parser(
+        "export", help="write RESULTS_DIR's records as data: results (tidy, one row per metric) and per-user values"
+    )
+    rx.add_argument("results")
+    rx.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    rx.add_argument("--to", default=None, help="output folder (default: RESULTS_DIR/leaderboards)")
+    rx.set_defaults(func=cmd_export)
     ex = sub.add_parser(
         "export-users", help="train one cell's model and write user vectors + nearest genres/attributes"
     )

@@ -1,0 +1,81 @@
+"""``ssl4rec.results``: records as tidy DataFrames, and ``ssl4rec export``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ssl4rec import cli, results
+from ssl4rec.reporting.records import RecordError
+from ssl4rec.running.plan import parse_suite
+from ssl4rec.running.runner import Runner
+
+SUITE = {
+    "name": "api",
+    "datasets": [{"name": "synthetic", "params": {"n_users": 80, "n_items": 50, "n_interactions": 1500}}],
+    "splits": ["leave_one_out"],
+    "models": ["pop", {"name": "bpr", "params": {"epochs": 2}}],
+    "seeds": [0, 1],
+}
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("api") / "res"
+    Runner(parse_suite(SUITE), out=out).run()
+    return out
+
+
+def test_load_is_tidy_and_carries_provenance(out):
+    df = results.load(out)
+    records = sorted(out.glob("records/**/*.json"))
+    assert len(records) == 4
+    first = json.loads(records[0].read_text())
+    assert len(df) == sum(len(json.loads(p.read_text())["metrics"]) for p in records)
+    assert set(df["model"]) == {"pop", "bpr"} and set(df["seed"]) == {0, 1}
+    assert not df.duplicated(["dataset", "split", "model", "seed", "metric"]).any()
+    row = df[(df["model"] == first["model"]["label"]) & (df["seed"] == first["seed"]) & (df["metric"] == "ndcg@10")]
+    assert row["value"].item() == pytest.approx(first["metrics"]["ndcg@10"])
+    assert row["dataset_checksum"].item() == first["dataset"]["checksum"]
+    assert row["git_commit"].item() == first["git_commit"] and row["model_kind"].item() == first["model"]["kind"]
+    assert json.loads(row["split_params"].item()) == first["split"]["params"]
+    wide = df.pivot_table(index="model", columns="metric", values="value", aggfunc="mean")
+    assert wide.loc["pop", "ndcg@10"] == pytest.approx(df.query("model == 'pop' and metric == 'ndcg@10'")["value"].mean())
+
+
+def test_per_user_values_average_to_the_record(out):
+    users = results.load_per_user(out, metrics=["ndcg@10"])
+    assert list(users.columns) == ["dataset", "split", "model", "seed", "user", "ndcg@10", "record"]
+    df = results.load(out)
+    for (model, seed), g in users.groupby(["model", "seed"]):
+        want = df.query("model == @model and seed == @seed and metric == 'ndcg@10'")["value"].item()
+        assert g["ndcg@10"].mean() == pytest.approx(want, abs=1e-6)
+        assert g["user"].is_unique
+
+
+def test_export_writes_both_frames_and_refuses_what_it_cannot(out, tmp_path, caplog):
+    to = tmp_path / "export"
+    assert cli.main(["export", str(out), "--to", str(to)]) == 0
+    back = pd.read_csv(to / "results.csv")
+    assert len(back) == len(results.load(out)) and np.isfinite(back["value"]).all()
+    assert len(pd.read_csv(to / "per_user.csv")) == len(results.load_per_user(out))
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        assert cli.main(["export", str(out), "--to", str(tmp_path / "pq"), "--format", "parquet"]) == 2
+        assert "needs pyarrow" in caplog.text and not (tmp_path / "pq").exists()
+
+
+def test_an_unreadable_record_is_named(out, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    bad = sorted(copy.glob("records/**/*.json"))[0]
+    bad.write_text("{")
+    with pytest.raises(RecordError, match=bad.name):
+        results.load(copy)
+    assert len(results.load(copy, skip_unreadable=True)["record"].unique()) == 3

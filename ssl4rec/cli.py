@@ -136,9 +136,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         t.finish(written)
     failed = [o for o in outcomes if o.status == "failed"]
     logger.info("leaderboards: %s", out / "leaderboards")
+    _print_summary(out)
     for o in failed:
         logger.error("failed cell %s: %s", o.cell_id, o.error)
     return 1 if failed else 0
+
+
+def _print_summary(out: Path) -> None:
+    """The run's primary-metric leaderboard and the path of each dataset's page, on stdout."""
+    from .reporting.leaderboard import build_tables, summary_text
+    from .reporting.records import ResultsStore
+
+    tables = build_tables(ResultsStore(out))
+    if tables:
+        print(summary_text(tables, out / "leaderboards"))
 
 
 def cmd_tune(args: argparse.Namespace) -> int:

@@ -79,3 +79,18 @@ def test_an_unreadable_record_is_named(out, tmp_path):
     with pytest.raises(RecordError, match=bad.name):
         results.load(copy)
     assert len(results.load(copy, skip_unreadable=True)["record"].unique()) == 3
+
+
+def test_run_ends_with_the_primary_leaderboard_and_the_page(tmp_path, capsys):
+    import yaml
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text(yaml.safe_dump({**SUITE, "seeds": [0]}))
+    assert cli.main(["run", str(suite), "--out", str(tmp_path / "o")]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    df = results.load(tmp_path / "o").query("metric == 'ndcg@10'").sort_values("value", ascending=False)
+    assert printed[0] == "synthetic / leave_one_out — NDCG@10:"
+    assert [line.split()[0] for line in printed[1:3]] == df["model"].tolist()  # best first
+    assert f"{df['value'].iloc[0]:.4f}" in printed[1]
+    page = tmp_path / "o" / "leaderboards" / "synthetic" / "index.html"
+    assert printed[-1] == f"page: {page}" and page.exists()

@@ -467,6 +467,25 @@ def render_csv(t: Table) -> str:
     return buf.getvalue()
 
 
+def summary_text(tables: list[Table], out: Path) -> str:
+    """What a finished run prints: per (dataset, split) its models by the primary metric (mean ± std,
+    seeds, † = significantly below the best), then where each dataset's page is."""
+    lines = []
+    for t in tables:
+        ok = sorted((r for r in t.rows if r.status == "ok" and t.primary in r.mean), key=lambda r: -r.mean[t.primary])
+        others = [f"{r.model} ({r.status})" for r in t.rows if r.status != "ok"]
+        lines.append(f"{t.dataset} / {t.split} — {pretty(t.primary)}:")
+        width = max((len(r.model) + 2 for r in ok), default=10)
+        for r in ok:
+            name = r.model + (" †" if r.significant else "")
+            lines.append(f"  {name:<{width}} {r.mean[t.primary]:.4f}{spread(r, t.primary)}  (seeds: {r.n_seeds})")
+        if others:
+            lines.append("  without a value: " + ", ".join(others))
+    for ds in sorted({t.dataset for t in tables}):
+        lines.append(f"page: {out / safe_name(ds) / 'index.html'}")
+    return "\n".join(lines)
+
+
 def write_leaderboards(
     results: str | Path,
     out: str | Path | None = None,

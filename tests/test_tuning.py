@@ -48,6 +48,7 @@ def test_tune_equal_budget_defaults_first_and_run_tuned(tmp_path):
     for label, expected in (("pop", 1), ("itemknn", 3), ("bpr", 3)):
         study = optuna.load_study(study_name=f"tunetiny/synthetic/leave_one_out/{label}", storage=storage)
         assert len(study.trials) == expected, label
+        assert study.metric_names == ["valid ndcg@10"]  # named for optuna-dashboard, not "Objective 0"
         if expected > 1:
             assert study.trials[0].user_attrs.get("default") is True
     assert study.trials[0].params["embedding_size"] == 64  # the default config is trial 0

@@ -277,6 +277,10 @@ def _tune_cell(job: _TuneJob, dspec: Any, sspec: Any, mspec: ModelSpec, split: A
         direction="maximize",
         load_if_exists=True,
     )
+    if study.metric_names is None:  # what optuna-dashboard and the exports show instead of "Objective 0"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([f"valid {suite.protocol.valid_metric}"])
     if owner == key:
         _check_study_config(study, config, key)
         if study.user_attrs.get("split_fingerprint") != fingerprint:

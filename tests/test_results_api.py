@@ -50,8 +50,8 @@ def test_per_user_values_average_to_the_record(out):
     users = results.load_per_user(out, metrics=["ndcg@10"])
     assert list(users.columns) == ["dataset", "split", "model", "seed", "user", "ndcg@10", "record"]
     df = results.load(out)
-    for (model, seed), g in users.groupby(["model", "seed"]):
-        want = df.query("model == @model and seed == @seed and metric == 'ndcg@10'")["value"].item()
+    for (label, seed), g in users.groupby(["model", "seed"]):
+        want = df[(df["model"] == label) & (df["seed"] == seed) & (df["metric"] == "ndcg@10")]["value"].item()
         assert g["ndcg@10"].mean() == pytest.approx(want, abs=1e-6)
         assert g["user"].is_unique
 

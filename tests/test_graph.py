@@ -410,3 +410,25 @@ def test_sampled_lightgcn_trains_and_whole_graph_views_are_not_applicable():
     xsim.fit(split.train)  # the cross-layer view reads the step's own propagation
     with pytest.raises(IncompatibleError, match="propagates the whole graph"):
         PRESETS.get("sgl")(epochs=1, encoder={"propagation": "sampled"}).fit(split.train)
+
+
+def test_isolated_nodes_keep_their_ego_vector_when_asked():
+    m = sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float32))  # item 2 has no training edge
+    for isolated, factor in (("zero", 1 / 3), ("ego", 1.0)):
+        torch.manual_seed(0)
+        enc = LightGCNEncoder(3, n_users=2, embedding_size=4, num_layers=2, isolated=isolated)
+        enc.set_graph(m)
+        out = enc.propagate()
+        ego = enc.ego().detach()
+        torch.testing.assert_close(out.items[2], ego[2 + 2] * factor)  # layer mean over ego, 0 / ego, 0 / ego
+        full = LightGCNEncoder(3, n_users=2, embedding_size=4, num_layers=2)
+        full.set_graph(m)
+        full.load_state_dict(enc.state_dict())
+        torch.testing.assert_close(out.users, full.propagate().users)  # nodes with edges: unchanged
+        sampled = LightGCNEncoder(
+            3, n_users=2, embedding_size=4, num_layers=2, isolated=isolated, propagation="sampled"
+        )
+        sampled.set_graph(m)
+        sampled.load_state_dict(enc.state_dict())
+        got = sampled.propagate_sampled(torch.tensor([0, 2 + 2]), torch.Generator().manual_seed(0))
+        torch.testing.assert_close(got.items[2], out.items[2])

@@ -208,6 +208,12 @@ class LightGCNConfig:
     full propagation per step is too slow). Scoring always propagates the whole graph once."""
     fanout: int = 10
     """Neighbours drawn per node and layer with ``propagation: sampled`` (all of them when fewer)."""
+    isolated: str = "zero"
+    """What propagation gives a node without training edges (a cold item, a user with no training
+    interactions): ``"zero"`` (LightGCN: every propagated layer is 0, so its representation is its ego
+    vector over K + 1) or ``"ego"`` (each layer keeps its ego vector, as a self-loop would: a cold item
+    whose ego vector comes from its text, ``item_repr: text``, is then scored on the same scale as the
+    others). Nodes with edges are unaffected."""
 
 
 @register_encoder(
@@ -255,6 +261,8 @@ class LightGCNEncoder(GraphEncoder):
             raise ConfigError(f"encoder 'lightgcn': propagation {c.propagation!r} is not one of ['full', 'sampled']")
         if int(c.fanout) < 1:
             raise ConfigError(f"encoder 'lightgcn': fanout must be >= 1, got {c.fanout}")
+        if c.isolated not in ("zero", "ego"):
+            raise ConfigError(f"encoder 'lightgcn': isolated {c.isolated!r} is not one of ['zero', 'ego']")
         if c.train_noise < 0:
             raise ConfigError(f"encoder 'lightgcn': train_noise must be >= 0, got {c.train_noise}")
         dim = int(c.embedding_size)
@@ -267,6 +275,7 @@ class LightGCNEncoder(GraphEncoder):
         self.item_embedding = item_embedding if item_embedding is not None else ItemEmbedding(n_items, dim)
         self.user_embedding = nn.Embedding(self.n_users, dim)
         self.adjacency: torch.Tensor | None = None
+        self._isolated: torch.Tensor | None = None  # [n, 1] 1.0 at nodes without training edges (isolated: ego)
         self.interactions: sp.csr_matrix | None = None
         self.degrees = torch.zeros(self.n_users, dtype=torch.int64)
         self.reset_parameters()
@@ -290,6 +299,13 @@ class LightGCNEncoder(GraphEncoder):
         self.adjacency = ADJACENCY_CACHE.get(self.interactions).to(self.user_embedding.weight.device)
         self._adjacency_sp: sp.csr_matrix | None = None  # built on first sampled propagation
         self.degrees = torch.from_numpy(np.diff(self.interactions.indptr).astype(np.int64))
+        item_degrees = np.bincount(self.interactions.indices, minlength=self.n_items)
+        isolated = np.concatenate([np.diff(self.interactions.indptr) == 0, item_degrees == 0])
+        self._isolated = (
+            torch.from_numpy(isolated.astype(np.float32))[:, None].to(self.user_embedding.weight.device)
+            if self.config.isolated == "ego" and isolated.any()
+            else None
+        )
 
     def ego(self) -> torch.Tensor:
         """``[n_users + n_items, d]``: users first, then items."""
@@ -320,7 +336,10 @@ class LightGCNEncoder(GraphEncoder):
                 if isinstance(adjacency, list)
                 else (adjacency if adjacency is not None else self.adjacency)
             )
+            prev = x
             x = symmetric_spmm(a, x)  # every adjacency here is normalized_adjacency's: symmetric
+            if self._isolated is not None:
+                x = x + self._isolated * prev  # nodes without training edges keep their ego vector
             if eps > 0:
                 u = (
                     torch.rand(x.shape, generator=generator, device=x.device)
@@ -376,7 +395,12 @@ class LightGCNEncoder(GraphEncoder):
                 (w, (np.searchsorted(need[k], rows), np.searchsorted(need[k - 1], cols))),
                 shape=(len(need[k]), len(need[k - 1])),
             )
+            prev = x
             x = _SpMM.apply(_torch_csr(m).to(device), _torch_csr(m.T.tocsr()).to(device), x)
+            if self._isolated is not None:  # nodes without training edges keep their ego vector
+                rows_k = torch.from_numpy(need[k]).to(device)
+                at_prev = torch.from_numpy(np.searchsorted(need[k - 1], need[k])).to(device)
+                x = x + self._isolated[rows_k] * prev.index_select(0, at_prev)
             if eps > 0:
                 u = torch.rand(x.shape, generator=generator).to(device)
                 x = x + torch.sign(x) * nn.functional.normalize(u, dim=-1) * eps

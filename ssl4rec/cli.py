@@ -204,6 +204,27 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .reporting.records import ResultsStore
+
+    store = ResultsStore(args.results)
+    counts = {"ok": 0, "unsigned": 0}
+    edited = []
+    for rec in store.iter_records(include_failed=True):
+        verdict = store.verify(rec)
+        if verdict in counts:
+            counts[verdict] += 1
+        else:
+            edited.append(f"{rec.path}: {verdict}")
+    for line in edited:
+        print(f"EDITED {line}")
+    print(
+        f"{counts['ok'] + counts['unsigned'] + len(edited)} records: {counts['ok']} match their content hashes, "
+        f"{len(edited)} edited after writing, {counts['unsigned']} written before hashes were kept (not checkable)"
+    )
+    return 1 if edited else 0
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     from .reporting.leaderboard import publish
 
@@ -439,6 +460,10 @@ def _add_reporting_commands(sub: Any) -> None:
         "--skip-unreadable", action="store_true", help="skip unreadable records with a warning (default: refuse)"
     )
     lb.set_defaults(func=cmd_leaderboard)
+
+    vf = sub.add_parser("verify", help="check every record's metrics and per-user arrays against its content hashes")
+    vf.add_argument("results")
+    vf.set_defaults(func=cmd_verify)
 
     pb = sub.add_parser("publish", help="copy records into a publication folder and regenerate its leaderboards")
     pb.add_argument("results")

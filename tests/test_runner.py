@@ -664,3 +664,29 @@ def test_a_damaged_record_is_named_by_the_leaderboard_and_run_again_by_run(tmp_p
     assert sorted(o.status for o in again) == ["ok", "skipped"]  # the damaged cell runs again, nothing else
     assert rec.with_name(rec.name + ".unreadable").exists()  # kept, out of every listing
     assert write_leaderboards(out)
+
+
+def test_verify_finds_records_edited_after_writing_and_publish_refuses_them(tmp_path, capsys):
+    from ssl4rec import cli
+    from ssl4rec.reporting.leaderboard import publish
+
+    out = tmp_path / "res"
+    Runner(parse_suite({**SUITE, "splits": ["leave_one_out"], "models": ["pop", "bpr"], "seeds": [0]}), out=out).run()
+    assert cli.main(["verify", str(out)]) == 0
+    assert "2 records: 2 match their content hashes, 0 edited" in capsys.readouterr().out
+    store = ResultsStore(out)
+    pop, bpr = sorted(store.iter_records(), key=lambda r: r.model_label != "pop")
+    d = json.loads((out / pop.path).read_text())
+    d["metrics"]["ndcg@10"] += 0.01  # a hand edit of a published number
+    (out / pop.path).write_text(json.dumps(d))
+    arrays = store.per_user(bpr)
+    arrays["ndcg@10"] = arrays["ndcg@10"][::-1].copy()  # same values, other users
+    np.savez_compressed(
+        (out / bpr.path).with_name(bpr.per_user_file), **{k.replace("/", "__"): v for k, v in arrays.items()}
+    )
+    assert cli.main(["verify", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert f"EDITED {pop.path}: metrics differ" in printed and f"EDITED {bpr.path}: per-user arrays differ" in printed
+    with pytest.raises(RecordError, match="content changed after they were written"):
+        publish(out, tmp_path / "pub")
+    assert not (tmp_path / "pub").exists()

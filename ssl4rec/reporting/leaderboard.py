@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .html import render_index
-from .records import ResultsStore, RunRecord, atomic_write_bytes, comparable_params, safe_name
+from .records import RecordError, ResultsStore, RunRecord, atomic_write_bytes, comparable_params, safe_name
 from .tables import CONTENDED, NO_SPREAD, Row, Table, pretty, spread
 
 logger = logging.getLogger(__name__)
@@ -570,6 +570,9 @@ def publish(
     dst = Path(to)
     copied = 0
     recs = [r for r in src.iter_records() if not datasets or r.dataset_label in datasets]
+    edited = [f"{r.path} ({v})" for r in recs if (v := src.verify(r)) not in ("ok", "unsigned")]
+    if edited:
+        raise RecordError(f"refusing to publish records whose content changed after they were written: {'; '.join(edited)}")
     if supersede:
         newest: dict[tuple, RunRecord] = {}
         for r in sorted(recs, key=lambda r: (r.time, r.path or "")):

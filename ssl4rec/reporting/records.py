@@ -51,6 +51,8 @@ __all__ = [
     "comparable_params",
     "config_hash",
     "migrate",
+    "arrays_hash",
+    "metrics_hash",
     "safe_name",
 ]
 
@@ -218,6 +220,21 @@ def safe_name(s: str) -> str:
     return re.sub(r"^\.", "_", name) or "_"
 
 
+def metrics_hash(metrics: dict[str, Any]) -> str:
+    """sha256 of a record's metrics (canonical JSON, floats by ``repr``: any edit changes it)."""
+    return hashlib.sha256(json.dumps(_jsonable(metrics), sort_keys=True).encode()).hexdigest()
+
+
+def arrays_hash(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 of per-user arrays by name: each one's dtype, shape and bytes (keys as the metric names)."""
+    h = hashlib.sha256()
+    for k in sorted(arrays):
+        a = np.ascontiguousarray(arrays[k])
+        h.update(f"{k}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
 def config_hash(obj: Any) -> str:
     """Short stable hash of a JSON-able object."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:10]
@@ -289,8 +306,13 @@ class ResultsStore:
         return True
 
     def write(self, rel: Path, record: RunRecord, per_user: dict[str, np.ndarray] | None = None) -> Path:
-        """Write the per-user arrays, then the record (its presence marks the cell finished)."""
+        """Write the per-user arrays, then the record (its presence marks the cell finished). The record
+        carries content hashes of its metrics and per-user arrays (``extra["integrity"]``, see :meth:`verify`)."""
         path = self.record_path(rel)
+        integrity = {"metrics": metrics_hash(record.metrics)}
+        if per_user:
+            integrity["per_user"] = arrays_hash({k: np.asarray(v) for k, v in per_user.items()})
+        record = dataclasses.replace(record, extra={**record.extra, "integrity": integrity})
         if per_user:
             npz = path.with_suffix(".npz")
             import io
@@ -349,6 +371,20 @@ class ResultsStore:
             if isinstance(exc, RecordError):
                 raise
             raise RecordError(f"{path}: not a record ({exc})") from None
+
+    def verify(self, record: RunRecord) -> str:
+        """``"ok"`` when the record's metrics and per-user arrays hash to what was written,
+        ``"unsigned"`` for a record written before hashes were kept, else what differs."""
+        stored = (record.extra or {}).get("integrity")
+        if not stored:
+            return "unsigned"
+        problems = []
+        if stored.get("metrics") != metrics_hash(record.metrics):
+            problems.append("metrics differ from the ones written")
+        if "per_user" in stored:
+            if stored["per_user"] != arrays_hash(self.per_user(record)):
+                problems.append("per-user arrays differ from the ones written")
+        return "; ".join(problems) or "ok"
 
     def iter_records(self, include_failed: bool = False) -> Iterator[RunRecord]:
         """Every record, sorted by path. An unreadable one raises :class:`RecordError` naming it (a table

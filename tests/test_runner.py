@@ -690,3 +690,45 @@ def test_verify_finds_records_edited_after_writing_and_publish_refuses_them(tmp_
     with pytest.raises(RecordError, match="content changed after they were written"):
         publish(out, tmp_path / "pub")
     assert not (tmp_path / "pub").exists()
+
+
+def test_a_cell_claimed_by_a_live_runner_is_left_to_it_and_a_dead_ones_claim_is_taken_over(tmp_path):
+    import socket
+    import subprocess
+
+    suite = parse_suite({**SUITE, "splits": ["leave_one_out"], "models": ["pop", "itemknn"], "seeds": [0]})
+    out = tmp_path / "res"
+    runner = Runner(suite, out=out)
+    cells = [runner.cell_key(*c) for c in suite.cells()]
+    (pop_id, pop_rel), (knn_id, knn_rel) = sorted(cells, key=lambda c: "itemknn" in c[0])
+    other = subprocess.Popen(["sleep", "60"])  # a live "runner" on this host
+    try:
+        claim = out / "claims" / pop_rel.with_suffix(".claim")
+        claim.parent.mkdir(parents=True)
+        claim.write_text(json.dumps({"host": socket.gethostname(), "pid": other.pid, "time": 0}))
+        outcomes = {o.cell_id: o.status for o in Runner(suite, out=out).run()}
+        assert outcomes == {pop_id: "claimed", knn_id: "ok"}  # never computed twice
+        assert not (out / "claims" / knn_rel.with_suffix(".claim")).exists()  # released after its record
+    finally:
+        other.kill()
+        other.wait()
+    outcomes = {o.cell_id: o.status for o in Runner(suite, out=out).run()}  # its runner died: taken over
+    assert outcomes == {pop_id: "ok", knn_id: "skipped"}
+    assert not claim.exists()
+
+
+def test_a_claim_from_another_host_is_abandoned_when_its_heartbeat_stops(tmp_path):
+    import os
+
+    from ssl4rec.reporting import records as rec_mod
+
+    path = tmp_path / "x.claim"
+    path.write_text(json.dumps({"host": "another-machine", "pid": 1, "time": 0}))
+    assert not rec_mod._claim_is_stale(path)  # touched just now
+    old = path.stat().st_mtime - rec_mod.CLAIM_STALE - 1
+    os.utime(path, (old, old))
+    assert rec_mod._claim_is_stale(path)
+    store = ResultsStore(tmp_path / "res")
+    held = store.claim(Path("d/s/m/seed0-x.json"))
+    assert held is not None and store.claim(Path("d/s/m/seed0-x.json")) is not None  # this process's own: retaken
+    held.release()

@@ -25,7 +25,10 @@ import json
 import logging
 import os
 import re
+import socket
 import tempfile
+import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -220,6 +223,59 @@ def safe_name(s: str) -> str:
     return re.sub(r"^\.", "_", name) or "_"
 
 
+#: Seconds between touches of a held claim, and the age of the last touch after which a claim
+#: (from another host, whose process cannot be checked) counts as abandoned.
+CLAIM_HEARTBEAT = 30.0
+CLAIM_STALE = 300.0
+
+
+def _claim_is_stale(path: Path) -> bool:
+    try:
+        info = json.loads(path.read_text())
+        age = time.time() - path.stat().st_mtime
+    except (OSError, ValueError):
+        return True  # unreadable or vanished: not a live claim
+    if info.get("host") == socket.gethostname():
+        try:
+            pid = int(info["pid"])
+            if pid == os.getpid():
+                return True  # this process's own, left behind: nobody else computes it
+            os.kill(pid, 0)
+        except (ProcessLookupError, ValueError, KeyError, TypeError):
+            return True  # the claiming process is gone
+        except PermissionError:
+            return False  # alive, another user's
+        return False
+    return age > CLAIM_STALE  # another host: alive while its heartbeat touches the file
+
+
+class Claim:
+    """A held cell claim: touched by a daemon thread until :meth:`release` (or the ``with`` block's end)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(CLAIM_HEARTBEAT):
+            try:
+                os.utime(self.path)
+            except OSError:
+                return
+
+    def release(self) -> None:
+        self._stop.set()
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> Claim:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
 def metrics_hash(metrics: dict[str, Any]) -> str:
     """sha256 of a record's metrics (canonical JSON, floats by ``repr``: any edit changes it)."""
     return hashlib.sha256(json.dumps(_jsonable(metrics), sort_keys=True).encode()).hexdigest()
@@ -371,6 +427,26 @@ class ResultsStore:
             if isinstance(exc, RecordError):
                 raise
             raise RecordError(f"{path}: not a record ({exc})") from None
+
+    def claim(self, rel: Path) -> Claim | None:
+        """Claim the cell ``rel`` for this process before computing it: a claim file under ``claims/``,
+        created exclusively and touched every :data:`CLAIM_HEARTBEAT` seconds while held. Returns None
+        when another live runner holds it; a claim whose process is gone (same host, pid not running) or
+        whose heartbeat stopped for :data:`CLAIM_STALE` seconds is taken over."""
+        path = self.root / "claims" / rel.with_suffix(".claim")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                if not _claim_is_stale(path):
+                    return None
+                path.unlink(missing_ok=True)  # a dead runner's claim
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump({"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}, f)
+            return Claim(path)
+        return None
 
     def verify(self, record: RunRecord) -> str:
         """``"ok"`` when the record's metrics and per-user arrays hash to what was written,

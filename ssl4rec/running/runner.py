@@ -82,7 +82,7 @@ def build_model(spec: ModelSpec, seed: int) -> tuple[Any, dict[str, Any]]:
 @dataclasses.dataclass
 class CellOutcome:
     cell_id: str
-    status: str  # ok | skipped | n/a | failed
+    status: str  # ok | skipped | claimed (another runner computes it) | n/a | failed
     path: str | None = None
     error: str | None = None
 
@@ -203,8 +203,18 @@ class Runner:
                 logger.info("skip %s (record exists)", cell_id)
                 outcomes.append(CellOutcome(cell_id, "skipped", str(rel)))
                 continue
+            claim = self.store.claim(rel)
+            if claim is None:
+                logger.info("skip %s (another runner is computing it)", cell_id)
+                outcomes.append(CellOutcome(cell_id, "claimed", str(rel)))
+                continue
             try:
-                outcomes.append(self.run_cell(dspec, sspec, self._model_spec(dspec, sspec, mspec), seed, cell_id, rel))
+                with claim:
+                    if self.store.exists(rel):  # finished by another runner between the check and the claim
+                        outcomes.append(CellOutcome(cell_id, "skipped", str(rel)))
+                        continue
+                    spec = self._model_spec(dspec, sspec, mspec)
+                    outcomes.append(self.run_cell(dspec, sspec, spec, seed, cell_id, rel))
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
@@ -226,12 +236,13 @@ class Runner:
                 )
                 outcomes.append(CellOutcome(cell_id, "failed", str(rel), f"{type(exc).__name__}: {exc}"))
         bar.close()
-        n = {s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "n/a", "failed")}
+        n = {s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "claimed", "n/a", "failed")}
         logger.info(
-            "suite %s: %d ran, %d skipped (finished before), %d n/a, %d failed",
+            "suite %s: %d ran, %d skipped (finished before), %d left to other runners, %d n/a, %d failed",
             self.suite.name,
             n["ok"],
             n["skipped"],
+            n["claimed"],
             n["n/a"],
             n["failed"],
         )

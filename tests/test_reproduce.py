@@ -52,6 +52,8 @@ def test_report_from_records(tmp_path):
     line = next(ln for ln in text.splitlines() if ln.startswith("| Pop < ItemKNN | NDCG@10"))
     assert f"| {holds} |" in line
     assert "## Training time on this machine" in text
+    pop_row = next(ln for ln in text.splitlines() if ln.startswith("| Pop | NDCG@10 |"))
+    assert "± " not in pop_row and "(n=2)" in pop_row  # Pop is deterministic: no "± 0.0000"
 
 
 def test_orderings_must_name_models(tmp_path):

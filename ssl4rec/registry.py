@@ -230,20 +230,25 @@ class Registry:
 
     # -- lookup -------------------------------------------------------
     def __contains__(self, name: object) -> bool:
+        load_builtins()
         return name in self._entries or name in self._aliases
 
     def __len__(self) -> int:
+        load_builtins()
         return len(self._entries)
 
     def __iter__(self):
+        load_builtins()
         return iter(sorted(self._entries))
 
     def names(self) -> list[str]:
         """Sorted canonical names."""
+        load_builtins()
         return sorted(self._entries)
 
     def entry(self, name: str) -> Entry:
         """The :class:`Entry` for ``name`` or an alias; unknown names raise with suggestions."""
+        load_builtins()
         key = self._aliases.get(name, name)
         if key not in self._entries:
             choices = list(self._entries) + list(self._aliases)
@@ -272,6 +277,7 @@ class Registry:
         exc = [exclude] if isinstance(exclude, str) else list(exclude or [])
         want = set(tags or [])
         out = []
+        load_builtins()
         for name in sorted(self._entries):
             e = self._entries[name]
             if not any(fnmatch.fnmatch(name, p) for p in inc):
@@ -378,6 +384,24 @@ register_text_encoder = TEXT_ENCODERS.register
 
 _PLUGINS_LOADED = False
 PLUGIN_ERRORS: dict[str, str] = {}
+
+
+_BUILTINS_LOADED = False
+#: The packages whose import registers the built-in components.
+BUILTIN_PACKAGES = ("baselines", "datasets", "encoders", "evaluation", "objectives", "ssl", "text")
+
+
+def load_builtins() -> None:
+    """Import the built-in components once (their modules register themselves); every registry lookup
+    calls it, so ``import ssl4rec`` stays light (no torch) until a component is needed."""
+    global _BUILTINS_LOADED  # noqa: PLW0603 - import-once latch, not configuration
+    if _BUILTINS_LOADED:
+        return
+    _BUILTINS_LOADED = True
+    import importlib
+
+    for name in BUILTIN_PACKAGES:
+        importlib.import_module(f"ssl4rec.{name}")
 
 
 def load_plugins(force: bool = False) -> dict[str, str]:

@@ -86,3 +86,20 @@ def test_reporting_never_runs_models():
             assert not {d for d in deps if d.startswith(running)}, m
         if m.startswith("ssl4rec.evaluation."):
             assert not {d for d in deps if d.startswith(("ssl4rec.running.", "ssl4rec.reporting."))}, m
+
+
+def test_the_command_line_help_does_not_import_torch():
+    """`ssl4rec --help` (and importing the package) stays light: components load on first lookup."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ssl4rec, ssl4rec.cli\n"
+        "try:\n    ssl4rec.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+        "from ssl4rec.registry import PRESETS\n"
+        "assert 'sasrec' in PRESETS.names() and 'torch' in sys.modules\n"  # a lookup loads the components
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "usage: ssl4rec" in res.stdout

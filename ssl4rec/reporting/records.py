@@ -78,6 +78,9 @@ INERT_DEFAULTS: dict[str, Any] = {
     "pool": "real",  # intent_contrastive: mean over real positions
     "assign": "epoch",  # intent_contrastive: intents from the epoch's clustering pass
     "share_views": False,  # intent_contrastive: its own views
+    "propagation": "full",  # lightgcn: every training step propagates the whole graph
+    "fanout": 10,  # lightgcn: read only with propagation "sampled"
+    "isolated": "zero",  # lightgcn: nodes without training edges propagate to 0 (LightGCN's)
 }
 
 

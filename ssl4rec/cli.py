@@ -195,6 +195,52 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    """One registered component: summary, paper, parameters with defaults, search space (presets: spec)."""
+    import dataclasses
+
+    from .registry import REGISTRIES, ConfigError, did_you_mean, load_plugins
+
+    load_plugins()
+    key = args.kind if args.kind in REGISTRIES else args.kind + "s"
+    if key not in REGISTRIES:
+        raise ConfigError(
+            f"unknown kind {args.kind!r}.{did_you_mean(args.kind, list(REGISTRIES))} Kinds: {', '.join(REGISTRIES)}"
+        )
+    e = REGISTRIES[key].entry(args.name)
+    print(f"{e.kind} {e.name} (version {e.version}){': ' + e.summary if e.summary else ''}")
+    if e.paper:
+        print(f"paper: {e.paper}")
+    for label, values in (("aliases", e.aliases), ("tags", e.tags), ("requires", e.requires), ("provides", e.provides)):
+        if values:
+            print(f"{label}: {', '.join(values)}")
+    if e.config is not None and dataclasses.is_dataclass(e.config):
+        print("parameters (default):")
+        for f in dataclasses.fields(e.config):
+            default = (
+                f.default
+                if f.default is not dataclasses.MISSING
+                else (
+                    f.default_factory() if f.default_factory is not dataclasses.MISSING else "(required)"  # type: ignore[misc]
+                )
+            )
+            print(f"  {f.name} = {default!r}")
+    spec = e.meta.get("spec")
+    if spec:
+        print("spec:")
+        print(json.dumps(spec, indent=2, default=str))
+        from .ssl.composite import SSLTrainConfig
+
+        print("training parameters (default; the spec's own values above take precedence):")
+        for f in dataclasses.fields(SSLTrainConfig):
+            print(f"  {f.name} = {spec.get(f.name, f.default)!r}")
+    if e.search_space:
+        print("search space:")
+        for name, space in e.search_space.items():
+            print(f"  {name}: {space}")
+    return 0
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from .reporting.leaderboard import write_leaderboards
 
@@ -460,6 +506,13 @@ def _add_reporting_commands(sub: Any) -> None:
         "--skip-unreadable", action="store_true", help="skip unreadable records with a warning (default: refuse)"
     )
     lb.set_defaults(func=cmd_leaderboard)
+
+    sh = sub.add_parser(
+        "show", help="one component: parameters and defaults, search space, paper (e.g. show preset sasrec)"
+    )
+    sh.add_argument("kind", help="preset, baseline, encoder, objective, dataset, split, metric, ...")
+    sh.add_argument("name")
+    sh.set_defaults(func=cmd_show)
 
     vf = sub.add_parser("verify", help="check every record's metrics and per-user arrays against its content hashes")
     vf.add_argument("results")

@@ -94,3 +94,16 @@ def test_run_ends_with_the_primary_leaderboard_and_the_page(tmp_path, capsys):
     assert f"{df['value'].iloc[0]:.4f}" in printed[1]
     page = tmp_path / "o" / "leaderboards" / "synthetic" / "index.html"
     assert printed[-1] == f"page: {page}" and page.exists()
+
+
+def test_show_prints_a_components_parameters_defaults_and_search_space(capsys, caplog):
+    assert cli.main(["show", "preset", "cl4srec"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("preset cl4srec (version 2)") and '"name": "contrastive"' in out
+    assert "  bucket_by_length = False" in out  # the preset's own value, not the framework default
+    assert "  learning_rate = " in out and "encoder.dropout: ('float', 0.0, 0.5, 'linear')" in out
+    assert cli.main(["show", "encoder", "lightgcn"]) == 0
+    out = capsys.readouterr().out
+    assert "  propagation = 'full'" in out and "  fanout = 10" in out
+    assert cli.main(["show", "preset", "sasrc"]) == 2
+    assert "Did you mean 'sasrec'" in caplog.text

@@ -127,7 +127,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             tuning=tuning,
             save_models=args.save_models,
         ).run()
-    written = write_leaderboards(out)
+    from .reporting.leaderboard import build_tables, summary_text
+    from .reporting.records import ResultsStore
+
+    tables = build_tables(ResultsStore(out))  # once: written below, then summarised
+    written = write_leaderboards(out, tables=tables)
     if suite.published:
         from .reporting.reproduce import write_reproduction
 
@@ -136,20 +140,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         t.finish(written)
     failed = [o for o in outcomes if o.status == "failed"]
     logger.info("leaderboards: %s", out / "leaderboards")
-    _print_summary(out)
+    if tables:
+        print(summary_text(tables, out / "leaderboards"))
     for o in failed:
         logger.error("failed cell %s: %s", o.cell_id, o.error)
     return 1 if failed else 0
-
-
-def _print_summary(out: Path) -> None:
-    """The run's primary-metric leaderboard and the path of each dataset's page, on stdout."""
-    from .reporting.leaderboard import build_tables, summary_text
-    from .reporting.records import ResultsStore
-
-    tables = build_tables(ResultsStore(out))
-    if tables:
-        print(summary_text(tables, out / "leaderboards"))
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -171,17 +166,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from .registry import REGISTRIES, load_plugins
-    from .registry import did_you_mean as dym
 
     errors = load_plugins()
     kinds = [args.kind] if args.kind else list(REGISTRIES)
     for kind in kinds:
-        key = kind if kind in REGISTRIES else kind + "s"
-        if key not in REGISTRIES:
-            print(
-                f"unknown kind {kind!r}.{dym(kind, list(REGISTRIES))} Kinds: {', '.join(REGISTRIES)}", file=sys.stderr
-            )
-            return 2
+        key = _registry_key(kind)
         reg = REGISTRIES[key]
         entries = reg.list(include=args.include or None, tags=args.tag or None)
         print(f"{key} ({len(entries)})")
@@ -195,19 +184,26 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _registry_key(kind: str) -> str:
+    """The registry a ``list`` / ``show`` kind names (singular or plural), or ConfigError with a suggestion."""
+    from .registry import REGISTRIES, ConfigError, did_you_mean
+
+    key = kind if kind in REGISTRIES else kind + "s"
+    if key not in REGISTRIES:
+        raise ConfigError(
+            f"unknown kind {kind!r}.{did_you_mean(kind, list(REGISTRIES))} Kinds: {', '.join(REGISTRIES)}"
+        )
+    return key
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     """One registered component: summary, paper, parameters with defaults, search space (presets: spec)."""
     import dataclasses
 
-    from .registry import REGISTRIES, ConfigError, did_you_mean, load_plugins
+    from .registry import REGISTRIES, load_plugins
 
     load_plugins()
-    key = args.kind if args.kind in REGISTRIES else args.kind + "s"
-    if key not in REGISTRIES:
-        raise ConfigError(
-            f"unknown kind {args.kind!r}.{did_you_mean(args.kind, list(REGISTRIES))} Kinds: {', '.join(REGISTRIES)}"
-        )
-    e = REGISTRIES[key].entry(args.name)
+    e = REGISTRIES[_registry_key(args.kind)].entry(args.name)
     print(f"{e.kind} {e.name} (version {e.version}){': ' + e.summary if e.summary else ''}")
     if e.paper:
         print(f"paper: {e.paper}")

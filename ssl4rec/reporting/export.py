@@ -175,7 +175,9 @@ def export_users(
     if base.suffix in (".npz", ".csv"):
         base = base.with_suffix("")
     history = split.history(stage)
-    users = np.union1d(np.flatnonzero(history.user_counts > 0), split.targets(stage)["user"].to_numpy()).astype(np.int64)
+    users = np.union1d(np.flatnonzero(history.user_counts > 0), split.targets(stage)["user"].to_numpy()).astype(
+        np.int64
+    )
     if len(users) == 0:
         raise ValueError(f"export_users: no user has a known history or a target at stage {stage!r}")
     column, labels, label_items = item_labels(split.train.items, split.train.n_items)

@@ -493,13 +493,15 @@ def write_leaderboards(
     primary: str = "ndcg@10",
     expected: dict[str, list[str]] | None = None,
     skip_unreadable: bool = False,
+    tables: list[Table] | None = None,
 ) -> list[Path]:
     """Write ``<out>/<dataset>/<split>.md|.csv`` (+ an index per dataset) from the records in ``results``
     (``expected``: model labels listed as missing rows where they have no record, see :func:`build_tables`;
-    an unreadable record refuses the tables unless ``skip_unreadable``)."""
-    store = ResultsStore(results, skip_unreadable=skip_unreadable)
+    an unreadable record refuses the tables unless ``skip_unreadable``; ``tables``: already built ones)."""
     out = Path(out) if out is not None else Path(results) / "leaderboards"
-    tables = build_tables(store, columns=columns, primary=primary, expected=expected)
+    if tables is None:
+        store = ResultsStore(results, skip_unreadable=skip_unreadable)
+        tables = build_tables(store, columns=columns, primary=primary, expected=expected)
     written: list[Path] = []
     by_ds: dict[str, list[Table]] = defaultdict(list)
     for t in tables:
@@ -572,7 +574,9 @@ def publish(
     recs = [r for r in src.iter_records() if not datasets or r.dataset_label in datasets]
     edited = [f"{r.path} ({v})" for r in recs if (v := src.verify(r)) not in ("ok", "unsigned")]
     if edited:
-        raise RecordError(f"refusing to publish records whose content changed after they were written: {'; '.join(edited)}")
+        raise RecordError(
+            f"refusing to publish records whose content changed after they were written: {'; '.join(edited)}"
+        )
     if supersede:
         newest: dict[tuple, RunRecord] = {}
         for r in sorted(recs, key=lambda r: (r.time, r.path or "")):

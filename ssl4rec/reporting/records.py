@@ -117,7 +117,9 @@ def migrate(d: dict[str, Any], where: str = "<record>") -> dict[str, Any]:
     """A record dict of any known schema version, brought to :data:`SCHEMA_VERSION`."""
     version = int(d.get("schema_version", 1))
     if version > SCHEMA_VERSION:
-        raise RecordError(f"{where}: schema version {version} is newer than this ssl4rec reads ({SCHEMA_VERSION}); upgrade ssl4rec")
+        raise RecordError(
+            f"{where}: schema version {version} is newer than this ssl4rec reads ({SCHEMA_VERSION}); upgrade ssl4rec"
+        )
     while version < SCHEMA_VERSION:
         d = MIGRATIONS[version](d)
         version = int(d["schema_version"])
@@ -216,7 +218,6 @@ class RunRecord:
                 continue
             out[f.name] = v
         return out
-
 
 
 def safe_name(s: str) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from ..running.plan import Suite
 from .leaderboard import _check_mergeable
 from .records import ResultsStore, RunRecord, atomic_write_bytes
-from .tables import pretty
+from .tables import has_spread, pretty
 
 logger = logging.getLogger(__name__)
 
@@ -148,8 +148,7 @@ def write_reproduction(
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
-        noise = 1e-9 * max(1.0, abs(r["ours_mean"] or 0.0))  # float summation noise of a deterministic model
-        spread = f" ± {r['ours_std']:.4f}" if r["n_seeds"] > 1 and (r["ours_std"] or 0.0) > noise else ""
+        spread = f" ± {r['ours_std']:.4f}" if has_spread(r["n_seeds"], r["ours_mean"], r["ours_std"]) else ""
         ours = "missing" if r["ours_mean"] is None else f"{r['ours_mean']:.4f}{spread} (n={r['n_seeds']})"
         rel = "–" if r["rel_diff"] is None else f"{r['rel_diff']:+.1%}"
         mark = "·" if r["ours_mean"] is None else "✓" if r["within"] else "✗"  # a missing row is not a miss

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-__all__ = ["CONTENDED", "NO_SPREAD", "Row", "Table", "pretty", "spread"]
+__all__ = ["CONTENDED", "NO_SPREAD", "Row", "Table", "has_spread", "pretty", "spread"]
 
 
 def pretty(metric: str) -> str:
@@ -51,10 +51,15 @@ class Table:
 CONTENDED = 1.2
 
 
+def has_spread(n_seeds: int, mean: float | None, std: float | None) -> bool:
+    """Whether a mean over seeds has a spread to show: more than one seed, and a std above the float
+    summation noise of a deterministic model (whose seeds all give the same value)."""
+    return n_seeds > 1 and (std or 0.0) > 1e-9 * max(1.0, abs(mean or 0.0))
+
+
 def spread(row: Row, c: str) -> str:
-    """``" ± std"`` of a metric over seeds; empty with one seed, or when every seed gave the same value
-    (a deterministic model: its std is 0 up to float summation noise, not a spread)."""
-    if row.n_seeds > 1 and row.std.get(c, 0.0) > 1e-9 * max(1.0, abs(row.mean.get(c, 0.0))):  # not float noise
+    """``" ± std"`` of a metric over seeds; empty when :func:`has_spread` says there is none."""
+    if has_spread(row.n_seeds, row.mean.get(c), row.std.get(c)):
         return f" ± {row.std[c]:.4f}"
     return ""
 

@@ -22,6 +22,12 @@ def shared_data() -> Path | None:
     return None
 
 
+@pytest.fixture(autouse=True)
+def _no_pretraining_cache(monkeypatch):
+    """Tests never read or write the user's pretraining cache; tests/test_s3rec.py turns it on in a tmp folder."""
+    monkeypatch.setenv("SSL4REC_PRETRAIN_CACHE", "off")
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(42)

@@ -261,3 +261,43 @@ def test_segment_prediction_learns():
         opt.step()
     after = margin()
     assert after > 0.1 and after > before + 0.1, (before, after)
+
+
+def test_pretraining_cache_gives_the_same_model(train_attr, split, tmp_path, monkeypatch, caplog):
+    """A cache hit skips the pretraining and leaves the fine-tuned model bit for bit as without the cache."""
+    objectives = ["next_item", "s3rec_mip", "s3rec_sp"]
+    params = {"schedule": "pretrain_finetune", "pretrain_epochs": 2, "epochs": 2, **TRAIN}
+    batch = Batch(torch.arange(train_attr.n_users), split.history("test"))
+
+    def fit(train=train_attr, **over):
+        model = build_ssl_model(ENCODER, objectives, **{**params, **over})
+        model.fit(train)
+        return model, model.score(batch), model.fit_info["pretrain"]
+
+    _, plain, info = fit()  # the cache is off in tests unless turned on
+    assert info["cache"] is None
+    monkeypatch.setenv("SSL4REC_PRETRAIN_CACHE", "on")
+    monkeypatch.setenv("SSL4REC_CACHE", str(tmp_path))
+    _, miss, info = fit()
+    assert info["cache"]["hit"] is False and torch.equal(miss, plain)
+    entries = list((tmp_path / "pretrained").glob("*.pt"))
+    assert [p.stem for p in entries] == [info["cache"]["key"]]
+    assert (tmp_path / "pretrained" / f"{entries[0].stem}.json").exists()
+
+    _, hit, hit_info = fit()
+    assert hit_info["cache"] == {"key": info["cache"]["key"], "hit": True}
+    assert torch.equal(hit, plain)  # the fine-tuning continued from the same weights and random state
+    assert hit_info["objective_losses"] == info["objective_losses"]
+    _, _, more = fit(epochs=3, patience=4)  # fine-tuning-only parameters share the entry
+    assert more["cache"]["hit"] is True
+    for over in ({"pretrain_epochs": 3}, {"seed": 4}, {"learning_rate": 0.01}):
+        assert fit(**over)[2]["cache"]["hit"] is False, over
+    fewer = Interactions(train_attr.df.iloc[1:], train_attr.n_users, train_attr.n_items, items=train_attr.items)
+    assert fit(fewer)[2]["cache"]["hit"] is False  # other training data
+
+    entries[0].write_bytes(b"not a checkpoint")  # a damaged entry is pretrained again, never trusted
+    with caplog.at_level("WARNING"):
+        _, again, again_info = fit()
+    assert "unreadable pretraining cache" in caplog.text
+    assert again_info["cache"]["hit"] is False and torch.equal(again, plain)
+    assert fit()[2]["cache"]["hit"] is True  # and rewritten

@@ -17,6 +17,7 @@ text or an objective needs it (``text_alignment``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -638,15 +639,7 @@ class SSLRecommender(Recommender):
                 self.net.objective(e.name).prepare(self.net, data)
             pretrain = None
             if self.schedule == "pretrain_finetune":
-                pretrain = self._train_phase(
-                    data=data,
-                    csr=csr,
-                    active=self.auxiliary,
-                    epochs=c.pretrain_epochs,
-                    batch_size=c.pretrain_batch_size or c.batch_size,
-                    valid=None,
-                    desc=f"{self.name} pretrain",
-                )
+                pretrain = self._pretrain(train, data, csr)
                 phase = [self.main_objective]
             else:
                 phase = [e.name for e in self._objective_entries]
@@ -657,6 +650,56 @@ class SSLRecommender(Recommender):
             info["pretrain"] = pretrain
         self.fit_info = info
         return self
+
+    def _pretrain(self, train: Interactions, data: TrainData, csr: Any) -> dict[str, Any]:
+        """The pretraining phase, or its state read back from the disk cache (:mod:`.pretrain_cache`).
+
+        Returns the phase's training info plus ``cache`` (``key``, ``hit``). On a hit the network,
+        the torch generator and the batching generator are left exactly as the phase leaves them.
+        """
+        from . import pretrain_cache
+
+        c, net = self.config, self.net
+        assert net is not None
+        gen = data.generator
+        use = pretrain_cache.enabled()
+        key, meta = pretrain_cache.cache_key(
+            self.spec(), train, self.device, (self.text_info or {}).get("key") if self.needs_text else None
+        )
+        cached = pretrain_cache.load(key) if use else None
+        if cached is not None:
+            net.load_state_dict(cached["state"])
+            net.weights_version += 1
+            torch.set_rng_state(cached["torch_rng"])
+            if self.device.type == "cuda" and "cuda_rng" in cached:
+                torch.cuda.set_rng_state(cached["cuda_rng"], self.device)
+            gen.set_state(cached["generator"])
+            logger.info("%s: pretraining read from cache %s (%d epochs)", self.name, key, c.pretrain_epochs)
+            return {**cached["info"], "cache": {"key": key, "hit": True}}
+        info = self._train_phase(
+            data=data,
+            csr=csr,
+            active=self.auxiliary,
+            epochs=c.pretrain_epochs,
+            batch_size=c.pretrain_batch_size or c.batch_size,
+            valid=None,
+            desc=f"{self.name} pretrain",
+        )
+        if use:
+            payload = {
+                "state": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+                "torch_rng": torch.get_rng_state(),
+                "generator": gen.get_state(),
+                "info": json.loads(json.dumps(info, default=lambda o: o.item() if hasattr(o, "item") else str(o))),
+            }
+            if self.device.type == "cuda":
+                payload["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+            try:
+                path = pretrain_cache.save(key, meta, payload)
+                logger.info("%s: pretraining cached as %s", self.name, path)
+            except OSError as exc:
+                logger.warning("%s: could not write the pretraining cache (%s); continuing", self.name, exc)
+        return {**info, "cache": {"key": key, "hit": False} if use else None}
 
     def _train_phase(
         self,

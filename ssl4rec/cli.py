@@ -103,6 +103,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if getattr(args, "dry_run", False):
         return cmd_check(args)
+    if args.save_rankings < 0:
+        from .registry import ConfigError
+
+        raise ConfigError(f"--save-rankings must be a list length K >= 1, got {args.save_rankings}")
     suite = _load_selected(args)
     out = Path(args.out)
     _set_threads(args.threads)
@@ -126,6 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             trackers=trackers,
             tuning=tuning,
             save_models=args.save_models,
+            save_rankings=args.save_rankings,
         ).run()
     from .reporting.leaderboard import build_tables, summary_text
     from .reporting.records import ResultsStore
@@ -444,6 +449,13 @@ def _add_running_commands(sub: Any) -> None:
         "--save-models",
         action="store_true",
         help="save each fitted model beside its record (reloadable; export-users --results reuses it)",
+    )
+    r.add_argument(
+        "--save-rankings",
+        type=int,
+        default=0,
+        metavar="K",
+        help="save each cell's top-K test rankings beside its record: TREC run + qrels (ranx, trec_eval) and Parquet",
     )
     r.add_argument(
         "--tuned",

@@ -115,6 +115,10 @@ class EvalResult:
     per_user: dict[str, np.ndarray]
     users: np.ndarray
     info: dict[str, Any]
+    rankings: tuple[np.ndarray, np.ndarray] | None = None
+    """With ``evaluate(..., rankings=K)``: each user's top-K candidates ``(items [U, K] int64,
+    scores [U, K] float32)`` in ``users`` order, ranked by score with the tie rule (lower id
+    first); excluded items (history, non-candidates, unscorable) never appear, -1 pads a shorter list."""
 
 
 def _count(mask: torch.Tensor) -> torch.Tensor:
@@ -336,6 +340,7 @@ def evaluate(
     users: np.ndarray | None = None,
     progress: bool = True,
     protocol_method: str = "auto",
+    rankings: int = 0,
 ) -> EvalResult:
     """Evaluate ``model`` on ``split``'s ``stage`` targets under ``protocol``.
 
@@ -353,6 +358,7 @@ def evaluate(
             with AUC, ``"counts"`` (ranks from the top-k, AUC pairs from two counting passes) for
             full candidates, no cold/warm subsets and at most 8 targets per user, else
             ``"compare"`` for at most 8 targets per user and ``"sort"`` for more.
+        rankings: also return each user's top ``rankings`` ranked list (``EvalResult.rankings``).
     """
     protocol = protocol or Protocol()
     n_items = split.train.n_items
@@ -365,6 +371,11 @@ def evaluate(
     ctx = _EvalContext.make(model, split, stage, protocol, users)
     method = _choose_method(protocol_method, protocol, ctx)
     acc = _Accumulator.make(ctx, protocol)
+    if rankings < 0:
+        raise ConfigError(f"rankings = {rankings}: the length of the saved ranked lists must be >= 0")
+    if rankings:
+        k = min(int(rankings), ctx.n_items)
+        acc.lists = (np.full((len(ctx.users), k), -1, np.int64), np.full((len(ctx.users), k), np.nan, np.float32))
     gen = np.random.default_rng([seed, 104729])
     bs = max(1, int(protocol.batch_size))
     bar = tqdm(total=len(ctx.users), desc=f"eval {stage}", leave=False, disable=not progress, dynamic_ncols=True)
@@ -384,7 +395,30 @@ def evaluate(
         "score_seconds": acc.score_seconds,
         "protocol": protocol.label(),
     }
-    return EvalResult(metrics=metrics, per_user=per_user, users=ctx.users, info=info)
+    return EvalResult(metrics=metrics, per_user=per_user, users=ctx.users, info=info, rankings=acc.lists)
+
+
+def ranked_lists(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's top ``k`` ``(items [b, k], scores [b, k])`` by score, equal scores lower id first;
+    ``-inf`` entries (excluded items) become id -1 / score NaN.
+
+    One ``topk(k + 1)`` ordered exactly under the tie rule; rows whose ``k``-th and ``k + 1``-th
+    scores are equal (a tie group crossing the cut) are sorted whole with a stable sort instead.
+    """
+    n = scores.shape[1]
+    k = min(k, n)
+    top, idx = torch.topk(scores, min(k + 1, n), dim=1)
+    idx, perm = idx.sort(dim=1)  # ascending ids, then a stable sort by score: the tie rule
+    vals = top.gather(1, perm)
+    order = torch.sort(vals, dim=1, descending=True, stable=True).indices
+    vals, idx = vals.gather(1, order)[:, :k].clone(), idx.gather(1, order)[:, :k].clone()
+    if n > k:
+        rows = torch.nonzero((top[:, k - 1] == top[:, k]) & torch.isfinite(top[:, k]), as_tuple=True)[0]
+        if len(rows):
+            full = torch.sort(scores[rows], dim=1, descending=True, stable=True)
+            vals[rows], idx[rows] = full.values[:, :k], full.indices[:, :k]
+    gone = ~torch.isfinite(vals) & (vals < 0)
+    return idx.masked_fill(gone, -1), vals.masked_fill(gone, float("nan"))
 
 
 @dataclasses.dataclass
@@ -453,6 +487,8 @@ class _Accumulator:
     want_pairs: bool
     want_lists: bool
     unscorable_targets: int = 0
+    lists: tuple[np.ndarray, np.ndarray] | None = None
+    """Ranked top-K lists (items, scores) by user position, when asked for."""
     score_seconds: float = 0.0
 
     @classmethod
@@ -521,6 +557,9 @@ def _eval_chunk(
     )
     kmax = max(protocol.ks)
     top = torch.topk(sc, min(kmax + 1, n_items), dim=1) if from_top else None  # shared by coverage and ranks
+    if acc.lists is not None:
+        items, vals = ranked_lists(sc if from_top else sc.masked_fill(torch.isnan(sc), -torch.inf), acc.lists[0].shape[1])
+        acc.lists[0][pos], acc.lists[1][pos] = items.numpy(), vals.numpy()
     if acc.want_lists:
         ranked = sc if from_top else sc.masked_fill(torch.isnan(sc), -torch.inf)
         for k, members in _topk_members(ranked, tuple(protocol.ks), top).items():

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from ..evaluation.evaluator import evaluate
 from ..interactions import Dataset, SplitData
 from ..objectives.base import IncompatibleError
-from ..registry import load_plugins
+from ..registry import ConfigError, load_plugins
 from ..reporting.records import ResultsStore, RunRecord, config_hash
 from .builders import NotApplicable, builder_for, cell_seed, fit_cell
 from .plan import ComponentSpec, ModelSpec, Suite
@@ -99,6 +99,8 @@ class Runner:
         tuning: the entries of ``<suite>.best.yaml`` whose parameters override the suite's.
         save_models: also save each fitted model beside its record (``model_file``), so
             ``export-users`` and users' own code can reload it instead of training again.
+        save_rankings: K > 0 also writes each cell's top-K test rankings beside its record
+            (TREC run + qrels, Parquet; :mod:`ssl4rec.reporting.rankings`).
     """
 
     def __init__(
@@ -110,9 +112,13 @@ class Runner:
         trackers: list[Any] | None = None,
         tuning: dict[str, dict[str, Any]] | None = None,
         save_models: bool = False,
+        save_rankings: int = 0,
     ) -> None:
         self.suite = suite
         self.save_models = save_models
+        if save_rankings < 0:
+            raise ConfigError(f"save_rankings = {save_rankings}: give the length K >= 1 of the lists to save (0 = none)")
+        self.save_rankings = int(save_rankings)
         self.store = ResultsStore(out)
         self.data_dir = data_dir
         self.fail_fast = fail_fast
@@ -248,6 +254,27 @@ class Runner:
         )
         return outcomes
 
+    def _write_rankings(self, rel: Path, label: str, split: SplitData, result: Any) -> dict[str, Any]:
+        """The cell's ranked lists and test qrels beside its record (see :mod:`ssl4rec.reporting.rankings`)."""
+        from ..reporting.rankings import write_rankings
+
+        all_users, tmat = split.target_matrix("test")
+        if not np.array_equal(all_users, result.users):  # evaluated on a subset: their rows
+            where = {int(u): i for i, u in enumerate(all_users)}
+            tmat = tmat[[where[int(u)] for u in result.users]]
+        train = split.train
+        return write_rankings(
+            self.store.record_path(rel).with_suffix(""),
+            result.users,
+            *result.rankings,
+            tmat,
+            train.users,
+            train.items,
+            train.n_users,
+            train.n_items,
+            label,
+        )
+
     def _not_applicable(self, record: RunRecord, rel: Path, cell_id: str, exc: Exception) -> CellOutcome:
         """Write the record of a cell that cannot run by construction ("n/a: reason")."""
         path = self.store.write(rel, dataclasses.replace(record, status="n/a", reason=str(exc), metrics={}, tuning=None))
@@ -328,7 +355,7 @@ class Runner:
         model, resolved = fitted.model, fitted.resolved
         record.model.update(params=resolved["params"], component_versions=resolved["versions"])
         fit_seconds, fit_cpu_seconds = fitted.fit_seconds, fitted.fit_cpu_seconds
-        result = evaluate(model, split, "test", protocol, seed=model_seed)
+        result = evaluate(model, split, "test", protocol, seed=model_seed, rankings=self.save_rankings)
         fit_info = {k: v for k, v in getattr(model, "fit_info", {}).items()}
         record = dataclasses.replace(
             record,
@@ -347,6 +374,8 @@ class Runner:
         )
         if self.save_models:  # the fitted model (best validation epoch) beside its record
             record.model_file = self.store.save_model(rel, model)
+        if result.rankings is not None:
+            record.extra["rankings"] = self._write_rankings(rel, mspec.label, split, result)
         per_user = {"users": result.users.astype(np.int32), **result.per_user}
         for t in self.trackers:
             t.cell_finished(cell_id, record)

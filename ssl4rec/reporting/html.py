@@ -1,40 +1,31 @@
-"""Self-contained HTML leaderboard pages (tables + matplotlib plots embedded as data URIs)."""
+"""Self-contained HTML leaderboard pages: a Jinja2 template, inline-SVG charts, no external file.
+
+Per split: a bar chart of the primary metric (error bars = std over seeds where there is a spread,
+† marks), the learning curves stored in the records (validation metric per evaluated epoch, mean
+over seeds), cold vs warm test targets of the same test set where the split reports them, and the
+table (sticky header and first column, scrolling inside its box). Per dataset: the sparsity
+curve when the suite has sparsity levels, and a provenance footer (commits, package versions,
+data checksums, links to the record files).
+"""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
+import json
 import logging
 import math
+import os
+import re
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
-from .tables import CONTENDED, NO_SPREAD, Table, pretty, spread
+from .svg import bar_chart, grouped_bars, line_chart
+from .tables import NO_SPREAD, Row, Table, has_spread, header_notes, pretty, spread
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["render_index"]
-
-CSS = """
-body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:13px}
-th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
-th:first-child,td:first-child{text-align:left}
-td:last-child{min-width:22em;text-align:left}
-th{background:#f3f3f3} .best{font-weight:bold} .na{color:#888} .meta{color:#555;font-size:13px}
-img{max-width:640px;border:1px solid #ddd;margin:0.5em 1em 0.5em 0}
-"""
-
-
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def _style(i: int) -> dict[str, Any]:
-    """Line style ``i``: ten colours, then the same colours with other markers and dashes."""
-    return {"color": f"C{i % 10}", "marker": "osD^v"[(i // 10) % 5], "linestyle": ["-", "--", ":"][(i // 10) % 3]}
 
 
 def _split_meta(t: Table, key: str) -> Any:
@@ -51,14 +42,6 @@ def _split_meta(t: Table, key: str) -> Any:
 def _cold_start(t: Table) -> str | None:
     """``users`` / ``items`` for a cold-start split (registry metadata ``cold_start``), else None."""
     return _split_meta(t, "cold_start")
-
-
-def _warm_reference(tables: list[Table]) -> Table | None:
-    """The split cold-start results are compared with: one registered as ``warm_reference`` (``random``)
-    if published, else the first split that is neither a cold-start split nor cut from another split
-    (``seed_from``: a sparsity level)."""
-    plain = [t for t in tables if t.header and not _cold_start(t) and not _split_meta(t, "seed_from")]
-    return next((t for t in plain if _split_meta(t, "warm_reference")), plain[0] if plain else None)
 
 
 def _sparsity_curves(tables: list[Table], primary: str) -> tuple[list[float], dict[str, list[float]]] | None:
@@ -81,133 +64,225 @@ def _sparsity_curves(tables: list[Table], primary: str) -> tuple[list[float], di
     return [p for p, _ in sparsity], curves
 
 
-def _cold_vs_warm(tables: list[Table], primary: str) -> tuple[list[str], list[str], dict[str, dict[str, float]]] | None:
-    """Bars per model: the primary metric on each cold-start split and on the warm reference split."""
-    cold = [t for t in tables if _cold_start(t)]
-    if not cold:
+def _markup(text: str) -> Any:
+    """Escaped text with Markdown `code` spans as <code>."""
+    from markupsafe import Markup
+
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text)))
+
+
+def _read(root: Path | None, rel: str) -> dict[str, Any] | None:
+    if root is None or not rel:
         return None
-    values: dict[str, dict[str, float]] = {}
-    for t in cold:
-        values[f"cold {_cold_start(t)} ({t.split})"] = {r.model: r.mean[primary] for r in t.rows if primary in r.mean}
-    warm = _warm_reference(tables)
-    if warm is not None:
-        values[f"warm ({warm.split} split)"] = {r.model: r.mean[primary] for r in warm.rows if primary in r.mean}
-    models: list[str] = []
-    for t in cold:
-        models += [r.model for r in t.rows if r.model not in models]
-    return list(values), models, values
-
-
-def _plots(tables: list[Table], primary: str) -> list[tuple[str, str]]:
     try:
-        import matplotlib
+        return json.loads((root / rel).read_text())
+    except (OSError, ValueError):
+        return None
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        logger.warning("matplotlib not installed: HTML leaderboards without plots (pip install ssl4rec[plots])")
-        return []
-    out = []
-    sparsity = _sparsity_curves(tables, primary)
-    if sparsity:
-        levels, curves = sparsity
-        fig, ax = plt.subplots(figsize=(7.5, 4))
-        for i, (m, ys) in enumerate(curves.items()):
-            ax.plot(levels, ys, label=m, **_style(i))
-        ax.set_xlabel("fraction of training interactions kept (p)")
-        ax.set_ylabel(pretty(primary))
-        ax.set_title(f"{pretty(primary)} vs sparsity")
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        out.append((f"{pretty(primary)} vs sparsity level", _png(fig)))
-        plt.close(fig)
-    cold_warm = _cold_vs_warm(tables, primary)
-    if cold_warm:
-        groups, models, values = cold_warm
-        fig, ax = plt.subplots(figsize=(max(7.0, 0.6 * len(models)), 4))
-        width = 0.8 / len(groups)
-        missing_x = []
-        for j, g in enumerate(groups):
-            xs = [i - 0.4 + width * (j + 0.5) for i in range(len(models))]
-            ax.bar(xs, [values[g].get(m, 0.0) for m in models], width=width, label=g)
-            missing_x += [x for x, m in zip(xs, models, strict=True) if m not in values[g]]
-        if missing_x:  # tell "no record" apart from a value of 0
-            ax.plot(missing_x, [0.0] * len(missing_x), "x", color="0.5", label="no record")
-        ax.set_xticks(range(len(models)), models, rotation=30, ha="right", fontsize=8)
-        ax.set_ylabel(pretty(primary))
-        ax.set_title(f"{pretty(primary)}: cold-start splits vs a warm split")
-        ax.legend(fontsize=8)
-        out.append(("cold-start vs warm", _png(fig)))
-        plt.close(fig)
-    for t in tables:  # a split that tests cold and warm targets together: its two subsets
-        cold, warm = f"cold/{primary}", f"warm/{primary}"
-        rows = [r for r in t.rows if cold in r.mean and warm in r.mean]
-        if not rows:
+
+def _learning_curves(t: Table, records: dict[str, dict[str, Any]]) -> tuple[str, dict[str, list[tuple[float, float]]]]:
+    """(validation metric, {model: [(epoch, mean over seeds)]}) from the records' ``fit_info.valid``;
+    an epoch counts where every seed evaluated it (seeds that stopped early end the line)."""
+    metric, curves = "", {}
+    for r in t.rows:
+        per_seed = []
+        for rel in r.records:
+            rec = records.get(rel) or {}
+            valid = (rec.get("fit_info") or {}).get("valid") or []
+            if valid:
+                per_seed.append({int(e): float(v) for e, v in valid})
+                metric = metric or (rec.get("protocol") or {}).get("valid_metric", "")
+        if not per_seed:
             continue
-        fig, ax = plt.subplots(figsize=(7, 4))
-        x = range(len(rows))
-        ax.bar([i - 0.2 for i in x], [r.mean[cold] for r in rows], width=0.4, label="cold items")
-        ax.bar([i + 0.2 for i in x], [r.mean[warm] for r in rows], width=0.4, label="warm items")
-        ax.set_xticks(list(x), [r.model for r in rows], rotation=30, ha="right", fontsize=8)
-        ax.set_ylabel(pretty(primary))
-        ax.set_title(f"{t.split}: cold vs warm test items")
-        ax.legend()
-        out.append((f"{t.split}: cold vs warm", _png(fig)))
-        plt.close(fig)
+        common = sorted(set.intersection(*(set(d) for d in per_seed)))
+        if len(common) >= 2:
+            curves[r.model] = [(e, sum(d[e] for d in per_seed) / len(per_seed)) for e in common]
+    return metric, curves
+
+
+def _charts(t: Table, records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    from markupsafe import Markup
+
+    p = t.primary
+    ok = sorted((r for r in t.rows if p in r.mean), key=lambda r: -r.mean[p])
+    out = []
+    if ok:
+        best = ok[0].mean[p]
+        bars = [
+            (
+                r.model + (" †" if r.significant else ""),
+                r.mean[p],
+                r.std.get(p) if has_spread(r.n_seeds, r.mean[p], r.std.get(p)) else None,
+                abs(r.mean[p] - best) < 1e-12,
+            )
+            for r in ok
+        ]
+        cold = _cold_start(t)
+        what = (
+            f"test users are cold users (only their first interactions are seen); not comparable with a warm split's {pretty(p)}"
+            if cold == "users"
+            else f"test targets include items never seen in training; {pretty(p)} is over all of them"
+            if cold == "items"
+            else "all test users of the split"
+        )
+        caption = (
+            f"{pretty(p)} on {t.split}: mean over seeds, whiskers ± std where seeds differ, † below the best; {what}."
+        )
+        out.append({"svg": Markup(bar_chart(bars, f"{t.split}: {pretty(p)}", pretty(p))), "caption": caption})
+    metric, curves = _learning_curves(t, records)
+    if curves:
+        svg = line_chart(curves, f"{t.split}: validation {pretty(metric)} per epoch", "epoch", pretty(metric))
+        caption = (
+            f"Learning curves: validation {pretty(metric)} at each evaluated epoch (mean over the seeds that reached it), "
+            "from the records; models without epochs (closed-form, counting) have none."
+        )
+        out.append({"svg": Markup(svg), "caption": caption})
+    cold_m, warm_m = f"cold/{p}", f"warm/{p}"
+    both = [r for r in t.rows if cold_m in r.mean and warm_m in r.mean]
+    if both:
+        groups = ["cold items", "warm items"]
+        values = {
+            "cold items": {r.model: r.mean[cold_m] for r in both},
+            "warm items": {r.model: r.mean[warm_m] for r in both},
+        }
+        svg = grouped_bars(
+            groups, [r.model for r in both], values, f"{t.split}: {pretty(p)}, cold vs warm targets", pretty(p)
+        )
+        caption = (
+            f"Like with like: the same test users of {t.split}, their test targets split into items never seen in training "
+            "(cold) and items seen in training (warm); each user's metric over one subset of their targets."
+        )
+        out.append({"svg": Markup(svg), "caption": caption})
     return out
 
 
-def _table_html(t: Table) -> str:
-    h = t.header
-    meta = ""
-    if h:
-        meta = (
-            f"<p class='meta'>Protocol: {html.escape(str(h.get('protocol')))}; split <code>{html.escape(str(h.get('split')))}</code> "
-            f"{html.escape(str(h.get('split_params')))}; data checksum <code>{html.escape(str(h.get('checksum'))[:16])}</code>. "
-            "† = significantly below the best (paired Wilcoxon, Holm, p &lt; 0.05); "
-            f"‡ = a fit waited for cores (wall time &gt; {CONTENDED:g} × CPU time), so its time is inflated.</p>"
+def _cells(t: Table, r: Row, best: dict[str, float | None]) -> list[dict[str, str]]:
+    if r.status != "ok":
+        note = "; ".join(r.notes)
+        label = {"n/a": f"n/a: {note}", "failed": f"failed: {note}", "missing": "missing (no record)"}.get(
+            r.status, note
         )
-    best = {}
+        return [
+            {"text": r.model, "cls": ""},
+            {"text": "0", "cls": "num"},
+            *({"text": "–", "cls": "num na"} for _ in t.columns),
+            {"text": "–", "cls": "num na"},
+            {"text": "–", "cls": "num na"},
+            {"text": label, "cls": "notes na"},
+        ]
+    cells = [{"text": r.model + (" †" if r.significant else ""), "cls": ""}, {"text": str(r.n_seeds), "cls": "num"}]
     for c in t.columns:
-        vals = [r.mean[c] for r in t.rows if c in r.mean]
-        best[c] = max(vals) if vals and max(vals) > min(vals) else None
-    head = "".join(
-        f"<th>{html.escape(x)}</th>"
-        for x in ["model", "seeds", *[pretty(c) for c in t.columns], "train s", "s/epoch", "notes"]
-    )
-    body = []
-    for r in t.rows:
-        if r.status != "ok":
-            cells = "".join("<td class='na'>–</td>" for _ in t.columns)
-            body.append(
-                f"<tr><td>{html.escape(r.model)}</td><td>0</td>{cells}<td>–</td><td>–</td><td class='na'>{html.escape(r.status + ': ' + '; '.join(r.notes))}</td></tr>"
-            )
+        if c not in r.mean:
+            cells.append({"text": "–", "cls": "num na"})
             continue
-        cells = []
+        top = best[c] is not None and abs(r.mean[c] - best[c]) < 1e-12
+        cells.append({"text": f"{r.mean[c]:.4f}{spread(r, c)}", "cls": "num best" if top else "num"})
+    cells.append({"text": f"{r.fit_seconds or 0:.1f}" + (" ‡" if r.contended else ""), "cls": "num"})
+    cells.append({"text": f"{r.seconds_per_epoch:.2f}" if r.seconds_per_epoch else "–", "cls": "num"})
+    cells.append({"text": "; ".join(r.notes), "cls": "notes"})
+    return cells
+
+
+def _short_commit(commit: Any) -> str:
+    """The first 12 hex digits of a record's commit, keeping a ``+dirty`` mark."""
+    c = str(commit or "unknown")
+    head, plus, rest = c.partition("+")
+    return head[:12] + plus + rest
+
+
+def _anchor(split: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", split) or "split"
+
+
+def render_index(
+    dataset: str,
+    tables: list[Table],
+    primary: str = "ndcg@10",
+    root: str | Path | None = None,
+    page_dir: str | Path | None = None,
+) -> str:
+    """One self-contained page for ``dataset``: per split its charts and table, the sparsity curve,
+    and the provenance footer. ``root``: the results folder the tables' records are read from
+    (learning curves, provenance); ``page_dir``: where the page is written (record links are
+    relative to it)."""
+    import jinja2
+
+    from .. import __version__
+
+    root = Path(root) if root is not None else None
+    records: dict[str, dict[str, Any]] = {}
+    for t in tables:
+        for r in t.rows:
+            for rel in r.records:
+                rec = _read(root, rel)
+                if rec is not None:
+                    records[rel] = rec
+    sections = []
+    for t in tables:
+        best: dict[str, float | None] = {}
         for c in t.columns:
-            if c not in r.mean:
-                cells.append("<td class='na'>–</td>")
-                continue
-            v = f"{r.mean[c]:.4f}" + spread(r, c)
-            cls = " class='best'" if best[c] is not None and abs(r.mean[c] - best[c]) < 1e-12 else ""
-            cells.append(f"<td{cls}>{v}</td>")
-        spe = f"{r.seconds_per_epoch:.2f}" if r.seconds_per_epoch else "–"
-        name = html.escape(r.model) + (" †" if r.significant else "")
-        body.append(
-            f"<tr><td>{name}</td><td>{r.n_seeds}</td>{''.join(cells)}<td>{r.fit_seconds:.1f}{' ‡' if r.contended else ''}</td><td>{spe}</td><td>{html.escape('; '.join(r.notes))}</td></tr>"
+            vals = [r.mean[c] for r in t.rows if c in r.mean]
+            best[c] = max(vals) if vals and max(vals) > min(vals) else None
+        links = []
+        for r in t.rows:
+            for rel in r.records:
+                if rel and root is not None:
+                    target = root / rel
+                    href = os.path.relpath(target, page_dir) if page_dir is not None else str(target)
+                    rec = records.get(rel) or {}
+                    links.append((f"{r.model} seed {rec.get('seed', '?')} ({rel})", Path(href).as_posix()))
+        sections.append(
+            {
+                "split": t.split,
+                "anchor": _anchor(t.split),
+                "notes": [(label, _markup(text)) for label, text in header_notes(t)],
+                "charts": _charts(t, records),
+                "head": ["model", "seeds", *[pretty(c) for c in t.columns], "fit s", "s/epoch", "notes"],
+                "rows": [_cells(t, r, best) for r in t.rows],
+                "links": links,
+            }
         )
-    return f"<h2 id='{html.escape(t.split)}'>{html.escape(t.split)}</h2>{meta}<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    sparsity = None
+    curves = _sparsity_curves(tables, primary)
+    if curves:
+        levels, by_model = curves
+        from markupsafe import Markup
 
-
-def render_index(dataset: str, tables: list[Table], primary: str = "ndcg@10") -> str:
-    """One self-contained page for ``dataset``: every split's table plus the plots."""
-    plots = _plots(tables, primary)
-    imgs = "".join(
-        f"<figure><img alt='{html.escape(title)}' src='{src}'><figcaption>{html.escape(title)}</figcaption></figure>"
-        for title, src in plots
+        svg = line_chart(
+            {m: list(zip(levels, ys, strict=True)) for m, ys in by_model.items()},
+            f"{pretty(primary)} vs sparsity",
+            "fraction of training interactions kept (p)",
+            pretty(primary),
+        )
+        sparsity = {
+            "svg": Markup(svg),
+            "caption": "Like with like: every level keeps the same valid and test sets and a nested part of the training "
+            "interactions; a line breaks where a model has no record at a level.",
+        }
+    recs = list(records.values())
+    versions: dict[str, set[str]] = {}
+    for rec in recs:
+        for k, v in (rec.get("versions") or {}).items():
+            if isinstance(v, str | int | float):
+                versions.setdefault(k, set()).add(str(v))
+    provenance = {
+        "commits": Counter(_short_commit(rec.get("git_commit")) for rec in recs).most_common(),
+        "versions": [(k, ", ".join(sorted(v))) for k, v in sorted(versions.items())],
+        "checksums": [(t.split, str((t.header or {}).get("checksum", "–"))[:16]) for t in tables],
+        "generated": f"from {len(recs)} records, the newest of {max((str(r.get('time', '')) for r in recs), default='–')}",
+    }
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("ssl4rec.reporting", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    toc = " · ".join(f"<a href='#{html.escape(t.split)}'>{html.escape(t.split)}</a>" for t in tables)
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>ssl4rec — {html.escape(dataset)}</title><style>{CSS}</style></head><body>"
-        f"<h1>ssl4rec leaderboards — {html.escape(dataset)}</h1><p class='meta'>Generated from result records by <code>ssl4rec publish</code>; "
-        f"values are mean ± std over seeds ({NO_SPREAD}). Splits: {toc}</p>{imgs}{''.join(_table_html(t) for t in tables)}</body></html>"
+    return env.get_template("leaderboard.html").render(
+        dataset=dataset,
+        version=__version__,
+        primary=pretty(primary),
+        no_spread=NO_SPREAD,
+        sections=sections,
+        sparsity=sparsity,
+        provenance=provenance,
     )

@@ -23,7 +23,7 @@ import numpy as np
 
 from .html import render_index
 from .records import RecordError, ResultsStore, RunRecord, atomic_write_bytes, comparable_params, safe_name
-from .tables import CONTENDED, NO_SPREAD, Row, Table, pretty, spread
+from .tables import CONTENDED, Row, Table, header_notes, pretty, spread
 
 logger = logging.getLogger(__name__)
 
@@ -380,22 +380,10 @@ def _fmt(row: Row, c: str, best: float | None) -> str:
 
 
 def render_markdown(t: Table) -> str:
-    h = t.header
     lines = [f"# {t.dataset} — {t.split}", ""]
-    if h:
-        c = h.get("counts") or {}
-        sc = h.get("split_counts") or {}
-        lines += [
-            f"- **Protocol:** {h['protocol']}; metrics averaged over users with ≥ 1 test item; ties broken by item id.",
-            f"- **Data:** `{t.dataset}` — {c.get('users')} users, {c.get('items')} items, {c.get('interactions')} interactions; checksum `{str(h['checksum'])[:16]}`.",
-            f"- **Split:** `{h['split']}` {json.dumps(h['split_params'], sort_keys=True)} — train {sc.get('train')}, valid {sc.get('valid')}, test {sc.get('test')} "
-            f"({sc.get('test_users')} test users; cold users {sc.get('cold_users')}, cold items {sc.get('cold_items')}).",
-            f"- **Significance:** † = below the best {pretty(t.primary)} by a paired Wilcoxon signed-rank test over users, each user's value averaged over seeds (Holm-corrected, p < 0.05).",
-            f"- Values are mean ± std over seeds (n = seeds column; {NO_SPREAD}). Generated from result records by `ssl4rec leaderboard`; do not edit.",
-            f"- **Time:** fit s and s/epoch are wall clock on the machine that ran the record; ‡ = some fit's wall time exceeded its CPU time by > {CONTENDED - 1:.0%} "
-            "(it shared the cores with other work, so its time is inflated; CPU seconds are in the CSV).",
-            "",
-        ]
+    notes = header_notes(t)
+    if notes:
+        lines += [f"- **{label}:** {text}" for label, text in notes] + [""]
     best = {}
     for c in t.columns:
         vals = [r.mean[c] for r in t.rows if c in r.mean]
@@ -539,7 +527,7 @@ def write_leaderboards(
         written.append(p)
 
         page = out / safe_name(ds) / "index.html"
-        atomic_write_bytes(page, render_index(ds, ts, primary).encode())
+        atomic_write_bytes(page, render_index(ds, ts, primary, root=Path(results), page_dir=page.parent).encode())
         written.append(page)
     return written
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
-__all__ = ["CONTENDED", "NO_SPREAD", "Row", "Table", "has_spread", "pretty", "spread"]
+__all__ = ["CONTENDED", "NO_SPREAD", "Row", "Table", "has_spread", "header_notes", "pretty", "spread"]
 
 
 def pretty(metric: str) -> str:
@@ -66,3 +67,38 @@ def spread(row: Row, c: str) -> str:
 
 #: Said once under every table that shows values without ``±``.
 NO_SPREAD = "a value without ± has one seed, or the same value from every seed (a deterministic model)"
+
+
+def header_notes(t: Table) -> list[tuple[str, str]]:
+    """The notes above a table as ``(label, text)`` (text with Markdown backticks), shared by the
+    Markdown and the HTML pages; empty without a header."""
+    h = t.header
+    if not h:
+        return []
+    c = h.get("counts") or {}
+    sc = h.get("split_counts") or {}
+    return [
+        ("Protocol", f"{h['protocol']}; metrics averaged over users with ≥ 1 test item; ties broken by item id."),
+        (
+            "Data",
+            f"`{t.dataset}` — {c.get('users')} users, {c.get('items')} items, {c.get('interactions')} interactions; checksum `{str(h['checksum'])[:16]}`.",
+        ),
+        (
+            "Split",
+            f"`{h['split']}` {json.dumps(h['split_params'], sort_keys=True)} — train {sc.get('train')}, valid {sc.get('valid')}, test {sc.get('test')} "
+            f"({sc.get('test_users')} test users; cold users {sc.get('cold_users')}, cold items {sc.get('cold_items')}).",
+        ),
+        (
+            "Significance",
+            f"† = below the best {pretty(t.primary)} by a paired Wilcoxon signed-rank test over users, each user's value averaged over seeds (Holm-corrected, p < 0.05).",
+        ),
+        (
+            "Values",
+            f"mean ± std over seeds (n = seeds column; {NO_SPREAD}). Generated from result records by `ssl4rec leaderboard`; do not edit.",
+        ),
+        (
+            "Time",
+            f"fit s and s/epoch are wall clock on the machine that ran the record; ‡ = some fit's wall time exceeded its CPU time by > {CONTENDED - 1:.0%} "
+            "(it shared the cores with other work, so its time is inflated; CPU seconds are in the CSV).",
+        ),
+    ]

@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 logger = logging.getLogger("ssl4rec")
 
@@ -64,6 +65,24 @@ def _set_threads(threads: int | None) -> None:
     torch.set_num_threads(threads)
 
 
+def _writable_out(out: str | Path, flag: str = "--out") -> Path:
+    """``out`` as a Path, refused before any work when it cannot become a results folder: an existing
+    file, a path through a file, or a folder this process may not write."""
+    from .registry import ConfigError
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{flag} {out} is a file, not a folder: give a results folder")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"{flag} {out}: {probe} is a file, so {out} cannot be created; give a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {out}: {probe} is not writable; give a folder you can write")
+    return out
+
+
 def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", default=None, help="only these model labels (comma-separated)")
     parser.add_argument("--splits", default=None, help="only these split labels (comma-separated)")
@@ -108,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         raise ConfigError(f"--save-rankings must be a list length K >= 1, got {args.save_rankings}")
     suite = _load_selected(args)
-    out = Path(args.out)
+    out = _writable_out(args.out)
     _set_threads(args.threads)
     tuning = None
     if getattr(args, "tuned", False):
@@ -163,7 +182,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     suite = _load_selected(args)
     _set_threads(args.threads)
     with logging_redirect_tqdm():
-        best = tune(suite, Path(args.out), args.trials, storage=args.storage, data_dir=args.data, timeout=args.timeout)
+        best = tune(suite, _writable_out(args.out), args.trials, storage=args.storage, data_dir=args.data, timeout=args.timeout)
     for key, b in best.items():
         logger.info("%s: %s", key, b)
     return 0
@@ -392,7 +411,7 @@ def _saved_model(runner: Any, dspec: Any, sspec: Any, mspec: Any, seed: int) -> 
 
 def cmd_studies(args: argparse.Namespace) -> int:
     from .registry import ConfigError
-    from .running.studies import export_studies, import_studies, summarise_studies
+    from .running.studies import check_journal, export_studies, import_studies, summarise_studies
     from .running.tuning import storage_url
 
     if args.studies_verb != "import" and not args.storage and not (Path(args.results) / "tuning.db").is_file():
@@ -404,6 +423,7 @@ def cmd_studies(args: argparse.Namespace) -> int:
         for name, n in counts.items():
             logger.info("%s: %d trials", name, n)
     elif args.studies_verb == "import":
+        check_journal(args.snapshot)  # before the storage (and its folder) exists
         for name, (n, again) in import_studies(args.snapshot, storage_url(args.out, args.storage)).items():
             logger.info("%s: %d trials%s", name, n, f", {again} interrupted one(s) queued again" if again else "")
     else:
@@ -426,9 +446,17 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``ssl4rec run: error: ... (ssl4rec run --help)``, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ssl4rec", description="Benchmark self-supervised and LM-enhanced recommenders.")
+    p = _Parser(prog="ssl4rec", description="Benchmark self-supervised and LM-enhanced recommenders.")
     p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error (errors are one line otherwise)")
     sub = p.add_subparsers(dest="verb", required=True)
 
     _add_running_commands(sub)
@@ -649,7 +677,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ConfigError, UnknownNameError, DataError, MergeError, RecordError) as exc:
-        logger.error("%s", exc)
+        logger.error("%s", exc, exc_info=args.debug)
+        return 2
+    except OSError as exc:  # the environment: a file or folder that cannot be read or written
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) and str(exc.filename) not in str(exc) else ""
+        logger.error("%s%s; run with --debug for the traceback", exc, where, exc_info=args.debug)
         return 2
 
 

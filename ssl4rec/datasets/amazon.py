@@ -239,6 +239,7 @@ def load_amazon2014_csv(root: Path, category: str) -> RawData:
         [("user", "str"), ("item", "str"), ("rating", "float"), ("timestamp", "int")],
         sep=",",
         quoting=csv.QUOTE_NONE,
+        minimum={"rating": 0.0, "timestamp": 0.0},  # 1-5 stars, Unix time
     )
     return RawData(interactions=inter, files=[spec.path], text_available=False)
 

@@ -31,6 +31,8 @@ CITATION = (
 HOMEPAGE = "https://grouplens.org/datasets/movielens/"
 
 RATING_COLUMNS = (("user", "int"), ("item", "int"), ("rating", "float"), ("timestamp", "int"))
+#: MovieLens ratings (0.5-5 or 1-5) and Unix timestamps are never negative.
+NON_NEGATIVE = {"rating": 0.0, "timestamp": 0.0}
 
 ML_100K_SHA256 = {
     "u.data": "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490",
@@ -115,7 +117,7 @@ def _genre_lists(flags: np.ndarray, names: list[str]) -> list[list[str]]:
 def load_ml_100k(root: Path) -> RawData:
     """MovieLens 100K in the original GroupLens layout (``ml-100k/u.data``, ``u.item``, ``u.user``, ``u.genre``)."""
     d = root / "ml-100k"
-    inter = read_table(d / "u.data", RATING_COLUMNS, sep="\t", quoting=csv.QUOTE_NONE)
+    inter = read_table(d / "u.data", RATING_COLUMNS, sep="\t", quoting=csv.QUOTE_NONE, minimum=NON_NEGATIVE)
     genres = _read_genres(d / "u.genre", "latin-1")
     item_cols = [
         ("item", "int"),
@@ -169,7 +171,7 @@ ML_1M_FILES = _specs("ml-1m", ("ratings.dat", "movies.dat", "users.dat"))
 def load_ml_1m(root: Path) -> RawData:
     """MovieLens 1M (``ml-1m/ratings.dat``, ``movies.dat``, ``users.dat``; ``::``-separated, latin-1)."""
     d = root / "ml-1m"
-    inter = read_table(d / "ratings.dat", RATING_COLUMNS, sep="::", encoding="latin-1")
+    inter = read_table(d / "ratings.dat", RATING_COLUMNS, sep="::", encoding="latin-1", minimum=NON_NEGATIVE)
     movies = read_table(
         d / "movies.dat", [("item", "int"), ("title", "str"), ("genres", "str")], sep="::", encoding="latin-1"
     )
@@ -240,7 +242,13 @@ def load_movielens_csv(root: Path, folder: str, max_tags: int = 10) -> RawData:
     if not isinstance(max_tags, int) or isinstance(max_tags, bool) or max_tags < 0:
         raise ConfigError(f"max_tags must be a non-negative integer, got {max_tags!r}")
     d = root / folder
-    inter = read_table(d / "ratings.csv", RATING_COLUMNS, sep=",", header=["userId", "movieId", "rating", "timestamp"])
+    inter = read_table(
+        d / "ratings.csv",
+        RATING_COLUMNS,
+        sep=",",
+        header=["userId", "movieId", "rating", "timestamp"],
+        minimum=NON_NEGATIVE,
+    )
     movies = read_table(
         d / "movies.csv",
         [("item", "int"), ("title", "str"), ("genres", "str")],

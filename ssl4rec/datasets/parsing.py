@@ -96,8 +96,10 @@ def _locate_error(
     encoding: str,
     quoting: int,
     cause: BaseException | None,
+    minimum: dict[str, float] | None = None,
 ) -> DataError:
-    """Scan ``path`` line by line and describe the first line that does not parse."""
+    """Scan ``path`` line by line and describe the first line that does not parse (or holds a value
+    below its column's ``minimum``)."""
     names = ", ".join(c for c, _ in columns)
     sep_name = _SEP_NAMES.get(sep, repr(sep))
     with _open_binary(path) as f:
@@ -123,6 +125,14 @@ def _locate_error(
                 why = _check_value(kind, value)
                 if why is not None:
                     return bad_line(path, lineno, f"field {name!r} is {why}", line)
+                if minimum and name in minimum and float(value) < minimum[name]:
+                    return bad_line(
+                        path,
+                        lineno,
+                        f"field {name!r} is {value.strip()}, below {minimum[name]:g} (this format has no {name} below "
+                        f"{minimum[name]:g}; fix or drop the line)",
+                        line,
+                    )
     return DataError(f"{path}: could not be parsed as {sep_name}-separated {names}: {cause}")
 
 
@@ -146,6 +156,7 @@ def read_table(
     header: Sequence[str] | None = None,
     encoding: str = "utf-8",
     quoting: int = csv.QUOTE_MINIMAL,
+    minimum: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """Read a delimited text file with a fixed number of typed columns.
 
@@ -158,6 +169,7 @@ def read_table(
         header: the header line the file must start with, or None when it has none.
         encoding: text encoding of the file.
         quoting: a ``csv.QUOTE_*`` constant (``QUOTE_NONE`` for formats without quoting).
+        minimum: numeric columns' smallest allowed values (``{"rating": 0, "timestamp": 0}``).
 
     Raises:
         DataError: naming the file, the 1-based line number and the line that does not parse.
@@ -205,6 +217,17 @@ def read_table(
             raise _locate_error(
                 path, columns, sep=sep, header=header is not None, encoding=encoding, quoting=quoting, cause=None
             )
+    if minimum and any(bool((df[c] < v).any()) for c, v in minimum.items()):
+        raise _locate_error(
+            path,
+            columns,
+            sep=sep,
+            header=header is not None,
+            encoding=encoding,
+            quoting=quoting,
+            cause=None,
+            minimum=minimum,
+        )
     for c, k in columns:
         if k == "str" and df[c].hasnans:
             df[c] = df[c].fillna("")

@@ -122,9 +122,12 @@ def load_recbole(
     folder = root / name
     inter_path = folder / f"{name}.inter"
     header = dict(read_atomic_header(inter_path))
-    for field in (user_field, item_field):
+    for field, param in ((user_field, "user_field"), (item_field, "item_field")):
         if field not in header:
-            raise DataError(f"{inter_path}, line 1: no field {field!r} in the header (fields: {list(header)})")
+            raise DataError(
+                f"{inter_path}, line 1: no field {field!r} in the header (fields: {list(header)}); "
+                f"name the file's field with the dataset parameter {param}"
+            )
     has_ratings = rating_field in header
     has_time = time_field in header
     for field in (rating_field, time_field):

@@ -207,6 +207,7 @@ class RunRecord:
         for key in ("cell_id", "status"):
             if key not in d:
                 raise RecordError(f"{where}: not a record (no {key!r})")
+        _check_types(d, where)
         return cls(**d, path=path)
 
     def to_dict(self) -> dict[str, Any]:
@@ -218,6 +219,37 @@ class RunRecord:
                 continue
             out[f.name] = v
         return out
+
+
+_MAPPINGS = ("dataset", "split", "model", "protocol", "versions", "metrics", "eval_info", "fit_info", "machine", "extra")
+_OPTIONAL_MAPPINGS = ("tuning", "wandb")
+_NUMBERS = ("fit_seconds", "fit_cpu_seconds", "eval_seconds", "peak_rss_mb")
+
+
+def _check_types(d: dict[str, Any], where: str) -> None:
+    """Refuse a record whose fields have the wrong JSON type (an edited or foreign file), naming the field."""
+
+    def bad(key: str, want: str) -> RecordError:
+        return RecordError(f"{where}: field {key!r} should be {want}, got {type(d[key]).__name__} (edited by hand?)")
+
+    for key in ("cell_id", "status"):
+        if not isinstance(d[key], str):
+            raise bad(key, "a string")
+    for key in _MAPPINGS:
+        if key in d and not isinstance(d[key], dict):
+            raise bad(key, "a JSON object")
+    for key in _OPTIONAL_MAPPINGS:
+        if d.get(key) is not None and not isinstance(d[key], dict):
+            raise bad(key, "a JSON object or null")
+    for key in ("seed", "model_seed"):
+        if d.get(key) is not None and (isinstance(d[key], bool) or not isinstance(d[key], int)):
+            raise bad(key, "an integer")
+    for key in _NUMBERS:
+        if d.get(key) is not None and (isinstance(d[key], bool) or not isinstance(d[key], int | float)):
+            raise bad(key, "a number")
+    for name, v in (d.get("metrics") or {}).items():
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+            raise RecordError(f"{where}: metric {name!r} should be a number, got {type(v).__name__} (edited by hand?)")
 
 
 def safe_name(s: str) -> str:
@@ -256,8 +288,10 @@ def _claim_is_stale(path: Path) -> bool:
 class Claim:
     """A held cell claim: touched by a daemon thread until :meth:`release` (or the ``with`` block's end)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, top: Path | None = None) -> None:
         self.path = path
+        self.top = top
+        """The folder above which nothing is removed (``out``): emptied claim folders up to it go."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True)
         self._thread.start()
@@ -272,6 +306,14 @@ class Claim:
     def release(self) -> None:
         self._stop.set()
         self.path.unlink(missing_ok=True)
+        if self.top is not None:  # leave no empty claim folders behind (a run that failed writes nothing)
+            d = self.path.parent
+            while d != self.top and self.top in d.parents:
+                try:
+                    d.rmdir()
+                except OSError:  # not empty (another cell's claim or record), or gone
+                    break
+                d = d.parent
 
     def __enter__(self) -> Claim:
         return self
@@ -438,6 +480,7 @@ class ResultsStore:
         when another live runner holds it; a claim whose process is gone (same host, pid not running) or
         whose heartbeat stopped for :data:`CLAIM_STALE` seconds is taken over."""
         path = self.root / "claims" / rel.with_suffix(".claim")
+        created = not self.root.exists()
         path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(2):
             try:
@@ -449,7 +492,8 @@ class ResultsStore:
                 continue
             with os.fdopen(fd, "w") as f:
                 json.dump({"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}, f)
-            return Claim(path)
+            # a root this claim created goes too when it is left empty
+            return Claim(path, self.root.parent if created else self.root)
         return None
 
     def verify(self, record: RunRecord) -> str:
@@ -501,4 +545,9 @@ class ResultsStore:
         users = out.get("users")
         if users is not None and any(v.shape != users.shape for v in out.values()):
             raise RecordError(f"{p}: per-user arrays of different lengths (truncated or edited?)")
+        n = (record.eval_info or {}).get("n_users")
+        if users is not None and isinstance(n, dict):
+            n = n.get("all")
+        if users is not None and isinstance(n, int) and not isinstance(n, bool) and len(users) != n:
+            raise RecordError(f"{p}: per-user arrays hold {len(users)} users, its record evaluated {n} (truncated or edited?)")
         return out

@@ -200,6 +200,15 @@ class Runner:
     def run(self) -> list[CellOutcome]:
         load_plugins()
         cells = self.suite.cells()
+        # the data of every cell still to run is read before anything is written: a bad or missing
+        # file stops the run with nothing half-written in out
+        pending: dict[str, ComponentSpec] = {}
+        for dspec, sspec, mspec, seed in cells:
+            if mspec.na or dspec.key() in pending or self.store.exists(self.cell_key(dspec, sspec, mspec, seed)[1]):
+                continue
+            pending[dspec.key()] = dspec
+        for dspec in pending.values():
+            self.dataset(dspec)
         outcomes: list[CellOutcome] = []
         bar = tqdm(cells, desc=f"suite {self.suite.name}", dynamic_ncols=True)
         for dspec, sspec, mspec, seed in bar:

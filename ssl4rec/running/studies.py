@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import logging
 import os
 import warnings
@@ -30,6 +31,33 @@ logger = logging.getLogger(__name__)
 
 #: study user attribute set on a study restored from a snapshot
 RESTORED_FROM = "restored_from"
+
+
+def check_journal(path: str | Path) -> None:
+    """Refuse a snapshot that is not an Optuna journal, naming the file and line: not UTF-8, a line
+    that is not a JSON object with an integer ``op_code``, or no study at all."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no study snapshot at {path} (write one with `ssl4rec studies export`)")
+    hint = "a snapshot is the JSON-lines file `ssl4rec studies export` writes"
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}, line {line}: not UTF-8 text; {hint}") from exc
+    creates = 0
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            op = json.loads(line)
+        except ValueError as exc:
+            raise ConfigError(f"{path}, line {lineno}: not JSON ({exc.msg}); {hint}") from exc
+        if not isinstance(op, dict) or not isinstance(op.get("op_code"), int):
+            raise ConfigError(f"{path}, line {lineno}: a journal line is a JSON object with an integer op_code; {hint}")
+        creates += op["op_code"] == 0
+    if not creates:
+        raise ConfigError(f"{path}: no studies in this snapshot (no create-study line); {hint}")
 
 
 def _journal(path: str | Path) -> Any:
@@ -132,11 +160,16 @@ def import_studies(journal: str | Path, storage_url: str) -> dict[str, tuple[int
     import optuna
 
     journal = Path(journal)
-    if not journal.is_file():
-        raise ConfigError(f"no study snapshot at {journal} (write one with `ssl4rec studies export`)")
+    check_journal(journal)
     with _quiet():
-        src = _journal(journal)
-        names = _study_names(src)
+        try:
+            src = _journal(journal)
+            names = _study_names(src)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # well-formed lines, wrong content
+            raise ConfigError(
+                f"{journal}: not an Optuna journal that replays ({type(exc).__name__}: {exc}); "
+                "a snapshot is the JSON-lines file `ssl4rec studies export` writes"
+            ) from exc
         dst = optuna.storages.get_storage(storage_url)
         present = sorted(set(names) & set(_study_names(dst)))
         if present:

@@ -441,9 +441,27 @@ def cmd_studies(args: argparse.Namespace) -> int:
 def cmd_data(args: argparse.Namespace) -> int:
     from .datasets import dataset_info
 
-    info = dataset_info(args.name, data_dir=args.data)
+    info = dataset_info(args.name, data_dir=args.data, **_key_values(args.param or [], "--param"))
     print(json.dumps(info, indent=2, default=str))
     return 0
+
+
+def _key_values(pairs: list[str], flag: str) -> dict[str, Any]:
+    """``["dataset=ml-1m", "min_rating=4"]`` -> ``{"dataset": "ml-1m", "min_rating": 4}`` (values read as YAML)."""
+    import yaml
+
+    from .registry import ConfigError
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"{flag} takes KEY=VALUE, got {pair!r} (e.g. {flag} dataset=ml-1m)")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
 
 
 class _Parser(argparse.ArgumentParser):
@@ -659,6 +677,12 @@ def _add_tool_commands(sub: Any) -> None:
     di = dsub.add_parser("info", help="counts, density, checksum and where the files were found")
     di.add_argument("name")
     di.add_argument("--data", default=None)
+    di.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a dataset parameter, repeatable (e.g. data info recbole --param dataset=ml-1m)",
+    )
     di.set_defaults(func=cmd_data)
 
 

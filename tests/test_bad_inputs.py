@@ -309,6 +309,8 @@ CLI_CASES = [
     Case("suite not UTF-8", _cli(_non_utf8, "latin.yaml", "UTF-8")),
     Case("unknown command option", _cli(lambda t: ["run", str(t / "suite.yaml"), "--outt", str(t / "out")], "--outt")),
     Case("show unknown preset", _cli(lambda t: ["show", "preset", "sasrek"], "sasrek", "sasrec")),
+    Case("data info param without value", _cli(lambda t: ["data", "info", "recbole", "--param", "dataset"], "--param", "KEY=VALUE")),
+    Case("data info unknown param", _cli(lambda t: ["data", "info", "recbole", "--param", "datset=x"], "datset", "dataset")),
     Case("data info unknown dataset", _cli(lambda t: ["data", "info", "ml-100", "--data", str(t / "data")], "ml-100", "ml-100k")),
 ]  # fmt: skip
 
@@ -359,3 +361,10 @@ def test_debug_shows_the_traceback(tmp_path, caplog):
     with caplog.at_level(logging.ERROR, logger="ssl4rec"):
         assert cli.main(["--debug", "run", str(suite), "--out", str(tmp_path / "out")]) == 2
     assert any(r.exc_info for r in caplog.records)
+
+
+def test_data_info_takes_parameters(tmp_path, capsys):
+    write_recbole(tmp_path, RB_INTER)
+    assert cli.main(["data", "info", "recbole", "--param", "dataset=ml-100k", "--data", str(tmp_path)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["name"] == "recbole[dataset=ml-100k]" and info["counts"]["interactions"] == 4

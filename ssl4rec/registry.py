@@ -53,8 +53,39 @@ class ConfigError(ValueError):
     """A malformed configuration (unknown key, bad value, wrong type)."""
 
 
+#: Names other frameworks (RecBole, Elliot, Cornac, ...) use for our keys: suggested when no spelling is close.
+SYNONYMS = {
+    "topk": "ks",
+    "top_k": "ks",
+    "k": "ks",
+    "cutoffs": "ks",
+    "metric": "metrics",
+    "valid_metric_name": "valid_metric",
+    "eval_metric": "valid_metric",
+    "lr": "learning_rate",
+    "epoch": "epochs",
+    "train_batch_size": "batch_size",
+    "eval_batch_size": "batch_size",
+    "stopping_step": "patience",
+    "early_stop": "patience",
+    "embedding_dim": "embedding_size",
+    "hidden_dim": "hidden_size",
+    "n_layers": "num_layers",
+    "n_heads": "num_heads",
+    "dropout_prob": "dropout",
+    "hidden_dropout_prob": "dropout",
+    "neg_sample_num": "n_negatives",
+    "seed_list": "seeds",
+}
+
+
 def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> str:
-    """Return ``" Did you mean 'a' or 'b'?"`` (or ``""``) for a misspelled name."""
+    """Return ``" Did you mean 'a' or 'b'?"`` (or ``""``) for a misspelled name, or for another
+    framework's name of one of ``choices`` (:data:`SYNONYMS`: ``topk`` -> ``ks``)."""
+    choices = list(choices)
+    synonym = SYNONYMS.get(str(name).lower())
+    if synonym in choices:
+        return f" Did you mean {synonym!r}?"
     close = difflib.get_close_matches(str(name), list(choices), n=n, cutoff=0.5)
     if not close:
         lowered = {c.lower(): c for c in choices}

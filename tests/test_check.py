@@ -161,6 +161,8 @@ BAD = [
     ),
     ("evaluation cut-off zero", _with("evaluation", {"ks": [0, 10]}), ["suite.yaml", "ks", ">= 1"]),
     ("evaluation batch size", _with("evaluation", {"batch_size": 0}), ["batch_size", ">= 1"]),
+    ("another framework's topk", _with("evaluation", {"topk": [10]}), ["'topk'", "Did you mean 'ks'"]),
+    ("another framework's lr", _model({"name": "sasrec", "params": {"lr": 0.01}}), ["'lr'", "'learning_rate'"]),
     (
         "published label",
         {**BASE, "published": {"source": "x", "values": {"POP": {"ndcg@10": 0.1}}}},

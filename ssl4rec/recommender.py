@@ -105,7 +105,7 @@ def train_loop(
         seconds per epoch.
     """
     info: dict[str, Any] = {"losses": [], "valid": [], "epoch_seconds": []}
-    best, best_epoch, best_state, waited = -math.inf, -1, None, 0
+    best, best_epoch, best_state, waited = -math.inf, 0, None, 0
     bar = tqdm(range(epochs), desc=desc, leave=False, dynamic_ncols=True)
     for epoch in bar:
         t0 = time.perf_counter()
@@ -114,25 +114,34 @@ def train_loop(
         loss = float(run_epoch(epoch))
         info["epoch_seconds"].append(time.perf_counter() - t0)
         info["losses"].append(loss)
+        number = epoch + 1  # epochs are counted from 1 everywhere: progress bar, logs, records, trackers
         if not math.isfinite(loss):
-            raise FloatingPointError(f"{desc}: loss became {loss} at epoch {epoch}")
+            raise FloatingPointError(f"{desc}: loss became {loss} in epoch {number}")
         post = {"loss": f"{loss:.4f}"}
-        if valid is not None and ((epoch + 1) % eval_every == 0 or epoch == epochs - 1):
+        if valid is not None and (number % eval_every == 0 or number == epochs):
             if module is not None:
                 module.eval()
             value = float(valid.evaluate(model))
-            info["valid"].append((epoch, value))
+            info["valid"].append((number, value))
             post[valid.metric] = f"{value:.4f}"
-            valid.report(epoch, value, {"loss": loss})
+            valid.report(number, value, {"loss": loss})
             if value > best:
-                best, best_epoch, waited = value, epoch, 0
+                best, best_epoch, waited = value, number, 0
                 if module is not None:
                     best_state = copy.deepcopy(module.state_dict())
             else:
                 waited += 1
                 if waited >= patience:
                     bar.set_postfix(post)
-                    logger.info("%s: early stop at epoch %d (best %s=%.4f at %d)", desc, epoch, valid.metric, best, best_epoch)
+                    logger.info(
+                        "%s: early stop after epoch %d of %d (best %s=%.4f in epoch %d)",
+                        desc,
+                        number,
+                        epochs,
+                        valid.metric,
+                        best,
+                        best_epoch,
+                    )
                     break
         bar.set_postfix(post)
     bar.close()
@@ -142,8 +151,9 @@ def train_loop(
         module.eval()
     info.update(
         epochs_run=len(info["losses"]),
-        best_epoch=best_epoch,
-        best_valid=best if best_epoch >= 0 else None,
+        best_epoch=best_epoch if best_epoch > 0 else None,
+        best_valid=best if best_epoch > 0 else None,
+        epochs_from=1,  # records before this field counted valid / best_epoch from 0
         seconds_per_epoch=float(np.mean(info["epoch_seconds"])) if info["epoch_seconds"] else 0.0,
     )
     return info

@@ -67,6 +67,9 @@ def test_learning_curves_come_from_the_records(tmp_path):
     assert text.count("<polyline") == 1 and "leave_one_out: validation NDCG@10 per epoch" in text  # bpr only: pop has no epochs
     recs = [json.loads(p.read_text()) for p in out.glob("records/**/bpr/*.json")]
     assert len(recs) == 2 and all(len(r["fit_info"]["valid"]) == 4 for r in recs)
+    # epochs are counted from 1, as the progress bar does: the 4th of 4 epochs is epoch 4
+    assert all([e for e, _ in r["fit_info"]["valid"]] == [1, 2, 3, 4] and r["fit_info"]["epochs_from"] == 1 for r in recs)
+    assert all(1 <= r["fit_info"]["best_epoch"] <= 4 for r in recs)
     # the plotted points are the means over seeds: the top of the curve is the best mean
     assert "epoch" in text
 

@@ -88,9 +88,11 @@ def _learning_curves(t: Table, records: dict[str, dict[str, Any]]) -> tuple[str,
         per_seed = []
         for rel in r.records:
             rec = records.get(rel) or {}
-            valid = (rec.get("fit_info") or {}).get("valid") or []
+            fit_info = rec.get("fit_info") or {}
+            valid = fit_info.get("valid") or []
             if valid:
-                per_seed.append({int(e): float(v) for e, v in valid})
+                shift = 1 - int(fit_info.get("epochs_from", 0))  # older records counted epochs from 0
+                per_seed.append({int(e) + shift: float(v) for e, v in valid})
                 metric = metric or (rec.get("protocol") or {}).get("valid_metric", "")
         if not per_seed:
             continue

@@ -52,17 +52,14 @@ def _load_selected(args: argparse.Namespace) -> Any:
     )
 
 
-def _set_threads(threads: int | None) -> None:
-    """``--threads N``: torch intra-op threads (None: torch's choice); N < 1 is refused."""
-    if threads is None:
-        return
-    from .registry import ConfigError
+def _set_threads(threads: int | None) -> tuple[int, str]:
+    """Choose and apply the thread count (:mod:`ssl4rec.running.threads`); returns ``(n, why)``."""
+    from .running.threads import apply_threads, choose_threads
 
-    if threads < 1:
-        raise ConfigError(f"--threads must be a positive number of threads, got {threads}")
-    import torch
-
-    torch.set_num_threads(threads)
+    n, why = choose_threads(threads)
+    apply_threads(n)
+    logger.debug("threads: %d (%s)", n, why)
+    return n, why
 
 
 def _writable_out(out: str | Path, flag: str = "--out") -> Path:
@@ -128,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--save-rankings must be a list length K >= 1, got {args.save_rankings}")
     suite = _load_selected(args)
     out = _writable_out(args.out)
-    _set_threads(args.threads)
+    threads = _set_threads(args.threads)
     tuning = None
     if getattr(args, "tuned", False):
         from .running.tuning import check_tuned, load_best
@@ -150,6 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             tuning=tuning,
             save_models=args.save_models,
             save_rankings=args.save_rankings,
+            threads=threads,
         ).run()
     from .reporting.leaderboard import build_tables, summary_text
     from .reporting.records import ResultsStore

@@ -99,6 +99,7 @@ class Runner:
         tuning: the entries of ``<suite>.best.yaml`` whose parameters override the suite's.
         save_models: also save each fitted model beside its record (``model_file``), so
             ``export-users`` and users' own code can reload it instead of training again.
+        threads: ``(n, why)`` as :func:`ssl4rec.running.threads.choose_threads` chose them (recorded).
         save_rankings: K > 0 also writes each cell's top-K test rankings beside its record
             (TREC run + qrels, Parquet; :mod:`ssl4rec.reporting.rankings`).
     """
@@ -113,12 +114,14 @@ class Runner:
         tuning: dict[str, dict[str, Any]] | None = None,
         save_models: bool = False,
         save_rankings: int = 0,
+        threads: tuple[int, str] | None = None,
     ) -> None:
         self.suite = suite
         self.save_models = save_models
         if save_rankings < 0:
             raise ConfigError(f"save_rankings = {save_rankings}: give the length K >= 1 of the lists to save (0 = none)")
         self.save_rankings = int(save_rankings)
+        self.threads_chosen_by = threads[1] if threads else "the caller (torch's setting as found)"
         self.store = ResultsStore(out)
         self.data_dir = data_dir
         self.fail_fast = fail_fast
@@ -376,7 +379,12 @@ class Runner:
             # wall clock depends on what else ran: CPU time, threads and the machine's load say how
             # much (wall > CPU / threads means the fit waited for cores)
             fit_cpu_seconds=fit_cpu_seconds,
-            machine={"threads": torch.get_num_threads(), "cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]},
+            machine={
+                "threads": torch.get_num_threads(),
+                "threads_chosen_by": self.threads_chosen_by,
+                "cpus": os.cpu_count(),
+                "load_avg_1m": os.getloadavg()[0],
+            },
             eval_seconds=result.info["seconds"],
             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
             extra=getattr(model, "record_extra", lambda: {})(),

@@ -1,7 +1,7 @@
 """How many threads a cell computes with: never more than the cores nobody else is using.
 
-torch's default (one thread per physical core) oversubscribes a machine where other work runs:
-on a busy 2-core machine BPR took 333.8 s wall with the default vs 22.7 s with one thread. The
+torch's default (one thread per physical core) oversubscribes a machine where other work runs
+(issue 28 reports BPR 15x slower that way on a busy 2-core machine). The
 default here is ``(usable cores - cores busy with other processes) / concurrent cells``, at least 1,
 where the busy cores are the 1-minute load average rounded; ``--threads N`` or ``OMP_NUM_THREADS``
 override it. The count is applied to torch and, through threadpoolctl, to numpy / scipy's BLAS and

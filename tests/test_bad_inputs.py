@@ -309,6 +309,9 @@ CLI_CASES = [
     Case("suite not UTF-8", _cli(_non_utf8, "latin.yaml", "UTF-8")),
     Case("unknown command option", _cli(lambda t: ["run", str(t / "suite.yaml"), "--outt", str(t / "out")], "--outt")),
     Case("show unknown preset", _cli(lambda t: ["show", "preset", "sasrek"], "sasrek", "sasrec")),
+    Case("tune storage unreachable", _cli(lambda t: ["tune", str(t / "suite.yaml"), "--out", str(t / "out"), "--trials", "2", "--storage", "postgresql://u:pw@127.0.0.1:9/db"], "u:***@127.0.0.1:9", "cannot open")),
+    Case("tune storage driver missing", _cli(lambda t: ["tune", str(t / "suite.yaml"), "--out", str(t / "out"), "--trials", "2", "--storage", "postgresql+psycopg2://u:pw@127.0.0.1:9/db"], "u:***@127.0.0.1:9")),
+    Case("tune storage not a URL", _cli(lambda t: ["tune", str(t / "suite.yaml"), "--out", str(t / "out"), "--trials", "2", "--storage", "nosuchdb://x"], "nosuchdb", "database URL")),
     Case("data info param without value", _cli(lambda t: ["data", "info", "recbole", "--param", "dataset"], "--param", "KEY=VALUE")),
     Case("data info unknown param", _cli(lambda t: ["data", "info", "recbole", "--param", "datset=x"], "datset", "dataset")),
     Case("data info unknown dataset", _cli(lambda t: ["data", "info", "ml-100", "--data", str(t / "data")], "ml-100", "ml-100k")),
@@ -341,7 +344,7 @@ def test_bad_input_is_refused_in_one_line(case, tmp_path, caplog, capsys, result
     text = " ".join(errors)
     assert rc == 2, (rc, errors, captured.err[-2000:])
     assert len(errors) == 1, errors
-    assert "Traceback" not in captured.err + captured.out + text
+    assert "Traceback" not in captured.err + captured.out + text and ":pw@" not in text  # passwords hidden
     assert not any(r.exc_info for r in caplog.records)
     for w in words:
         assert w in text, (w, text)

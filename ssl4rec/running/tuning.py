@@ -96,7 +96,7 @@ def _open_storage(url: str, attempts: int = 8) -> Any:
 
     from optuna import storages
     from optuna.storages import RDBStorage
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
     # Optuna >= 4.9 renamed the argument and the callback; older versions have only the first names
     key = (
@@ -108,6 +108,7 @@ def _open_storage(url: str, attempts: int = 8) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "experimental" warnings of the callback
         kwargs = {"heartbeat_interval": 30, "grace_period": 90, key: retry(max_retry=1)}
+    shown = _check_storage_url(url)
     for i in range(attempts):
         try:
             with warnings.catch_warnings():
@@ -115,11 +116,48 @@ def _open_storage(url: str, attempts: int = 8) -> Any:
                 return RDBStorage(
                     url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None, **kwargs
                 )
-        except SQLAlchemyError:
-            if i == attempts - 1:
-                raise
+        except SQLAlchemyError as exc:
+            # a schema race between workers creating a new database is retried; a server that cannot
+            # be reached is not (OperationalError outside SQLite)
+            unreachable = isinstance(exc, OperationalError) and not url.startswith("sqlite")
+            if i == attempts - 1 or unreachable:
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+                raise ConfigError(
+                    f"--storage {shown}: cannot open the study database ({reason}); check that the server is "
+                    "running and reachable from here, and the user, password and database name"
+                ) from exc
             time.sleep(0.5 * (i + 1))
     raise RuntimeError("unreachable")
+
+
+def _check_storage_url(url: str) -> str:
+    """The URL with its password hidden (for messages); refuses a malformed URL or a missing driver.
+
+    ``postgresql://`` is served by psycopg 3 (what ``ssl4rec[postgres]`` installs, and SQLAlchemy
+    2.1's default); ``postgresql+psycopg2://`` selects the older driver.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+        dialect = parsed.get_dialect()
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise ConfigError(f"--storage {url!r} is not a database URL that SQLAlchemy knows (e.g. postgresql://user@host/db): {exc}") from exc
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        if exc.name == "psycopg2":
+            extra = "pip install psycopg2-binary, or use postgresql:// (psycopg 3, installed by ssl4rec[postgres])"
+        elif parsed.get_backend_name() == "postgresql":
+            extra = "pip install 'ssl4rec[postgres]'"
+        else:
+            extra = f"pip install the module {exc.name}"
+        raise ConfigError(
+            f"--storage {shown}: the {parsed.get_backend_name()} driver ({exc.name}) is not installed: {extra}"
+        ) from exc
+    return shown
 
 
 def storage_url(out: str | Path, storage: str | None) -> str:

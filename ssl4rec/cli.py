@@ -119,10 +119,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if getattr(args, "dry_run", False):
         return cmd_check(args)
-    if args.save_rankings < 0:
+    if args.save_rankings < 0 or args.checkpoint_every < 0:
         from .registry import ConfigError
 
-        raise ConfigError(f"--save-rankings must be a list length K >= 1, got {args.save_rankings}")
+        flag, value = ("--save-rankings", args.save_rankings) if args.save_rankings < 0 else ("--checkpoint-every", args.checkpoint_every)
+        raise ConfigError(f"{flag} must be a whole number >= 1 (0 = off), got {value}")
     suite = _load_selected(args)
     out = _writable_out(args.out)
     threads = _set_threads(args.threads)
@@ -148,6 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             save_models=args.save_models,
             save_rankings=args.save_rankings,
             threads=threads,
+            checkpoint_every=args.checkpoint_every,
         ).run()
     from .reporting.leaderboard import build_tables, summary_text
     from .reporting.records import ResultsStore
@@ -493,6 +495,13 @@ def _add_running_commands(sub: Any) -> None:
         "--save-models",
         action="store_true",
         help="save each fitted model beside its record (reloadable; export-users --results reuses it)",
+    )
+    r.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="save each cell's training state every N epochs; a cell killed mid-way resumes from it (same result)",
     )
     r.add_argument(
         "--save-rankings",

@@ -17,6 +17,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -77,6 +78,85 @@ class Recommender:
         return self._train_items
 
 
+class Checkpointer:
+    """Where a cell's training checkpoints go, and how often (``run --checkpoint-every N``).
+
+    The runner attaches one to a model (``model.checkpointer``) before ``fit``; :func:`train_loop`
+    then saves, every ``every`` epochs, everything the rest of the phase depends on: the module's
+    parameters and buffers, the optimiser, the batching / sampling generators, torch's generator, the
+    loss and validation curves and the early-stopping state (best value, epoch, weights, patience
+    used). A phase that finds its checkpoint resumes after the saved epoch and ends, on the CPU, with
+    the same weights bit for bit as an uninterrupted run. Files sit beside the record the cell will
+    write: ``<record>.<phase>.ckpt.pt`` (loaded with ``weights_only=True``) and ``<record>.progress``
+    (the curves so far, rewritten every epoch: readable while the cell runs); the runner deletes them
+    once the record is written.
+    """
+
+    def __init__(self, base: str | Path, every: int = 1) -> None:
+        self.base = Path(base)
+        self.every = max(1, int(every))
+
+    def path(self, phase: str) -> Path:
+        tag = "".join(c if c.isalnum() or c in "-_" else "_" for c in phase) or "train"
+        return self.base.with_name(f"{self.base.name}.{tag}.ckpt.pt")
+
+    @property
+    def progress_path(self) -> Path:
+        return self.base.with_name(f"{self.base.name}.progress")  # JSON; not *.json, which is a record
+
+    def load(self, phase: str) -> dict[str, Any] | None:
+        path = self.path(phase)
+        if not path.exists():
+            return None
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001  (a damaged checkpoint is never trusted: train again)
+            logger.warning("unreadable checkpoint %s (%s): this phase starts from its first epoch", path, exc)
+            return None
+
+    def save(self, phase: str, payload: dict[str, Any]) -> None:
+        import io
+
+        from .reporting.records import atomic_write_bytes
+
+        buf = io.BytesIO()
+        torch.save(payload, buf)
+        atomic_write_bytes(self.path(phase), buf.getvalue())
+
+    def progress(self, phase: str, epochs: int, info: dict[str, Any]) -> None:
+        import json
+
+        from .reporting.records import atomic_write_bytes
+
+        body = {"phase": phase, "epochs": epochs, "epochs_done": len(info["losses"]), "losses": info["losses"]}
+        body["valid"] = info["valid"]
+        atomic_write_bytes(self.progress_path, json.dumps(body).encode())
+
+    def clear(self) -> None:
+        """Remove this cell's checkpoints and progress file (its record is written)."""
+        for p in self.base.parent.glob(f"{glob_escape(self.base.name)}.*.ckpt.pt"):
+            p.unlink(missing_ok=True)
+        self.progress_path.unlink(missing_ok=True)
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters escaped."""
+    import glob
+
+    return glob.escape(name)
+
+
+def _state_of(obj: Any) -> Any:
+    return obj.get_state() if isinstance(obj, torch.Generator) else obj.state_dict()
+
+
+def _restore(obj: Any, state: Any) -> None:
+    if isinstance(obj, torch.Generator):
+        obj.set_state(state)
+    else:
+        obj.load_state_dict(state)
+
+
 def train_loop(
     model: Recommender,
     *,
@@ -87,6 +167,7 @@ def train_loop(
     patience: int = 5,
     eval_every: int = 1,
     desc: str = "train",
+    state: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run ``epochs`` epochs with early stopping on ``valid``; restore the best epoch.
 
@@ -98,7 +179,10 @@ def train_loop(
         valid: validator, or None to train all epochs.
         patience: evaluations without improvement before stopping.
         eval_every: evaluate every this many epochs.
-        desc: progress bar label.
+        desc: progress bar label (and the checkpoint's phase name).
+        state: what else the epochs advance, by name: optimisers (``state_dict``) and
+            ``torch.Generator`` s; saved and restored with the module when ``model.checkpointer``
+            is set (see :class:`Checkpointer`).
 
     Returns:
         ``fit_info``: epochs run, best epoch and score, per-epoch losses, validation curve,
@@ -106,7 +190,26 @@ def train_loop(
     """
     info: dict[str, Any] = {"losses": [], "valid": [], "epoch_seconds": []}
     best, best_epoch, best_state, waited = -math.inf, 0, None, 0
-    bar = tqdm(range(epochs), desc=desc, leave=False, dynamic_ncols=True)
+    state = dict(state or {})
+    ck: Checkpointer | None = getattr(model, "checkpointer", None)
+    start = 0
+    saved = ck.load(desc) if ck is not None else None
+    if saved is not None:
+        if module is not None:
+            module.load_state_dict(saved["module"])
+        for name, obj in state.items():
+            _restore(obj, saved["state"][name])
+        torch.set_rng_state(saved["torch_rng"])
+        info = {k: [tuple(x) if isinstance(x, list) else x for x in v] for k, v in saved["info"].items()}
+        best, best_epoch, waited, best_state = saved["best"], saved["best_epoch"], saved["waited"], saved["best_state"]
+        start = int(saved["epoch"])
+        info["resumed_from"] = info.get("resumed_from", []) + [start]
+        if hasattr(valid, "history"):
+            valid.history[:] = list(info["valid"])
+        if hasattr(module, "weights_version"):
+            module.weights_version += 1
+        logger.info("%s: resumed from its checkpoint after epoch %d of %d", desc, start, epochs)
+    bar = tqdm(range(start, epochs), desc=desc, leave=False, dynamic_ncols=True, initial=start, total=epochs)
     for epoch in bar:
         t0 = time.perf_counter()
         if module is not None:
@@ -144,6 +247,23 @@ def train_loop(
                     )
                     break
         bar.set_postfix(post)
+        if ck is not None:
+            ck.progress(desc, epochs, info)
+            if number % ck.every == 0 and number < epochs:
+                ck.save(
+                    desc,
+                    {
+                        "epoch": number,
+                        "module": module.state_dict() if module is not None else {},
+                        "state": {name: _state_of(obj) for name, obj in state.items()},
+                        "torch_rng": torch.get_rng_state(),
+                        "info": {k: list(v) for k, v in info.items()},
+                        "best": best,
+                        "best_epoch": best_epoch,
+                        "waited": waited,
+                        "best_state": best_state,
+                    },
+                )
     bar.close()
     if best_state is not None and module is not None:
         module.load_state_dict(best_state)

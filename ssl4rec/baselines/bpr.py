@@ -167,6 +167,7 @@ class BPR(Recommender):
             patience=c.patience,
             eval_every=c.eval_every,
             desc="bpr",
+            state={"optimizer": opt, "generator": gen},
         )
         return self
 

@@ -181,6 +181,10 @@ class IntentContrastive(ViewObjective):
             except NotImplementedError as e:
                 raise IncompatibleError(f"intent_contrastive pool 'window' needs the padding outputs: {e}") from None
 
+    #: Kept between epochs (re-clustered only every ``cluster_every``): saved in training checkpoints.
+    checkpoint_attrs = ("centroids", "prototypes", "assign")
+    checkpoint_on_cpu = ("assign",)
+
     def epoch_start(self, net: nn.Module, epoch: int, data: TrainData) -> None:
         super().epoch_start(net, epoch, data)  # the augmentations' correlations
         c = self.config

@@ -252,12 +252,15 @@ def fit_cell(
     *,
     max_users: int | None = None,
     callbacks: list[Callable[..., None]] | None = None,
+    checkpointer: Any = None,
 ) -> FittedCell:
     """The recipe of one cell: build the model with ``model_seed``, fit it on ``split.train`` with
     early stopping on ``split``'s validation targets under ``protocol``.
 
     Raises :class:`NotApplicable` or :class:`~ssl4rec.objectives.base.IncompatibleError` when the
     cell cannot run (by construction, or because the data lack what the model needs).
+    ``checkpointer``: a :class:`~ssl4rec.recommender.Checkpointer` the training loop saves to and
+    resumes from.
     """
     from ..evaluation.evaluator import RankingValidator
 
@@ -266,6 +269,8 @@ def fit_cell(
     model, resolved = builder_for(spec).build(spec, model_seed)
     validator = RankingValidator(split, protocol, seed=model_seed, max_users=max_users, callbacks=list(callbacks or []))
     torch.manual_seed(model_seed)
+    if checkpointer is not None:  # train_loop saves / resumes through it (see recommender.Checkpointer)
+        model.checkpointer = checkpointer
     t0, c0 = time.perf_counter(), time.process_time()
     model.fit(split.train, validator)
     return FittedCell(model, resolved, validator, time.perf_counter() - t0, time.process_time() - c0)

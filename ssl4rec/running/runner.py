@@ -99,6 +99,8 @@ class Runner:
         tuning: the entries of ``<suite>.best.yaml`` whose parameters override the suite's.
         save_models: also save each fitted model beside its record (``model_file``), so
             ``export-users`` and users' own code can reload it instead of training again.
+        checkpoint_every: N > 0 saves each cell's training state every N epochs beside its record, and a
+            cell that finds one (its last run was killed) resumes from it (:class:`~ssl4rec.recommender.Checkpointer`).
         threads: ``(n, why)`` as :func:`ssl4rec.running.threads.choose_threads` chose them (recorded).
         save_rankings: K > 0 also writes each cell's top-K test rankings beside its record
             (TREC run + qrels, Parquet; :mod:`ssl4rec.reporting.rankings`).
@@ -115,6 +117,7 @@ class Runner:
         save_models: bool = False,
         save_rankings: int = 0,
         threads: tuple[int, str] | None = None,
+        checkpoint_every: int = 0,
     ) -> None:
         self.suite = suite
         self.save_models = save_models
@@ -122,6 +125,9 @@ class Runner:
             raise ConfigError(f"save_rankings = {save_rankings}: give the length K >= 1 of the lists to save (0 = none)")
         self.save_rankings = int(save_rankings)
         self.threads_chosen_by = threads[1] if threads else "the caller (torch's setting as found)"
+        if checkpoint_every < 0:
+            raise ConfigError(f"checkpoint_every = {checkpoint_every}: give N >= 1 epochs (0 = no checkpoints)")
+        self.checkpoint_every = int(checkpoint_every)
         self.store = ResultsStore(out)
         self.data_dir = data_dir
         self.fail_fast = fail_fast
@@ -353,6 +359,11 @@ class Runner:
             if tuned.get("study"):  # tuned in the study of a split with the same data
                 record.tuning["study"] = tuned["study"]
         callbacks = [cb for t in self.trackers for cb in t.cell_callbacks(cell_id, record)]
+        checkpointer = None
+        if self.checkpoint_every:
+            from ..recommender import Checkpointer
+
+            checkpointer = Checkpointer(self.store.record_path(rel).with_suffix(""), self.checkpoint_every)
         try:
             fitted = fit_cell(
                 mspec,
@@ -361,6 +372,7 @@ class Runner:
                 model_seed,
                 max_users=self.suite.validation.get("max_users"),
                 callbacks=callbacks,
+                checkpointer=checkpointer,
             )
         except (NotApplicable, IncompatibleError) as exc:  # by construction, or the data lack what the model needs
             return self._not_applicable(record, rel, cell_id, exc)
@@ -397,6 +409,8 @@ class Runner:
         for t in self.trackers:
             t.cell_finished(cell_id, record)
         path = self.store.write(rel, record, per_user)
+        if checkpointer is not None:  # the record is written: the checkpoints have done their job
+            checkpointer.clear()
         m = protocol.valid_metric
         logger.info(
             "%s: %s=%.4f fit %.1fs eval %.1fs",

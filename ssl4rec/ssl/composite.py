@@ -410,6 +410,31 @@ def chunk_plan(sorted_spans: np.ndarray, k: int) -> tuple[list[int], list[int]]:
     return sizes, widths
 
 
+class _ObjectiveState:
+    """The tensors objectives keep from one epoch to the next (each objective's ``checkpoint_attrs``,
+    e.g. ICLRec's intent prototypes between re-clusterings), as a ``state_dict`` for checkpoints."""
+
+    def __init__(self, net: SSLNetwork, names: list[str]) -> None:
+        self.net, self.names = net, names
+
+    def state_dict(self) -> dict[str, Any]:
+        out = {}
+        for name in self.names:
+            obj = self.net.objective(name)
+            for attr in getattr(obj, "checkpoint_attrs", ()):
+                value = getattr(obj, attr, None)
+                if value is not None:
+                    out[f"{name}/{attr}"] = value.detach().cpu() if isinstance(value, torch.Tensor) else value
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            name, _, attr = key.rpartition("/")
+            obj = self.net.objective(name)
+            target = torch.device("cpu") if attr in getattr(obj, "checkpoint_on_cpu", ()) else self.net.device
+            setattr(obj, attr, value.to(target) if isinstance(value, torch.Tensor) else value)
+
+
 def _inverse(perm: torch.Tensor) -> torch.Tensor:
     """The inverse of a permutation."""
     inv = torch.empty_like(perm)
@@ -761,6 +786,7 @@ class SSLRecommender(Recommender):
             patience=c.patience,
             eval_every=c.eval_every,
             desc=desc,
+            state={"optimizer": opt, "generator": gen, "objectives": _ObjectiveState(net, [e.name for e in self._objective_entries])},
         )
         info["objective_losses"] = per_objective
         info["objectives"] = list(active)

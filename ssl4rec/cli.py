@@ -52,11 +52,11 @@ def _load_selected(args: argparse.Namespace) -> Any:
     )
 
 
-def _set_threads(threads: int | None) -> tuple[int, str]:
+def _set_threads(threads: int | None, concurrent: int = 1) -> tuple[int, str]:
     """Choose and apply the thread count (:mod:`ssl4rec.running.threads`); returns ``(n, why)``."""
     from .running.threads import apply_threads, choose_threads
 
-    n, why = choose_threads(threads)
+    n, why = choose_threads(threads, concurrent=concurrent)
     apply_threads(n)
     logger.debug("threads: %d (%s)", n, why)
     return n, why
@@ -126,7 +126,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{flag} must be a whole number >= 1 (0 = off), got {value}")
     suite = _load_selected(args)
     out = _writable_out(args.out)
-    threads = _set_threads(args.threads)
+    executor = getattr(args, "executor", "local")
+    if executor != "local" and args.track:
+        from .registry import ConfigError
+
+        raise ConfigError(f"--track is not available with --executor {executor} yet: track a sequential run")
+    if executor != "local" and args.workers < 1:
+        from .registry import ConfigError
+
+        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    threads = _set_threads(args.threads, concurrent=args.workers if executor != "local" else 1)
     tuning = None
     if getattr(args, "tuned", False):
         from .running.tuning import check_tuned, load_best
@@ -139,7 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         trackers.append(WandbTracker(project=args.wandb_project, suite=suite.name, out=out))
     with logging_redirect_tqdm():
-        outcomes = Runner(
+        runner = Runner(
             suite,
             out=out,
             data_dir=args.data,
@@ -150,7 +159,25 @@ def cmd_run(args: argparse.Namespace) -> int:
             save_rankings=args.save_rankings,
             threads=threads,
             checkpoint_every=args.checkpoint_every,
-        ).run()
+        )
+        if executor == "local":
+            outcomes = runner.run()
+        else:
+            from .running.executors import ExecutorOptions, run_with_executor
+
+            options = ExecutorOptions(
+                executor=executor,
+                workers=args.workers,
+                threads=threads[0],
+                gpus=args.gpus,
+                address=args.address,
+                retries=args.retries,
+                slurm_partition=args.slurm_partition,
+                slurm_time=args.slurm_time,
+                slurm_cluster=args.slurm_cluster,
+                cells_per_job=args.cells_per_job,
+            )
+            outcomes = run_with_executor(runner, options)
     from .reporting.leaderboard import build_tables, summary_text
     from .reporting.records import ResultsStore
 
@@ -180,9 +207,20 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if args.trials < 1:
         raise ConfigError(f"--trials must be a whole number >= 1 (trials per model), got {args.trials}")
     suite = _load_selected(args)
-    _set_threads(args.threads)
-    with logging_redirect_tqdm():
-        best = tune(suite, _writable_out(args.out), args.trials, storage=args.storage, data_dir=args.data, timeout=args.timeout)
+    out = _writable_out(args.out)
+    if args.executor == "ray":
+        if args.workers < 1:
+            raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+        from .running.executors import ExecutorOptions, tune_with_ray
+
+        n, _ = _set_threads(args.threads, concurrent=args.workers)
+        options = ExecutorOptions(executor="ray", workers=args.workers, threads=n, address=args.address)
+        with logging_redirect_tqdm():
+            best = tune_with_ray(suite, out, args.trials, args.storage, args.data, args.timeout, options)
+    else:
+        _set_threads(args.threads)
+        with logging_redirect_tqdm():
+            best = tune(suite, out, args.trials, storage=args.storage, data_dir=args.data, timeout=args.timeout)
     for key, b in best.items():
         logger.info("%s: %s", key, b)
     return 0
@@ -496,6 +534,21 @@ def _add_running_commands(sub: Any) -> None:
         action="store_true",
         help="save each fitted model beside its record (reloadable; export-users --results reuses it)",
     )
+    ex = r.add_argument_group("executors (docs/scaling.md)")
+    ex.add_argument(
+        "--executor",
+        choices=("local", "ray", "slurm"),
+        default="local",
+        help="where cells run: this process (default), Ray tasks, or Slurm jobs through submitit",
+    )
+    ex.add_argument("--workers", type=int, default=2, help="cells at a time through an executor (default 2)")
+    ex.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray on 127.0.0.1)")
+    ex.add_argument("--retries", type=int, default=2, help="retries of a cell whose worker died (default 2)")
+    ex.add_argument("--gpus", type=float, default=0.0, help="GPUs per cell (Ray num_gpus, Slurm gpus_per_node)")
+    ex.add_argument("--slurm-partition", default=None)
+    ex.add_argument("--slurm-time", type=int, default=60, help="minutes per Slurm job (default 60)")
+    ex.add_argument("--slurm-cluster", default=None, help="submitit cluster; 'local' runs the jobs as local processes")
+    ex.add_argument("--cells-per-job", type=int, default=1, help="cells per Slurm array task (default 1)")
     r.add_argument(
         "--checkpoint-every",
         type=int,
@@ -543,6 +596,11 @@ def _add_running_commands(sub: Any) -> None:
     tu.add_argument("--data", default=None)
     tu.add_argument("--timeout", type=float, default=None, help="seconds per study")
     tu.add_argument("--threads", type=int, default=None)
+    tu.add_argument(
+        "--executor", choices=("local", "ray"), default="local", help="ray: --workers trial workers per study as Ray tasks"
+    )
+    tu.add_argument("--workers", type=int, default=2, help="trial workers with --executor ray (default 2)")
+    tu.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray on 127.0.0.1)")
     _add_selection(tu)
     tu.set_defaults(func=cmd_tune)
 

@@ -206,59 +206,29 @@ class Runner:
         return out
 
     # -- the run -----------------------------------------------------
+    def pending(self) -> list[tuple[ComponentSpec, ComponentSpec, ModelSpec, int]]:
+        """The cells without a record yet (n/a cells included: they still write theirs)."""
+        return [c for c in self.suite.cells() if not self.store.exists(self.cell_key(*c)[1])]
+
+    def preload(self, cells: list[tuple[ComponentSpec, ComponentSpec, ModelSpec, int]]) -> None:
+        """Read the data of ``cells`` (those that train) before anything is written: a bad or missing
+        file stops the run with nothing half-written in ``out``."""
+        specs: dict[str, ComponentSpec] = {}
+        for dspec, _, mspec, _ in cells:
+            if not mspec.na:
+                specs.setdefault(dspec.key(), dspec)
+        for dspec in specs.values():
+            self.dataset(dspec)
+
     def run(self) -> list[CellOutcome]:
         load_plugins()
         cells = self.suite.cells()
-        # the data of every cell still to run is read before anything is written: a bad or missing
-        # file stops the run with nothing half-written in out
-        pending: dict[str, ComponentSpec] = {}
-        for dspec, sspec, mspec, seed in cells:
-            if mspec.na or dspec.key() in pending or self.store.exists(self.cell_key(dspec, sspec, mspec, seed)[1]):
-                continue
-            pending[dspec.key()] = dspec
-        for dspec in pending.values():
-            self.dataset(dspec)
+        self.preload(self.pending())
         outcomes: list[CellOutcome] = []
         bar = tqdm(cells, desc=f"suite {self.suite.name}", dynamic_ncols=True)
         for dspec, sspec, mspec, seed in bar:
-            cell_id, rel = self.cell_key(dspec, sspec, mspec, seed)
-            bar.set_postfix_str(cell_id[-60:])
-            if self.store.exists(rel):
-                logger.info("skip %s (record exists)", cell_id)
-                outcomes.append(CellOutcome(cell_id, "skipped", str(rel)))
-                continue
-            claim = self.store.claim(rel)
-            if claim is None:
-                logger.info("skip %s (another runner is computing it)", cell_id)
-                outcomes.append(CellOutcome(cell_id, "claimed", str(rel)))
-                continue
-            try:
-                with claim:
-                    if self.store.exists(rel):  # finished by another runner between the check and the claim
-                        outcomes.append(CellOutcome(cell_id, "skipped", str(rel)))
-                        continue
-                    spec = self._model_spec(dspec, sspec, mspec)
-                    outcomes.append(self.run_cell(dspec, sspec, spec, seed, cell_id, rel))
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:
-                from ..datasets import DataError
-
-                if self.fail_fast or isinstance(exc, DataError):  # data problems are not cell-specific: stop
-                    raise
-                logger.error("cell %s failed: %s: %s", cell_id, type(exc).__name__, exc)
-                self.store.write_failure(
-                    rel,
-                    RunRecord(
-                        cell_id=cell_id,
-                        status="failed",
-                        suite=self.suite.name,
-                        error=f"{type(exc).__name__}: {exc}",
-                        traceback=traceback.format_exc(),
-                        time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    ),
-                )
-                outcomes.append(CellOutcome(cell_id, "failed", str(rel), f"{type(exc).__name__}: {exc}"))
+            bar.set_postfix_str(f"{dspec.label}/{sspec.label}/{mspec.label}/seed{seed}"[-60:])
+            outcomes.append(self.run_one(dspec, sspec, mspec, seed))
         bar.close()
         n = {s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "claimed", "n/a", "failed")}
         logger.info(
@@ -271,6 +241,45 @@ class Runner:
             n["failed"],
         )
         return outcomes
+
+    def run_one(self, dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec, seed: int) -> CellOutcome:
+        """One cell: skipped when its record exists or another runner holds its claim; else claimed,
+        computed and recorded (a failure is recorded under ``failed/`` and returned, not raised, except
+        data errors and ``fail_fast``). What :meth:`run` does per cell, and what executors' workers call."""
+        cell_id, rel = self.cell_key(dspec, sspec, mspec, seed)
+        if self.store.exists(rel):
+            logger.info("skip %s (record exists)", cell_id)
+            return CellOutcome(cell_id, "skipped", str(rel))
+        claim = self.store.claim(rel)
+        if claim is None:
+            logger.info("skip %s (another runner is computing it)", cell_id)
+            return CellOutcome(cell_id, "claimed", str(rel))
+        try:
+            with claim:
+                if self.store.exists(rel):  # finished by another runner between the check and the claim
+                    return CellOutcome(cell_id, "skipped", str(rel))
+                spec = self._model_spec(dspec, sspec, mspec)
+                return self.run_cell(dspec, sspec, spec, seed, cell_id, rel)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            from ..datasets import DataError
+
+            if self.fail_fast or isinstance(exc, DataError):  # data problems are not cell-specific: stop
+                raise
+            logger.error("cell %s failed: %s: %s", cell_id, type(exc).__name__, exc)
+            self.store.write_failure(
+                rel,
+                RunRecord(
+                    cell_id=cell_id,
+                    status="failed",
+                    suite=self.suite.name,
+                    error=f"{type(exc).__name__}: {exc}",
+                    traceback=traceback.format_exc(),
+                    time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                ),
+            )
+            return CellOutcome(cell_id, "failed", str(rel), f"{type(exc).__name__}: {exc}")
 
     def _write_rankings(self, rel: Path, label: str, split: SplitData, result: Any) -> dict[str, Any]:
         """The cell's ranked lists and test qrels beside its record (see :mod:`ssl4rec.reporting.rankings`)."""

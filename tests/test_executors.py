@@ -116,6 +116,10 @@ def test_executor_bad_input_is_one_line(tmp_path, caplog):
         assert cli.main(["run", str(path), "--out", str(out), "--executor", "slurm"]) == 2
         assert "no Slurm here (sbatch not found)" in caplog.text
     caplog.clear()
+    if __import__("importlib").util.find_spec("ray") is not None:
+        assert cli.main(["run", str(path), "--out", str(out), "--executor", "ray", "--address", "127.0.0.1:9"]) == 2
+        assert "cannot reach the Ray cluster at 127.0.0.1:9" in caplog.text
+        caplog.clear()
     assert cli.main(["run", str(path), "--out", str(out), "--executor", "ray", "--workers", "0"]) == 2
     assert "--workers must be >= 1" in caplog.text
     assert not (out / "records").exists()

@@ -146,6 +146,8 @@ def _ray_init(options: ExecutorOptions) -> Any:
         raise ConfigError("--executor ray needs Ray: pip install 'ssl4rec[ray]'") from exc
     if ray.is_initialized():
         return ray
+    if options.address and options.address != "auto":
+        _check_reachable(options.address)
     try:
         if options.address:
             ray.init(address=options.address, log_to_driver=False, include_dashboard=False)
@@ -163,6 +165,21 @@ def _ray_init(options: ExecutorOptions) -> Any:
             f"--executor ray: cannot reach the Ray cluster at {where} ({str(exc).splitlines()[0]})"
         ) from exc
     return ray
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Refuse a Ray address nobody answers on (Ray itself retries for minutes before giving up)."""
+    import socket
+
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            return
+    except ValueError as exc:
+        raise ConfigError(f"--address {address!r}: expected HOST:PORT or ray://HOST:PORT") from exc
+    except OSError as exc:
+        raise ConfigError(f"--executor ray: cannot reach the Ray cluster at {address} ({exc.strerror or exc})") from exc
 
 
 def _run_ray(kwargs: dict[str, Any], labels: list[str], options: ExecutorOptions, runner: Runner) -> list[CellOutcome]:

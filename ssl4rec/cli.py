@@ -159,6 +159,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             save_rankings=args.save_rankings,
             threads=threads,
             checkpoint_every=args.checkpoint_every,
+            device=args.device,
+            precision=args.precision,
         )
         if executor == "local":
             outcomes = runner.run()
@@ -533,6 +535,12 @@ def _add_running_commands(sub: Any) -> None:
         "--save-models",
         action="store_true",
         help="save each fitted model beside its record (reloadable; export-users --results reuses it)",
+    )
+    r.add_argument(
+        "--device", default=None, help="auto, cpu, cuda, cuda:N or mps for every trainable model (default: each model's own)"
+    )
+    r.add_argument(
+        "--precision", default="fp32", choices=("fp32", "bf16", "fp16"), help="training precision (autocast; default fp32)"
     )
     ex = r.add_argument_group("executors (docs/scaling.md)")
     ex.add_argument(

@@ -312,6 +312,8 @@ CLI_CASES = [
     Case("tune storage unreachable", _cli(lambda t: ["tune", str(t / "suite.yaml"), "--out", str(t / "out"), "--trials", "2", "--storage", "postgresql://u:pw@127.0.0.1:9/db"], "u:***@127.0.0.1:9", "cannot open")),
     Case("tune storage driver missing", _cli(lambda t: ["tune", str(t / "suite.yaml"), "--out", str(t / "out"), "--trials", "2", "--storage", "postgresql+psycopg2://u:pw@127.0.0.1:9/db"], "u:***@127.0.0.1:9")),
     Case("tune storage not a URL", _cli(lambda t: ["tune", str(t / "suite.yaml"), "--out", str(t / "out"), "--trials", "2", "--storage", "nosuchdb://x"], "nosuchdb", "database URL")),
+    Case("device unknown", _cli(lambda t: ["run", str(t / "suite.yaml"), "--out", str(t / "out"), "--device", "tpu"], "--device", "cuda:N")),
+    Case("precision unknown", _cli(lambda t: ["run", str(t / "suite.yaml"), "--out", str(t / "out"), "--precision", "fp8"], "--precision", "fp8")),
     Case("data info param without value", _cli(lambda t: ["data", "info", "recbole", "--param", "dataset"], "--param", "KEY=VALUE")),
     Case("data info unknown param", _cli(lambda t: ["data", "info", "recbole", "--param", "datset=x"], "datset", "dataset")),
     Case("data info unknown dataset", _cli(lambda t: ["data", "info", "ml-100", "--data", str(t / "data")], "ml-100", "ml-100k")),

@@ -138,6 +138,10 @@ class BPR(Recommender):
         # (checked), in fewer kernel calls
         opt = torch.optim.Adam(self.module.parameters(), lr=c.learning_rate, foreach=True)
         module, device = self.module, self.device
+        from ..running.devices import GradScaler, autocast
+
+        precision = getattr(self, "precision", "fp32")
+        scaler = GradScaler(device, precision)
 
         def run_epoch(epoch: int) -> float:
             perm = torch.randperm(n, generator=gen)
@@ -145,16 +149,16 @@ class BPR(Recommender):
             j_all = sample_negatives(u_all, train.n_items, known, gen)
             total = 0.0
             for s in range(0, n, c.batch_size):
-                u = module.user(u_all[s : s + c.batch_size].to(device))
-                i = module.item(i_all[s : s + c.batch_size].to(device))
-                j = module.item(j_all[s : s + c.batch_size].to(device))
-                diff = (u * (i - j)).sum(-1)
-                loss = -F.logsigmoid(diff).mean()
-                if c.weight_decay:
-                    loss = loss + c.weight_decay * (u.pow(2).sum() + i.pow(2).sum() + j.pow(2).sum()) / len(u)
+                with autocast(device, precision):  # fp32: no-op
+                    u = module.user(u_all[s : s + c.batch_size].to(device))
+                    i = module.item(i_all[s : s + c.batch_size].to(device))
+                    j = module.item(j_all[s : s + c.batch_size].to(device))
+                    diff = (u * (i - j)).sum(-1)
+                    loss = -F.logsigmoid(diff.float()).mean()
+                    if c.weight_decay:
+                        loss = loss + c.weight_decay * (u.pow(2).sum() + i.pow(2).sum() + j.pow(2).sum()).float() / len(u)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                scaler.step(loss, opt)
                 total += float(loss.detach()) * len(u)
             return total / max(1, n)
 

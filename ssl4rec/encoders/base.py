@@ -46,6 +46,22 @@ def make_config(config_cls: type[C], params: dict[str, Any], where: str) -> C:
     return config_cls(**params)
 
 
+def full_precision(function: Any, *args: Any) -> Any:
+    """``function.apply(*args)`` with autocast off and floating-point tensors in fp32.
+
+    Custom autograd functions compute their own backward, which autocast does not cast: under
+    ``--precision bf16/fp16`` their inputs would arrive in mixed types. They run in fp32 (the
+    gradients flow back through the casts to the low-precision tensors); without autocast this
+    is exactly ``function.apply(*args)``.
+    """
+    device = next((a.device.type for a in args if isinstance(a, torch.Tensor)), "cpu")
+    if not torch.is_autocast_enabled(device):
+        return function.apply(*args)
+    args = tuple(a.float() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
+    with torch.autocast(device_type=device, enabled=False):
+        return function.apply(*args)
+
+
 class _RowsMatmul(torch.autograd.Function):
     """``h @ weight[lo:hi].T`` whose backward writes the gradient of ``weight`` in one pass."""
 
@@ -110,7 +126,7 @@ class ItemEmbedding(nn.Module):
         rows into it (for a wide table, e.g. Mult-VAE's 600-dim output on 12k items, a 29 MB
         fill and copy per batch).
         """
-        return _RowsMatmul.apply(h, self.table.weight, 1, self.n_items + 1)
+        return full_precision(_RowsMatmul, h, self.table.weight, 1, self.n_items + 1)
 
     def reset_parameters(self, std: float | None = 0.02) -> None:
         """Normal(0, std) initialisation (Xavier-normal when ``std`` is None); padding row zero."""

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..registry import ConfigError, register_encoder
-from .base import ItemEmbedding, make_config
+from .base import ItemEmbedding, full_precision, make_config
 
 __all__ = ["GraphEncoder", "GraphOutput", "LightGCNConfig", "LightGCNEncoder", "normalized_adjacency"]
 
@@ -128,7 +128,7 @@ def sample_neighbours(
 
 def symmetric_spmm(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """``a @ x`` for a symmetric sparse ``a`` (every :func:`normalized_adjacency`), differentiable in ``x``."""
-    return _SymmetricSpMM.apply(a, x)
+    return full_precision(_SymmetricSpMM, a, x)
 
 
 def graph_key(interactions: sp.csr_matrix) -> str:
@@ -396,7 +396,7 @@ class LightGCNEncoder(GraphEncoder):
                 shape=(len(need[k]), len(need[k - 1])),
             )
             prev = x
-            x = _SpMM.apply(_torch_csr(m).to(device), _torch_csr(m.T.tocsr()).to(device), x)
+            x = full_precision(_SpMM, _torch_csr(m).to(device), _torch_csr(m.T.tocsr()).to(device), x)
             if self._isolated is not None:  # nodes without training edges keep their ego vector
                 rows_k = torch.from_numpy(need[k]).to(device)
                 at_prev = torch.from_numpy(np.searchsorted(need[k - 1], need[k])).to(device)

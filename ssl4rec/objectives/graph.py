@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..encoders.base import full_precision
 from ..interactions import Batch
 from ..registry import VIEWS, ConfigError, register_objective
 from .base import IncompatibleError, Objective, ObjectiveConfig, TrainBatch, TrainData, check_choice
@@ -244,7 +245,7 @@ def uniformity(z: torch.Tensor, t: float = 2.0) -> torch.Tensor:
     """
     if z.shape[0] < 2:
         return z.sum() * 0.0
-    return _Uniformity.apply(z, float(t))
+    return full_precision(_Uniformity, z, float(t))
 
 
 @dataclasses.dataclass

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..encoders.base import full_precision
 from .base import TrainBatch
 
 __all__ = ["ITEM_LOSSES", "flat_similarity", "info_nce", "item_loss", "softmax_cross_entropy"]
@@ -76,7 +77,7 @@ def softmax_cross_entropy(h: torch.Tensor, w: torch.Tensor, targets: torch.Tenso
     if h.shape[0] == 0:
         return (h.sum() + w.sum()) * 0.0
     rows = max(1, CE_CHUNK_ELEMENTS // max(1, w.shape[0]))
-    return _SoftmaxCE.apply(h, w, targets, rows).mean()
+    return full_precision(_SoftmaxCE, h, w, targets, rows).mean()
 
 
 class _FlatGram(torch.autograd.Function):
@@ -133,7 +134,7 @@ def flat_similarity(chunks: list[torch.Tensor]) -> torch.Tensor:
     if len(chunks) == 1:
         z = chunks[0].reshape(chunks[0].shape[0], -1)
         return z @ z.T
-    return _FlatGram.apply(*chunks)
+    return full_precision(_FlatGram, *chunks)
 
 
 def info_nce(

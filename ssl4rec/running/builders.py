@@ -253,6 +253,8 @@ def fit_cell(
     max_users: int | None = None,
     callbacks: list[Callable[..., None]] | None = None,
     checkpointer: Any = None,
+    device: Any = None,
+    precision: str = "fp32",
 ) -> FittedCell:
     """The recipe of one cell: build the model with ``model_seed``, fit it on ``split.train`` with
     early stopping on ``split``'s validation targets under ``protocol``.
@@ -271,6 +273,10 @@ def fit_cell(
     torch.manual_seed(model_seed)
     if checkpointer is not None:  # train_loop saves / resumes through it (see recommender.Checkpointer)
         model.checkpointer = checkpointer
+    if hasattr(model, "device"):  # trainable models (SSL, BPR): where and in what type they train
+        if device is not None:
+            model.device = device
+        model.precision = precision
     t0, c0 = time.perf_counter(), time.process_time()
     model.fit(split.train, validator)
     return FittedCell(model, resolved, validator, time.perf_counter() - t0, time.process_time() - c0)

@@ -101,6 +101,8 @@ def run_with_executor(runner: Runner, options: ExecutorOptions) -> list[CellOutc
         "save_rankings": runner.save_rankings,
         "threads": (options.threads, f"--threads through --executor {options.executor}"),
         "checkpoint_every": runner.checkpoint_every or 1,
+        "device": str(runner.device) if runner.device is not None else None,
+        "precision": runner.precision,
         "threads_per_cell": options.threads,
     }
     labels = [_cell_label(c) for c in pending]

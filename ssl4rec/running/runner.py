@@ -30,6 +30,7 @@ from ..objectives.base import IncompatibleError
 from ..registry import ConfigError, load_plugins
 from ..reporting.records import ResultsStore, RunRecord, config_hash
 from .builders import NotApplicable, builder_for, cell_seed, fit_cell
+from .devices import determinism
 from .plan import ComponentSpec, ModelSpec, Suite
 from .seeds import derive_seed, split_seed_key
 
@@ -99,6 +100,8 @@ class Runner:
         tuning: the entries of ``<suite>.best.yaml`` whose parameters override the suite's.
         save_models: also save each fitted model beside its record (``model_file``), so
             ``export-users`` and users' own code can reload it instead of training again.
+        device: ``auto`` / ``cpu`` / ``cuda[:N]`` / ``mps`` for every trainable model (None: each model's own).
+        precision: ``fp32`` / ``bf16`` / ``fp16`` training (autocast; :mod:`ssl4rec.running.devices`).
         checkpoint_every: N > 0 saves each cell's training state every N epochs beside its record, and a
             cell that finds one (its last run was killed) resumes from it (:class:`~ssl4rec.recommender.Checkpointer`).
         threads: ``(n, why)`` as :func:`ssl4rec.running.threads.choose_threads` chose them (recorded).
@@ -118,6 +121,8 @@ class Runner:
         save_rankings: int = 0,
         threads: tuple[int, str] | None = None,
         checkpoint_every: int = 0,
+        device: str | None = None,
+        precision: str = "fp32",
     ) -> None:
         self.suite = suite
         self.save_models = save_models
@@ -128,6 +133,11 @@ class Runner:
         if checkpoint_every < 0:
             raise ConfigError(f"checkpoint_every = {checkpoint_every}: give N >= 1 epochs (0 = no checkpoints)")
         self.checkpoint_every = int(checkpoint_every)
+        from .devices import check_precision, resolve_device
+
+        # None: each model's own choice (its `device` parameter, else CUDA when present)
+        self.device = resolve_device(device) if device is not None else None
+        self.precision = check_precision(precision, self.device or torch.device("cpu"))
         self.store = ResultsStore(out)
         self.data_dir = data_dir
         self.fail_fast = fail_fast
@@ -382,6 +392,8 @@ class Runner:
                 max_users=self.suite.validation.get("max_users"),
                 callbacks=callbacks,
                 checkpointer=checkpointer,
+                device=self.device,
+                precision=self.precision,
             )
         except (NotApplicable, IncompatibleError) as exc:  # by construction, or the data lack what the model needs
             return self._not_applicable(record, rel, cell_id, exc)
@@ -403,6 +415,9 @@ class Runner:
             machine={
                 "threads": torch.get_num_threads(),
                 "threads_chosen_by": self.threads_chosen_by,
+                "device": str(getattr(model, "device", "cpu")),
+                "precision": getattr(model, "precision", "fp32"),
+                **determinism(),
                 "cpus": os.cpu_count(),
                 "load_avg_1m": os.getloadavg()[0],
             },

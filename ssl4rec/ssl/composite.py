@@ -746,6 +746,10 @@ class SSLRecommender(Recommender):
         per_objective: list[dict[str, float]] = []
         n = len(users)
         lengths = (window != 0).sum(1) if window is not None and c.bucket_by_length else None
+        from ..running.devices import GradScaler, autocast
+
+        precision = getattr(self, "precision", "fp32")
+        scaler = GradScaler(device, precision)
 
         def run_epoch(epoch: int) -> float:
             total = 0.0
@@ -763,16 +767,16 @@ class SSLRecommender(Recommender):
                     rows=idx,
                     items=data.items[idx] if data.items is not None else None,
                 )
-                for _, obj in objs:
-                    obj.plan(net, batch)
-                loss = torch.zeros((), device=device)
-                for name, obj in objs:
-                    part = obj.loss(net, batch)
-                    parts[name] += float(part.detach()) * len(idx)
-                    loss = loss + obj.weight * part
+                with autocast(device, precision):  # fp32: no-op
+                    for _, obj in objs:
+                        obj.plan(net, batch)
+                    loss = torch.zeros((), device=device)
+                    for name, obj in objs:
+                        part = obj.loss(net, batch).float()
+                        parts[name] += float(part.detach()) * len(idx)
+                        loss = loss + obj.weight * part
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                scaler.step(loss, opt)
                 total += float(loss.detach()) * len(idx)
             per_objective.append({k: v / max(1, n) for k, v in parts.items()})
             return total / max(1, n)

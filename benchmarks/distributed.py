@@ -1,0 +1,82 @@
+"""The ML-100K baseline suite sequentially and through Ray with local workers: wall time, the
+scheduling overhead per cell, and whether every cell's metrics are identical.
+
+Usage::
+
+    python benchmarks/distributed.py [--workers 2] [--threads 1] [--readme]
+
+Runs ``configs/ml100k.yaml --models pop,itemknn,bpr,ease,content --seeds 0`` (five baselines over
+the suite's eight splits: 40 cells) twice in subprocesses, each into a fresh folder: once as
+``ssl4rec run`` (one process), once as ``ssl4rec run --executor ray --workers N`` (a local Ray
+instance). Per-cell overhead = (Ray wall time x workers - the cells' own fit + evaluation seconds,
+read from the Ray run's records) / cells: what Ray adds per cell (task submission, a worker's
+imports and data loading, record writing), an upper bound since idle workers count too. Needs the
+``[ray]`` extra and ``$SSL4REC_DATA``; run it with nothing else on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITE = ["configs/ml100k.yaml", "--models", "pop,itemknn,bpr,ease,content", "--seeds", "0"]
+
+
+def run(extra: list[str], threads: int, out: Path) -> float:
+    cmd = [sys.executable, str(ROOT / "run_bench.py"), "run", *SUITE, "--out", str(out), "--threads", str(threads), *extra]
+    env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONPATH": str(ROOT)}
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    return seconds
+
+
+def records(out: Path) -> dict[str, dict]:
+    return {r["cell_id"]: r for r in (json.loads(p.read_text()) for p in out.glob("records/**/seed*.json"))}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
+    args = p.parse_args()
+    if not os.environ.get("SSL4REC_DATA"):
+        raise SystemExit("set SSL4REC_DATA to the data folder (e.g. ../shared/data)")
+    load0 = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="ssl4rec-dist-") as tmp:
+        seq_s = run([], args.threads, Path(tmp, "seq"))
+        ray_s = run(["--executor", "ray", "--workers", str(args.workers)], args.threads, Path(tmp, "ray"))
+        seq, ray = records(Path(tmp, "seq")), records(Path(tmp, "ray"))
+    same = sum(seq[c]["metrics"] == ray.get(c, {}).get("metrics") for c in seq)
+    compute = sum((r.get("fit_seconds") or 0.0) + (r.get("eval_seconds") or 0.0) for r in ray.values())
+    overhead = (ray_s * args.workers - compute) / max(1, len(ray))
+    load1 = os.getloadavg()[0]
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _report import table, update_readme
+
+    rows = [
+        ["sequential (`ssl4rec run`)", len(seq), f"{seq_s:.1f}", "1.00", "–"],
+        [f"Ray, {args.workers} local workers", len(ray), f"{ray_s:.1f}", f"{seq_s / ray_s:.2f}", f"{overhead:.2f}"],
+    ]
+    body = table(["how", "cells", "wall s", "speed-up", "overhead s/cell"], rows) + (
+        f"\n\n{same} of {len(seq)} cells have identical metrics in both runs. {args.threads} thread(s) per cell; "
+        f"the cells' own fit + evaluation time in the Ray run: {compute:.1f} s. Load average {load0:.1f} before, "
+        f"{load1:.1f} after. Target: overhead < 0.5 s per cell."
+    )
+    print(body)
+    if args.readme:
+        update_readme("distributed", "Sequential vs Ray workers: ML-100K baselines (distributed.py)", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -228,6 +228,35 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from .registry import ConfigError
+    from .reporting.records import atomic_write_bytes
+    from .reporting.sensitivity import DEFAULT_PROTOCOLS, protocol_suites, sensitivity_report
+    from .running.runner import Runner
+
+    names = _csv(args.protocols) or list(DEFAULT_PROTOCOLS)
+    unknown = [n for n in names if n not in DEFAULT_PROTOCOLS]
+    if unknown or len(names) < 2:
+        raise ConfigError(f"--protocols: give two or more of {', '.join(DEFAULT_PROTOCOLS)} (got {', '.join(names)})")
+    suite = _load_selected(args)
+    out = _writable_out(args.out)
+    threads = _set_threads(args.threads)
+    suites = protocol_suites(suite, {n: DEFAULT_PROTOCOLS[n] for n in names})
+    if not args.report_only:
+        with logging_redirect_tqdm():
+            for name, psuite in suites.items():
+                logger.info("protocol %s -> %s", name, out / name)
+                Runner(psuite, out=out / name, data_dir=args.data, threads=threads).run()
+    md, table = sensitivity_report(out, names, primary=suite.protocol.valid_metric if args.metric is None else args.metric)
+    atomic_write_bytes(out / "sensitivity.md", md.encode())
+    atomic_write_bytes(out / "sensitivity.csv", table.encode())
+    print(md, end="")
+    logger.info("report: %s", out / "sensitivity.md")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from .registry import REGISTRIES, load_plugins
 
@@ -594,6 +623,16 @@ def _add_running_commands(sub: Any) -> None:
     _add_selection(ck)
     ck.set_defaults(func=cmd_check)
 
+    se = sub.add_parser("sensitivity", help="run a suite under several protocols and report how its model ranking changes")
+    se.add_argument("suite")
+    se.add_argument("--out", default="sensitivity", help="results folder; one sub-folder per protocol (default: sensitivity/)")
+    se.add_argument("--protocols", default=None, help="comma-separated: full, sampled-uniform, sampled-popularity (default: all)")
+    se.add_argument("--metric", default=None, help="metric to rank by (default: the suite's valid_metric)")
+    se.add_argument("--report-only", action="store_true", help="only rebuild the report from the records in --out")
+    se.add_argument("--data", default=None)
+    se.add_argument("--threads", type=int, default=None)
+    _add_selection(se)
+    se.set_defaults(func=cmd_sensitivity)
     tu = sub.add_parser("tune", help="Optuna study per (dataset, split, model), same trial budget for every model")
     tu.add_argument("suite")
     tu.add_argument("--trials", type=int, default=20, help="trials per model (default 20)")

@@ -1,0 +1,168 @@
+"""Protocol sensitivity (issue 25, track 1): would the ranking of models change under another protocol?
+
+``ssl4rec sensitivity SUITE.yaml --out DIR`` runs the suite's cells once per protocol, each into
+``DIR/<protocol>/`` (finished records are reused), then writes ``DIR/sensitivity.md`` / ``.csv``:
+per (dataset, split) and protocol the models ranked by the primary metric (mean ± std over seeds),
+Kendall's tau (with its p-value) between every pair of protocols' rankings, and every pair of models
+whose order flips between two protocols, with the paired test over users on each side.
+
+Protocols: ``full`` (every item a candidate), ``sampled-uniform`` and ``sampled-popularity`` (100
+negatives each, the target among them; SAMPLED, not comparable in value with full ranking: Krichene
+& Rendle, KDD 2020); ``--protocols`` picks some of them. The split is the suite's: the leave-one-out vs global-timeline comparison (Ji et al., TOIS 2023) is a
+suite with both splits, whose rankings the report also compares.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..registry import ConfigError
+from .tables import pretty, spread
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_PROTOCOLS", "kendall_tau", "protocol_suites", "sensitivity_report"]
+
+DEFAULT_PROTOCOLS: dict[str, dict[str, Any]] = {
+    "full": {"candidates": "full"},
+    "sampled-uniform": {"candidates": "sampled", "n_negatives": 100, "sampling": "uniform"},
+    "sampled-popularity": {"candidates": "sampled", "n_negatives": 100, "sampling": "popularity"},
+}
+
+
+def kendall_tau(a: list[str], b: list[str]) -> tuple[float, float, int]:
+    """Kendall's tau-b between two rankings (best first) over the models in both, its two-sided
+    p-value, and how many models were compared (tau is NaN below two)."""
+    from scipy import stats
+
+    common = [m for m in a if m in b]
+    if len(common) < 2:
+        return float("nan"), float("nan"), len(common)
+    ra = [a.index(m) for m in common]
+    rb = [b.index(m) for m in common]
+    res = stats.kendalltau(ra, rb)
+    return float(res.statistic), float(res.pvalue), len(common)
+
+
+def protocol_suites(suite: Any, protocols: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``{protocol name: the suite evaluated under it}`` (the suite's other evaluation keys kept)."""
+    import dataclasses
+
+    from ..evaluation.evaluator import Protocol
+
+    chosen = protocols or DEFAULT_PROTOCOLS
+    out = {}
+    base = suite.protocol.to_dict()
+    for name, keys in chosen.items():
+        merged = {k: v for k, v in base.items() if k in {f.name for f in dataclasses.fields(Protocol)}}
+        merged.update(keys)
+        try:
+            proto = Protocol.from_dict(merged)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"protocol {name!r}: {exc}") from exc
+        out[name] = dataclasses.replace(suite, protocol=proto)
+    return out
+
+
+def _rankings(root: Path, primary: str) -> dict[tuple[str, str], list[Any]]:
+    from .leaderboard import build_tables
+    from .records import ResultsStore
+
+    out = {}
+    for t in build_tables(ResultsStore(root), primary=primary):
+        rows = sorted((r for r in t.rows if primary in r.mean), key=lambda r: -r.mean[primary])
+        # a sampled protocol's table is labelled "split [sampled-...]": the split is what pairs them up
+        out[(t.dataset, t.split.split(" [")[0])] = (rows, t.split)
+    return out
+
+
+def sensitivity_report(
+    out: str | Path, protocols: list[str], primary: str = "ndcg@10", alpha: float = 0.05
+) -> tuple[str, str]:
+    """``(markdown, csv)`` of the report over ``out/<protocol>/`` folders (see the module doc)."""
+    from .leaderboard import compare_models
+    from .records import ResultsStore
+
+    out = Path(out)
+    ranks = {p: _rankings(out / p, primary) for p in protocols if (out / p / "records").is_dir()}
+    if len(ranks) < 2:
+        raise ConfigError(f"{out}: records for at least two protocols are needed, found {sorted(ranks) or 'none'}")
+    cells = sorted({c for r in ranks.values() for c in r})
+    md = [
+        f"# Protocol sensitivity — {pretty(primary)}",
+        "",
+        "Models ranked by the primary metric under each protocol (mean ± std over seeds); sampled protocols "
+        "(100 negatives with the target) are SAMPLED: their values are not comparable with full ranking, "
+        "only their orderings are (Krichene & Rendle, KDD 2020). Kendall's tau-b between rankings; flips are "
+        f"pairs whose order differs, with the paired Wilcoxon test over users (each user's value averaged over "
+        f"seeds) under each protocol, significant at {alpha}. Generated from records; do not edit.",
+        "",
+    ]
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["dataset", "split", "kind", "protocol_a", "protocol_b", "model_a", "model_b", "value", "p_value", "n"])
+    for ds, sp in cells:
+        md += [f"## {ds} / {sp}", ""]
+        present = [p for p in ranks if (ds, sp) in ranks[p]]
+        md += ["| rank | " + " | ".join(present) + " |", "|---:|" + "---|" * len(present)]
+        depth = max(len(ranks[p][(ds, sp)][0]) for p in present)
+        for i in range(depth):
+            cells_i = []
+            for p in present:
+                rows = ranks[p][(ds, sp)][0]
+                if i < len(rows):
+                    r = rows[i]
+                    cells_i.append(f"{r.model} {r.mean[primary]:.4f}{spread(r, primary)} (n={r.n_seeds})")
+                    w.writerow([ds, sp, "rank", p, "", r.model, "", f"{r.mean[primary]:.6f}", "", r.n_seeds])
+                else:
+                    cells_i.append("")
+            md.append(f"| {i + 1} | " + " | ".join(cells_i) + " |")
+        md += ["", "| protocols | Kendall tau | p | models |", "|---|---:|---:|---:|"]
+        flips = []
+        for pa, pb in itertools.combinations(present, 2):
+            la = [r.model for r in ranks[pa][(ds, sp)][0]]
+            lb = [r.model for r in ranks[pb][(ds, sp)][0]]
+            tau, p, n = kendall_tau(la, lb)
+            md.append(f"| {pa} vs {pb} | {tau:.3f} | {p:.3g} | {n} |")
+            w.writerow([ds, sp, "kendall_tau", pa, pb, "", "", f"{tau:.6f}", f"{p:.6g}", n])
+            for x, y in itertools.combinations([m for m in la if m in lb], 2):
+                if (la.index(x) < la.index(y)) != (lb.index(x) < lb.index(y)):
+                    flips.append((pa, pb, x, y))
+        md.append("")
+        if not flips:
+            md += ["No pair of models changes order between these protocols.", ""]
+            continue
+        md += [
+            "| protocols | pair | order under A | Wilcoxon p under A | order under B | Wilcoxon p under B |",
+            "|---|---|---|---:|---|---:|",
+        ]
+        for pa, pb, x, y in flips:
+            cols = []
+            for proto in (pa, pb):
+                (row,) = compare_models(ResultsStore(out / proto), x, y, primary, ds, ranks[proto][(ds, sp)][1]) or [{}]
+                order = f"{x} > {y}" if row.get("diff", 0) > 0 else f"{y} > {x}"
+                pv = row.get("wilcoxon_p", float("nan"))
+                cols += [order, f"{pv:.3g}{' *' if pv < alpha else ''}"]
+                w.writerow(
+                    [
+                        ds,
+                        sp,
+                        "flip",
+                        proto,
+                        "",
+                        x,
+                        y,
+                        f"{row.get('diff', float('nan')):.6f}",
+                        f"{pv:.6g}",
+                        row.get("n_users", ""),
+                    ]
+                )
+            md.append(f"| {pa} vs {pb} | {x}, {y} | " + " | ".join(cols) + " |")
+        md.append("")
+    md.append("\\* significant; a flip significant under both protocols is a real change of conclusion.")
+    return "\n".join(md) + "\n", buf.getvalue()

@@ -1,0 +1,65 @@
+"""Protocol sensitivity: Kendall's tau on hand-made rankings, flips with their tests, the command."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ssl4rec import cli
+from ssl4rec.reporting import sensitivity
+from ssl4rec.reporting.sensitivity import kendall_tau, sensitivity_report
+from ssl4rec.reporting.tables import Row
+
+
+def test_kendall_tau_by_hand():
+    assert kendall_tau(list("abcd"), list("abcd"))[0] == pytest.approx(1.0)
+    assert kendall_tau(list("abcd"), list("dcba"))[0] == pytest.approx(-1.0)
+    # one adjacent swap: 5 concordant pairs, 1 discordant, of 6
+    assert kendall_tau(list("abcd"), list("bacd"))[0] == pytest.approx(4 / 6)
+    tau, _, n = kendall_tau(list("abcx"), list("yabc"))  # only the common models count
+    assert n == 3 and tau == pytest.approx(1.0)
+    assert kendall_tau(["a"], ["a"])[2] == 1
+
+
+def test_flips_are_listed_with_both_tests(tmp_path, monkeypatch):
+    def rows(order):
+        return [Row(model=m, status="ok", n_seeds=1, mean={"ndcg@10": v}) for m, v in order]
+
+    fake = {
+        "full": {("d", "loo"): (rows([("A", 0.3), ("B", 0.2), ("C", 0.1)]), "loo")},
+        "sampled-uniform": {("d", "loo"): (rows([("B", 0.6), ("A", 0.5), ("C", 0.4)]), "loo [sampled]")},
+    }
+    for p in fake:
+        (tmp_path / p / "records").mkdir(parents=True)
+    monkeypatch.setattr(sensitivity, "_rankings", lambda root, primary: fake[root.name])
+    calls = []
+
+    def compare(store, a, b, metric, ds, sp):
+        calls.append((store.root.name, a, b, sp))
+        sign = 1 if store.root.name == "full" else -1
+        return [{"diff": 0.1 * sign, "wilcoxon_p": 0.01 if sign > 0 else 0.4, "n_users": 50}]
+
+    monkeypatch.setattr("ssl4rec.reporting.leaderboard.compare_models", compare)
+    md, table = sensitivity_report(tmp_path, ["full", "sampled-uniform"])
+    assert "| full vs sampled-uniform | 0.333 |" in md  # 2 concordant, 1 discordant of 3
+    assert "| full vs sampled-uniform | A, B | A > B | 0.01 * | B > A | 0.4 |" in md
+    assert calls == [("full", "A", "B", "loo"), ("sampled-uniform", "A", "B", "loo [sampled]")]
+    assert table.count(",flip,") == 2 and ",kendall_tau,full,sampled-uniform," in table
+
+
+def test_command_runs_each_protocol_and_reports(tmp_path):
+    suite = {
+        "name": "sens",
+        "datasets": [{"name": "synthetic", "params": {"n_users": 80, "n_items": 150, "n_interactions": 1600}}],
+        "splits": ["leave_one_out"],
+        "models": ["pop", "itemknn"],
+        "seeds": [0],
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    out = tmp_path / "sens"
+    assert cli.main(["sensitivity", str(path), "--out", str(out), "--protocols", "full,sampled-uniform"]) == 0
+    assert {p.name for p in out.iterdir()} == {"full", "sampled-uniform", "sensitivity.md", "sensitivity.csv"}
+    md = (out / "sensitivity.md").read_text()
+    assert "| full vs sampled-uniform |" in md and "| rank | full | sampled-uniform |" in md
+    assert cli.main(["sensitivity", str(path), "--out", str(out), "--protocols", "full,nope"]) == 2

@@ -5,7 +5,11 @@
 and scores items through it unchanged. It serves the SSL model's ``item_repr`` option:
 
 * ``"text"``: item ``i`` is ``adapter(text_i)``;
-* ``"id+text"``: item ``i`` is ``id_i + adapter(text_i)``.
+* ``"id+text"``: item ``i`` is ``id_i + adapter(text_i)``;
+* ``"attr"`` / ``"id+attr"``: the same over the item's multi-hot attributes (:func:`attribute_matrix`)
+  instead of text: the adapter's rows are learned attribute embeddings, pooled per item (their sum
+  over the item's attributes, scaled by 1 / sqrt(count) and offset by a shared vector, after
+  :func:`prepare_text`), so an item with attributes but no interaction is scored.
 
 Padding (id 0) stays a zero vector and the mask token (id ``n_items + 1``) a learned vector.
 """
@@ -19,10 +23,45 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ITEM_REPRS", "TextItemEmbedding", "prepare_text"]
+__all__ = ["ATTR_REPRS", "ITEM_REPRS", "TextItemEmbedding", "attribute_matrix", "prepare_text"]
 
 #: Accepted values of the SSL model's ``item_repr`` option.
-ITEM_REPRS = ("id", "text", "id+text")
+ITEM_REPRS = ("id", "text", "id+text", "attr", "id+attr")
+#: The ``item_repr`` values built from item attributes instead of text.
+ATTR_REPRS = ("attr", "id+attr")
+
+#: Item side-table columns read as attributes (``item_repr: attr``), with their token prefix.
+ATTRIBUTE_COLUMNS = (("attributes", "attr"), ("genres", "genre"), ("categories", "category"), ("brand", "brand"))
+
+
+def attribute_matrix(items, n_items: int) -> tuple[np.ndarray, dict[str, int]]:
+    """Multi-hot ``[n_items, n_tokens]`` float32 of each item's attributes, and counts for the record.
+
+    Tokens come from every column of :data:`ATTRIBUTE_COLUMNS` the items table has (S3-Rec's attribute
+    ids, MovieLens genres, Amazon categories and brand), prefixed by their column (``genre:Drama``).
+    Raises ``ValueError`` when the table has none of them or no item has any token.
+    """
+    cols = [(c, prefix) for c, prefix in ATTRIBUTE_COLUMNS if items is not None and c in getattr(items, "columns", ())]
+    if not cols:
+        raise ValueError(
+            "the dataset's items have no attributes (columns " + ", ".join(c for c, _ in ATTRIBUTE_COLUMNS) + ")"
+        )
+    vocab: dict[str, int] = {}
+    rows, ids = [], []
+    for c, prefix in cols:
+        for i, v in zip(items.index.to_numpy(), items[c].tolist(), strict=True):
+            values = (
+                v if isinstance(v, list | tuple | np.ndarray) else ([v] if isinstance(v, str | int) and v != "" else [])
+            )
+            for t in values:
+                rows.append(int(i))
+                ids.append(vocab.setdefault(f"{prefix}:{t}", len(vocab)))
+    if not vocab:
+        raise ValueError("the dataset's attribute columns are all empty")
+    out = np.zeros((n_items, len(vocab)), dtype=np.float32)
+    out[np.asarray(rows), np.asarray(ids)] = 1.0
+    info = {"tokens": len(vocab), "columns": [c for c, _ in cols], "items_without": int((out.sum(1) == 0).sum())}
+    return out, info
 
 
 def prepare_text(emb: np.ndarray | torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:

@@ -30,7 +30,7 @@ from torch import nn
 from .. import encoders as _encoders  # noqa: F401  (registers the built-in encoders)
 from .. import objectives as _objectives  # noqa: F401  (registers the built-in objectives)
 from ..encoders.base import Bag, make_config
-from ..encoders.text_items import ITEM_REPRS, TextItemEmbedding, prepare_text
+from ..encoders.text_items import ATTR_REPRS, ITEM_REPRS, TextItemEmbedding, prepare_text
 from ..interactions import Batch, Interactions
 from ..objectives.base import IncompatibleError, Objective, TrainBatch, TrainData, check_choice, span
 from ..recommender import Recommender, Validator, default_device, train_loop
@@ -110,7 +110,10 @@ class SSLTrainConfig:
     items with no training interaction are also left out of the training softmax and sampled
     negatives: in deployment they would not exist yet at training time, and as items that are
     only ever negatives they would teach the adapter to push their text down. Text needs a
-    sequence encoder and a dataset with item text."""
+    sequence encoder and a dataset with item text. ``"attr"`` / ``"id+attr"``: the same over the
+    items' multi-hot attributes (S3-Rec attribute ids, genres, categories, brand; learned attribute
+    embeddings pooled per item), so items with attributes but no interaction are scored; n/a on a
+    dataset whose items have no attributes."""
     text_encoder: str = "sentence-transformers:all-MiniLM-L6-v2"
     """Text encoder spec (``ssl4rec.text.build_text_encoder``: ``"sentence-transformers:<model>"``,
     ``"tfidf"``) for ``item_repr`` text / id+text and objectives that need item text
@@ -496,7 +499,8 @@ class SSLRecommender(Recommender):
         reason = check_compatible(self._encoder_entry.name, names, self.encoder_params, self.config.item_repr)
         if reason:
             raise IncompatibleError(reason)
-        self.needs_text = self.config.item_repr != "id" or any(
+        self.needs_attributes = self.config.item_repr in ATTR_REPRS
+        self.needs_text = self.config.item_repr in ("text", "id+text") or any(
             getattr(e.obj, "needs_text", False) for e in self._objective_entries
         )
         if self.needs_text:
@@ -509,6 +513,8 @@ class SSLRecommender(Recommender):
         self.can_score_cold_items = self.config.item_repr != "id"
         self.text_info: dict[str, Any] = {}
         self._item_text: torch.Tensor | None = None
+        self._item_attr: torch.Tensor | None = None
+        self.attribute_info: dict[str, Any] = {}
         self._trained_items: np.ndarray | None = None
         # validate options now rather than at fit time (a 1-item catalogue keeps this cheap);
         # fork_rng: building initialises parameters, which must not move the global generator
@@ -558,13 +564,19 @@ class SSLRecommender(Recommender):
 
     def record_extra(self) -> dict[str, Any]:
         """Provenance of the item text vectors (cache key, model, revision) for the result record."""
-        return {"text_embedding": self.text_info} if self.text_info else {}
+        out: dict[str, Any] = {"text_embedding": self.text_info} if self.text_info else {}
+        if self.attribute_info:
+            out["item_attributes"] = self.attribute_info
+        return out
 
     # -- training ------------------------------------------------------
     def _build(self, n_items: int, item_text: torch.Tensor | None = None, n_users: int | None = None) -> SSLNetwork:
         """A fresh network; ``item_text`` (prepared text vectors) defaults to those loaded by :meth:`load_text`."""
         c = self.config
         text = item_text if item_text is not None else self._item_text
+        side = self._item_attr if self.needs_attributes else text  # what item_repr builds items from
+        if self.needs_attributes and side is None:
+            raise ValueError(f"{self.name}: item attributes are needed (item_repr={c.item_repr!r}); fit(train) loads them")
         if self.needs_text and text is None:
             raise ValueError(
                 f"{self.name}: item text vectors are needed (item_repr={c.item_repr!r}, objectives "
@@ -573,7 +585,7 @@ class SSLRecommender(Recommender):
         extra: dict[str, Any] = {}
         candidates = None
         if c.item_repr != "id":
-            assert text is not None
+            assert side is not None
             dim = self.encoder_params.get("embedding_size")
             if dim is None:
                 raise ConfigError(f"item_repr {c.item_repr!r} needs an encoder with an embedding_size parameter")
@@ -581,7 +593,7 @@ class SSLRecommender(Recommender):
                 self._trained_items if self._trained_items is not None and len(self._trained_items) == n_items else None
             )
             extra["item_embedding"] = TextItemEmbedding(
-                n_items, int(dim), text.to(self.device), use_id=c.item_repr == "id+text", trained=trained
+                n_items, int(dim), side.to(self.device), use_id=c.item_repr.startswith("id+"), trained=trained
             )
             if trained is not None and not trained.all():
                 candidates = torch.from_numpy(np.flatnonzero(trained).astype(np.int64)).to(self.device)
@@ -629,12 +641,29 @@ class SSLRecommender(Recommender):
             "hit" if self.text_info.get("hit") else "miss",
         )
 
+    def load_attributes(self, train: Interactions) -> None:
+        """The items' multi-hot attributes as the ``attr`` / ``id+attr`` representations read them.
+
+        Raises :class:`IncompatibleError` (the runner's "n/a") when the dataset's items have none."""
+        from ..encoders.text_items import attribute_matrix
+
+        if not self.needs_attributes:
+            return
+        try:
+            multi, info = attribute_matrix(train.items, train.n_items)
+        except ValueError as exc:
+            raise IncompatibleError(f"item_repr {self.config.item_repr!r} needs item attributes: {exc}") from exc
+        self._item_attr = prepare_text(multi, self.device)
+        self._trained_items = np.asarray(train.item_counts > 0)
+        self.attribute_info = info
+
     def fit(self, train: Interactions, valid: Validator | None = None) -> SSLRecommender:
         c = self.config
         self._remember_train(train)
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             self.load_text(train)  # inside fork_rng: a language model must not move the global generator
+            self.load_attributes(train)
             torch.manual_seed(c.seed)  # initialisation and dropout, restored on exit
             self.net = self._build(train.n_items, n_users=train.n_users)
             gen = torch.Generator().manual_seed(c.seed)

@@ -58,6 +58,13 @@ def check_dataset_spec(name: str, params: Mapping[str, Any], preprocessing: Mapp
     """Validate a dataset reference without reading any data: the name, the loader parameters
     (unknown, missing) and the preprocessing settings. Raises what :func:`load_dataset` would."""
     entry = DATASETS.entry(name)
+    params = dict(params)
+    features = params.pop("item_features", None)
+    if features is not None:
+        from .features import FEATURE_KINDS
+
+        if not isinstance(features, dict) or not set(features) <= set(FEATURE_KINDS):
+            raise ConfigError(f"item_features must map {', '.join(FEATURE_KINDS)} to a file, got {features!r}")
     _loader_params(entry, params)
     Preprocessing.from_dict(preprocessing)
 
@@ -97,7 +104,8 @@ def load_dataset(
         preprocessing: ``implicit_threshold``, ``k_core`` / ``user_core`` / ``item_core``,
             ``dedup`` (see :class:`~ssl4rec.datasets.preprocess.Preprocessing`).
         download: fetch missing files from the official address (verified by sha256).
-        **params: loader parameters (e.g. ``category="Gift_Cards"``).
+        **params: loader parameters (e.g. ``category="Gift_Cards"``), and for any dataset
+            ``item_features={"image": FILE}`` (:mod:`ssl4rec.datasets.features`).
 
     Raises:
         UnknownNameError: unknown dataset name (with suggestions).
@@ -106,6 +114,7 @@ def load_dataset(
         DataError: malformed source files, checksum mismatch, preprocessing that empties the data.
     """
     entry = DATASETS.entry(name)
+    item_features = params.pop("item_features", None)  # any dataset: vectors keyed by raw item id
     resolved = _loader_params(entry, params)
     prep = Preprocessing.from_dict(preprocessing)
     specs = dataset_files(entry, resolved)
@@ -126,6 +135,10 @@ def load_dataset(
         loader_version=entry.version,
         extra_info={"dataset": entry.name, "params": resolved},
     )
+    if item_features:
+        from .features import attach_item_features
+
+        attach_item_features(ds, item_features, root)
     ds.info["seconds"] = {"load": round(t_load, 4), "total": round(time.perf_counter() - t0, 4)}
     logger.info(
         "loaded %s: %d users, %d items, %d interactions in %.2fs",

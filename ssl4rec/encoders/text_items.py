@@ -23,12 +23,37 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ATTR_REPRS", "ITEM_REPRS", "TextItemEmbedding", "attribute_matrix", "prepare_text"]
+__all__ = ["ATTR_REPRS", "ITEM_REPRS", "TextItemEmbedding", "attribute_matrix", "image_matrix", "prepare_text", "repr_parts"]
 
 #: Accepted values of the SSL model's ``item_repr`` option.
-ITEM_REPRS = ("id", "text", "id+text", "attr", "id+attr")
+ITEM_REPRS = ("id", "text", "id+text", "attr", "id+attr", "image", "id+image", "text+image", "id+text+image")
 #: The ``item_repr`` values built from item attributes instead of text.
 ATTR_REPRS = ("attr", "id+attr")
+
+
+def repr_parts(item_repr: str) -> set[str]:
+    """``"id+text+image"`` -> ``{"id", "text", "image"}``."""
+    return set(item_repr.split("+"))
+
+
+def image_matrix(items, n_items: int) -> tuple[np.ndarray, dict[str, int]]:
+    """``[n_items, d]`` float32 image vectors from the items table's ``image`` column (attached by the
+    dataset option ``item_features: {image: FILE}``); items without one get zeros (counted)."""
+    if items is None or "image" not in getattr(items, "columns", ()):
+        raise ValueError("the dataset has no image features (give the dataset item_features: {image: FILE})")
+    col = items["image"].tolist()
+    dims = {len(v) for v in col if v is not None}
+    if len(dims) != 1:
+        raise ValueError(f"image vectors must all have one length, found {sorted(dims) or 'none'}")
+    (d,) = dims
+    out = np.zeros((n_items, d), dtype=np.float32)
+    missing = 0
+    for i, v in zip(items.index.to_numpy(), col, strict=True):
+        if v is None:
+            missing += 1
+        else:
+            out[int(i)] = v
+    return out, {"dim": int(d), "items_without": missing}
 
 #: Item side-table columns read as attributes (``item_repr: attr``), with their token prefix.
 ATTRIBUTE_COLUMNS = (("attributes", "attr"), ("genres", "genre"), ("categories", "category"), ("brand", "brand"))

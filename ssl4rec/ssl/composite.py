@@ -30,7 +30,7 @@ from torch import nn
 from .. import encoders as _encoders  # noqa: F401  (registers the built-in encoders)
 from .. import objectives as _objectives  # noqa: F401  (registers the built-in objectives)
 from ..encoders.base import Bag, make_config
-from ..encoders.text_items import ATTR_REPRS, ITEM_REPRS, TextItemEmbedding, prepare_text
+from ..encoders.text_items import ITEM_REPRS, TextItemEmbedding, prepare_text, repr_parts
 from ..interactions import Batch, Interactions
 from ..objectives.base import IncompatibleError, Objective, TrainBatch, TrainData, check_choice, span
 from ..recommender import Recommender, Validator, default_device, train_loop
@@ -499,8 +499,10 @@ class SSLRecommender(Recommender):
         reason = check_compatible(self._encoder_entry.name, names, self.encoder_params, self.config.item_repr)
         if reason:
             raise IncompatibleError(reason)
-        self.needs_attributes = self.config.item_repr in ATTR_REPRS
-        self.needs_text = self.config.item_repr in ("text", "id+text") or any(
+        parts = repr_parts(self.config.item_repr)
+        self.needs_attributes = "attr" in parts
+        self.needs_image = "image" in parts
+        self.needs_text = "text" in parts or any(
             getattr(e.obj, "needs_text", False) for e in self._objective_entries
         )
         if self.needs_text:
@@ -514,6 +516,8 @@ class SSLRecommender(Recommender):
         self.text_info: dict[str, Any] = {}
         self._item_text: torch.Tensor | None = None
         self._item_attr: torch.Tensor | None = None
+        self._item_image: torch.Tensor | None = None
+        self.image_info: dict[str, Any] = {}
         self.attribute_info: dict[str, Any] = {}
         self._trained_items: np.ndarray | None = None
         # validate options now rather than at fit time (a 1-item catalogue keeps this cheap);
@@ -567,6 +571,8 @@ class SSLRecommender(Recommender):
         out: dict[str, Any] = {"text_embedding": self.text_info} if self.text_info else {}
         if self.attribute_info:
             out["item_attributes"] = self.attribute_info
+        if self.image_info:
+            out["item_images"] = self.image_info
         return out
 
     # -- training ------------------------------------------------------
@@ -574,9 +580,13 @@ class SSLRecommender(Recommender):
         """A fresh network; ``item_text`` (prepared text vectors) defaults to those loaded by :meth:`load_text`."""
         c = self.config
         text = item_text if item_text is not None else self._item_text
-        side = self._item_attr if self.needs_attributes else text  # what item_repr builds items from
-        if self.needs_attributes and side is None:
-            raise ValueError(f"{self.name}: item attributes are needed (item_repr={c.item_repr!r}); fit(train) loads them")
+        # what item_repr builds items from: text, attributes and image vectors side by side
+        pieces = {"text": text, "attr": self._item_attr, "image": self._item_image}
+        wanted = [k for k in ("text", "attr", "image") if k in repr_parts(c.item_repr)]
+        if any(pieces[k] is None for k in wanted):
+            missing = [k for k in wanted if pieces[k] is None]
+            raise ValueError(f"{self.name}: item {', '.join(missing)} vectors are needed (item_repr={c.item_repr!r}); fit(train) loads them")
+        side = torch.cat([pieces[k].to(self.device) for k in wanted], dim=1) if wanted else None
         if self.needs_text and text is None:
             raise ValueError(
                 f"{self.name}: item text vectors are needed (item_repr={c.item_repr!r}, objectives "
@@ -657,6 +667,20 @@ class SSLRecommender(Recommender):
         self._trained_items = np.asarray(train.item_counts > 0)
         self.attribute_info = info
 
+    def load_images(self, train: Interactions) -> None:
+        """The items' image vectors (dataset option ``item_features: {image: FILE}``) for ``*image`` reprs."""
+        from ..encoders.text_items import image_matrix
+
+        if not self.needs_image:
+            return
+        try:
+            vectors, info = image_matrix(train.items, train.n_items)
+        except ValueError as exc:
+            raise IncompatibleError(f"item_repr {self.config.item_repr!r} needs item image vectors: {exc}") from exc
+        self._item_image = prepare_text(vectors, self.device)
+        self._trained_items = np.asarray(train.item_counts > 0)
+        self.image_info = info
+
     def fit(self, train: Interactions, valid: Validator | None = None) -> SSLRecommender:
         c = self.config
         self._remember_train(train)
@@ -664,6 +688,7 @@ class SSLRecommender(Recommender):
         with torch.random.fork_rng(devices=devices):
             self.load_text(train)  # inside fork_rng: a language model must not move the global generator
             self.load_attributes(train)
+            self.load_images(train)
             torch.manual_seed(c.seed)  # initialisation and dropout, restored on exit
             self.net = self._build(train.n_items, n_users=train.n_users)
             gen = torch.Generator().manual_seed(c.seed)

@@ -389,6 +389,14 @@ TEXT_ENCODERS = Registry(
     and a ``cache_key`` identifying model, revision and settings.""",
 )
 
+ATTACKS = Registry(
+    "attack",
+    """Shilling attacks: seeded transforms of a split's training part that add fake users. An entry is a
+    function ``attack(split: SplitData, seed: int, size, filler, targets, ...) -> SplitData`` returning
+    the split with the fake users appended to ``train`` (valid and test untouched) and
+    ``info["attack"]`` naming them.""",
+)
+
 REGISTRIES: dict[str, Registry] = {
     "datasets": DATASETS,
     "splits": SPLITS,
@@ -400,6 +408,7 @@ REGISTRIES: dict[str, Registry] = {
     "presets": PRESETS,
     "metrics": METRICS,
     "text_encoders": TEXT_ENCODERS,
+    "attacks": ATTACKS,
 }
 
 register_dataset = DATASETS.register
@@ -412,6 +421,7 @@ register_baseline = BASELINES.register
 register_preset = PRESETS.register
 register_metric = METRICS.register
 register_text_encoder = TEXT_ENCODERS.register
+register_attack = ATTACKS.register
 
 _PLUGINS_LOADED = False
 PLUGIN_ERRORS: dict[str, str] = {}

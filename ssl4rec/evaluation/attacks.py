@@ -1,0 +1,163 @@
+"""Shilling attacks (issue 25, track 2): fake user profiles injected into a split's training part.
+
+Each attack adds ``round(size * genuine users)`` fake users (new ids after the genuine ones), each
+interacting with every target item plus ``filler`` filler items; valid and test are untouched, and the
+split's ``info["attack"]`` records the attack, its parameters, the fake user ids and the target items
+(dense ids). For sequence models a fake user's events are ordered fillers first, targets last (the
+fake sequences end in the targets), all after the genuine training log's last timestamp.
+
+Filler rules (implicit feedback, where an interaction is a positive event):
+
+* ``random``: fillers drawn uniformly from the catalogue (Lam & Riedl, WWW 2004);
+* ``average``: fillers drawn in proportion to item popularity, the implicit-feedback analogue of
+  rating fillers at each item's mean (Lam & Riedl);
+* ``bandwagon``: the ``popular`` most popular items for every fake user plus random fillers (Burke et
+  al., 2005).
+
+Targets: dense item ids (``targets: [3, 17]``), or a popularity band and a count
+(``targets: {band: unpopular | middle | popular, n: 5}``: items drawn from the bottom, middle or top
+third of items with training interactions, seeded).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..interactions import Interactions, SplitData
+from ..registry import ConfigError, register_attack
+
+__all__ = ["choose_targets", "inject"]
+
+BANDS = ("unpopular", "middle", "popular")
+
+
+def choose_targets(train: Interactions, targets: Any, rng: np.random.Generator) -> np.ndarray:
+    """Dense target item ids from ``targets`` (ids, or ``{band, n}``)."""
+    counts = np.asarray(train.item_counts)
+    if isinstance(targets, dict):
+        band, n = targets.get("band", "unpopular"), int(targets.get("n", 1))
+        if band not in BANDS:
+            raise ConfigError(f"attack targets.band {band!r}: use one of {', '.join(BANDS)}")
+        seen = np.flatnonzero(counts > 0)
+        order = seen[np.argsort(counts[seen], kind="stable")]
+        third = max(1, len(order) // 3)
+        pool = {"unpopular": order[:third], "middle": order[third : 2 * third], "popular": order[-third:]}[band]
+        if not 1 <= n <= len(pool):
+            raise ConfigError(f"attack targets.n = {n}: the {band} band has {len(pool)} items")
+        return np.sort(rng.choice(pool, n, replace=False))
+    ids = np.asarray(list(targets) if isinstance(targets, list | tuple) else [targets], dtype=np.int64)
+    bad = ids[(ids < 0) | (ids >= train.n_items)]
+    if len(bad) or len(ids) == 0:
+        raise ConfigError(
+            f"attack targets {list(map(int, bad)) or '[]'}: target items are dense ids in [0, {train.n_items}) "
+            "(or {band: unpopular, n: 5})"
+        )
+    return np.unique(ids)
+
+
+def inject(
+    split: SplitData, name: str, profiles: list[np.ndarray], targets: np.ndarray, params: dict[str, Any]
+) -> SplitData:
+    """``split`` with one fake user per ``profiles`` row (filler items; targets appended last)."""
+    train = split.train
+    n_fake = len(profiles)
+    first = train.n_users
+    t0 = int(train.df["timestamp"].max()) + 1 if len(train) else 0
+    rows = []
+    for f, filler in enumerate(profiles):
+        items = [*map(int, filler), *map(int, targets)]
+        for k, it in enumerate(items):
+            rows.append((first + f, it, 1.0, t0 + k))
+    fake = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])
+    users = train.users
+    if users is not None and len(users) == train.n_users:
+        extra = pd.DataFrame({c: [None] * n_fake for c in users.columns}, index=range(first, first + n_fake))
+        if "raw_id" in extra.columns:
+            extra["raw_id"] = [f"fake-{i}" for i in range(n_fake)]
+        users = pd.concat([users, extra])
+    new_train = Interactions(
+        pd.concat([train.df, fake], ignore_index=True), first + n_fake, train.n_items, train.items, users
+    )
+    info = dict(split.info)
+    info["attack"] = {
+        "name": name,
+        "params": params,
+        "fake_users": list(range(first, first + n_fake)),
+        "targets": [int(t) for t in targets],
+        "genuine_users": first,
+    }
+    return dataclasses.replace(split, train=new_train, info=info)
+
+
+def _check(split: SplitData, size: float, filler: int) -> int:
+    if not 0 < float(size) < 1:
+        raise ConfigError(f"attack size = {size}: the fraction of genuine users to add as fakes, in (0, 1) (e.g. 0.03)")
+    if int(filler) < 0:
+        raise ConfigError(f"attack filler = {filler}: filler items per fake user, >= 0")
+    if len(split.train) == 0:
+        raise ConfigError("attack: the split has no training part to inject fake users into")
+    return max(1, round(float(size) * split.train.n_users))
+
+
+def _fillers(
+    rng: np.random.Generator, n_items: int, k: int, exclude: np.ndarray, p: np.ndarray | None = None
+) -> np.ndarray:
+    allowed = np.setdiff1d(np.arange(n_items), exclude)
+    k = min(k, len(allowed))
+    if p is not None:
+        p = p[allowed] / p[allowed].sum() if p[allowed].sum() > 0 else None
+    return rng.choice(allowed, k, replace=False, p=p)
+
+
+@register_attack(
+    "random", summary="Fake users with the targets plus uniformly random filler items.", tags=("shilling",)
+)
+def random_attack(
+    split: SplitData, seed: int = 0, size: float = 0.03, filler: int = 20, targets: Any = None
+) -> SplitData:
+    n = _check(split, size, filler)
+    rng = np.random.default_rng([seed, 7919])
+    tgt = choose_targets(split.train, targets if targets is not None else {"band": "unpopular", "n": 1}, rng)
+    profiles = [_fillers(rng, split.train.n_items, int(filler), tgt) for _ in range(n)]
+    return inject(split, "random", profiles, tgt, {"size": size, "filler": filler, "targets": targets})
+
+
+@register_attack(
+    "average", summary="Fake users with the targets plus popularity-weighted filler items.", tags=("shilling",)
+)
+def average_attack(
+    split: SplitData, seed: int = 0, size: float = 0.03, filler: int = 20, targets: Any = None
+) -> SplitData:
+    n = _check(split, size, filler)
+    rng = np.random.default_rng([seed, 7927])
+    tgt = choose_targets(split.train, targets if targets is not None else {"band": "unpopular", "n": 1}, rng)
+    pop = np.asarray(split.train.item_counts, dtype=np.float64)
+    profiles = [_fillers(rng, split.train.n_items, int(filler), tgt, pop) for _ in range(n)]
+    return inject(split, "average", profiles, tgt, {"size": size, "filler": filler, "targets": targets})
+
+
+@register_attack(
+    "bandwagon", summary="Fake users with the targets, the most popular items and random fillers.", tags=("shilling",)
+)
+def bandwagon_attack(
+    split: SplitData, seed: int = 0, size: float = 0.03, filler: int = 20, targets: Any = None, popular: int = 5
+) -> SplitData:
+    n = _check(split, size, filler)
+    if int(popular) < 0:
+        raise ConfigError(f"attack popular = {popular}: the number of most popular items every fake user takes, >= 0")
+    rng = np.random.default_rng([seed, 7933])
+    tgt = choose_targets(split.train, targets if targets is not None else {"band": "unpopular", "n": 1}, rng)
+    counts = np.asarray(split.train.item_counts)
+    by_pop = np.argsort(-counts, kind="stable")
+    top = by_pop[~np.isin(by_pop, tgt)][: int(popular)]  # the most popular items that are not targets
+    profiles = [
+        np.concatenate([top, _fillers(rng, split.train.n_items, max(0, int(filler) - len(top)), np.union1d(tgt, top))])
+        for _ in range(n)
+    ]
+    return inject(
+        split, "bandwagon", profiles, tgt, {"size": size, "filler": filler, "targets": targets, "popular": popular}
+    )

@@ -1,0 +1,64 @@
+"""Shilling attacks: exactly the requested fake users, targets in every fake profile, valid/test untouched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ssl4rec.registry import ATTACKS, ConfigError
+from ssl4rec.testing import tiny_split
+
+
+@pytest.mark.parametrize("name", ["random", "average", "bandwagon"])
+def test_attack_adds_exactly_the_fake_users_and_touches_only_train(name):
+    split = tiny_split(n_users=50, n_items=40)
+    attacked = ATTACKS.get(name)(split, seed=3, size=0.1, filler=6, targets=[2, 7])
+    info = attacked.info["attack"]
+    n = split.train.n_users
+    assert info["fake_users"] == list(range(n, n + 5)) and info["targets"] == [2, 7]  # 10% of 50
+    assert attacked.train.n_users == n + 5 and attacked.train.n_items == split.train.n_items
+    pd.testing.assert_frame_equal(attacked.valid, split.valid)
+    pd.testing.assert_frame_equal(attacked.test, split.test)
+    genuine = attacked.train.df[attacked.train.df["user"] < n].reset_index(drop=True)
+    pd.testing.assert_frame_equal(genuine, split.train.df.reset_index(drop=True))
+    for u in info["fake_users"]:
+        seq = attacked.train.user_items(u).tolist()
+        assert seq[-2:] == [2, 7]  # the fake sequence ends in the targets
+        assert len(seq) == 6 + 2 and len(set(seq)) == len(seq)
+    again = ATTACKS.get(name)(split, seed=3, size=0.1, filler=6, targets=[2, 7])
+    pd.testing.assert_frame_equal(again.train.df, attacked.train.df)  # seeded
+
+
+def test_bandwagon_takes_the_most_popular_items():
+    split = tiny_split(n_users=50, n_items=40)
+    counts = np.asarray(split.train.item_counts)
+    order = [i for i in np.argsort(-counts, kind="stable").tolist() if i != 0]
+    top = set(order[:3])
+    attacked = ATTACKS.get("bandwagon")(split, seed=0, size=0.04, filler=5, targets=[0], popular=3)
+    for u in attacked.info["attack"]["fake_users"]:
+        assert top <= set(attacked.train.user_items(u).tolist())
+
+
+def test_target_bands():
+    split = tiny_split(n_users=50, n_items=40)
+    counts = np.asarray(split.train.item_counts)
+    low = ATTACKS.get("random")(split, seed=1, targets={"band": "unpopular", "n": 2}).info["attack"]["targets"]
+    high = ATTACKS.get("random")(split, seed=1, targets={"band": "popular", "n": 2}).info["attack"]["targets"]
+    assert max(counts[low]) <= min(counts[high])
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"size": 1.0}, "in (0, 1)"),
+        ({"size": 0}, "in (0, 1)"),
+        ({"targets": [999]}, "[999]"),
+        ({"targets": {"band": "hot", "n": 1}}, "band 'hot'"),
+        ({"filler": -1}, "filler = -1"),
+    ],
+)
+def test_bad_attack_parameters(params, words):
+    with pytest.raises(ConfigError) as err:
+        ATTACKS.get("random")(tiny_split(), seed=0, **params)
+    assert words in str(err.value)

@@ -62,3 +62,30 @@ def test_bad_attack_parameters(params, words):
     with pytest.raises(ConfigError) as err:
         ATTACKS.get("random")(tiny_split(), seed=0, **params)
     assert words in str(err.value)
+
+
+def test_attacked_split_in_a_suite_records_target_hit_rates(tmp_path):
+    import json
+
+    from ssl4rec.running.plan import parse_suite
+    from ssl4rec.running.runner import Runner
+
+    suite = {
+        "name": "shill",
+        "datasets": [{"name": "synthetic", "params": {"n_users": 200, "n_items": 80, "n_interactions": 3000}}],
+        "splits": [{"name": "attacked", "grid": {"size": [0, 0.2]}, "params": {"attack": "random", "filler": 3}}],
+        "models": ["pop"],
+        "seeds": [1],
+        "evaluation": {"ks": [10], "metrics": ["ndcg", "hr"]},
+    }
+    Runner(parse_suite(suite), out=tmp_path).run()
+    recs = {}
+    for p in tmp_path.glob("records/**/seed1-*.json"):
+        r = json.loads(p.read_text())
+        recs[r["split"]["params"]["size"]] = r
+    assert set(recs) == {0, 0.2}
+    clean, attacked = recs[0], recs[0.2]
+    # the same targets and the same genuine test users; the fakes push the target into Pop's top 10
+    assert clean["split"]["counts"]["test"] == attacked["split"]["counts"]["test"]
+    assert clean["metrics"]["attack/target_hr@10"] == 0.0 < attacked["metrics"]["attack/target_hr@10"]
+    assert attacked["split"]["counts"]["train"] > clean["split"]["counts"]["train"]

@@ -30,7 +30,7 @@ import pandas as pd
 from ..interactions import Interactions, SplitData
 from ..registry import ConfigError, register_attack
 
-__all__ = ["choose_targets", "inject"]
+__all__ = ["attack_targets", "choose_targets", "inject"]
 
 BANDS = ("unpopular", "middle", "popular")
 
@@ -57,6 +57,13 @@ def choose_targets(train: Interactions, targets: Any, rng: np.random.Generator) 
             "(or {band: unpopular, n: 5})"
         )
     return np.unique(ids)
+
+
+def attack_targets(train: Interactions, targets: Any, seed: int) -> np.ndarray:
+    """The target items of every attack at ``seed`` (the same for every attack and size: ``size: 0`` of
+    the ``attacked`` split measures them on the clean data). Default: one item of the unpopular band."""
+    rng = np.random.default_rng([seed, 15485863])
+    return choose_targets(train, targets if targets is not None else {"band": "unpopular", "n": 1}, rng)
 
 
 def inject(
@@ -120,8 +127,8 @@ def random_attack(
     split: SplitData, seed: int = 0, size: float = 0.03, filler: int = 20, targets: Any = None
 ) -> SplitData:
     n = _check(split, size, filler)
+    tgt = attack_targets(split.train, targets, seed)
     rng = np.random.default_rng([seed, 7919])
-    tgt = choose_targets(split.train, targets if targets is not None else {"band": "unpopular", "n": 1}, rng)
     profiles = [_fillers(rng, split.train.n_items, int(filler), tgt) for _ in range(n)]
     return inject(split, "random", profiles, tgt, {"size": size, "filler": filler, "targets": targets})
 
@@ -133,8 +140,8 @@ def average_attack(
     split: SplitData, seed: int = 0, size: float = 0.03, filler: int = 20, targets: Any = None
 ) -> SplitData:
     n = _check(split, size, filler)
+    tgt = attack_targets(split.train, targets, seed)
     rng = np.random.default_rng([seed, 7927])
-    tgt = choose_targets(split.train, targets if targets is not None else {"band": "unpopular", "n": 1}, rng)
     pop = np.asarray(split.train.item_counts, dtype=np.float64)
     profiles = [_fillers(rng, split.train.n_items, int(filler), tgt, pop) for _ in range(n)]
     return inject(split, "average", profiles, tgt, {"size": size, "filler": filler, "targets": targets})
@@ -149,8 +156,8 @@ def bandwagon_attack(
     n = _check(split, size, filler)
     if int(popular) < 0:
         raise ConfigError(f"attack popular = {popular}: the number of most popular items every fake user takes, >= 0")
+    tgt = attack_targets(split.train, targets, seed)
     rng = np.random.default_rng([seed, 7933])
-    tgt = choose_targets(split.train, targets if targets is not None else {"band": "unpopular", "n": 1}, rng)
     counts = np.asarray(split.train.item_counts)
     by_pop = np.argsort(-counts, kind="stable")
     top = by_pop[~np.isin(by_pop, tgt)][: int(popular)]  # the most popular items that are not targets
@@ -161,3 +168,70 @@ def bandwagon_attack(
     return inject(
         split, "bandwagon", profiles, tgt, {"size": size, "filler": filler, "targets": targets, "popular": popular}
     )
+
+
+def _base_of_attack(params: dict) -> tuple[str, dict]:
+    """The split an attacked split is made from (its seed source: same valid / test)."""
+    return str(params.get("base", "leave_one_out")), dict(params.get("base_params") or {})
+
+
+def _register_attacked_split() -> None:
+    from ..registry import register_split
+
+    @register_split(
+        "attacked",
+        summary="A base split whose training part holds injected fake users (a shilling attack); size 0 = clean.",
+        seed_from=_base_of_attack,
+        level_param="size",
+    )
+    def attacked(
+        ds: Any,
+        seed: int = 0,
+        attack: str = "random",
+        size: float = 0.03,
+        filler: int = 20,
+        targets: Any = None,
+        attack_params: dict | None = None,
+        base: str = "leave_one_out",
+        base_params: dict | None = None,
+    ) -> SplitData:
+        """The base split (same seed: same valid and test) with ``attack`` injecting ``size x`` genuine
+        users fake profiles into its training part; ``size: 0`` is the clean base split with the same
+        targets recorded, so target metrics can be compared across attack sizes."""
+        from ..registry import ATTACKS
+        from .splits import make_split
+
+        if base == "attacked":
+            raise ConfigError("attacked cannot be its own base split")
+        base_split = make_split(ds, base, seed=seed, **(base_params or {}))
+        params = {
+            "attack": attack,
+            "size": size,
+            "filler": filler,
+            "targets": targets,
+            "attack_params": dict(attack_params or {}),
+        }
+        if float(size) == 0:
+            ATTACKS.entry(attack)  # an unknown attack name fails here too
+            tgt = attack_targets(base_split.train, targets, seed)
+            out = dataclasses.replace(base_split, info=dict(base_split.info))
+            out.info["attack"] = {"name": attack, "params": params, "fake_users": [], "targets": [int(t) for t in tgt],
+                                  "genuine_users": base_split.train.n_users}  # fmt: skip
+        else:
+            out = ATTACKS.get(attack)(
+                base_split, seed=seed, size=size, filler=filler, targets=targets, **dict(attack_params or {})
+            )
+        out.info.update(
+            name="attacked", params={**params, "base": base, "base_params": dict(base_params or {})}, seed=seed
+        )
+        out.info["counts"] = {
+            **dict(base_split.info.get("counts") or {}),
+            "train": len(out.train),
+            "fake_users": len(out.info["attack"]["fake_users"]),
+        }
+        out.info["base_fingerprint"] = base_split.info.get("fingerprint")
+        out.info["fingerprint"] = out.fingerprint()
+        return out
+
+
+_register_attacked_split()

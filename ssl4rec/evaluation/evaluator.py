@@ -376,6 +376,11 @@ def evaluate(
     if rankings:
         k = min(int(rankings), ctx.n_items)
         acc.lists = (np.full((len(ctx.users), k), -1, np.int64), np.full((len(ctx.users), k), np.nan, np.float32))
+    attack = split.info.get("attack")
+    if attack and attack.get("targets") and protocol.candidates == "full":
+        # the attack's target items: how often they reach genuine users' top k (fake users have no targets)
+        acc.attack_targets = torch.as_tensor(attack["targets"], dtype=torch.long)
+        acc.target_hits = {k: np.zeros(len(ctx.users)) for k in protocol.ks}
     gen = np.random.default_rng([seed, 104729])
     bs = max(1, int(protocol.batch_size))
     bar = tqdm(total=len(ctx.users), desc=f"eval {stage}", leave=False, disable=not progress, dynamic_ncols=True)
@@ -385,6 +390,9 @@ def evaluate(
         bar.update(len(pos))
     bar.close()
     metrics, per_user, group_users = _aggregate(ctx, protocol, acc)
+    for k, hits in (acc.target_hits or {}).items():
+        metrics[f"attack/target_hr@{k}"] = float(hits.mean()) if len(hits) else 0.0
+        per_user[f"attack/target_hr@{k}"] = hits.astype(np.float32)
     info = {
         "stage": stage,
         "n_users": group_users,
@@ -489,6 +497,9 @@ class _Accumulator:
     unscorable_targets: int = 0
     lists: tuple[np.ndarray, np.ndarray] | None = None
     """Ranked top-K lists (items, scores) by user position, when asked for."""
+    attack_targets: torch.Tensor | None = None
+    target_hits: dict[int, np.ndarray] | None = None
+    """Per user position and k: 1 when any attack target is in the top k (attacked splits)."""
     score_seconds: float = 0.0
 
     @classmethod
@@ -557,6 +568,12 @@ def _eval_chunk(
     )
     kmax = max(protocol.ks)
     top = torch.topk(sc, min(kmax + 1, n_items), dim=1) if from_top else None  # shared by coverage and ranks
+    if acc.target_hits is not None:
+        kmax_t = max(acc.target_hits)
+        ranked, _ = ranked_lists(sc if from_top else sc.masked_fill(torch.isnan(sc), -torch.inf), kmax_t)
+        is_target = torch.isin(ranked, acc.attack_targets)
+        for k, hits in acc.target_hits.items():
+            hits[pos] = is_target[:, :k].any(1).numpy()
     if acc.lists is not None:
         items, vals = ranked_lists(sc if from_top else sc.masked_fill(torch.isnan(sc), -torch.inf), acc.lists[0].shape[1])
         acc.lists[0][pos], acc.lists[1][pos] = items.numpy(), vals.numpy()

@@ -397,6 +397,12 @@ ATTACKS = Registry(
     ``info["attack"]`` naming them.""",
 )
 
+DETECTORS = Registry(
+    "detector",
+    """Fake-profile detectors. An entry is a function ``detect(train: Interactions, **params) -> ndarray
+    [n_users]`` of suspicion scores (higher = more likely fake) for every training user.""",
+)
+
 REGISTRIES: dict[str, Registry] = {
     "datasets": DATASETS,
     "splits": SPLITS,
@@ -409,6 +415,7 @@ REGISTRIES: dict[str, Registry] = {
     "metrics": METRICS,
     "text_encoders": TEXT_ENCODERS,
     "attacks": ATTACKS,
+    "detectors": DETECTORS,
 }
 
 register_dataset = DATASETS.register
@@ -422,6 +429,7 @@ register_preset = PRESETS.register
 register_metric = METRICS.register
 register_text_encoder = TEXT_ENCODERS.register
 register_attack = ATTACKS.register
+register_detector = DETECTORS.register
 
 _PLUGINS_LOADED = False
 PLUGIN_ERRORS: dict[str, str] = {}

@@ -89,3 +89,65 @@ def test_attacked_split_in_a_suite_records_target_hit_rates(tmp_path):
     assert clean["split"]["counts"]["test"] == attacked["split"]["counts"]["test"]
     assert clean["metrics"]["attack/target_hr@10"] == 0.0 < attacked["metrics"]["attack/target_hr@10"]
     assert attacked["split"]["counts"]["train"] > clean["split"]["counts"]["train"]
+
+
+@pytest.mark.parametrize(("name", "params"), [("rdma", {}), ("degsim", {"k": 4}), ("svd", {"rank": 1})])
+def test_detectors_find_planted_fakes(name, params):
+    """30 genuine users with 6 of 10 popular items; 5 fakes with one identical profile of 12 items nobody
+    else takes (plus a target): trivially separable for each detector's rule."""
+    from ssl4rec.evaluation.detectors import detection_metrics
+    from ssl4rec.interactions import Interactions
+    from ssl4rec.registry import DETECTORS
+
+    rng = np.random.default_rng(0)
+    rows = [(u, int(i), 1.0, t) for u in range(30) for t, i in enumerate(rng.choice(10, 6, replace=False))]
+    rows += [(30 + f, i, 1.0, t) for f in range(5) for t, i in enumerate([*range(10, 22), 22])]
+    train = Interactions(pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"]), 35, 23)
+    scores = DETECTORS.get(name)(train, **params)
+    assert scores.shape == (35,) and np.isfinite(scores).all()
+    m = detection_metrics(scores, list(range(30, 35)))
+    assert m["auc"] == pytest.approx(1.0) and m["precision"] == 1.0
+
+
+def test_detection_metrics_by_hand():
+    from ssl4rec.evaluation.detectors import detection_metrics
+
+    m = detection_metrics(np.array([0.9, 0.1, 0.8, 0.3]), [0, 3])
+    # fakes 0 (0.9) and 3 (0.3) vs genuine 1 (0.1), 2 (0.8): pairs won 0>1, 0>2, 3>1 of 4
+    assert m["auc"] == pytest.approx(3 / 4) and m["precision"] == 0.5
+    with pytest.raises(ConfigError, match="both fake and genuine"):
+        detection_metrics(np.array([0.1, 0.2]), [])
+
+
+def test_detect_and_drop_records_the_detector_and_recovers(tmp_path):
+    import json
+
+    from ssl4rec.running.plan import parse_suite
+    from ssl4rec.running.runner import Runner
+
+    # fakes that only take the 3 most popular items and the target: identical profiles, which DegSim finds
+    base = {"attack": "bandwagon", "filler": 3, "size": 0.2, "attack_params": {"popular": 3}}
+    defended = {**base, "defense": {"detector": "degsim", "params": {"k": 5}}}
+    suite = {
+        "name": "defend",
+        "datasets": [{"name": "synthetic", "params": {"n_users": 200, "n_items": 80, "n_interactions": 3000}}],
+        "splits": [
+            {"name": "attacked", "label": "clean", "params": {**base, "size": 0}},
+            {"name": "attacked", "label": "attacked", "params": base},
+            {"name": "attacked", "label": "defended", "params": defended},
+        ],
+        "models": ["pop"],
+        "seeds": [1],
+        "evaluation": {"ks": [10], "metrics": ["ndcg"]},
+    }
+    Runner(parse_suite(suite), out=tmp_path).run()
+    recs = {}
+    for p in tmp_path.glob("records/**/seed1-*.json"):
+        r = json.loads(p.read_text())
+        recs[r["split"]["label"]] = r
+    attack = recs["defended"]["split"]["attack"]
+    assert attack["fake_users"] == 40 and attack["defense"]["dropped"] == 40
+    assert attack["defense"]["recall"] == 1.0 and attack["defense"]["genuine_dropped"] == 0
+    assert attack["defense"]["auc"] == 1.0 and "defense" not in recs["attacked"]["split"]["attack"]
+    hr = {k: r["metrics"]["attack/target_hr@10"] for k, r in recs.items()}
+    assert hr["clean"] < hr["attacked"] and hr["defended"] == hr["clean"]  # every fake dropped: as if clean

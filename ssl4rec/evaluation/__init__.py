@@ -5,6 +5,7 @@ Importing it registers the built-in splits, metrics and shilling attacks.
 
 from . import (
     attacks,  # noqa: F401
+    detectors,  # noqa: F401
     metrics,  # noqa: F401
     splits,  # noqa: F401
 )

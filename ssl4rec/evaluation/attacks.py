@@ -170,6 +170,48 @@ def bandwagon_attack(
     )
 
 
+def _defend(split: SplitData, defense: dict) -> SplitData:
+    """Detect and drop: remove the training interactions of the users a detector flags."""
+    from ..registry import DETECTORS, check_keys
+
+    if not isinstance(defense, dict) or "detector" not in defense:
+        raise ConfigError(
+            f"attacked split defense must be {{detector: NAME, params: {{...}}, drop: N}}, got {defense!r}"
+        )
+    check_keys(defense, ["detector", "params", "drop"], "attacked split defense")
+    scores = DETECTORS.get(defense["detector"])(split.train, **dict(defense.get("params") or {}))
+    fakes = split.info["attack"]["fake_users"]
+    n_users = split.train.n_users
+    drop = defense.get("drop", "fakes")
+    if drop == "fakes":
+        n_drop = len(fakes)
+    elif isinstance(drop, float) and 0 < drop < 1:
+        n_drop = round(drop * n_users)
+    elif isinstance(drop, int) and not isinstance(drop, bool) and 0 <= drop < n_users:
+        n_drop = drop
+    else:
+        raise ConfigError(f"attacked split defense drop = {drop!r}: 'fakes', a fraction in (0, 1) or a count of users")
+    flagged = np.lexsort((np.arange(n_users), -np.asarray(scores)))[:n_drop]
+    df = split.train.df
+    train = Interactions(
+        df[~df["user"].isin(flagged)], n_users, split.train.n_items, split.train.items, split.train.users
+    )
+    caught = int(np.isin(flagged, fakes).sum())
+    result: dict[str, Any] = {"detector": defense["detector"], "params": dict(defense.get("params") or {})}
+    result.update(dropped=int(n_drop), genuine_dropped=int(n_drop) - caught)
+    if fakes:
+        from .detectors import detection_metrics
+
+        result.update(
+            auc=detection_metrics(scores, fakes)["auc"],
+            precision=caught / max(1, int(n_drop)),
+            recall=caught / len(fakes),
+        )
+    info = dict(split.info)
+    info["attack"] = {**info["attack"], "defense": result}
+    return dataclasses.replace(split, train=train, info=info)
+
+
 def _base_of_attack(params: dict) -> tuple[str, dict]:
     """The split an attacked split is made from (its seed source: same valid / test)."""
     return str(params.get("base", "leave_one_out")), dict(params.get("base_params") or {})
@@ -194,10 +236,15 @@ def _register_attacked_split() -> None:
         attack_params: dict | None = None,
         base: str = "leave_one_out",
         base_params: dict | None = None,
+        defense: dict | None = None,
     ) -> SplitData:
         """The base split (same seed: same valid and test) with ``attack`` injecting ``size x`` genuine
         users fake profiles into its training part; ``size: 0`` is the clean base split with the same
-        targets recorded, so target metrics can be compared across attack sizes."""
+        targets recorded, so target metrics can be compared across attack sizes. ``defense: {detector:
+        NAME, params: {...}, drop: N}`` then runs a detector on the attacked training part and drops the
+        training interactions of the N most suspicious users (``drop`` default ``fakes``: as many as
+        there are fakes; a fraction < 1 of the users; an int), recording the detector's AUC, precision
+        and recall and how many genuine users lost their history ("detect and drop")."""
         from ..registry import ATTACKS
         from .splits import make_split
 
@@ -221,6 +268,9 @@ def _register_attacked_split() -> None:
             out = ATTACKS.get(attack)(
                 base_split, seed=seed, size=size, filler=filler, targets=targets, **dict(attack_params or {})
             )
+        if defense:
+            out = _defend(out, defense)
+        params["defense"] = dict(defense) if defense else None
         out.info.update(
             name="attacked", params={**params, "base": base, "base_params": dict(base_params or {})}, seed=seed
         )

@@ -350,6 +350,7 @@ class Runner:
                 "seed": split.info.get("seed"),
                 "fingerprint": split.info.get("fingerprint"),
                 "counts": split.info.get("counts"),
+                **({"attack": _attack_summary(split.info["attack"])} if split.info.get("attack") else {}),
             },
             model={"label": mspec.label, "kind": mspec.kind, "name": mspec.name, "spec": mspec.resolved()},
             seed=seed,
@@ -445,6 +446,11 @@ class Runner:
             result.info["seconds"],
         )
         return CellOutcome(cell_id, "ok", str(path))
+
+
+def _attack_summary(attack: dict[str, Any]) -> dict[str, Any]:
+    """What a record keeps of an attacked split: the attack, its targets, how many fakes, the defense."""
+    return {**{k: v for k, v in attack.items() if k != "fake_users"}, "fake_users": len(attack.get("fake_users") or [])}
 
 
 def summarize(outcomes: list[CellOutcome]) -> str:

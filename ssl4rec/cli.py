@@ -257,6 +257,19 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_robustness(args: argparse.Namespace) -> int:
+    from .reporting.records import atomic_write_bytes
+    from .reporting.robustness import robustness_report
+
+    md, table, svg = robustness_report(args.results, k=args.k)
+    to = Path(args.to) if args.to else Path(args.results) / "leaderboards"
+    for name, body in (("robustness.md", md), ("robustness.csv", table), ("robustness.svg", svg)):
+        atomic_write_bytes(to / name, body.encode())
+    print(md, end="")
+    logger.info("report: %s", to / "robustness.md")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from .registry import REGISTRIES, load_plugins
 
@@ -623,6 +636,11 @@ def _add_running_commands(sub: Any) -> None:
     _add_selection(ck)
     ck.set_defaults(func=cmd_check)
 
+    rb = sub.add_parser("robustness", help="target hit rate and accuracy vs shilling-attack size, from records")
+    rb.add_argument("results")
+    rb.add_argument("--k", type=int, default=10)
+    rb.add_argument("--to", default=None, help="output folder (default: RESULTS_DIR/leaderboards)")
+    rb.set_defaults(func=cmd_robustness)
     se = sub.add_parser("sensitivity", help="run a suite under several protocols and report how its model ranking changes")
     se.add_argument("suite")
     se.add_argument("--out", default="sensitivity", help="results folder; one sub-folder per protocol (default: sensitivity/)")

@@ -151,3 +151,29 @@ def test_detect_and_drop_records_the_detector_and_recovers(tmp_path):
     assert attack["defense"]["auc"] == 1.0 and "defense" not in recs["attacked"]["split"]["attack"]
     hr = {k: r["metrics"]["attack/target_hr@10"] for k, r in recs.items()}
     assert hr["clean"] < hr["attacked"] and hr["defended"] == hr["clean"]  # every fake dropped: as if clean
+
+
+def test_robustness_report_from_records(tmp_path):
+    import yaml
+
+    from ssl4rec import cli
+
+    suite = {
+        "name": "robust",
+        "datasets": [{"name": "synthetic", "params": {"n_users": 150, "n_items": 60, "n_interactions": 2000}}],
+        "splits": [{"name": "attacked", "grid": {"size": [0, 0.1, 0.3]}, "params": {"attack": "average", "filler": 3}}],
+        "models": ["pop", "itemknn"],
+        "seeds": [0],
+        "evaluation": {"ks": [10], "metrics": ["ndcg"]},
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    out = tmp_path / "res"
+    assert cli.main(["run", str(path), "--out", str(out)]) == 0
+    assert cli.main(["robustness", str(out)]) == 0
+    md = (out / "leaderboards" / "robustness.md").read_text()
+    rows = [line for line in md.splitlines() if line.startswith("| pop |")]
+    assert [r.split("|")[2].strip() for r in rows] == ["0", "0.1", "0.3"]
+    assert rows[0].split("|")[5].strip() == "+0.0000"  # size 0 is its own reference
+    assert (out / "leaderboards" / "robustness.svg").read_text().count("<polyline") == 2  # one line per model
+    assert cli.main(["robustness", str(tmp_path)]) == 2  # no attacked records there

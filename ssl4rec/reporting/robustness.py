@@ -1,0 +1,106 @@
+"""The robustness report (issue 25, track 2): target hit rate and genuine users' accuracy vs attack size.
+
+``ssl4rec robustness RESULTS_DIR [--k 10] [--to DIR]`` reads the records of ``attacked`` splits and
+writes ``robustness.md`` / ``robustness.csv`` / ``robustness.svg``: per dataset, attack (and defense)
+and model, at every attack size, the mean over seeds of ``attack/target_hr@K`` (genuine test users whose
+top K holds a target) and of NDCG@K over genuine users, with the change from size 0 (the clean split
+with the same targets), and for defended splits the detector's AUC, precision and recall. Generated from
+records only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..registry import ConfigError
+from .records import ResultsStore
+
+__all__ = ["robustness_report"]
+
+
+def _group(r: Any) -> tuple[str, str, str]:
+    params = r.split.get("params") or {}
+    defense = (params.get("defense") or {}).get("detector") if isinstance(params.get("defense"), dict) else None
+    return r.dataset_label, str(params.get("attack")), defense or "none"
+
+
+def robustness_report(results: str | Path, k: int = 10) -> tuple[str, str, str]:
+    """``(markdown, csv, svg)`` over the ``attacked`` records of ``results``."""
+    from .svg import line_chart
+
+    store = ResultsStore(results)
+    cells: dict[tuple, dict[str, dict[float, list[Any]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for r in store.iter_records():
+        if r.ok and r.split.get("name") == "attacked" and f"attack/target_hr@{k}" in r.metrics:
+            size = float((r.split.get("params") or {}).get("size", 0.0))
+            cells[_group(r)][r.model_label][size].append(r)
+    if not cells:
+        raise ConfigError(
+            f"{results}: no records of 'attacked' splits with attack/target_hr@{k} (run a suite with one)"
+        )
+    md = [
+        f"# Robustness to shilling attacks — target HR@{k} and NDCG@{k}",
+        "",
+        f"Target HR@{k}: the share of genuine test users whose top {k} holds an attack target; NDCG@{k} over "
+        "genuine users. Mean over seeds (n); Δ = change from size 0 (the clean split with the same targets). "
+        "Generated from records; do not edit.",
+        "",
+    ]
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(
+        [
+            "dataset",
+            "attack",
+            "defense",
+            "model",
+            "size",
+            "seeds",
+            f"target_hr@{k}",
+            f"ndcg@{k}",
+            "auc",
+            "precision",
+            "recall",
+        ]
+    )
+    series: dict[str, list[tuple[float, float]]] = {}
+    for (ds, attack, defense), models in sorted(cells.items()):
+        md += [f"## {ds} — {attack} attack, defense {defense}", ""]
+        md += [
+            f"| model | size | seeds | target HR@{k} | Δ | NDCG@{k} | Δ | detector AUC / P / R |",
+            "|---|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for model, by_size in sorted(models.items()):
+            base_hr = base_nd = None
+            points = []
+            for size in sorted(by_size):
+                recs = by_size[size]
+                hr = float(np.mean([r.metrics[f"attack/target_hr@{k}"] for r in recs]))
+                nd = float(np.mean([r.metrics.get(f"ndcg@{k}", np.nan) for r in recs]))
+                if size == 0:
+                    base_hr, base_nd = hr, nd
+                det = [((r.split.get("attack") or {}).get("defense") or {}) for r in recs]
+                auc = np.mean([d["auc"] for d in det if "auc" in d]) if any("auc" in d for d in det) else None
+                prec = np.mean([d["precision"] for d in det if "precision" in d]) if auc is not None else None
+                rec = np.mean([d["recall"] for d in det if "recall" in d]) if auc is not None else None
+                dh = f"{hr - base_hr:+.4f}" if base_hr is not None else "–"
+                dn = f"{nd - base_nd:+.4f}" if base_nd is not None else "–"
+                dcol = f"{auc:.3f} / {prec:.2f} / {rec:.2f}" if auc is not None else "–"
+                md.append(f"| {model} | {size:g} | {len(recs)} | {hr:.4f} | {dh} | {nd:.4f} | {dn} | {dcol} |")
+                w.writerow([ds, attack, defense, model, size, len(recs), f"{hr:.6f}", f"{nd:.6f}",
+                            "" if auc is None else f"{auc:.6f}", "" if prec is None else f"{prec:.6f}",
+                            "" if rec is None else f"{rec:.6f}"])  # fmt: skip
+                points.append((size, hr))
+            series[f"{model} ({attack}, {defense})" if len(cells) > 1 else model] = points
+        md.append("")
+    svg = line_chart(
+        series, f"Target HR@{k} vs attack size", "attack size (fake users / genuine users)", f"target HR@{k}"
+    )
+    md.append("![target hit rate vs attack size](robustness.svg)")
+    return "\n".join(md) + "\n", buf.getvalue(), svg

@@ -336,7 +336,7 @@ SPLITS = Registry(
     """Splits. An entry is a function ``split(ds: Dataset, seed: int, **params) -> SplitData``,
     deterministic in ``seed``, returning train/valid/test over the dataset's id space with cold
     users/items marked. Nothing of test may be in train.""",
-    meta_keys=('cold_start', 'level_param', 'seed_from', 'warm_reference'),
+    meta_keys=('cold_start', 'level_label', 'level_param', 'seed_from', 'warm_reference'),
 )
 ENCODERS = Registry(
     "encoder",

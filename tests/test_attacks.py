@@ -177,3 +177,6 @@ def test_robustness_report_from_records(tmp_path):
     assert rows[0].split("|")[5].strip() == "+0.0000"  # size 0 is its own reference
     assert (out / "leaderboards" / "robustness.svg").read_text().count("<polyline") == 2  # one line per model
     assert cli.main(["robustness", str(tmp_path)]) == 2  # no attacked records there
+    page = (out / "leaderboards" / "synthetic" / "index.html").read_text()
+    assert "NDCG@10 vs size" in page and "attack size (fake users / genuine users)" in page
+    assert "fraction of training interactions kept" not in page  # not drawn as a sparsity curve

@@ -42,7 +42,7 @@ def test_index_is_self_contained(page):
     assert text.count("<svg") == 4 + 1 + 1
     assert "synthetic: NDCG@10" not in text and "random: NDCG@10" in text
     assert "cold_items: NDCG@10, cold vs warm targets" in text and "Like with like" in text
-    assert "NDCG@10 vs sparsity" in text
+    assert "NDCG@10 vs p (sparsity)" in text and "fraction of training interactions kept (p)" in text
     assert "cold-start vs warm" not in text  # no chart across splits with different test sets
 
 

@@ -225,6 +225,7 @@ def _register_attacked_split() -> None:
         summary="A base split whose training part holds injected fake users (a shilling attack); size 0 = clean.",
         seed_from=_base_of_attack,
         level_param="size",
+        level_label="attack size (fake users / genuine users)",
     )
     def attacked(
         ds: Any,

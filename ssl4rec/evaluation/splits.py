@@ -396,6 +396,7 @@ def _base_of_sparsity(params: dict) -> tuple[str, dict]:
     summary="A base split whose train part keeps a fraction p of each user's interactions.",
     seed_from=_base_of_sparsity,
     level_param="p",  # the parameter the HTML pages plot results against
+    level_label="fraction of training interactions kept (p)",
 )
 def sparsity(
     ds: Dataset,

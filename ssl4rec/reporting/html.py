@@ -44,6 +44,20 @@ def _cold_start(t: Table) -> str | None:
     return _split_meta(t, "cold_start")
 
 
+def _level_groups(tables: list[Table]) -> dict[tuple[str, str, str], list[Table]]:
+    """Tables of splits cut from another (registry ``seed_from``) by their ``level_param``, grouped by
+    (split name, label without the level suffix, parameter): one curve chart per group (sparsity
+    levels, attack sizes of one attack)."""
+    groups: dict[tuple[str, str, str], list[Table]] = {}
+    for t in tables:
+        param = _split_meta(t, "level_param")
+        if not (_split_meta(t, "seed_from") and param in ((t.header or {}).get("split_params") or {})):
+            continue
+        base = t.split.rsplit(f"-{param}", 1)[0]
+        groups.setdefault((str(t.header.get("split")), base, str(param)), []).append(t)
+    return groups
+
+
 def _sparsity_curves(tables: list[Table], primary: str) -> tuple[list[float], dict[str, list[float]]] | None:
     """Sparsity levels (ascending; splits cut from another, registry ``seed_from``, by the parameter
     their entry names as ``level_param``, p) and each model's ``primary`` at every level, NaN where it has no record: the plotted line breaks there instead of joining the levels around a missing one.
@@ -244,23 +258,30 @@ def render_index(
                 "links": links,
             }
         )
-    sparsity = None
-    curves = _sparsity_curves(tables, primary)
-    if curves:
-        levels, by_model = curves
-        from markupsafe import Markup
+    from markupsafe import Markup
 
+    level_charts = []
+    for (name, base, param), group in _level_groups(tables).items():
+        curves = _sparsity_curves(group, primary)
+        if not curves:
+            continue
+        levels, by_model = curves
+        meta = _split_meta(group[0], "level_label") or param
         svg = line_chart(
             {m: list(zip(levels, ys, strict=True)) for m, ys in by_model.items()},
-            f"{pretty(primary)} vs sparsity",
-            "fraction of training interactions kept (p)",
+            f"{pretty(primary)} vs {param} ({base})",
+            str(meta),
             pretty(primary),
         )
-        sparsity = {
-            "svg": Markup(svg),
-            "caption": "Like with like: every level keeps the same valid and test sets and a nested part of the training "
-            "interactions; a line breaks where a model has no record at a level.",
-        }
+        level_charts.append(
+            {
+                "anchor": _anchor(f"levels-{base}"),
+                "title": f"{base}: {pretty(primary)} vs {param}",
+                "svg": Markup(svg),
+                "caption": f"Like with like: every level of {base} ({name}) keeps the base split's valid and test sets "
+                "and changes only the training part; a line breaks where a model has no record at a level.",
+            }
+        )
     recs = list(records.values())
     versions: dict[str, set[str]] = {}
     for rec in recs:
@@ -285,6 +306,6 @@ def render_index(
         primary=pretty(primary),
         no_spread=NO_SPREAD,
         sections=sections,
-        sparsity=sparsity,
+        level_charts=level_charts,
         provenance=provenance,
     )

@@ -174,7 +174,10 @@ def test_robustness_report_from_records(tmp_path):
     md = (out / "leaderboards" / "robustness.md").read_text()
     rows = [line for line in md.splitlines() if line.startswith("| pop |")]
     assert [r.split("|")[2].strip() for r in rows] == ["0", "0.1", "0.3"]
-    assert rows[0].split("|")[5].strip() == "+0.0000"  # size 0 is its own reference
+    assert (
+        rows[0].split("|")[5].strip() == "+0.0000" and rows[0].split("|")[7].strip() == "+0.0"
+    )  # size 0: own reference
+    assert float(rows[2].split("|")[7]) < 0  # 30% fakes pull the target up Pop's ranking (negative shift)
     assert (out / "leaderboards" / "robustness.svg").read_text().count("<polyline") == 2  # one line per model
     assert cli.main(["robustness", str(tmp_path)]) == 2  # no attacked records there
     page = (out / "leaderboards" / "synthetic" / "index.html").read_text()

@@ -381,6 +381,7 @@ def evaluate(
         # the attack's target items: how often they reach genuine users' top k (fake users have no targets)
         acc.attack_targets = torch.as_tensor(attack["targets"], dtype=torch.long)
         acc.target_hits = {k: np.zeros(len(ctx.users)) for k in protocol.ks}
+        acc.target_rank = np.full(len(ctx.users), np.nan)
     gen = np.random.default_rng([seed, 104729])
     bs = max(1, int(protocol.batch_size))
     bar = tqdm(total=len(ctx.users), desc=f"eval {stage}", leave=False, disable=not progress, dynamic_ncols=True)
@@ -393,6 +394,10 @@ def evaluate(
     for k, hits in (acc.target_hits or {}).items():
         metrics[f"attack/target_hr@{k}"] = float(hits.mean()) if len(hits) else 0.0
         per_user[f"attack/target_hr@{k}"] = hits.astype(np.float32)
+    if acc.target_rank is not None:
+        ranked = acc.target_rank[np.isfinite(acc.target_rank)]
+        metrics["attack/target_rank"] = float(ranked.mean()) if len(ranked) else float("nan")
+        per_user["attack/target_rank"] = acc.target_rank.astype(np.float32)
     info = {
         "stage": stage,
         "n_users": group_users,
@@ -500,6 +505,9 @@ class _Accumulator:
     attack_targets: torch.Tensor | None = None
     target_hits: dict[int, np.ndarray] | None = None
     """Per user position and k: 1 when any attack target is in the top k (attacked splits)."""
+    target_rank: np.ndarray | None = None
+    """Per user position: the best rank (1 = first) of an attack target among the candidates; NaN when
+    every target is excluded for that user (in their history)."""
     score_seconds: float = 0.0
 
     @classmethod
@@ -574,8 +582,17 @@ def _eval_chunk(
         is_target = torch.isin(ranked, acc.attack_targets)
         for k, hits in acc.target_hits.items():
             hits[pos] = is_target[:, :k].any(1).numpy()
+        full = sc if from_top else sc.masked_fill(torch.isnan(sc), -torch.inf)
+        best = torch.full((full.shape[0],), float("inf"), dtype=torch.float64)
+        for t in acc.attack_targets.tolist():
+            ts = full[:, t : t + 1]
+            rank = ((full > ts).sum(1) + 1).to(torch.float64)
+            best = torch.minimum(best, torch.where(torch.isfinite(ts[:, 0]), rank, torch.full_like(rank, float("inf"))))
+        acc.target_rank[pos] = torch.where(torch.isfinite(best), best, torch.full_like(best, float("nan"))).numpy()
     if acc.lists is not None:
-        items, vals = ranked_lists(sc if from_top else sc.masked_fill(torch.isnan(sc), -torch.inf), acc.lists[0].shape[1])
+        items, vals = ranked_lists(
+            sc if from_top else sc.masked_fill(torch.isnan(sc), -torch.inf), acc.lists[0].shape[1]
+        )
         acc.lists[0][pos], acc.lists[1][pos] = items.numpy(), vals.numpy()
     if acc.want_lists:
         ranked = sc if from_top else sc.masked_fill(torch.isnan(sc), -torch.inf)

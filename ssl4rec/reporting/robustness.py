@@ -48,7 +48,9 @@ def robustness_report(results: str | Path, k: int = 10) -> tuple[str, str, str]:
         f"# Robustness to shilling attacks — target HR@{k} and NDCG@{k}",
         "",
         f"Target HR@{k}: the share of genuine test users whose top {k} holds an attack target; NDCG@{k} over "
-        "genuine users. Mean over seeds (n); Δ = change from size 0 (the clean split with the same targets). "
+        "genuine users; target rank: the mean over genuine users of a target's best rank among all items (1 = "
+        "first), whose shift from size 0 is the ranking analogue of prediction shift. Mean over seeds (n); "
+        "Δ = change from size 0 (the clean split with the same targets). "
         "Generated from records; do not edit.",
         "",
     ]
@@ -63,6 +65,7 @@ def robustness_report(results: str | Path, k: int = 10) -> tuple[str, str, str]:
             "size",
             "seeds",
             f"target_hr@{k}",
+            "target_rank",
             f"ndcg@{k}",
             "auc",
             "precision",
@@ -73,18 +76,19 @@ def robustness_report(results: str | Path, k: int = 10) -> tuple[str, str, str]:
     for (ds, attack, defense), models in sorted(cells.items()):
         md += [f"## {ds} — {attack} attack, defense {defense}", ""]
         md += [
-            f"| model | size | seeds | target HR@{k} | Δ | NDCG@{k} | Δ | detector AUC / P / R |",
-            "|---|---:|---:|---:|---:|---:|---:|---|",
+            f"| model | size | seeds | target HR@{k} | Δ | target rank | shift | NDCG@{k} | Δ | detector AUC / P / R |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for model, by_size in sorted(models.items()):
-            base_hr = base_nd = None
+            base_hr = base_nd = base_rank = None
             points = []
             for size in sorted(by_size):
                 recs = by_size[size]
                 hr = float(np.mean([r.metrics[f"attack/target_hr@{k}"] for r in recs]))
                 nd = float(np.mean([r.metrics.get(f"ndcg@{k}", np.nan) for r in recs]))
+                rank = float(np.mean([r.metrics.get("attack/target_rank", np.nan) for r in recs]))
                 if size == 0:
-                    base_hr, base_nd = hr, nd
+                    base_hr, base_nd, base_rank = hr, nd, rank
                 det = [((r.split.get("attack") or {}).get("defense") or {}) for r in recs]
                 auc = np.mean([d["auc"] for d in det if "auc" in d]) if any("auc" in d for d in det) else None
                 prec = np.mean([d["precision"] for d in det if "precision" in d]) if auc is not None else None
@@ -92,8 +96,11 @@ def robustness_report(results: str | Path, k: int = 10) -> tuple[str, str, str]:
                 dh = f"{hr - base_hr:+.4f}" if base_hr is not None else "–"
                 dn = f"{nd - base_nd:+.4f}" if base_nd is not None else "–"
                 dcol = f"{auc:.3f} / {prec:.2f} / {rec:.2f}" if auc is not None else "–"
-                md.append(f"| {model} | {size:g} | {len(recs)} | {hr:.4f} | {dh} | {nd:.4f} | {dn} | {dcol} |")
-                w.writerow([ds, attack, defense, model, size, len(recs), f"{hr:.6f}", f"{nd:.6f}",
+                shift = f"{rank - base_rank:+.1f}" if base_rank is not None and np.isfinite(rank - base_rank) else "–"
+                md.append(
+                    f"| {model} | {size:g} | {len(recs)} | {hr:.4f} | {dh} | {rank:.1f} | {shift} | {nd:.4f} | {dn} | {dcol} |"
+                )
+                w.writerow([ds, attack, defense, model, size, len(recs), f"{hr:.6f}", f"{rank:.3f}", f"{nd:.6f}",
                             "" if auc is None else f"{auc:.6f}", "" if prec is None else f"{prec:.6f}",
                             "" if rec is None else f"{rec:.6f}"])  # fmt: skip
                 points.append((size, hr))

@@ -245,10 +245,20 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     threads = _set_threads(args.threads)
     suites = protocol_suites(suite, {n: DEFAULT_PROTOCOLS[n] for n in names})
     if not args.report_only:
+        runners = {}
+        for name, psuite in suites.items():  # a sampled protocol needs more items than negatives: say so first
+            runner = runners[name] = Runner(psuite, out=out / name, data_dir=args.data, threads=threads)
+            for dspec in psuite.datasets:
+                n_items = runner.dataset(dspec).n_items
+                if psuite.protocol.candidates == "sampled" and psuite.protocol.n_negatives >= n_items:
+                    raise ConfigError(
+                        f"protocol {name}: {psuite.protocol.n_negatives} sampled negatives but dataset {dspec.label} "
+                        f"has {n_items} items; leave {name} out (--protocols) for this suite"
+                    )
         with logging_redirect_tqdm():
-            for name, psuite in suites.items():
+            for name, runner in runners.items():
                 logger.info("protocol %s -> %s", name, out / name)
-                Runner(psuite, out=out / name, data_dir=args.data, threads=threads).run()
+                runner.run()
     md, table = sensitivity_report(out, names, primary=suite.protocol.valid_metric if args.metric is None else args.metric)
     atomic_write_bytes(out / "sensitivity.md", md.encode())
     atomic_write_bytes(out / "sensitivity.csv", table.encode())

@@ -63,3 +63,19 @@ def test_command_runs_each_protocol_and_reports(tmp_path):
     md = (out / "sensitivity.md").read_text()
     assert "| full vs sampled-uniform |" in md and "| rank | full | sampled-uniform |" in md
     assert cli.main(["sensitivity", str(path), "--out", str(out), "--protocols", "full,nope"]) == 2
+
+
+def test_sampled_protocol_on_a_small_catalogue_is_refused_before_running(tmp_path, caplog):
+    suite = {
+        "name": "small",
+        "datasets": [{"name": "synthetic", "params": {"n_users": 30, "n_items": 40, "n_interactions": 300}}],
+        "splits": ["leave_one_out"],
+        "models": ["pop"],
+        "seeds": [0],
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    out = tmp_path / "sens"
+    assert cli.main(["sensitivity", str(path), "--out", str(out)]) == 2
+    assert "100 sampled negatives but dataset synthetic has 40 items" in caplog.text
+    assert not out.exists()

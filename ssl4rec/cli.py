@@ -47,8 +47,17 @@ def _load_selected(args: argparse.Namespace) -> Any:
         seed_ints = [int(s) for s in seeds] if seeds else None
     except ValueError as exc:
         raise ConfigError(f"--seeds takes comma-separated integers, got {args.seeds!r}") from exc
+
+    def labels(text: str | None, known: list[str]) -> list[str] | None:
+        # a label may itself hold a comma ("BERT4Rec (mask 0.6, 400 ep)"): the whole argument first
+        if text and text.strip() in known:
+            return [text.strip()]
+        return _csv(text)
+
     return suite.select(
-        models=_csv(getattr(args, "models", None)), splits=_csv(getattr(args, "splits", None)), seeds=seed_ints
+        models=labels(getattr(args, "models", None), [m.label for m in suite.models]),
+        splits=labels(getattr(args, "splits", None), [s.label for s in suite.splits]),
+        seeds=seed_ints,
     )
 
 

@@ -358,3 +358,12 @@ def test_yaml_alias_bomb_and_oversized_files_are_refused_quickly(tmp_path, caplo
     from ssl4rec.running.plan import _check_expansion
 
     _check_expansion(yaml.compose(anchors.read_text(), Loader=yaml.SafeLoader), anchors)
+
+
+def test_a_label_with_a_comma_can_be_selected(tmp_path, capsys):
+    suite = {**BASE, "models": ["pop", {"name": "pop", "label": "pop (a, b)"}]}
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    assert cli.main(["check", str(path), "--out", str(tmp_path / "r"), "--models", "pop (a, b)"]) == 0
+    text = capsys.readouterr().out
+    assert "pop (a, b)/seed0" in text and "1 cell(s)" in text

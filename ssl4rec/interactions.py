@@ -97,6 +97,7 @@ class Interactions:
         n_items: int,
         items: pd.DataFrame | None = None,
         users: pd.DataFrame | None = None,
+        has_timestamps: bool = True,
     ) -> None:
         df = normalize_frame(df)
         order = np.lexsort((np.arange(len(df)), df["timestamp"].to_numpy(), df["user"].to_numpy()))
@@ -105,6 +106,8 @@ class Interactions:
         self.n_items = int(n_items)
         self.items = items
         self.users = users
+        self.has_timestamps = bool(has_timestamps)
+        """False when ``timestamp`` only orders each user's interactions (a dataset without times)."""
         if len(self.df):
             if self.df["user"].max() >= n_users or self.df["item"].max() >= n_items or self.df["user"].min() < 0:
                 raise ValueError("interaction ids outside the declared id space")
@@ -120,7 +123,7 @@ class Interactions:
         """Union of several logs over ``like``'s id space and side tables."""
         frames = [p.df if isinstance(p, Interactions) else p for p in parts if p is not None and len(p)]
         df = pd.concat(frames, ignore_index=True) if frames else like.df.iloc[:0]
-        return cls(df, like.n_users, like.n_items, like.items, like.users)
+        return cls(df, like.n_users, like.n_items, like.items, like.users, like.has_timestamps)
 
     @cached_property
     def user_array(self) -> np.ndarray:
@@ -129,6 +132,10 @@ class Interactions:
     @cached_property
     def item_array(self) -> np.ndarray:
         return self.df["item"].to_numpy()
+
+    @cached_property
+    def time_array(self) -> np.ndarray:
+        return self.df["timestamp"].to_numpy()
 
     @cached_property
     def indptr(self) -> np.ndarray:
@@ -169,6 +176,18 @@ class Interactions:
         positions into the log, one per row) cuts each row's sequence off before that position
         instead of at the user's last interaction (see :meth:`windows`).
         """
+        return self._layout(users, max_len, ends, self.item_array, 1)
+
+    def sequence_times(
+        self, users: np.ndarray | torch.Tensor, max_len: int, ends: np.ndarray | None = None
+    ) -> torch.Tensor:
+        """The timestamps of :meth:`sequences`' positions, same layout (0 at padding), int64 [len(users), max_len]."""
+        return self._layout(users, max_len, ends, self.time_array, 0)
+
+    def _layout(
+        self, users: np.ndarray | torch.Tensor, max_len: int, ends: np.ndarray | None, values: np.ndarray, shift: int
+    ) -> torch.Tensor:
+        """``values`` (one per log row, + ``shift``) in the left-padded [len(users), max_len] layout."""
         users = np.asarray(users.cpu() if isinstance(users, torch.Tensor) else users, dtype=np.int64)
         starts = self.indptr[users]
         ends = self.indptr[users + 1] if ends is None else np.asarray(ends, dtype=np.int64)
@@ -176,11 +195,11 @@ class Interactions:
         out = np.zeros((len(users), max_len), dtype=np.int64)
         if len(users) == 0 or max_len == 0:
             return torch.from_numpy(out)
-        # position j of row r (right-aligned) holds item at ends[r] - max_len + j when >= starts
+        # position j of row r (right-aligned) holds the log row ends[r] - max_len + j when >= starts
         j = np.arange(max_len)
         src = ends[:, None] - max_len + j[None, :]
         valid = j[None, :] >= (max_len - lens)[:, None]
-        out[valid] = self.item_array[src[valid]] + 1
+        out[valid] = values[src[valid]] + shift
         return torch.from_numpy(out)
 
     def windows(
@@ -327,6 +346,10 @@ class Batch:
     def sequences(self, max_len: int) -> torch.Tensor:
         """Left-padded item sequences (+1 shifted) of the batch's users, [B, max_len]."""
         return self.history.sequences(self.users, max_len)
+
+    def sequence_times(self, max_len: int) -> torch.Tensor:
+        """The timestamps of :meth:`sequences`' positions (0 at padding), [B, max_len]."""
+        return self.history.sequence_times(self.users, max_len)
 
     def matrix(self) -> sp.csr_matrix:
         """Rows of the binary history matrix for the batch's users."""

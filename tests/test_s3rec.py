@@ -210,9 +210,9 @@ def test_encoder_is_bidirectional_inside_the_losses(train_attr, monkeypatch):
     seen: list[bool] = []
     run = enc._run
 
-    def spy(seq, where):
+    def spy(seq, where, **kw):
         seen.append(enc.causal)
-        return run(seq, where)
+        return run(seq, where, **kw)
 
     monkeypatch.setattr(enc, "_run", spy)
     batch = full_batch(net, data)

@@ -42,8 +42,8 @@ def _record(monkeypatch, preset: str, **params) -> tuple[list, Interactions]:
     seen: list = []
 
     class Rec(TrainBatch):
-        def __init__(self, users, generator, device, window=None, bag=None, rows=None, items=None) -> None:
-            super().__init__(users, generator, device, window=window, bag=bag, rows=rows, items=items)
+        def __init__(self, users, generator, device, window=None, **kw) -> None:
+            super().__init__(users, generator, device, window=window, **kw)
             longest = int((window != 0).sum(1).max())
             seen.append((users.tolist(), longest, self.pairs[0].shape[1] + 1, self.sequence.shape[1]))
 

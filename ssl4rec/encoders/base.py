@@ -151,6 +151,9 @@ class SequenceEncoder(nn.Module):
     input: ClassVar[str] = "sequence"
     direction: ClassVar[str | None] = "causal"
     name: ClassVar[str] = "sequence"
+    supports_time: ClassVar[bool] = False
+    """True for encoders with a ``time`` parameter (:mod:`ssl4rec.encoders.time`): ``forward``,
+    ``represent`` and ``hidden_at`` then take ``times`` [B, W] (Unix seconds of each position)."""
 
     def __init__(
         self,
@@ -173,22 +176,40 @@ class SequenceEncoder(nn.Module):
     def dim(self) -> int:
         return self.item_embedding.dim
 
+    @property
+    def uses_time(self) -> bool:
+        """Whether this instance reads timestamps (its ``time`` parameter is not ``"none"``)."""
+        return str(getattr(self.config, "time", "none")) != "none"
+
+    def check_times(self, seq: torch.Tensor, times: torch.Tensor | None) -> torch.Tensor | None:
+        """``times`` when this encoder reads them (shape-checked against ``seq``), else None; a
+        time-aware encoder given none, or a time-free one given some, raises ``ValueError``."""
+        if not self.uses_time:
+            if times is not None:
+                raise ValueError(f"encoder {self.name!r} has time 'none' but was given timestamps")
+            return None
+        if times is None:
+            raise ValueError(f"encoder {self.name!r} (time={self.config.time!r}) needs the timestamps of its input")
+        if times.shape != seq.shape:
+            raise ValueError(f"encoder {self.name!r}: times {tuple(times.shape)} do not match seq {tuple(seq.shape)}")
+        return times
+
     @classmethod
     def capabilities(cls, params: dict[str, Any] | None = None) -> tuple[str, ...]:
         """What this encoder provides under ``params``: its input kind and direction."""
         return (cls.input, cls.direction) if cls.direction else (cls.input,)
 
-    def represent(self, seq: torch.Tensor) -> torch.Tensor:
+    def represent(self, seq: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
         """User representations ``[B, d]`` (the hidden state at the last position)."""
-        return self(seq)[:, -1]
+        return (self(seq) if times is None else self(seq, times))[:, -1]
 
-    def hidden_at(self, seq: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    def hidden_at(self, seq: torch.Tensor, where: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
         """Hidden states ``[N, d]`` at the positions where ``where`` [B, W] (bool) is True, row by row.
 
         Equal to ``self(seq)[where]``; encoders may override it to skip work for the other
         positions (the transformer's last block computes only the wanted outputs).
         """
-        return self(seq)[where]
+        return (self(seq) if times is None else self(seq, times))[where]
 
     def padding_outputs(self) -> torch.Tensor:
         """Outputs ``[max_len, d]`` at the positions of an all-padding window (see the transformer's).

@@ -10,6 +10,7 @@ from torch import nn
 
 from ..registry import register_encoder
 from .base import ItemEmbedding, SequenceEncoder, dropout, gather_positions
+from .time import TimeFeatures, check_time_mode, previous_gap_buckets, uses_features, uses_intervals
 
 __all__ = ["GRUConfig", "GRUEncoder"]
 
@@ -26,6 +27,12 @@ class GRUConfig:
     """Stacked GRU layers."""
     dropout: float = 0.3
     """Dropout on the input item embeddings."""
+    time: str = "none"
+    """Time context (:mod:`ssl4rec.encoders.time`): ``"intervals"`` = an embedding of the interval
+    bucket to the previous item added to each input; ``"features"`` = hour-of-day, day-of-week and
+    recency embeddings added to each input; ``"both"``; ``"none"``."""
+    time_span: int = 256
+    """Interval buckets are clipped at this value."""
 
 
 @register_encoder(
@@ -57,12 +64,16 @@ class GRUEncoder(SequenceEncoder):
     Config = GRUConfig
     name = "gru"
     direction = "causal"
+    supports_time = True
 
     def __init__(
         self, n_items: int, max_len: int = 50, item_embedding: ItemEmbedding | None = None, **params: Any
     ) -> None:
         super().__init__(n_items, max_len, item_embedding, **params)
         c = self.config
+        check_time_mode(c.time, c.time_span, "encoder 'gru'")
+        self.time_features = TimeFeatures(c.embedding_size) if uses_features(c.time) else None
+        self.interval = nn.Embedding(c.time_span + 1, c.embedding_size) if uses_intervals(c.time) else None
         self.gru = nn.GRU(c.embedding_size, c.hidden_size, num_layers=c.num_layers, bias=False, batch_first=True)
         self.dense = nn.Linear(c.hidden_size, c.embedding_size)
         self.reset_parameters()
@@ -74,9 +85,13 @@ class GRUEncoder(SequenceEncoder):
                 nn.init.xavier_uniform_(p)
         nn.init.xavier_normal_(self.dense.weight)
         nn.init.zeros_(self.dense.bias)
+        for table in (self.time_features, self.interval):
+            for m in table.modules() if table is not None else ():
+                if isinstance(m, nn.Embedding):
+                    nn.init.xavier_normal_(m.weight)
         self.item_embedding.reset_parameters(None)  # also a text-aware representation passed in
 
-    def _run(self, seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _run(self, seq: torch.Tensor, times: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """GRU outputs ``[B, W, hidden]`` in the right-padded layout, and each row's span ``n``."""
         b, w = seq.shape
         # span from the first real item to the end: = the item count for left-padded rows; a
@@ -86,20 +101,28 @@ class GRUEncoder(SequenceEncoder):
         j = torch.arange(w, device=seq.device)[None]
         # rotate each row left by its padding so real items come first: right-padded layout
         to_right = (j + (w - n)[:, None]) % w
-        x = dropout(self.item_embedding(torch.gather(seq, 1, to_right)), self.config.dropout, self.training)
+        x = self.item_embedding(torch.gather(seq, 1, to_right))
+        if self.check_times(seq, times) is not None:
+            real = seq != 0
+            if self.time_features is not None:
+                x = x + gather_positions(self.time_features(times, real), to_right)
+            if self.interval is not None:
+                gaps = previous_gap_buckets(times, real, self.config.time_span)
+                x = x + self.interval(torch.gather(gaps, 1, to_right))
+        x = dropout(x, self.config.dropout, self.training)
         h, _ = self.gru(x)
         return h, n
 
-    def forward(self, seq: torch.Tensor) -> torch.Tensor:
-        h, n = self._run(seq)
+    def forward(self, seq: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
+        h, n = self._run(seq, times)
         w = seq.shape[1]
         j = torch.arange(w, device=seq.device)[None]
         out = gather_positions(self.dense(h), (j + n[:, None]) % w)  # rotate back to the left-padded layout
         return out * (j >= (w - n)[:, None]).unsqueeze(2)  # padding left of a row's span: zero, as the transformer
 
-    def represent(self, seq: torch.Tensor) -> torch.Tensor:
+    def represent(self, seq: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
         """``forward(seq)[:, -1]``, with the output layer applied to the last position only."""
-        h, n = self._run(seq)
+        h, n = self._run(seq, times)
         w = seq.shape[1]
         last = (w - 1 + n) % w  # where the left-padded layout's last position went
         return self.dense(h[torch.arange(h.shape[0], device=h.device), last])

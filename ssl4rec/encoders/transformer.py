@@ -12,6 +12,7 @@ from torch import nn
 
 from ..registry import ConfigError, register_encoder
 from .base import ItemEmbedding, SequenceEncoder, attention_mask, dropout
+from .time import TimeFeatures, check_time_mode, interval_buckets, uses_features, uses_intervals
 
 __all__ = ["TransformerConfig", "TransformerEncoder"]
 
@@ -34,6 +35,12 @@ class TransformerConfig:
     """True: each position attends to earlier ones (SASRec); False: to all (BERT4Rec)."""
     layer_norm_eps: float = 1e-12
     """Epsilon of the layer norms."""
+    time: str = "none"
+    """Time context (:mod:`ssl4rec.encoders.time`): ``"none"``; ``"intervals"`` = TiSASRec's
+    interval embeddings added to attention keys and values; ``"features"`` = hour-of-day,
+    day-of-week and recency embeddings added to the input; ``"both"``."""
+    time_span: int = 256
+    """Interval buckets are clipped at this value (TiSASRec's ``k``)."""
 
 
 class _Block(nn.Module):
@@ -57,17 +64,21 @@ class _Block(nn.Module):
         shape: tuple[int, int],
         allowed: torch.Tensor,
         select: torch.Tensor | None = None,
+        intervals: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """``x`` [N, d]: the kept positions ``flat`` (indices into the flattened [B, W] grid).
 
         ``select`` (indices into the rows of ``x``): compute and return only those outputs
-        (every position still serves as key and value).
+        (every position still serves as key and value). ``intervals``: ``(buckets [B, W, W],
+        key table [T + 1, d], value table [T + 1, d])``, TiSASRec's relative time terms.
         """
         b, w = shape
         d = x.shape[1]
         qkv = x.new_zeros(b * w, 3 * d).index_copy(0, flat, self.qkv(x))
         q, k, v = qkv.view(b, w, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        if self.training and self.dropout > 0:
+        if intervals is not None:
+            a = self._interval_attention(q, k, v, allowed, intervals)
+        elif self.training and self.dropout > 0:
             # explicit attention: SDPA's CPU dropout draws with bernoulli_, much slower
             s = (q @ k.transpose(-1, -2)).mul_(1.0 / math.sqrt(q.shape[-1]))
             s = s.masked_fill(~allowed, float("-inf")).softmax(-1)
@@ -80,6 +91,30 @@ class _Block(nn.Module):
         x = self.norm1(x + dropout(a, self.dropout, self.training))
         f = self.ff2(F.gelu(self.ff1(x)))
         return self.norm2(x + dropout(f, self.dropout, self.training))
+
+    def _interval_attention(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        allowed: torch.Tensor,
+        intervals: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    ) -> torch.Tensor:
+        """Attention with interval terms: ``softmax(q_i (k_j + r^K_ij)) (v_j + r^V_ij)`` (TiSASRec).
+
+        The ``[B, H, W, W, d_h]`` tensors of relative vectors are never built: ``q . r^K`` is
+        ``q`` against the whole key table gathered by bucket, and the value term sums the
+        attention weights per bucket before one product with the value table.
+        """
+        buckets, key_table, value_table = intervals
+        h, dh = q.shape[1], q.shape[-1]
+        index = buckets[:, None].expand(-1, h, -1, -1)
+        s = q @ k.transpose(-1, -2)
+        s = s + torch.einsum("bhwd,thd->bhwt", q, key_table.view(-1, h, dh)).gather(-1, index)
+        s = s.mul_(1.0 / math.sqrt(dh)).masked_fill(~allowed, float("-inf")).softmax(-1)
+        s = dropout(s, self.dropout, self.training)
+        per_bucket = s.new_zeros(*s.shape[:3], key_table.shape[0]).scatter_add_(-1, index, s)
+        return s @ v + torch.einsum("bhwt,thd->bhwd", per_bucket, value_table.view(-1, h, dh))
 
 
 @register_encoder(
@@ -115,6 +150,7 @@ class TransformerEncoder(SequenceEncoder):
     Config = TransformerConfig
     name = "transformer"
     direction = "causal"  # the default; ``causal=False`` makes an instance "bidirectional"
+    supports_time = True
 
     def __init__(
         self, n_items: int, max_len: int = 50, item_embedding: ItemEmbedding | None = None, **params: Any
@@ -126,9 +162,14 @@ class TransformerEncoder(SequenceEncoder):
                 f"encoder 'transformer': num_heads={c.num_heads} must divide embedding_size={c.embedding_size}"
             )
         d = c.embedding_size
+        check_time_mode(c.time, c.time_span, "encoder 'transformer'")
         self.causal = bool(c.causal)
         self.direction = "causal" if self.causal else "bidirectional"  # type: ignore[misc]
         self.position = nn.Embedding(self.max_len, d)
+        self.time_features = TimeFeatures(d) if uses_features(c.time) else None
+        if uses_intervals(c.time):  # shared by the blocks, as TiSASRec's time-matrix embeddings
+            self.interval_key = nn.Embedding(c.time_span + 1, d)
+            self.interval_value = nn.Embedding(c.time_span + 1, d)
         self.norm = nn.LayerNorm(d, eps=c.layer_norm_eps)
         self.blocks = nn.ModuleList(
             _Block(d, c.num_heads, c.inner_size or 4 * d, c.dropout, c.layer_norm_eps) for _ in range(c.num_layers)
@@ -159,20 +200,20 @@ class TransformerEncoder(SequenceEncoder):
                 nn.init.zeros_(m.bias)
         self.item_embedding.reset_parameters(0.02)
 
-    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+    def forward(self, seq: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
         b, w = seq.shape
-        x, flat, _ = self._run(seq, None)
+        x, flat, _ = self._run(seq, None, times=times)
         return x.new_zeros(b * w, x.shape[1]).index_copy(0, flat, x).view(b, w, -1)
 
-    def represent(self, seq: torch.Tensor) -> torch.Tensor:
+    def represent(self, seq: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
         where = torch.zeros(seq.shape, dtype=torch.bool, device=seq.device)
         where[:, -1] = True
-        return self.hidden_at(seq, where)
+        return self.hidden_at(seq, where, times)
 
-    def hidden_at(self, seq: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    def hidden_at(self, seq: torch.Tensor, where: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
         if bool((where & (seq == 0))[:, :-1].any()):
-            return self(seq)[where]  # padding positions (zero outputs) asked for: the slow path
-        return self._run(seq, where)[0]
+            return self(seq, times)[where]  # padding positions (zero outputs) asked for: the slow path
+        return self._run(seq, where, times=times)[0]
 
     def padding_outputs(self) -> torch.Tensor:
         """Outputs ``[max_len, d]`` at the positions of an all-padding window, every position computed.
@@ -185,10 +226,15 @@ class TransformerEncoder(SequenceEncoder):
         if not self.causal:
             raise NotImplementedError("a bidirectional transformer's padding outputs depend on the row's items")
         seq = torch.zeros(1, self.max_len, dtype=torch.long, device=self.position.weight.device)
-        return self._run(seq, None, keep=torch.ones(seq.shape, dtype=torch.bool, device=seq.device))[0]
+        times = torch.zeros_like(seq) if self.uses_time else None
+        return self._run(seq, None, keep=torch.ones(seq.shape, dtype=torch.bool, device=seq.device), times=times)[0]
 
     def _run(
-        self, seq: torch.Tensor, where: torch.Tensor | None, keep: torch.Tensor | None = None
+        self,
+        seq: torch.Tensor,
+        where: torch.Tensor | None,
+        keep: torch.Tensor | None = None,
+        times: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Outputs ``[N, d]`` of the kept positions (or of ``where``), their flat indices, the kept mask."""
         b, w = seq.shape
@@ -204,11 +250,19 @@ class TransformerEncoder(SequenceEncoder):
         flat = keep.view(-1).nonzero().squeeze(1)
         pos = torch.arange(self.max_len - w, self.max_len, device=seq.device).repeat(b)[flat]
         x = self.item_embedding(seq.reshape(-1)[flat]) + self.position(pos)
+        intervals = None
+        if self.check_times(seq, times) is not None:
+            real = seq != 0
+            if self.time_features is not None:
+                x = x + self.time_features(times, real).view(b * w, -1)[flat]
+            if uses_intervals(self.config.time):
+                buckets = interval_buckets(times, real, self.config.time_span)
+                intervals = (buckets, self.interval_key.weight, self.interval_value.weight)
         x = dropout(self.norm(x), self.config.dropout, self.training)
         allowed = attention_mask(keep, self.causal)
         select = None if where is None else where.reshape(-1)[flat].nonzero().squeeze(1)
         for i, block in enumerate(self.blocks):
-            x = block(x, flat, (b, w), allowed, select if i == len(self.blocks) - 1 else None)
+            x = block(x, flat, (b, w), allowed, select if i == len(self.blocks) - 1 else None, intervals)
         if select is not None:
             if not self.blocks:
                 x = x.index_select(0, select)

@@ -87,7 +87,8 @@ def inject(
             extra["raw_id"] = [f"fake-{i}" for i in range(n_fake)]
         users = pd.concat([users, extra])
     new_train = Interactions(
-        pd.concat([train.df, fake], ignore_index=True), first + n_fake, train.n_items, train.items, users
+        pd.concat([train.df, fake], ignore_index=True), first + n_fake, train.n_items, train.items, users,
+        train.has_timestamps,
     )
     info = dict(split.info)
     info["attack"] = {
@@ -194,7 +195,8 @@ def _defend(split: SplitData, defense: dict) -> SplitData:
     flagged = np.lexsort((np.arange(n_users), -np.asarray(scores)))[:n_drop]
     df = split.train.df
     train = Interactions(
-        df[~df["user"].isin(flagged)], n_users, split.train.n_items, split.train.items, split.train.users
+        df[~df["user"].isin(flagged)], n_users, split.train.n_items, split.train.items, split.train.users,
+        split.train.has_timestamps,
     )
     caught = int(np.isin(flagged, fakes).sum())
     result: dict[str, Any] = {"detector": defense["detector"], "params": dict(defense.get("params") or {})}

@@ -35,7 +35,9 @@ def _finish(
     cold_users: np.ndarray | None = None,
     cold_items: np.ndarray | None = None,
 ) -> SplitData:
-    tr = Interactions(train, ds.n_users, ds.n_items, items=ds.items, users=ds.users)
+    tr = Interactions(
+        train, ds.n_users, ds.n_items, items=ds.items, users=ds.users, has_timestamps=ds.info.get("has_timestamps", True)
+    )
     if cold_items is None:
         seen = tr.item_counts > 0
         targets = pd.concat([valid, test], ignore_index=True)["item"].to_numpy()

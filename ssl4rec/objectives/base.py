@@ -118,6 +118,8 @@ class TrainData:
         max_len: the model's ``max_len``.
         items: LongTensor [R], the item of each training row when the rows are edges (graph
             encoders: ``users[r]`` interacted with ``items[r]``), else None.
+        times: LongTensor [R, max_len + 1] (CPU), the timestamps of ``window``'s positions when the
+            encoder is time-aware, else None.
     """
 
     train: Any
@@ -127,6 +129,13 @@ class TrainData:
     generator: torch.Generator
     max_len: int
     items: torch.Tensor | None = None
+    times: torch.Tensor | None = None
+
+
+def _represent(net: nn.Module, seq: torch.Tensor, where: torch.Tensor | None, times: torch.Tensor | None) -> torch.Tensor:
+    """``net.represent(seq)`` (``where`` None) or ``net.encode_at(seq, where)``, with ``times`` when given."""
+    extra = {} if times is None else {"times": times}
+    return net.represent(seq, **extra) if where is None else net.encode_at(seq, where, **extra)
 
 
 class TrainBatch:
@@ -142,6 +151,9 @@ class TrainBatch:
         rows: LongTensor [B], the batch's rows in the :class:`TrainData` arrays (what state an
             objective keeps per training row, e.g. intent assignments, is indexed by).
         items: LongTensor [B], each row's positive item when the rows are edges (graph encoders).
+        times: LongTensor [B, max_len + 1] (CPU), the timestamps of ``window``'s positions (time-aware
+            encoders), else None; :attr:`input_times` and :attr:`sequence_times` follow
+            :attr:`pairs` and :attr:`sequence`.
 
     ``memo`` holds what the step's objectives share, e.g. the augmented views an objective drew
     (:func:`~ssl4rec.objectives.contrastive.draw_views`), for a later objective that reuses them.
@@ -162,8 +174,10 @@ class TrainBatch:
         bag: Bag | None = None,
         rows: torch.Tensor | None = None,
         items: torch.Tensor | None = None,
+        times: torch.Tensor | None = None,
     ) -> None:
         self.users = users
+        self.times = times
         self.generator = generator
         self.device = device
         self.window = window
@@ -171,17 +185,27 @@ class TrainBatch:
         self.rows = rows if rows is not None else torch.arange(users.shape[0])
         self.items = items
         self.memo: dict[Any, Any] = {}
-        self._requests: dict[Any, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        self._requests: dict[Any, tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]] = {}
         self._represented: dict[Any, torch.Tensor] = {}
 
-    def request(self, key: Any, seq: torch.Tensor, where: torch.Tensor | None = None) -> None:
+    def request(
+        self, key: Any, seq: torch.Tensor, where: torch.Tensor | None = None, times: torch.Tensor | None = None
+    ) -> None:
         """Ask for ``net.represent(seq)`` (``where`` None) or ``net.encode_at(seq, where)`` under ``key``,
-        to be computed with the step's other requests."""
+        to be computed with the step's other requests (``times``: the timestamps of ``seq``'s positions,
+        for a time-aware encoder)."""
         if key in self._requests or key in self._represented:
             raise ValueError(f"representation {key!r} requested twice in one step")
-        self._requests[key] = (seq, where)
+        self._requests[key] = (seq, where, times)
 
-    def hidden(self, net: nn.Module, key: Any, seq: torch.Tensor, where: torch.Tensor | None = None) -> torch.Tensor:
+    def hidden(
+        self,
+        net: nn.Module,
+        key: Any,
+        seq: torch.Tensor,
+        where: torch.Tensor | None = None,
+        times: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``net.represent(seq)`` [B, d] (``where`` None) or ``net.encode_at(seq, where)`` [N, d]: from the
         step's fused pass when ``key`` was requested (with these arguments), else computed now."""
         if key in self._requests:
@@ -189,19 +213,23 @@ class TrainBatch:
         out = self._represented.pop(key, None)
         if out is not None:
             return out
-        return net.represent(seq) if where is None else net.encode_at(seq, where)
+        return _represent(net, seq, where, times)
 
     def _compute_requested(self, net: nn.Module) -> None:
         keys, asked = list(self._requests), list(self._requests.values())
         self._requests.clear()
-        width = max(seq.shape[1] for seq, _ in asked)
-        rows = torch.cat([F.pad(seq, (width - seq.shape[1], 0)) for seq, _ in asked])
-        if all(where is None for _, where in asked):
-            outs = net.represent(rows).split([seq.shape[0] for seq, _ in asked])
+        width = max(seq.shape[1] for seq, _, _ in asked)
+        rows = torch.cat([F.pad(seq, (width - seq.shape[1], 0)) for seq, _, _ in asked])
+        timed = [t is not None for _, _, t in asked]
+        if any(timed) and not all(timed):
+            raise ValueError("a step's fused pass mixes sequences with and without timestamps")
+        times = torch.cat([F.pad(t, (width - t.shape[1], 0)) for _, _, t in asked]) if all(timed) else None
+        if all(where is None for _, where, _ in asked):
+            outs = _represent(net, rows, None, times).split([seq.shape[0] for seq, _, _ in asked])
         else:
-            wheres = [last_position(seq) if where is None else where for seq, where in asked]
+            wheres = [last_position(seq) if where is None else where for seq, where, _ in asked]
             where = torch.cat([F.pad(w, (width - w.shape[1], 0), value=False) for w in wheres])
-            outs = net.encode_at(rows, where).split([int(w.sum()) for w in wheres])
+            outs = _represent(net, rows, where, times).split([int(w.sum()) for w in wheres])
         self._represented.update(zip(keys, outs, strict=True))
 
     def __len__(self) -> int:
@@ -228,6 +256,20 @@ class TrainBatch:
         """[B, W]: each user's most recent ``max_len`` items (what the model sees at scoring)."""
         return trim_left(self._window[:, 1:])
 
+    @cached_property
+    def input_times(self) -> torch.Tensor | None:
+        """[B, W]: the timestamps of :attr:`pairs`' inputs (None without ``times``)."""
+        if self.times is None:
+            return None
+        return self.times.to(self.device)[:, -self.pairs[0].shape[1] - 1 : -1]
+
+    @cached_property
+    def sequence_times(self) -> torch.Tensor | None:
+        """[B, W]: the timestamps of :attr:`sequence`'s positions (None without ``times``)."""
+        if self.times is None:
+            return None
+        return self.times.to(self.device)[:, -self.sequence.shape[1] :]
+
     def rand(self, *shape: int) -> torch.Tensor:
         """Uniform [0, 1) floats from the batch's generator, on the device."""
         return torch.rand(shape, generator=self.generator).to(self.device)
@@ -249,6 +291,10 @@ class Objective(nn.Module):
     main: ClassVar[bool] = False
     needs_text: ClassVar[bool] = False
     """True: the model loads the item text vectors (``net.item_text``) for this objective."""
+    passes_time: ClassVar[bool] = False
+    """True: the objective hands the timestamps of its sequences to the encoder (``times=`` of
+    ``net.represent`` / ``encode_at``, :attr:`TrainBatch.input_times`), so it can train a
+    time-aware encoder (``time`` other than ``"none"``)."""
 
     def __init__(self, **params: Any) -> None:
         super().__init__()

@@ -23,6 +23,7 @@ __all__ = [
     "augmentation_options",
     "build_augmentations",
     "draw_views",
+    "view_times",
 ]
 
 
@@ -114,10 +115,39 @@ def draw_views(batch: TrainBatch, objective: ViewObjective, net: nn.Module, reus
     if reuse and key in batch.memo:
         return batch.memo[key]
     seq = augment_input(batch, objective.augmentations, net.max_len)
-    views = [augment(seq, objective.augmentations, batch.generator, net.mask_token) for _ in range(2)]
-    both = trim_left(torch.cat(views))  # one width for both views: positions align from the right
+    if batch.sequence_times is not None:
+        both, times = _timed_views(seq, batch.sequence_times, objective.augmentations, batch.generator, net.mask_token)
+        batch.memo[("view_times", id(both))] = times
+    else:
+        views = [augment(seq, objective.augmentations, batch.generator, net.mask_token) for _ in range(2)]
+        both = trim_left(torch.cat(views))  # one width for both views: positions align from the right
     batch.memo.setdefault(key, both)
     return both
+
+
+def view_times(batch: TrainBatch, both: torch.Tensor) -> torch.Tensor | None:
+    """The timestamps of the positions of views ``both`` drawn by :func:`draw_views` (None without times)."""
+    return batch.memo.get(("view_times", id(both)))
+
+
+def _timed_views(
+    seq: torch.Tensor, times: torch.Tensor, augmentations: list, generator: torch.Generator, mask_token: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two views of ``seq`` and their timestamps: the augmentations (positional ones) are applied to
+    position ids, which then pick each view position's item and time. The random draws are those
+    of augmenting the items themselves, so the views equal :func:`augment`'s."""
+    w = seq.shape[1]
+    column = torch.arange(w, device=seq.device).expand_as(seq)
+    pos = torch.where(seq != 0, column + 1, 0)
+    token = w + 1  # a masked position: the item becomes the mask token, its time stays
+    drawn = torch.cat([augment(pos, augmentations, generator, token) for _ in range(2)])
+    items, stamps = seq.repeat(2, 1), times.repeat(2, 1)
+    src = torch.where((drawn > 0) & (drawn <= w), drawn - 1, column.repeat(2, 1))
+    picked_items = torch.where(drawn == token, mask_token, items.gather(1, src))
+    both = torch.where(drawn == 0, 0, picked_items)
+    stamps = torch.where(drawn == 0, 0, stamps.gather(1, src))
+    both = trim_left(both)
+    return both, stamps[:, w - both.shape[1] :]
 
 
 def augment_input(batch: TrainBatch, augmentations: list, max_len: int) -> torch.Tensor:
@@ -181,6 +211,7 @@ class Contrastive(ViewObjective):
     """
 
     Config = ContrastiveConfig
+    passes_time = True
     requires = ("sequence",)
     main = False
 
@@ -196,19 +227,21 @@ class Contrastive(ViewObjective):
 
     def plan(self, net: nn.Module, batch: TrainBatch) -> None:
         both = self.views(net, batch)
-        batch.request(("contrastive", id(self)), both, in_span(both) if self.config.view_repr == "flatten" else None)
+        where = in_span(both) if self.config.view_repr == "flatten" else None
+        batch.request(("contrastive", id(self)), both, where, view_times(batch, both))
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         both = self.views(net, batch)
+        times = view_times(batch, both)
         seq_rows = both.shape[0] // 2
         key = ("contrastive", id(self))
         if self.config.view_repr == "flatten":
             # z @ z.T of the flattened views, by span (padding outputs are zero): dense cost only for long rows
-            rows, chunks = net.packed_chunks(both, batch.hidden(net, key, both, in_span(both)))
+            rows, chunks = net.packed_chunks(both, batch.hidden(net, key, both, in_span(both), times))
             inv = torch.empty_like(rows)
             inv[rows] = torch.arange(rows.numel(), device=rows.device)
             gram = flat_similarity(chunks).index_select(0, inv).index_select(1, inv)
             z1 = gram[:seq_rows]
             return info_nce(z1, z1, self.config.temperature, self.config.similarity, gram=gram)
-        z1, z2 = batch.hidden(net, key, both).chunk(2)
+        z1, z2 = batch.hidden(net, key, both, None, times).chunk(2)
         return info_nce(z1, z2, self.config.temperature, self.config.similarity)

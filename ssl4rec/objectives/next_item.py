@@ -13,7 +13,7 @@ from ..registry import register_objective
 from .base import Objective, ObjectiveConfig, TrainBatch, check_choice, trim_left
 from .losses import ITEM_LOSSES, item_loss
 
-__all__ = ["NextItem", "NextItemConfig", "score_last_position"]
+__all__ = ["NextItem", "NextItemConfig", "batch_inputs", "last_hidden", "score_last_position"]
 
 
 @dataclasses.dataclass
@@ -29,10 +29,21 @@ class NextItemConfig(ObjectiveConfig):
     row's last item is a target (RecBole's training on prefixes, with ``train_windows: prefixes``)."""
 
 
-def score_last_position(net: nn.Module, seq: torch.Tensor) -> torch.Tensor:
+def score_last_position(net: nn.Module, seq: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
     """Scores ``[B, n_items]`` from the hidden state at the last position of ``seq``."""
-    h = net.represent(trim_left(seq))
-    return h @ net.item_embedding.scoring_matrix().T
+    return last_hidden(net, seq, times) @ net.item_embedding.scoring_matrix().T
+
+
+def last_hidden(net: nn.Module, seq: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
+    """``net.represent`` of ``seq`` trimmed of its all-padding columns (``times`` trimmed alike)."""
+    seq = trim_left(seq)
+    return net.represent(seq, None if times is None else times[:, -seq.shape[1] :])
+
+
+def batch_inputs(net: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A scoring batch's item sequences ``[B, max_len]`` and, for a time-aware network, their timestamps."""
+    seq = batch.sequences(net.max_len).to(net.device)
+    return seq, batch.sequence_times(net.max_len).to(net.device) if getattr(net, "uses_time", False) else None
 
 
 @register_objective(
@@ -56,6 +67,7 @@ class NextItem(Objective):
     """
 
     Config = NextItemConfig
+    passes_time = True
     requires = ("sequence", "causal")
     main = True
 
@@ -66,32 +78,35 @@ class NextItem(Objective):
 
     def plan(self, net: nn.Module, batch: TrainBatch) -> None:
         inputs, targets = batch.pairs
+        times = batch.input_times
         if self.config.positions == "last":
-            batch.request("next_item", inputs[targets[:, -1] != 0])
+            keep = targets[:, -1] != 0
+            batch.request("next_item", inputs[keep], None, None if times is None else times[keep])
         else:
-            batch.request("next_item", inputs, inputs != 0)
+            batch.request("next_item", inputs, inputs != 0, times)
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         inputs, targets = batch.pairs
+        times = batch.input_times
         if self.config.positions == "last":
             keep = targets[:, -1] != 0
             return item_loss(
                 net,
-                batch.hidden(net, "next_item", inputs[keep]),
+                batch.hidden(net, "next_item", inputs[keep], None, None if times is None else times[keep]),
                 targets[keep, -1],
                 loss=self.config.loss,
                 num_negatives=self.config.num_negatives,
                 batch=batch,
             )
         real = inputs != 0
-        h = batch.hidden(net, "next_item", inputs, real)
+        h = batch.hidden(net, "next_item", inputs, real, times)
         batch.memo["next_item_hidden"] = (inputs, real, h)  # the step's forward output (ICLRec's intent query)
         return item_loss(
             net, h, targets[real], loss=self.config.loss, num_negatives=self.config.num_negatives, batch=batch
         )
 
     def score(self, net: nn.Module, batch: Batch) -> torch.Tensor:
-        return score_last_position(net, batch.sequences(net.max_len).to(net.device))
+        return score_last_position(net, *batch_inputs(net, batch))
 
     def user_vectors(self, net: nn.Module, batch: Batch) -> torch.Tensor:
-        return net.represent(trim_left(batch.sequences(net.max_len).to(net.device)))
+        return last_hidden(net, *batch_inputs(net, batch))

@@ -81,6 +81,8 @@ INERT_DEFAULTS: dict[str, Any] = {
     "propagation": "full",  # lightgcn: every training step propagates the whole graph
     "fanout": 10,  # lightgcn: read only with propagation "sampled"
     "isolated": "zero",  # lightgcn: nodes without training edges propagate to 0 (LightGCN's)
+    "time": "none",  # sequence encoders read no timestamps
+    "time_span": 256,  # read only with time "intervals" / "both"
 }
 
 

@@ -88,6 +88,10 @@ class Augmentation:
     Config: ClassVar[type] = RatioConfig
     name: ClassVar[str] = "augmentation"
     grows: ClassVar[bool] = False
+    positional: ClassVar[bool] = False
+    """True when the output only moves, drops or masks the input's positions and its random draws
+    depend on which positions hold items, not on the items: applied to position ids it tells where
+    each output position came from, so the items' timestamps follow them (time-aware encoders)."""
 
     def prepare(self, net: Any, data: Any) -> None:
         """Read what the augmentation needs from the training data (nothing by default)."""
@@ -121,6 +125,7 @@ class Crop(Augmentation):
 
     Config = CropConfig
     name = "crop"
+    positional = True
 
     def __call__(self, seq: torch.Tensor, generator: torch.Generator, mask_token: int | None = None) -> torch.Tensor:
         b, w = seq.shape
@@ -138,6 +143,7 @@ class Mask(Augmentation):
 
     Config = MaskConfig
     name = "mask"
+    positional = True
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -162,6 +168,7 @@ class Reorder(Augmentation):
 
     Config = ReorderConfig
     name = "reorder"
+    positional = True
 
     def __call__(self, seq: torch.Tensor, generator: torch.Generator, mask_token: int | None = None) -> torch.Tensor:
         b, w = seq.shape
@@ -203,6 +210,7 @@ class DropoutView(Augmentation):
 
     Config = DropoutViewConfig
     name = "dropout"
+    positional = True
 
     def __init__(self, **params: Any) -> None:
         self.config = make_config(self.Config, params, f"augmentation {self.name!r}")

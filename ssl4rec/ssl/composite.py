@@ -226,6 +226,17 @@ def check_compatible(
         )
     if len(mains) > 1:
         return f"{' and '.join(mains)} are all main objectives; a model scores with exactly one"
+    time = str((encoder_params or {}).get("time", "none"))
+    if time != "none":
+        if not getattr(enc.obj, "supports_time", False):
+            return f"encoder {enc.name} has no time context (time {time!r}); use transformer or gru"
+        blind = [o.name for o in objs if not getattr(o.obj, "passes_time", False)]
+        if blind:
+            timed = sorted(n for n in OBJECTIVES.names() if getattr(OBJECTIVES.entry(n).obj, "passes_time", False))
+            return (
+                f"{blind[0]} does not pass timestamps to the encoder, which has time {time!r}; "
+                f"time-aware training works with {', '.join(timed)}"
+            )
     if item_repr != "id" and "sequence" not in caps and "graph" not in caps:
         return (
             f"item_repr {item_repr!r} needs a sequence encoder; {enc.name} reads bags of items "
@@ -286,39 +297,57 @@ class SSLNetwork(nn.Module):
     def objective(self, name: str) -> Objective:
         return self.objectives[name.replace(".", "_")]  # type: ignore[return-value]
 
-    def encode(self, seq: torch.Tensor) -> torch.Tensor:
-        """Hidden states ``[B, W, d]`` of a left-padded sequence batch (sequence encoders)."""
+    @property
+    def uses_time(self) -> bool:
+        """Whether the encoder reads timestamps beside the items (its ``time`` parameter)."""
+        return bool(getattr(self.encoder, "uses_time", False))
+
+    def _call(self, method: str, seq: torch.Tensor, times: torch.Tensor | None, *args: Any) -> torch.Tensor:
+        fn = getattr(self.encoder, method) if method != "forward" else self.encoder
+        return fn(seq, *args) if times is None else fn(seq, *args, times=times)
+
+    def encode(self, seq: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
+        """Hidden states ``[B, W, d]`` of a left-padded sequence batch (sequence encoders).
+
+        ``times`` [B, W]: the positions' timestamps, for a time-aware encoder (:attr:`uses_time`)."""
         chunks = self._length_chunks(seq)
         if chunks is None:
-            return self.encoder(seq)
+            return self._call("forward", seq, times)
         w = seq.shape[1]
-        parts = [F.pad(self.encoder(seq[rows, w - width :]), (0, 0, w - width, 0)) for rows, width in chunks]
+        parts = [
+            F.pad(self._call("forward", seq[rows, w - width :], _cut(times, rows, w - width)), (0, 0, w - width, 0))
+            for rows, width in chunks
+        ]
         return torch.cat(parts).index_select(0, _inverse(torch.cat([rows for rows, _ in chunks])))
 
-    def represent(self, seq: torch.Tensor) -> torch.Tensor:
+    def represent(self, seq: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
         """User representations ``[B, d]``: ``encode(seq)[:, -1]``, computed only where needed."""
         chunks = self._length_chunks(seq)
         if chunks is None:
-            return self.encoder.represent(seq)
+            return self._call("represent", seq, times)
         w = seq.shape[1]
-        parts = [self.encoder.represent(seq[rows, w - width :]) for rows, width in chunks]
+        parts = [
+            self._call("represent", seq[rows, w - width :], _cut(times, rows, w - width)) for rows, width in chunks
+        ]
         return torch.cat(parts).index_select(0, _inverse(torch.cat([rows for rows, _ in chunks])))
 
-    def encode_at(self, seq: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    def encode_at(self, seq: torch.Tensor, where: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
         """Hidden states ``[N, d]`` at the True positions of ``where`` [B, W]: ``encode(seq)[where]``, cheaper."""
         chunks = self._length_chunks(seq, where)
         if chunks is None:
-            return self.encoder.hidden_at(seq, where)
+            return self._call("hidden_at", seq, times, where)
         w = seq.shape[1]
         flat = torch.arange(seq.numel(), device=seq.device).view(seq.shape)
         parts, order = [], []
         for rows, width in chunks:
             sub_where = where[rows, w - width :]
-            parts.append(self.encoder.hidden_at(seq[rows, w - width :], sub_where))
+            parts.append(self._call("hidden_at", seq[rows, w - width :], _cut(times, rows, w - width), sub_where))
             order.append(flat[rows, w - width :][sub_where])
         return torch.cat(parts).index_select(0, torch.cat(order).argsort())
 
-    def encode_chunks(self, seq: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def encode_chunks(
+        self, seq: torch.Tensor, times: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Hidden states of ``seq`` [B, W] in length-sorted chunks, each ``[n_c, w_c, d]`` at its own width.
 
         Returns ``(rows, outputs)``: ``rows`` [B] are the row indices in chunk order. One chunk (the
@@ -327,9 +356,11 @@ class SSLNetwork(nn.Module):
         """
         chunks = self._length_chunks(seq)
         if chunks is None:
-            return torch.arange(seq.shape[0], device=seq.device), [self.encoder(seq)]
+            return torch.arange(seq.shape[0], device=seq.device), [self._call("forward", seq, times)]
         w = seq.shape[1]
-        return torch.cat([r for r, _ in chunks]), [self.encoder(seq[r, w - x :]) for r, x in chunks]
+        return torch.cat([r for r, _ in chunks]), [
+            self._call("forward", seq[r, w - x :], _cut(times, r, w - x)) for r, x in chunks
+        ]
 
     def packed_chunks(self, seq: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """:meth:`encode_chunks`' layout ``(rows, outputs)`` from packed outputs: ``values`` [N, d] are the
@@ -438,6 +469,11 @@ class _ObjectiveState:
             setattr(obj, attr, value.to(target) if isinstance(value, torch.Tensor) else value)
 
 
+def _cut(times: torch.Tensor | None, rows: torch.Tensor, start: int) -> torch.Tensor | None:
+    """``times[rows, start:]`` (the chunk of a length-sorted batch), None passed through."""
+    return None if times is None else times[rows, start:]
+
+
 def _inverse(perm: torch.Tensor) -> torch.Tensor:
     """The inverse of a permutation."""
     inv = torch.empty_like(perm)
@@ -488,6 +524,7 @@ class SSLRecommender(Recommender):
         enc_name, enc_params = parse_component(encoder, "encoder")
         self._encoder_entry = ENCODERS.entry(enc_name)
         self.encoder_params = self._encoder_entry.resolve(enc_params)
+        self.time_mode = str(self.encoder_params.get("time", "none"))
         self._objective_entries: list[Entry] = []
         self.objective_params: list[dict[str, Any]] = []
         for spec in objectives:
@@ -525,7 +562,14 @@ class SSLRecommender(Recommender):
         with torch.random.fork_rng(devices=[]):
             self._encoder_entry.obj(n_items=1, max_len=self.config.max_len, **self.encoder_params)
             for entry, p in zip(self._objective_entries, self.objective_params, strict=True):
-                entry.obj(**p)
+                built = entry.obj(**p)
+                moved = [a.name for a in getattr(built, "augmentations", ()) if not getattr(a, "positional", False)]
+                if self.time_mode != "none" and moved:
+                    raise ConfigError(
+                        f"objective {entry.name!r}: augmentation {moved[0]!r} makes up items that have no "
+                        f"timestamp, so it cannot train a time-aware encoder (time {self.time_mode!r}); "
+                        "use crop, mask or reorder"
+                    )
         self.main_objective = next(e.name for e in self._objective_entries if e.obj.main)
         self.auxiliary = [e.name for e in self._objective_entries if not e.obj.main]
         if schedule == "pretrain_finetune" and not self.auxiliary:
@@ -683,6 +727,11 @@ class SSLRecommender(Recommender):
 
     def fit(self, train: Interactions, valid: Validator | None = None) -> SSLRecommender:
         c = self.config
+        if self.time_mode != "none" and not getattr(train, "has_timestamps", True):
+            raise IncompatibleError(
+                f"needs timestamps: the encoder's time {self.time_mode!r} reads when each interaction "
+                "happened, and this dataset only orders them"
+            )
         self._remember_train(train)
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
@@ -711,8 +760,18 @@ class SSLRecommender(Recommender):
                 window, csr = train.sequences(users, c.max_len + 1), None
             else:
                 window, csr = None, train.csr
+            times = None
+            if window is not None and self.net.uses_time:  # the timestamps of the windows' positions
+                times = train.sequence_times(users, c.max_len + 1, ends.numpy())
             data = TrainData(
-                train=train, users=users, ends=ends, window=window, generator=gen, max_len=c.max_len, items=items
+                train=train,
+                users=users,
+                ends=ends,
+                window=window,
+                generator=gen,
+                max_len=c.max_len,
+                items=items,
+                times=times,
             )
             for e in self._objective_entries:
                 self.net.objective(e.name).prepare(self.net, data)
@@ -820,6 +879,7 @@ class SSLRecommender(Recommender):
                     bag=Bag.from_csr(csr[users[idx].numpy()], device) if csr is not None else None,
                     rows=idx,
                     items=data.items[idx] if data.items is not None else None,
+                    times=data.times[idx] if data.times is not None else None,
                 )
                 with autocast(device, precision):  # fp32: no-op
                     for _, obj in objs:

@@ -31,23 +31,36 @@ __all__ = ["GraphEncoder", "GraphOutput", "LightGCNConfig", "LightGCNEncoder", "
 COMBINES = ("mean", "mean_propagated", "sum", "last")
 
 
-def normalized_adjacency(interactions: sp.csr_matrix, keep: np.ndarray | None = None) -> torch.Tensor:
+def normalized_adjacency(
+    interactions: sp.csr_matrix, keep: np.ndarray | None = None, side: sp.csr_matrix | None = None
+) -> torch.Tensor:
     """``D^-1/2 A D^-1/2`` of the bipartite graph of ``interactions`` ``[n_users, n_items]`` as a torch
     sparse CSR matrix ``[n_users + n_items, n_users + n_items]`` (users first). ``keep`` [nnz] (bool)
     keeps only some edges (edge dropout); degrees are those of the kept graph. Isolated nodes get
-    empty rows."""
+    empty rows. ``side`` ``[n_items, n_side]`` (an item-attribute graph): ``n_side`` more nodes after
+    the items, linked to their items, the matrix ``[n + n_side, n + n_side]``; an item's degree counts
+    its users and its attributes (``keep`` drops user-item edges only)."""
     m = interactions.tocoo()
     rows, cols = m.row.astype(np.int64), m.col.astype(np.int64)
     if keep is not None:
         rows, cols = rows[keep], cols[keep]
     n_users, n_items = interactions.shape
-    n = n_users + n_items
+    n_side = 0 if side is None else side.shape[1]
+    if side is not None and side.shape[0] != n_items:
+        raise ValueError(f"side graph of shape {side.shape} for {n_items} items")
+    n = n_users + n_items + n_side
+    s = sp.coo_matrix((n_items, 0)) if side is None else side.tocoo()
+    s_items, s_nodes = s.row.astype(np.int64), s.col.astype(np.int64)
     deg_u = np.bincount(rows, minlength=n_users).astype(np.float64)
-    deg_i = np.bincount(cols, minlength=n_items).astype(np.float64)
+    deg_i = (np.bincount(cols, minlength=n_items) + np.bincount(s_items, minlength=n_items)).astype(np.float64)
+    deg_s = np.bincount(s_nodes, minlength=n_side).astype(np.float64)
     w = 1.0 / np.sqrt(np.maximum(deg_u[rows], 1.0) * np.maximum(deg_i[cols], 1.0))
-    r = np.concatenate([rows, cols + n_users])
-    c = np.concatenate([cols + n_users, rows])
-    adj = sp.csr_matrix((np.concatenate([w, w]).astype(np.float32), (r, c)), shape=(n, n))
+    ws = 1.0 / np.sqrt(np.maximum(deg_i[s_items], 1.0) * np.maximum(deg_s[s_nodes], 1.0))
+    left = np.concatenate([rows, s_items + n_users])  # the edges' two ends in the joint numbering
+    right = np.concatenate([cols + n_users, s_nodes + n_users + n_items])
+    weight = np.concatenate([w, ws])
+    r, c = np.concatenate([left, right]), np.concatenate([right, left])
+    adj = sp.csr_matrix((np.concatenate([weight, weight]).astype(np.float32), (r, c)), shape=(n, n))
     adj.sort_indices()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
@@ -131,12 +144,16 @@ def symmetric_spmm(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return full_precision(_SymmetricSpMM, a, x)
 
 
-def graph_key(interactions: sp.csr_matrix) -> str:
-    """A fingerprint of a training graph (shape and edges): what the adjacency cache is keyed by."""
-    m = interactions.tocsr()
-    h = hashlib.sha256(np.asarray(m.shape, np.int64).tobytes())
-    h.update(np.ascontiguousarray(m.indptr, np.int64).tobytes())
-    h.update(np.ascontiguousarray(m.indices, np.int64).tobytes())
+def graph_key(interactions: sp.csr_matrix, side: sp.csr_matrix | None = None) -> str:
+    """A fingerprint of a training graph (shape and edges, and its side graph's): what the adjacency cache is keyed by."""
+    h = hashlib.sha256()
+    for part in (interactions, side):
+        if part is None:
+            continue
+        m = part.tocsr()
+        h.update(np.asarray(m.shape, np.int64).tobytes())
+        h.update(np.ascontiguousarray(m.indptr, np.int64).tobytes())
+        h.update(np.ascontiguousarray(m.indices, np.int64).tobytes())
     return h.hexdigest()[:16]
 
 
@@ -148,12 +165,12 @@ class _AdjacencyCache:
         self.size = size
         self._items: OrderedDict[str, torch.Tensor] = OrderedDict()
 
-    def get(self, interactions: sp.csr_matrix) -> torch.Tensor:
-        key = graph_key(interactions)
+    def get(self, interactions: sp.csr_matrix, side: sp.csr_matrix | None = None) -> torch.Tensor:
+        key = graph_key(interactions, side)
         if key in self._items:
             self._items.move_to_end(key)
             return self._items[key]
-        adj = normalized_adjacency(interactions)
+        adj = normalized_adjacency(interactions, side=side)
         self._items[key] = adj
         while len(self._items) > self.size:
             self._items.popitem(last=False)
@@ -214,6 +231,12 @@ class LightGCNConfig:
     vector over K + 1) or ``"ego"`` (each layer keeps its ego vector, as a self-loop would: a cold item
     whose ego vector comes from its text, ``item_repr: text``, is then scored on the same scale as the
     others). Nodes with edges are unaffected."""
+    side_graph: str = "none"
+    """``"attributes"``: propagate over the user-item graph joined with the item-attribute graph (each
+    attribute id, genre, category or brand a node with a learned ego vector, linked to the items that
+    have it; knowledge-graph-style side information, as KGAT's collaborative knowledge graph without
+    relation types). Items that share attributes exchange information, and an item without training
+    interactions is reached through its attributes. ``"none"``: the user-item graph only."""
 
 
 @register_encoder(
@@ -248,11 +271,19 @@ class LightGCNEncoder(GraphEncoder):
         max_len: int = 50,
         item_embedding: ItemEmbedding | None = None,
         n_users: int = 1,
+        n_side: int = 0,
         **params: Any,
     ) -> None:
         super().__init__()
         self.config = make_config(self.Config, params, f"encoder {self.name!r}")
         c = self.config
+        if c.side_graph not in ("none", "attributes"):
+            raise ConfigError(f"encoder 'lightgcn': side_graph {c.side_graph!r} is not one of ['none', 'attributes']")
+        if c.side_graph != "none" and c.propagation == "sampled":
+            raise ConfigError(
+                "encoder 'lightgcn': side_graph 'attributes' propagates the whole joined graph; "
+                "use propagation 'full' with it"
+            )
         if c.combine not in COMBINES:
             raise ConfigError(f"encoder 'lightgcn': combine {c.combine!r} is not one of {list(COMBINES)}")
         if int(c.num_layers) < 1:
@@ -274,6 +305,9 @@ class LightGCNEncoder(GraphEncoder):
         self._own_items = item_embedding is None
         self.item_embedding = item_embedding if item_embedding is not None else ItemEmbedding(n_items, dim)
         self.user_embedding = nn.Embedding(self.n_users, dim)
+        self.n_side = int(n_side) if c.side_graph != "none" else 0
+        self.side_embedding = nn.Embedding(self.n_side, dim) if c.side_graph != "none" else None
+        self.side: sp.csr_matrix | None = None
         self.adjacency: torch.Tensor | None = None
         self._isolated: torch.Tensor | None = None  # [n, 1] 1.0 at nodes without training edges (isolated: ego)
         self.interactions: sp.csr_matrix | None = None
@@ -287,20 +321,33 @@ class LightGCNEncoder(GraphEncoder):
     def reset_parameters(self) -> None:
         """Xavier-uniform user and item ego embeddings (SELFRec); a text-aware item representation keeps its own."""
         nn.init.xavier_uniform_(self.user_embedding.weight)
+        if self.side_embedding is not None and self.n_side:
+            nn.init.xavier_uniform_(self.side_embedding.weight)
         if self._own_items:
             with torch.no_grad():
                 nn.init.xavier_uniform_(self.item_embedding.table.weight[1 : self.n_items + 1])
 
-    def set_graph(self, interactions: sp.csr_matrix) -> None:
-        """Use the user-item graph of ``interactions`` ``[n_users, n_items]`` (the training split)."""
+    def set_graph(self, interactions: sp.csr_matrix, side: sp.csr_matrix | None = None) -> None:
+        """Use the user-item graph of ``interactions`` ``[n_users, n_items]`` (the training split) and, with
+        ``side_graph: attributes``, the item-attribute graph ``side`` ``[n_items, n_side]``."""
         if interactions.shape != (self.n_users, self.n_items):
             raise ValueError(f"graph of shape {interactions.shape}, encoder built for {(self.n_users, self.n_items)}")
+        if (side is None) != (self.side_embedding is None):
+            raise ValueError(
+                f"lightgcn with side_graph {self.config.side_graph!r} "
+                + ("needs the item-attribute graph" if side is None else "takes no side graph")
+            )
+        if side is not None and side.shape != (self.n_items, self.n_side):
+            raise ValueError(f"side graph of shape {side.shape}, encoder built for {(self.n_items, self.n_side)}")
         self.interactions = interactions.tocsr()
-        self.adjacency = ADJACENCY_CACHE.get(self.interactions).to(self.user_embedding.weight.device)
+        self.side = None if side is None else side.tocsr()
+        self.adjacency = ADJACENCY_CACHE.get(self.interactions, self.side).to(self.user_embedding.weight.device)
         self._adjacency_sp: sp.csr_matrix | None = None  # built on first sampled propagation
         self.degrees = torch.from_numpy(np.diff(self.interactions.indptr).astype(np.int64))
         item_degrees = np.bincount(self.interactions.indices, minlength=self.n_items)
-        isolated = np.concatenate([np.diff(self.interactions.indptr) == 0, item_degrees == 0])
+        if self.side is not None:  # an item linked to attributes is not isolated
+            item_degrees = item_degrees + np.diff(self.side.indptr)
+        isolated = np.concatenate([np.diff(self.interactions.indptr) == 0, item_degrees == 0, np.zeros(self.n_side, bool)])
         self._isolated = (
             torch.from_numpy(isolated.astype(np.float32))[:, None].to(self.user_embedding.weight.device)
             if self.config.isolated == "ego" and isolated.any()
@@ -310,6 +357,11 @@ class LightGCNEncoder(GraphEncoder):
     def ego(self) -> torch.Tensor:
         """``[n_users + n_items, d]``: users first, then items."""
         return torch.cat([self.user_embedding.weight, self.item_embedding.scoring_matrix()])
+
+    def adjacency_for(self, keep: np.ndarray | None = None) -> torch.Tensor:
+        """The normalised adjacency of the training graph with only the user-item edges ``keep`` (views);
+        the side graph's edges are always kept."""
+        return normalized_adjacency(self.interactions, keep, self.side)
 
     def propagate(
         self,
@@ -330,6 +382,9 @@ class LightGCNEncoder(GraphEncoder):
         eps = noise or (self.config.train_noise if self.training else 0.0)
         x = self.ego()
         layers = [x]
+        n = x.shape[0]
+        if self.side_embedding is not None:  # attribute nodes propagate too; layers keep users and items
+            x = torch.cat([x, self.side_embedding.weight])
         for k in range(int(self.config.num_layers)):
             a = (
                 adjacency[k]
@@ -347,7 +402,7 @@ class LightGCNEncoder(GraphEncoder):
                     else torch.rand_like(x)
                 )
                 x = x + torch.sign(x) * nn.functional.normalize(u, dim=-1) * eps
-            layers.append(x)
+            layers.append(x[:n])
         out = _COMBINE[self.config.combine](layers)
         users, items = out.split([self.n_users, self.n_items])
         return GraphOutput(users=users, items=items, layers=layers)

@@ -5,11 +5,12 @@ Main objectives (they define scoring): ``next_item`` (SASRec / GRU4Rec), ``maske
 ``contrastive`` (CL4SRec; with the ``substitute`` / ``insert`` augmentations CoSeRec),
 ``supervised_contrastive`` (DuoRec), ``intent_contrastive`` (ICLRec), ``s3rec_aap`` / ``s3rec_mip`` /
 ``s3rec_map`` / ``s3rec_sp`` (S3-Rec's pretraining objectives), ``text_alignment`` (UniSRec / Recformer-style alignment of sequences
-with item text). See :mod:`ssl4rec.objectives.base` for the contract and
+with item text), ``attribute_link`` (items' attributes from their vectors). See :mod:`ssl4rec.objectives.base` for the contract and
 ``docs/adding_an_objective.md`` for writing a new one.
 """
 
 from . import (  # noqa: F401
+    attribute_link,
     base,
     contrastive,
     graph,

@@ -83,6 +83,7 @@ INERT_DEFAULTS: dict[str, Any] = {
     "isolated": "zero",  # lightgcn: nodes without training edges propagate to 0 (LightGCN's)
     "time": "none",  # sequence encoders read no timestamps
     "time_span": 256,  # read only with time "intervals" / "both"
+    "side_graph": "none",  # lightgcn propagates over the user-item graph only
 }
 
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -226,6 +227,12 @@ def check_compatible(
         )
     if len(mains) > 1:
         return f"{' and '.join(mains)} are all main objectives; a model scores with exactly one"
+    for o in objs:
+        if getattr(o.obj, "reads_item_table", False) and "sequence" not in caps and "graph" not in caps:
+            return (
+                f"{o.name} reads the shared item representation; {enc.name} reads bags of items "
+                "(its input layer is a per-item table of its own): use a sequence or graph encoder"
+            )
     time = str((encoder_params or {}).get("time", "none"))
     if time != "none":
         if not getattr(enc.obj, "supports_time", False):
@@ -537,7 +544,8 @@ class SSLRecommender(Recommender):
         if reason:
             raise IncompatibleError(reason)
         parts = repr_parts(self.config.item_repr)
-        self.needs_attributes = "attr" in parts
+        self.side_graph = str(self.encoder_params.get("side_graph", "none"))
+        self.needs_attributes = "attr" in parts or self.side_graph == "attributes"
         self.needs_image = "image" in parts
         self.needs_text = "text" in parts or any(
             getattr(e.obj, "needs_text", False) for e in self._objective_entries
@@ -553,6 +561,7 @@ class SSLRecommender(Recommender):
         self.text_info: dict[str, Any] = {}
         self._item_text: torch.Tensor | None = None
         self._item_attr: torch.Tensor | None = None
+        self._item_attr_multi: np.ndarray | None = None
         self._item_image: torch.Tensor | None = None
         self.image_info: dict[str, Any] = {}
         self.attribute_info: dict[str, Any] = {}
@@ -653,6 +662,10 @@ class SSLRecommender(Recommender):
                 candidates = torch.from_numpy(np.flatnonzero(trained).astype(np.int64)).to(self.device)
         if self.input_kind == "graph":  # one ego vector per user: the graph's user nodes
             extra["n_users"] = int(n_users or 1)
+            if self.side_graph == "attributes":  # and one per attribute: the item-attribute graph's nodes
+                if self._item_attr_multi is None:
+                    raise ValueError(f"{self.name}: side_graph 'attributes' needs the item attributes; fit(train) loads them")
+                extra["n_side"] = int(self._item_attr_multi.shape[1])
         encoder = self._encoder_entry.obj(n_items=n_items, max_len=c.max_len, **extra, **self.encoder_params)
         objs = {e.name: e.obj(**p) for e, p in zip(self._objective_entries, self.objective_params, strict=True)}
         net = SSLNetwork(
@@ -706,7 +719,11 @@ class SSLRecommender(Recommender):
         try:
             multi, info = attribute_matrix(train.items, train.n_items)
         except ValueError as exc:
-            raise IncompatibleError(f"item_repr {self.config.item_repr!r} needs item attributes: {exc}") from exc
+            who = (
+                f"item_repr {self.config.item_repr!r}" if "attr" in repr_parts(self.config.item_repr) else "side_graph 'attributes'"
+            )
+            raise IncompatibleError(f"{who} needs item attributes: {exc}") from exc
+        self._item_attr_multi = multi
         self._item_attr = prepare_text(multi, self.device)
         self._trained_items = np.asarray(train.item_counts > 0)
         self.attribute_info = info
@@ -745,7 +762,8 @@ class SSLRecommender(Recommender):
             ends = torch.from_numpy(train.indptr[users.numpy() + 1].astype(np.int64))
             items = None
             if self.input_kind == "graph":  # training rows are the edges (user, item) of the training graph
-                self.net.encoder.set_graph(train.csr)
+                side = sp.csr_matrix(self._item_attr_multi) if self.side_graph == "attributes" else None
+                self.net.encoder.set_graph(train.csr, side=side)
                 m = train.csr.tocsr()
                 users = torch.from_numpy(np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr)))
                 items = torch.from_numpy(m.indices.astype(np.int64))

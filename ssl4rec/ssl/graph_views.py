@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..encoders.base import make_config
-from ..encoders.graph import GraphOutput, normalized_adjacency
+from ..encoders.graph import GraphOutput
 from ..registry import ConfigError, register_view
 
 __all__ = ["CrossLayer", "EdgeDropout", "EmbeddingNoise", "GraphView", "NodeDropout", "RandomWalk", "drop_edges"]
@@ -78,10 +78,10 @@ class _Structural(GraphView):
         device = encoder.user_embedding.weight.device
         if self.per_layer:
             return [
-                normalized_adjacency(encoder.interactions, self._keep(encoder, generator)).to(device)
+                encoder.adjacency_for(self._keep(encoder, generator)).to(device)
                 for _ in range(int(encoder.config.num_layers))
             ]
-        return normalized_adjacency(encoder.interactions, self._keep(encoder, generator)).to(device)
+        return encoder.adjacency_for(self._keep(encoder, generator)).to(device)
 
     def epoch_start(self, encoder: Any, generator: torch.Generator) -> None:
         self._adjacencies = [self._one(encoder, generator), self._one(encoder, generator)]

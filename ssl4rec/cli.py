@@ -547,6 +547,17 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_images(args: argparse.Namespace) -> int:
+    from .datasets import load_dataset
+    from .datasets.images import build_image_encoder, embed_item_images
+
+    encoder = build_image_encoder(args.model)
+    ds = load_dataset(args.name, data_dir=args.data, **_key_values(args.param or [], "--param"))
+    info = embed_item_images(ds.items, Path(args.images), encoder, Path(args.to))
+    print(json.dumps(info, indent=2))
+    return 0
+
+
 def _key_values(pairs: list[str], flag: str) -> dict[str, Any]:
     """``["dataset=ml-1m", "min_rating=4"]`` -> ``{"dataset": "ml-1m", "min_rating": 4}`` (values read as YAML)."""
     import yaml
@@ -833,6 +844,16 @@ def _add_tool_commands(sub: Any) -> None:
         help="a dataset parameter, repeatable (e.g. data info recbole --param dataset=ml-1m)",
     )
     di.set_defaults(func=cmd_data)
+    dm = dsub.add_parser(
+        "images", help="embed a folder of item images (<raw id>.jpg) with CLIP into the .npz item_features reads"
+    )
+    dm.add_argument("name")
+    dm.add_argument("--images", required=True, help="folder of item images named <raw item id>.jpg/.jpeg/.png/.webp")
+    dm.add_argument("--to", required=True, help="the .npz to write (ids, vectors)")
+    dm.add_argument("--model", default="clip", help="clip or clip:<model> (default clip = openai/clip-vit-base-patch32)")
+    dm.add_argument("--data", default=None)
+    dm.add_argument("--param", action="append", metavar="KEY=VALUE", help="a dataset parameter, repeatable")
+    dm.set_defaults(func=cmd_data_images)
 
 
 def main(argv: list[str] | None = None) -> int:

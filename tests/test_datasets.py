@@ -227,6 +227,18 @@ def test_amazon2018_gift_cards(data_dir, name, params):
     assert not ds.items["description"].str.contains("<div").any()
     assert all(isinstance(c, list) for c in ds.items["categories"])
     assert ds.info["preprocessing"][0]["removed"] == 7
+    # image addresses kept: as many items have some as the metadata file says (read here independently)
+    import gzip
+
+    raw_meta = {}
+    with gzip.open(data_dir / "amazon2018_gift_cards" / "meta_Gift_Cards.json.gz", "rt") as f:
+        for line in f:
+            obj = json.loads(line)
+            raw_meta.setdefault(obj["asin"], bool(obj.get("imageURLHighRes") or obj.get("imageURL")))
+    with_images = sum(raw_meta.get(a, False) for a in ds.items["raw_id"])
+    assert 0 < with_images < ds.n_items
+    assert int((ds.items["image_urls"].str.len() > 0).sum()) == with_images
+    assert all(u.startswith("https://") for urls in ds.items["image_urls"] for u in urls)
     kept = load_dataset(name, data_dir=data_dir, preprocessing={"dedup": "keep"}, **params)
     assert len(kept.interactions) == 2972
 

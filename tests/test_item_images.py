@@ -92,3 +92,76 @@ def test_suites_take_item_features(tmp_path):
     check_dataset_spec("synthetic", {**SYN, "item_features": {"image": "img.npz"}})
     with pytest.raises(ConfigError, match="item_features must map image"):
         check_dataset_spec("synthetic", {**SYN, "item_features": {"audio": "a.npz"}})
+
+
+class _FakeClip:
+    """Stands in for a CLIP image tower: a vector from each image's mean colour (no model offline)."""
+
+    name = "fake"
+
+    def encode(self, files):
+        from PIL import Image
+
+        out = []
+        for f in files:
+            with Image.open(f) as im:
+                out.append(np.asarray(im.convert("RGB"), dtype=np.float32).mean((0, 1)) / 255.0)
+        return np.stack(out)
+
+
+def _images(folder, raw_ids, suffix=".png"):
+    from PIL import Image
+
+    folder.mkdir(exist_ok=True)
+    for k, rid in enumerate(raw_ids):
+        Image.new("RGB", (4, 4), (10 * k % 255, 100, 200)).save(folder / f"{rid}{suffix}")
+
+
+def test_a_folder_of_item_images_becomes_item_features(tmp_path):
+    from ssl4rec.datasets.images import embed_item_images
+
+    ds = load_dataset("synthetic", data_dir=tmp_path, **SYN)
+    raw = ds.items["raw_id"].tolist()
+    _images(tmp_path / "img", raw[:5])
+    _images(tmp_path / "img", raw[5:8], suffix=".JPG")  # any case of a known suffix
+    info = embed_item_images(ds.items, tmp_path / "img", _FakeClip(), tmp_path / "vec.npz")
+    assert (info["items"], info["images"], info["missing"], info["dim"]) == (len(raw), 8, len(raw) - 8, 3)
+    with_images = load_dataset("synthetic", data_dir=tmp_path, item_features={"image": "vec.npz"}, **SYN)
+    col = with_images.items["image"].tolist()
+    assert np.allclose(col[1], [10 / 255, 100 / 255, 200 / 255]) and col[9] is None
+    assert with_images.info["item_features"]["image"]["items_without"] == len(raw) - 8
+
+
+def test_data_images_refuses_in_one_line_and_writes_nothing(tmp_path, caplog, monkeypatch):
+    import logging
+
+    from ssl4rec import cli
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    ds = load_dataset("synthetic", data_dir=tmp_path, **SYN)
+    _images(tmp_path / "img", ds.items["raw_id"].tolist()[:3])
+    base = ["data", "images", "synthetic", "--data", str(tmp_path)] + [f"--param={k}={v}" for k, v in SYN.items()]
+    cases = [
+        (["--images", str(tmp_path / "img"), "--to", str(tmp_path / "v.npz"), "--model", "clip:/no/such/clip"], ["clip:/no/such/clip", "could not load"]),
+        (["--images", str(tmp_path / "img"), "--to", str(tmp_path / "v.npz"), "--model", "resnet"], ["resnet", "clip:<model>"]),
+        (["--images", str(tmp_path / "nope"), "--to", str(tmp_path / "v.npz")], ["nope", "not a folder"]),
+        (["--images", str(tmp_path / "img"), "--to", str(tmp_path / "v.npy")], ["v.npy", ".npz"]),
+        (["--images", str(tmp_path), "--to", str(tmp_path / "v.npz")], ["no image named after an item id"]),
+    ]
+    for extra, words in cases:
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="ssl4rec"):
+            assert cli.main(base + extra) == 2
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and "\n" not in errors[0], errors
+        assert all(w in errors[0] for w in words), (words, errors[0])
+        assert not (tmp_path / "v.npz").exists() and not (tmp_path / "v.npy").exists()
+
+
+def test_amazon_metadata_keeps_image_addresses():
+    from ssl4rec.datasets.amazon import image_urls
+
+    assert image_urls(["http://a/1.jpg", "http://a/1.jpg", "", "not a url"]) == ["http://a/1.jpg"]  # 2018
+    v2023 = [{"thumb": "https://t/1.jpg", "large": "https://l/1.jpg", "hi_res": None}, {"thumb": "https://t/2.jpg"}]
+    assert image_urls(v2023) == ["https://l/1.jpg", "https://t/2.jpg"]
+    assert image_urls(None) == [] and image_urls("http://x") == []

@@ -1,7 +1,9 @@
 """Amazon review data (McAuley lab): 2014 rating CSVs, 2018 5-core JSON lines, 2023 JSONL.
 
 Item text fields kept: ``title``, ``brand`` (2023: ``store``), ``categories`` (list),
-``description`` (joined, HTML tags and entities removed) and, for 2023, ``features``.
+``description`` (joined, HTML tags and entities removed) and, for 2023, ``features``; the image
+addresses are kept in ``image_urls`` (not fetched: embed them elsewhere and attach the vectors with
+``item_features: {image: FILE}``).
 Timestamps are unix seconds (the 2023 milliseconds are floored to seconds).
 """
 
@@ -133,8 +135,22 @@ def _meta_2018(path: Path, wanted: set[str]) -> tuple[pd.DataFrame, int]:
             "brand": clean_text(obj.get("brand")),
             "categories": clean_list(obj.get("category")),
             "description": clean_text(obj.get("description")),
+            "image_urls": image_urls(obj.get("imageURLHighRes") or obj.get("imageURL")),
         }
-    return _meta_frame(rows, ("title", "brand", "categories", "description")), len(skipped)
+    return _meta_frame(rows, ("title", "brand", "categories", "description", "image_urls")), len(skipped)
+
+
+def image_urls(value: Any) -> list[str]:
+    """The product's image addresses, kept so a user can fetch and embed them (ssl4rec downloads none):
+    2018's ``imageURLHighRes`` / ``imageURL`` (lists of strings), 2023's ``images`` (dicts with
+    ``hi_res`` / ``large`` / ``thumb``: the largest present). Distinct http(s) addresses, in order."""
+    out: list[str] = []
+    for v in value if isinstance(value, list) else []:
+        if isinstance(v, dict):
+            v = next((v[k] for k in ("hi_res", "large", "thumb") if isinstance(v.get(k), str) and v[k]), None)
+        if isinstance(v, str) and v.startswith(("http://", "https://")) and v not in out:
+            out.append(v)
+    return out
 
 
 def _meta_frame(rows: dict[str, dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame:
@@ -335,8 +351,10 @@ def _meta_2023(path: Path, wanted: set[str]) -> tuple[pd.DataFrame, int]:
             "description": clean_text(obj.get("description")),
             "features": clean_list(obj.get("features")),
             "main_category": clean_text(obj.get("main_category")),
+            "image_urls": image_urls(obj.get("images")),
         }
-    return _meta_frame(rows, ("title", "brand", "categories", "description", "features", "main_category")), len(skipped)
+    columns = ("title", "brand", "categories", "description", "features", "main_category", "image_urls")
+    return _meta_frame(rows, columns), len(skipped)
 
 
 def load_amazon2023(root: Path, category: str) -> RawData:

@@ -145,9 +145,10 @@ def image_urls(value: Any) -> list[str]:
     2018's ``imageURLHighRes`` / ``imageURL`` (lists of strings), 2023's ``images`` (dicts with
     ``hi_res`` / ``large`` / ``thumb``: the largest present). Distinct http(s) addresses, in order."""
     out: list[str] = []
-    for v in value if isinstance(value, list) else []:
-        if isinstance(v, dict):
-            v = next((v[k] for k in ("hi_res", "large", "thumb") if isinstance(v.get(k), str) and v[k]), None)
+    for entry in value if isinstance(value, list) else []:
+        v = entry
+        if isinstance(entry, dict):
+            v = next((entry[k] for k in ("hi_res", "large", "thumb") if isinstance(entry.get(k), str) and entry[k]), None)
         if isinstance(v, str) and v.startswith(("http://", "https://")) and v not in out:
             out.append(v)
     return out

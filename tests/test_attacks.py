@@ -91,7 +91,15 @@ def test_attacked_split_in_a_suite_records_target_hit_rates(tmp_path):
     assert attacked["split"]["counts"]["train"] > clean["split"]["counts"]["train"]
 
 
-@pytest.mark.parametrize(("name", "params"), [("rdma", {}), ("degsim", {"k": 4}), ("svd", {"rank": 1})])
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("rdma", {}),
+        ("degsim", {"k": 4}),
+        ("svd", {"rank": 1}),
+        ("ssl_vectors", {"k": 4, "epochs": 3, "method": "neighbour_similarity", "max_len": 20}),
+    ],
+)
 def test_detectors_find_planted_fakes(name, params):
     """30 genuine users with 6 of 10 popular items; 5 fakes with one identical profile of 12 items nobody
     else takes (plus a target): trivially separable for each detector's rule."""
@@ -107,6 +115,20 @@ def test_detectors_find_planted_fakes(name, params):
     assert scores.shape == (35,) and np.isfinite(scores).all()
     m = detection_metrics(scores, list(range(30, 35)))
     assert m["auc"] == pytest.approx(1.0) and m["precision"] == 1.0
+
+
+@pytest.mark.parametrize("method", ["isolation_forest", "prototypes", "neighbour_similarity"])
+def test_ssl_vector_detector_methods_are_seeded_and_refuse_bad_options(method):
+    from ssl4rec.registry import DETECTORS
+    from ssl4rec.testing import tiny_split
+
+    train = tiny_split().train
+    det = DETECTORS.get("ssl_vectors")
+    a = det(train, model="sasrec", method=method, epochs=2, k=3, seed=1, max_len=10)
+    b = det(train, model="sasrec", method=method, epochs=2, k=3, seed=1, max_len=10)
+    assert a.shape == (train.n_users,) and np.isfinite(a).all() and np.array_equal(a, b)
+    with pytest.raises(ConfigError, match="method 'lof' is not one of"):
+        det(train, method="lof")
 
 
 def test_detection_metrics_by_hand():

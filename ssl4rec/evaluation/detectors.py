@@ -9,7 +9,10 @@ Detectors score every training user (higher = more suspicious) from the training
   similarity of a profile with its k most similar profiles; fake profiles built by one rule resemble
   each other more than genuine users do;
 * ``svd``: reconstruction error of a profile under a rank-r truncated SVD of the user-item matrix
-  (a representation-based detector: profiles the dominant taste directions explain poorly).
+  (a representation-based detector: profiles the dominant taste directions explain poorly);
+* ``ssl_vectors``: a self-supervised model (default CL4SRec) trained on the attacked data, its user
+  representations scored by an isolation forest, the distance to k-means prototypes, or their
+  similarity with their nearest neighbours.
 
 :func:`detection_metrics` scores suspicion scores against the fake ids an attacked split recorded:
 ROC AUC, and precision / recall when flagging as many users as there are fakes.
@@ -80,6 +83,60 @@ def svd_error(train: Interactions, rank: int = 16, seed: int = 0) -> np.ndarray:
     dense = m.toarray()
     length = np.maximum(1.0, dense.sum(1))
     return ((dense - recon) ** 2).sum(1) / length
+
+
+DETECTION_METHODS = ("isolation_forest", "prototypes", "neighbour_similarity")
+
+
+@register_detector(
+    "ssl_vectors",
+    summary="Suspicion from a self-supervised model's user representations (isolation forest, k-means prototypes or neighbour similarity).",
+    tags=("shilling", "ssl"),
+)
+def ssl_vectors(
+    train: Interactions,
+    model: str = "cl4srec",
+    method: str = "neighbour_similarity",
+    epochs: int = 10,
+    k: int = 10,
+    seed: int = 0,
+    max_len: int = 50,
+) -> np.ndarray:
+    """Train the SSL preset ``model`` on the (attacked) training part for ``epochs`` epochs, no validation,
+    then score each user's representation (``user_vectors``, the vector the model ranks with, unit rows):
+
+    * ``isolation_forest``: the isolation forest's anomaly score (Liu et al., ICDM 2008);
+    * ``prototypes``: distance to the nearest of ``k`` k-means prototypes (ICLRec-style intents);
+    * ``neighbour_similarity``: mean cosine similarity with the ``k`` most similar users (DegSim in the
+      learned space: profiles made by one rule land together).
+    """
+    import torch
+
+    from ..interactions import Batch
+    from ..ssl.presets import build_preset
+
+    if method not in DETECTION_METHODS:
+        raise ConfigError(f"detector ssl_vectors: method {method!r} is not one of {list(DETECTION_METHODS)}")
+    if int(k) < 1 or int(epochs) < 1:
+        raise ConfigError(f"detector ssl_vectors: k = {k} and epochs = {epochs} must be >= 1")
+    net = build_preset(model, epochs=int(epochs), seed=int(seed), max_len=int(max_len))
+    net.fit(train)
+    users = torch.arange(train.n_users)
+    vec = torch.cat([net.user_vectors(Batch(users[i : i + 1024], train)) for i in range(0, train.n_users, 1024)])
+    x = torch.nn.functional.normalize(vec.float(), dim=1).cpu().numpy().astype(np.float64)
+    if method == "isolation_forest":
+        from sklearn.ensemble import IsolationForest
+
+        return -IsolationForest(random_state=int(seed)).fit(x).score_samples(x)
+    if method == "prototypes":
+        from sklearn.cluster import KMeans
+
+        km = KMeans(n_clusters=min(int(k), len(x)), n_init=4, random_state=int(seed)).fit(x)
+        return np.min(km.transform(x), axis=1)
+    sim = x @ x.T
+    np.fill_diagonal(sim, -np.inf)
+    kk = min(int(k), max(1, len(x) - 1))
+    return -np.sort(-sim, axis=1)[:, :kk].mean(1)
 
 
 def detection_metrics(scores: np.ndarray, fake_users: list[int] | np.ndarray) -> dict[str, Any]:

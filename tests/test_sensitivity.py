@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 import yaml
 
@@ -62,6 +64,11 @@ def test_command_runs_each_protocol_and_reports(tmp_path):
     assert {p.name for p in out.iterdir()} == {"full", "sampled-uniform", "sensitivity.md", "sensitivity.csv"}
     md = (out / "sensitivity.md").read_text()
     assert "| full vs sampled-uniform |" in md and "| rank | full | sampled-uniform |" in md
+    # the sampled protocol's cells carry Krichene & Rendle's corrected estimate; full ranking needs none
+    rows = list(csv.reader((out / "sensitivity.csv").read_text().splitlines()))
+    corrected = [r for r in rows if r[2] == "corrected"]
+    assert {r[3] for r in corrected} == {"sampled-uniform"} and {r[5] for r in corrected} == {"pop", "itemknn"}
+    assert md.count("; corrected ") == 2
     assert cli.main(["sensitivity", str(path), "--out", str(out), "--protocols", "full,nope"]) == 2
 
 

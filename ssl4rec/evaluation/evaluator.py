@@ -394,6 +394,9 @@ def evaluate(
     for k, hits in (acc.target_hits or {}).items():
         metrics[f"attack/target_hr@{k}"] = float(hits.mean()) if len(hits) else 0.0
         per_user[f"attack/target_hr@{k}"] = hits.astype(np.float32)
+    correction = None
+    if protocol.candidates == "sampled" and protocol.sampling == "uniform" and stage == "test":
+        correction = _corrected(ctx, protocol, acc, metrics, per_user)
     if acc.target_rank is not None:
         ranked = acc.target_rank[np.isfinite(acc.target_rank)]
         metrics["attack/target_rank"] = float(ranked.mean()) if len(ranked) else float("nan")
@@ -408,7 +411,30 @@ def evaluate(
         "score_seconds": acc.score_seconds,
         "protocol": protocol.label(),
     }
+    if correction is not None:
+        info["sampled_correction"] = correction
     return EvalResult(metrics=metrics, per_user=per_user, users=ctx.users, info=info, rankings=acc.lists)
+
+
+def _corrected(
+    ctx: _EvalContext, protocol: Protocol, acc: _Accumulator, metrics: dict[str, float], per_user: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """Add ``corrected/<metric>`` (Krichene & Rendle's BV estimate of the full-ranking value from the sampled
+    rank; :mod:`ssl4rec.evaluation.sampled_correction`) for the users with exactly one target."""
+    from .sampled_correction import corrected_metrics
+
+    names = tuple(m for m in protocol.metrics if metric_kind(m) == "ranks")
+    valid = ctx.tmat >= 0
+    single = valid.sum(1) == 1
+    rank = np.where(single, np.where(valid, acc.ranks[""], np.inf).min(1), np.nan)
+    hist = np.diff(ctx.history.csr.indptr)[ctx.users] if protocol.mask_history else np.zeros(len(ctx.users), np.int64)
+    n_full = ctx.n_items - hist
+    values, info = corrected_metrics(rank, n_full, int(protocol.n_negatives), names, tuple(protocol.ks))
+    for name, arr in values.items():
+        per_user[f"corrected/{name}"] = arr.astype(np.float32)
+        metrics[f"corrected/{name}"] = float(np.nanmean(arr)) if np.isfinite(arr).any() else float("nan")
+    info["multi_target_users"] = int((~single).sum())
+    return info
 
 
 def ranked_lists(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -265,7 +265,8 @@ def _group_records(
 
 
 def _table_columns(ok_recs: list[RunRecord], columns: tuple[str, ...], primary: str) -> list[str]:
-    """The metric columns of a table: the wanted ones recorded, plugin metrics at K = 10, cold / warm primary."""
+    """The metric columns of a table: the wanted ones recorded, plugin metrics at K = 10, cold / warm primary,
+    and a sampled protocol's corrected primary (Krichene & Rendle's estimate of its full-ranking value)."""
     from ..evaluation.metrics import ALL_METRICS
 
     present = set().union(*[r.metrics.keys() for r in ok_recs]) if ok_recs else set()
@@ -278,7 +279,7 @@ def _table_columns(ok_recs: list[RunRecord], columns: tuple[str, ...], primary: 
         and c not in cols
         and (c.endswith("@10") or "@" not in c)
     )
-    return cols + [f"{sub}/{primary}" for sub in ("cold", "warm") if f"{sub}/{primary}" in present]
+    return cols + [f"{sub}/{primary}" for sub in ("cold", "warm", "corrected") if f"{sub}/{primary}" in present]
 
 
 def _model_row(model: str, recs: list[RunRecord], cols: list[str], what: str) -> Row:

@@ -8,7 +8,8 @@ whose order flips between two protocols, with the paired test over users on each
 
 Protocols: ``full`` (every item a candidate), ``sampled-uniform`` and ``sampled-popularity`` (100
 negatives each, the target among them; SAMPLED, not comparable in value with full ranking: Krichene
-& Rendle, KDD 2020); ``--protocols`` picks some of them. The split is the suite's: the leave-one-out vs global-timeline comparison (Ji et al., TOIS 2023) is a
+& Rendle, KDD 2020; their corrected estimate, ``corrected/<metric>`` in records evaluated with uniform
+negatives, is shown beside the sampled value); ``--protocols`` picks some of them. The split is the suite's: the leave-one-out vs global-timeline comparison (Ji et al., TOIS 2023) is a
 suite with both splits, whose rankings the report also compares.
 """
 
@@ -98,7 +99,9 @@ def sensitivity_report(
         "",
         "Models ranked by the primary metric under each protocol (mean ± std over seeds); sampled protocols "
         "(100 negatives with the target) are SAMPLED: their values are not comparable with full ranking, "
-        "only their orderings are (Krichene & Rendle, KDD 2020). Kendall's tau-b between rankings; flips are "
+        "only their orderings are (Krichene & Rendle, KDD 2020); beside a sampled value, 'corrected' is their "
+        "bias-variance estimate of the full-ranking value from the sampled ranks (uniform negatives, one "
+        "target per user). Kendall's tau-b between rankings; flips are "
         f"pairs whose order differs, with the paired Wilcoxon test over users (each user's value averaged over "
         f"seeds) under each protocol, significant at {alpha}. Generated from records; do not edit.",
         "",
@@ -117,8 +120,12 @@ def sensitivity_report(
                 rows = ranks[p][(ds, sp)][0]
                 if i < len(rows):
                     r = rows[i]
-                    cells_i.append(f"{r.model} {r.mean[primary]:.4f}{spread(r, primary)} (n={r.n_seeds})")
+                    corrected = r.mean.get(f"corrected/{primary}")
+                    fix = f"; corrected {corrected:.4f}" if corrected is not None else ""
+                    cells_i.append(f"{r.model} {r.mean[primary]:.4f}{spread(r, primary)}{fix} (n={r.n_seeds})")
                     w.writerow([ds, sp, "rank", p, "", r.model, "", f"{r.mean[primary]:.6f}", "", r.n_seeds])
+                    if corrected is not None:
+                        w.writerow([ds, sp, "corrected", p, "", r.model, "", f"{corrected:.6f}", "", r.n_seeds])
                 else:
                     cells_i.append("")
             md.append(f"| {i + 1} | " + " | ".join(cells_i) + " |")

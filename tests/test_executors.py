@@ -153,3 +153,40 @@ def test_tune_with_ray_workers_shares_one_budget(tmp_path):
     assert 5 <= len(done) < 10
     best = yaml.safe_load((out / "suite.best.yaml").read_text())
     assert best["cells"]["synthetic/leave_one_out/itemknn"]["trials"] == 5
+
+
+def test_slurm_worker_is_requeued_with_its_cells_and_takes_its_own_claims_over(tmp_path, monkeypatch):
+    """A job requeued after preemption or its time limit resubmits the same cells (submitit's
+    checkpoint) and, by its job id, takes over the claims it held: the cells then resume from their
+    checkpoints instead of being skipped as held by a live runner."""
+    import json
+    import subprocess
+    import sys
+
+    from submitit.helpers import Checkpointable, DelayedSubmission
+
+    from ssl4rec.reporting.records import ResultsStore
+    from ssl4rec.running.executors import SlurmCells
+
+    worker = SlurmCells()
+    assert isinstance(worker, Checkpointable)
+    again = worker.checkpoint({"suite": "s"}, ["d/s/m/seed0"])
+    assert isinstance(again, DelayedSubmission) and again.args == ({"suite": "s"}, ["d/s/m/seed0"])
+
+    store = ResultsStore(tmp_path / "out")
+    rel = store.rel_path("d", "s", "m", 0, "abc")
+    claim = tmp_path / "out" / "claims" / rel.with_suffix(".claim")
+    claim.parent.mkdir(parents=True)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        import socket
+
+        claim.write_text(json.dumps({"host": socket.gethostname(), "pid": alive.pid, "time": 0, "job": "77_3"}))
+        monkeypatch.setenv("SSL4REC_JOB_ID", "77_4")  # another job: the live claim holds
+        assert store.claim(rel) is None
+        monkeypatch.setenv("SSL4REC_JOB_ID", "77_3")  # the same job, requeued: its claim is taken over
+        taken = store.claim(rel)
+        assert taken is not None and json.loads(claim.read_text())["job"] == "77_3"
+        taken.release()
+    finally:
+        alive.kill()

@@ -274,6 +274,9 @@ def _claim_is_stale(path: Path) -> bool:
         age = time.time() - path.stat().st_mtime
     except (OSError, ValueError):
         return True  # unreadable or vanished: not a live claim
+    job = os.environ.get("SSL4REC_JOB_ID")
+    if job and info.get("job") == job:
+        return True  # this scheduler job's own claim from before it was requeued (preemption, time limit)
     if info.get("host") == socket.gethostname():
         try:
             pid = int(info["pid"])
@@ -480,8 +483,9 @@ class ResultsStore:
     def claim(self, rel: Path) -> Claim | None:
         """Claim the cell ``rel`` for this process before computing it: a claim file under ``claims/``,
         created exclusively and touched every :data:`CLAIM_HEARTBEAT` seconds while held. Returns None
-        when another live runner holds it; a claim whose process is gone (same host, pid not running) or
-        whose heartbeat stopped for :data:`CLAIM_STALE` seconds is taken over."""
+        when another live runner holds it; a claim whose process is gone (same host, pid not running),
+        whose heartbeat stopped for :data:`CLAIM_STALE` seconds, or that the same scheduler job made
+        before it was requeued (``SSL4REC_JOB_ID``, set by the Slurm worker) is taken over."""
         path = self.root / "claims" / rel.with_suffix(".claim")
         created = not self.root.exists()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -494,7 +498,8 @@ class ResultsStore:
                 path.unlink(missing_ok=True)  # a dead runner's claim
                 continue
             with os.fdopen(fd, "w") as f:
-                json.dump({"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}, f)
+                mine = {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
+                json.dump({**mine, "job": os.environ.get("SSL4REC_JOB_ID")}, f)
             # a root this claim created goes too when it is left empty
             return Claim(path, self.root.parent if created else self.root)
         return None

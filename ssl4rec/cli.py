@@ -253,10 +253,16 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     out = _writable_out(args.out)
     threads = _set_threads(args.threads)
     suites = protocol_suites(suite, {n: DEFAULT_PROTOCOLS[n] for n in names})
+    tuning = None
+    if args.tuned:
+        from .running.tuning import check_tuned, load_best
+
+        tuning = load_best(args.suite, args.tuned_from)
+        check_tuned(suite, tuning)
     if not args.report_only:
         runners = {}
         for name, psuite in suites.items():  # a sampled protocol needs more items than negatives: say so first
-            runner = runners[name] = Runner(psuite, out=out / name, data_dir=args.data, threads=threads)
+            runner = runners[name] = Runner(psuite, out=out / name, data_dir=args.data, threads=threads, tuning=tuning)
             for dspec in psuite.datasets:
                 n_items = runner.dataset(dspec).n_items
                 if psuite.protocol.candidates == "sampled" and psuite.protocol.n_negatives >= n_items:
@@ -264,8 +270,11 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                         f"protocol {name}: {psuite.protocol.n_negatives} sampled negatives but dataset {dspec.label} "
                         f"has {n_items} items; leave {name} out (--protocols) for this suite"
                     )
+        first, *others = runners.values()
+        if not args.separate_fits:  # one fit per cell, evaluated under every protocol
+            first.companions = others
         with logging_redirect_tqdm():
-            for name, runner in runners.items():
+            for name, runner in runners.items():  # the others then fit only cells the first had finished before
                 logger.info("protocol %s -> %s", name, out / name)
                 runner.run()
     md, table = sensitivity_report(out, names, primary=suite.protocol.valid_metric if args.metric is None else args.metric)
@@ -677,6 +686,17 @@ def _add_running_commands(sub: Any) -> None:
     se.add_argument("--protocols", default=None, help="comma-separated: full, sampled-uniform, sampled-popularity (default: all)")
     se.add_argument("--metric", default=None, help="metric to rank by (default: the suite's valid_metric)")
     se.add_argument("--report-only", action="store_true", help="only rebuild the report from the records in --out")
+    se.add_argument(
+        "--tuned",
+        action="store_true",
+        help="use the parameters `tune` found for the suite (<suite>.best.yaml beside it or in --tuned-from)",
+    )
+    se.add_argument("--tuned-from", default=None, help="results folder holding the suite's .best.yaml (with --tuned)")
+    se.add_argument(
+        "--separate-fits",
+        action="store_true",
+        help="train each protocol's cells apart (validation under that protocol) instead of evaluating one fit under all",
+    )
     se.add_argument("--data", default=None)
     se.add_argument("--threads", type=int, default=None)
     _add_selection(se)

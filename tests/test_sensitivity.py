@@ -69,6 +69,15 @@ def test_command_runs_each_protocol_and_reports(tmp_path):
     corrected = [r for r in rows if r[2] == "corrected"]
     assert {r[3] for r in corrected} == {"sampled-uniform"} and {r[5] for r in corrected} == {"pop", "itemknn"}
     assert md.count("; corrected ") == 2
+    # one fit per cell, evaluated under both protocols: the sampled records say whose fit they share
+    import json
+
+    full = {json.loads(p.read_text())["model"]["label"]: json.loads(p.read_text()) for p in (out / "full").rglob("*.json") if "records" in p.parts}
+    samp = {json.loads(p.read_text())["model"]["label"]: json.loads(p.read_text()) for p in (out / "sampled-uniform").rglob("*.json") if "records" in p.parts}
+    assert set(full) == set(samp) == {"pop", "itemknn"}
+    for label, rec in samp.items():
+        assert rec["extra"]["fit_shared_with"] == full[label]["protocol"] != rec["protocol"]
+        assert rec["fit_seconds"] == full[label]["fit_seconds"] and "fit_shared_with" not in full[label]["extra"]
     assert cli.main(["sensitivity", str(path), "--out", str(out), "--protocols", "full,nope"]) == 2
 
 

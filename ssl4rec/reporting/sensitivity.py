@@ -1,7 +1,9 @@
 """Protocol sensitivity (issue 25, track 1): would the ranking of models change under another protocol?
 
-``ssl4rec sensitivity SUITE.yaml --out DIR`` runs the suite's cells once per protocol, each into
-``DIR/<protocol>/`` (finished records are reused), then writes ``DIR/sensitivity.md`` / ``.csv``:
+``ssl4rec sensitivity SUITE.yaml --out DIR [--tuned]`` fits each cell once (validated under the first
+protocol) and evaluates the fitted model under every protocol, each protocol's records into
+``DIR/<protocol>/`` (finished records are reused; ``--separate-fits`` trains each protocol's cells apart,
+validation included), then writes ``DIR/sensitivity.md`` / ``.csv``:
 per (dataset, split) and protocol the models ranked by the primary metric (mean ± std over seeds),
 Kendall's tau (with its p-value) between every pair of protocols' rankings, and every pair of models
 whose order flips between two protocols, with the paired test over users on each side.
@@ -103,7 +105,9 @@ def sensitivity_report(
         "bias-variance estimate of the full-ranking value from the sampled ranks (uniform negatives, one "
         "target per user). Kendall's tau-b between rankings; flips are "
         f"pairs whose order differs, with the paired Wilcoxon test over users (each user's value averaged over "
-        f"seeds) under each protocol, significant at {alpha}. Generated from records; do not edit.",
+        f"seeds) under each protocol, significant at {alpha}. Unless run with --separate-fits, every protocol "
+        "evaluates the same fitted models (records: extra.fit_shared_with), so only the test protocol differs. "
+        "Generated from records; do not edit.",
         "",
     ]
     buf = io.StringIO()

@@ -149,6 +149,9 @@ class Runner:
         self.model_overrides = {k: dict(v.get("params") or {}) for k, v in self.tuning.items()}
         self._datasets: dict[str, Dataset] = {}
         self._splits: dict[tuple[str, str, int], SplitData] = {}
+        self.companions: list[Runner] = []
+        """Runners of the same suite under other protocols (``ssl4rec sensitivity``): each cell this runner
+        fits is also evaluated under theirs and written to their stores (:meth:`write_companion`)."""
         self._versions = versions()
         self._commit = git_commit()
 
@@ -411,11 +414,53 @@ class Runner:
             )
         except (NotApplicable, IncompatibleError) as exc:  # by construction, or the data lack what the model needs
             return self._not_applicable(record, rel, cell_id, exc)
-        model, resolved = fitted.model, fitted.resolved
+        resolved = fitted.resolved
         record.model.update(params=resolved["params"], component_versions=resolved["versions"])
+        path = self._evaluate_and_write(record, fitted, split, protocol, model_seed, rel, checkpointer, mspec.label)
+        for other in self.companions:  # the same fitted model under the companions' protocols (sensitivity)
+            other.write_companion(dspec, sspec, mspec, seed, record, fitted, split)
+        return CellOutcome(cell_id, "ok", str(path))
+
+    def write_companion(
+        self,
+        dspec: ComponentSpec,
+        sspec: ComponentSpec,
+        mspec: ModelSpec,
+        seed: int,
+        record: RunRecord,
+        fitted: Any,
+        split: SplitData,
+    ) -> None:
+        """Write this runner's record of a cell another runner has just fitted (same suite, data, split,
+        model and seed; another protocol): the model is evaluated under this runner's protocol, not
+        trained again. Nothing happens when this runner's store has the record already."""
+        cell_id, rel = self.cell_key(dspec, sspec, mspec, seed)
+        if self.store.exists(rel):
+            return
+        mine = dataclasses.replace(
+            record, protocol=self.suite.protocol.to_dict(), model=dict(record.model), extra=dict(record.extra or {})
+        )
+        mine.extra["fit_shared_with"] = record.protocol
+        self._evaluate_and_write(mine, fitted, split, self.suite.protocol, record.model_seed, rel, None, mspec.label)
+
+    def _evaluate_and_write(
+        self,
+        record: RunRecord,
+        fitted: Any,
+        split: SplitData,
+        protocol: Any,
+        model_seed: int,
+        rel: Path,
+        checkpointer: Any,
+        label: str,
+    ) -> Path:
+        """Evaluate a fitted cell on the test targets under ``protocol`` and write its record (and per-user arrays)."""
+        model = fitted.model
+        cell_id = record.cell_id
         fit_seconds, fit_cpu_seconds = fitted.fit_seconds, fitted.fit_cpu_seconds
         result = evaluate(model, split, "test", protocol, seed=model_seed, rankings=self.save_rankings)
         fit_info = {k: v for k, v in getattr(model, "fit_info", {}).items()}
+        extra = {**getattr(model, "record_extra", lambda: {})(), **(record.extra or {})}
         record = dataclasses.replace(
             record,
             status="ok",
@@ -437,12 +482,12 @@ class Runner:
             },
             eval_seconds=result.info["seconds"],
             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-            extra=getattr(model, "record_extra", lambda: {})(),
+            extra=extra,
         )
         if self.save_models:  # the fitted model (best validation epoch) beside its record
             record.model_file = self.store.save_model(rel, model)
         if result.rankings is not None:
-            record.extra["rankings"] = self._write_rankings(rel, mspec.label, split, result)
+            record.extra["rankings"] = self._write_rankings(rel, label, split, result)
         per_user = {"users": result.users.astype(np.int32), **result.per_user}
         for t in self.trackers:
             t.cell_finished(cell_id, record)
@@ -458,7 +503,7 @@ class Runner:
             fit_seconds,
             result.info["seconds"],
         )
-        return CellOutcome(cell_id, "ok", str(path))
+        return path
 
 
 def _attack_summary(attack: dict[str, Any]) -> dict[str, Any]:

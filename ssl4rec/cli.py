@@ -277,9 +277,13 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             for name, runner in runners.items():  # the others then fit only cells the first had finished before
                 logger.info("protocol %s -> %s", name, out / name)
                 runner.run()
-    md, table = sensitivity_report(out, names, primary=suite.protocol.valid_metric if args.metric is None else args.metric)
+    md, table, figures = sensitivity_report(
+        out, names, primary=suite.protocol.valid_metric if args.metric is None else args.metric
+    )
     atomic_write_bytes(out / "sensitivity.md", md.encode())
     atomic_write_bytes(out / "sensitivity.csv", table.encode())
+    for name, svg in figures.items():
+        atomic_write_bytes(out / name, svg.encode())
     print(md, end="")
     logger.info("report: %s", out / "sensitivity.md")
     return 0

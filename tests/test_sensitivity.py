@@ -42,8 +42,13 @@ def test_flips_are_listed_with_both_tests(tmp_path, monkeypatch):
         return [{"diff": 0.1 * sign, "wilcoxon_p": 0.01 if sign > 0 else 0.4, "n_users": 50}]
 
     monkeypatch.setattr("ssl4rec.reporting.leaderboard.compare_models", compare)
-    md, table = sensitivity_report(tmp_path, ["full", "sampled-uniform"])
+    md, table, figures = sensitivity_report(tmp_path, ["full", "sampled-uniform"])
     assert "| full vs sampled-uniform | 0.333 |" in md  # 2 concordant, 1 discordant of 3
+    # one rank-vs-protocol figure: A falls from 1 to 2, B rises from 2 to 1, C stays 3rd
+    (name, svg), = figures.items()
+    assert name == "sensitivity-d-loo.svg" and f"]({name})" in md
+    for label, (a, b) in {"A": (1, 2), "B": (2, 1), "C": (3, 3)}.items():
+        assert f"{label}: {a}</title>" in svg and f">{b}. {label}</text>" in svg
     assert "| full vs sampled-uniform | A, B | A > B | 0.01 * | B > A | 0.4 |" in md
     assert calls == [("full", "A", "B", "loo"), ("sampled-uniform", "A", "B", "loo [sampled]")]
     assert table.count(",flip,") == 2 and ",kendall_tau,full,sampled-uniform," in table
@@ -61,7 +66,9 @@ def test_command_runs_each_protocol_and_reports(tmp_path):
     path.write_text(yaml.safe_dump(suite))
     out = tmp_path / "sens"
     assert cli.main(["sensitivity", str(path), "--out", str(out), "--protocols", "full,sampled-uniform"]) == 0
-    assert {p.name for p in out.iterdir()} == {"full", "sampled-uniform", "sensitivity.md", "sensitivity.csv"}
+    figure = "sensitivity-synthetic-leave_one_out.svg"
+    assert {p.name for p in out.iterdir()} == {"full", "sampled-uniform", "sensitivity.md", "sensitivity.csv", figure}
+    assert (out / figure).read_text().startswith("<svg")
     md = (out / "sensitivity.md").read_text()
     assert "| full vs sampled-uniform |" in md and "| rank | full | sampled-uniform |" in md
     # the sampled protocol's cells carry Krichene & Rendle's corrected estimate; full ranking needs none

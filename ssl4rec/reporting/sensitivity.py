@@ -86,10 +86,12 @@ def _rankings(root: Path, primary: str) -> dict[tuple[str, str], list[Any]]:
 
 def sensitivity_report(
     out: str | Path, protocols: list[str], primary: str = "ndcg@10", alpha: float = 0.05
-) -> tuple[str, str]:
-    """``(markdown, csv)`` of the report over ``out/<protocol>/`` folders (see the module doc)."""
+) -> tuple[str, str, dict[str, str]]:
+    """``(markdown, csv, figures)`` of the report over ``out/<protocol>/`` folders (see the module doc);
+    ``figures``: ``{file name: SVG}``, one rank-vs-protocol chart per dataset and split."""
     from .leaderboard import compare_models
     from .records import ResultsStore
+    from .svg import bump_chart
 
     out = Path(out)
     ranks = {p: _rankings(out / p, primary) for p in protocols if (out / p / "records").is_dir()}
@@ -111,6 +113,7 @@ def sensitivity_report(
         "",
     ]
     buf = io.StringIO()
+    figures: dict[str, str] = {}
     w = csv.writer(buf)
     w.writerow(["dataset", "split", "kind", "protocol_a", "protocol_b", "model_a", "model_b", "value", "p_value", "n"])
     for ds, sp in cells:
@@ -133,6 +136,15 @@ def sensitivity_report(
                 else:
                     cells_i.append("")
             md.append(f"| {i + 1} | " + " | ".join(cells_i) + " |")
+        models = [r.model for r in ranks[present[0]][(ds, sp)][0]]
+        models += [r.model for p in present[1:] for r in ranks[p][(ds, sp)][0] if r.model not in models]
+        chart = {
+            m: [next((i + 1 for i, r in enumerate(ranks[p][(ds, sp)][0]) if r.model == m), None) for p in present]
+            for m in models
+        }
+        fig = f"sensitivity-{_slug(ds)}-{_slug(sp)}.svg"
+        figures[fig] = bump_chart(chart, present, f"{ds} / {sp}: rank by {pretty(primary)} under each protocol")
+        md += ["", f"![rank of each model under each protocol]({fig})"]
         md += ["", "| protocols | Kendall tau | p | models |", "|---|---:|---:|---:|"]
         flips = []
         for pa, pb in itertools.combinations(present, 2):
@@ -176,4 +188,10 @@ def sensitivity_report(
             md.append(f"| {pa} vs {pb} | {x}, {y} | " + " | ".join(cols) + " |")
         md.append("")
     md.append("\\* significant; a flip significant under both protocols is a real change of conclusion.")
-    return "\n".join(md) + "\n", buf.getvalue()
+    return "\n".join(md) + "\n", buf.getvalue(), figures
+
+
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")

@@ -10,7 +10,7 @@ import html
 import math
 from collections.abc import Sequence
 
-__all__ = ["PALETTE", "bar_chart", "grouped_bars", "line_chart"]
+__all__ = ["PALETTE", "bar_chart", "bump_chart", "grouped_bars", "line_chart"]
 
 PALETTE = (
     "#1f77b4",
@@ -203,5 +203,51 @@ def grouped_bars(
         out.append(
             f"<text transform='translate({cx:.1f} {top + ph + 12}) rotate(-30)' text-anchor='end'>{_e(m)}</text>"
         )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def bump_chart(ranks: dict[str, list[int | None]], columns: list[str], title: str, width: int = 640) -> str:
+    """Ranks of each label (1 = best, top) across categorical ``columns`` (e.g. protocols), one line per
+    label, labelled at both ends; None leaves a gap. Lines that cross are order flips."""
+    n = max((r for rs in ranks.values() for r in rs if r is not None), default=0)
+    if n == 0 or len(columns) < 1:
+        return ""
+    name_w = min(220, 16 + 7 * max(len(k) for k in ranks))
+    left, right, top, bottom = name_w + 34, name_w + 10, 40, 16
+    height = top + bottom + 22 * n
+    pw = width - left - right
+    sx = lambda j: left + (pw * j / (len(columns) - 1) if len(columns) > 1 else pw / 2)  # noqa: E731
+    sy = lambda r: top + 22 * (r - 0.5)  # noqa: E731
+    out = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='{width}' height='{height}' "
+        f"role='img' aria-label='{_e(title)}' {FONT}>",
+        f"<text x='{width / 2}' y='16' text-anchor='middle' font-weight='bold'>{_e(title)}</text>",
+    ]
+    for j, c in enumerate(columns):
+        out.append(f"<text x='{sx(j):.1f}' y='{top - 8}' text-anchor='middle' fill='#333'>{_e(c)}</text>")
+        out.append(f"<line x1='{sx(j):.1f}' x2='{sx(j):.1f}' y1='{top}' y2='{height - bottom}' stroke='#e5e5e5'/>")
+    for i, (label, rs) in enumerate(ranks.items()):
+        colour = PALETTE[i % 10]
+        dash = DASHES[(i // 10) % 3]
+        style = f"stroke='{colour}' fill='none' stroke-width='2'" + (f" stroke-dasharray='{dash}'" if dash else "")
+        pts = [(sx(j), sy(r)) for j, r in enumerate(rs) if r is not None]
+        if len(pts) > 1:
+            joined = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+            out.append(f"<polyline points='{joined}' {style}><title>{_e(label)}</title></polyline>")
+        for j, r in enumerate(rs):
+            if r is not None:
+                out.append(f"<circle cx='{sx(j):.1f}' cy='{sy(r):.1f}' r='3.5' fill='{colour}'><title>{_e(label)}: {r}</title></circle>")
+        first = next(((j, r) for j, r in enumerate(rs) if r is not None), None)
+        last = next(((j, r) for j, r in reversed(list(enumerate(rs))) if r is not None), None)
+        if first is not None:
+            out.append(
+                f"<text x='{sx(first[0]) - 8:.1f}' y='{sy(first[1]) + 4:.1f}' text-anchor='end' fill='{colour}'>"
+                f"{first[1]}. {_e(label)}</text>"
+            )
+        if last is not None and len(columns) > 1:
+            out.append(
+                f"<text x='{sx(last[0]) + 8:.1f}' y='{sy(last[1]) + 4:.1f}' fill='{colour}'>{last[1]}. {_e(label)}</text>"
+            )
     out.append("</svg>")
     return "".join(out)

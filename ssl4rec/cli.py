@@ -384,6 +384,17 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .reporting.records import atomic_write_bytes
+    from .reporting.rerun import diff_records
+
+    md, _ = diff_records(args.old, args.new, metric=args.metric, tol=args.tol)
+    if args.to:
+        atomic_write_bytes(Path(args.to), md.encode())
+    print(md, end="")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from .reporting.records import ResultsStore
 
@@ -752,6 +763,13 @@ def _add_reporting_commands(sub: Any) -> None:
     sh.add_argument("name")
     sh.set_defaults(func=cmd_show)
 
+    df = sub.add_parser("diff", help="compare two results folders cell by cell (a re-run against the records it replaces)")
+    df.add_argument("old")
+    df.add_argument("new")
+    df.add_argument("--metric", default="ndcg@10", help="metric shown per cell (all metrics are compared)")
+    df.add_argument("--tol", type=float, default=1e-6, help="absolute difference counted as equal (default 1e-6)")
+    df.add_argument("--to", default=None, help="also write the report to this Markdown file")
+    df.set_defaults(func=cmd_diff)
     vf = sub.add_parser("verify", help="check every record's metrics and per-user arrays against its content hashes")
     vf.add_argument("results")
     vf.set_defaults(func=cmd_verify)

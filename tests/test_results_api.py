@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -107,3 +108,37 @@ def test_show_prints_a_components_parameters_defaults_and_search_space(capsys, c
     assert "  propagation = 'full'" in out and "  fanout = 10" in out
     assert cli.main(["show", "preset", "sasrc"]) == 2
     assert "Did you mean 'sasrec'" in caplog.text
+
+
+def test_diff_pairs_rerun_records_and_reports_what_changed(tmp_path, capsys):
+    import yaml
+
+    from ssl4rec import cli
+    from ssl4rec.reporting.records import ResultsStore
+    from ssl4rec.reporting.rerun import diff_records
+
+    suite = {
+        "name": "d",
+        "datasets": [{"name": "synthetic", "params": {"n_users": 60, "n_items": 40, "n_interactions": 900}}],
+        "splits": ["leave_one_out"],
+        "models": ["pop", "itemknn"],
+        "seeds": [0],
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    for out in ("old", "new"):
+        assert cli.main(["run", str(path), "--out", str(tmp_path / out)]) == 0
+    md, rows = diff_records(tmp_path / "old", tmp_path / "new")
+    assert len(rows) == 2 and all(r["identical"] for r in rows)  # deterministic: a re-run is bit-identical
+    assert "2 cells in both: 2 with bit-identical metrics" in md
+    # a changed value in the new folder (a record written again with another NDCG) is reported
+    store = ResultsStore(tmp_path / "new")
+    rec = next(r for r in store.iter_records() if r.model["label"] == "pop")
+    rec.metrics["ndcg@10"] += 0.01
+    store.write(Path(rec.path).relative_to("records"), rec, store.per_user(rec))
+    md, rows = diff_records(tmp_path / "old", tmp_path / "new")
+    changed = [r for r in rows if not r["identical"]]
+    assert len(changed) == 1 and abs(changed[0]["max_abs_diff"] - 0.01) < 1e-9
+    assert "1 differing" in md
+    assert cli.main(["diff", str(tmp_path / "old"), str(tmp_path / "new"), "--to", str(tmp_path / "d.md")]) == 0
+    assert (tmp_path / "d.md").read_text() == md

@@ -190,3 +190,12 @@ def test_the_source_phase_is_shared_by_modes_and_targets_through_the_cache(tmp_p
     fresh = json.loads(next((again / "records").rglob("*.json")).read_text())
     cached = next(r for r in recs if r["model"]["label"] == "zero-shot" and r["dataset"]["label"] == "other")
     assert fresh["metrics"] == cached["metrics"]
+
+
+def test_a_checkpointed_transfer_cell_leaves_no_checkpoints(tmp_path):
+    source = {"source": {**SOURCE, "label": "source"}}
+    models = [{"name": "sasrec", "label": "ft", "params": {**TEXT, "epochs": 2, "transfer": {**source, "mode": "finetune"}}}]
+    out = tmp_path / "out"
+    (outcome,) = Runner(load_suite(_suite(tmp_path, models)), out=out, checkpoint_every=1).run()
+    assert outcome.status == "ok"
+    assert not list(out.rglob("*.ckpt.pt")) and not list(out.rglob("*.progress"))

@@ -378,6 +378,8 @@ def _fit_transferred(
                 checkpointer.base.with_name(checkpointer.base.name + ".source"), checkpointer.every
             )
         model.fit(source_split.train, source_validator)
+        if checkpointer is not None:  # the source phase is done (and cached below): its checkpoints go
+            model.checkpointer.clear()
         if pretrain_cache.enabled():
             state = {k: v.detach().cpu() for k, v in model.net.state_dict().items()}
             info_json = json.loads(json.dumps(model.fit_info, default=lambda o: o.item() if hasattr(o, "item") else str(o)))

@@ -125,14 +125,20 @@ def ssl_vectors(
     vec = torch.cat([net.user_vectors(Batch(users[i : i + 1024], train)) for i in range(0, train.n_users, 1024)])
     x = torch.nn.functional.normalize(vec.float(), dim=1).cpu().numpy().astype(np.float64)
     if method == "isolation_forest":
-        from sklearn.ensemble import IsolationForest
-
+        try:
+            from sklearn.ensemble import IsolationForest
+        except ImportError as exc:
+            raise ConfigError(
+                "detector ssl_vectors: method isolation_forest needs scikit-learn (pip install scikit-learn, "
+                "or 'ssl4rec[text]'); prototypes and neighbour_similarity need nothing more"
+            ) from exc
         return -IsolationForest(random_state=int(seed)).fit(x).score_samples(x)
-    if method == "prototypes":
-        from sklearn.cluster import KMeans
+    if method == "prototypes":  # the k-means of ICLRec's intents (torch, seeded)
+        from ..ssl.kmeans import kmeans
 
-        km = KMeans(n_clusters=min(int(k), len(x)), n_init=4, random_state=int(seed)).fit(x)
-        return np.min(km.transform(x), axis=1)
+        t = torch.from_numpy(x).float()
+        centroids, assign, _ = kmeans(t, int(k), torch.Generator().manual_seed(int(seed)))
+        return (t - centroids[assign]).norm(dim=1).double().numpy()
     sim = x @ x.T
     np.fill_diagonal(sim, -np.inf)
     kk = min(int(k), max(1, len(x) - 1))

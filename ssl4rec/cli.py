@@ -95,17 +95,29 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", default=None, help="only these of the suite's seeds (comma-separated)")
 
 
+def _tuning(args: argparse.Namespace, suite: Any, out: str | None) -> dict[str, dict[str, Any]] | None:
+    """The tuned parameters ``--tuned`` asks for (``--tuned-from`` a folder or a .best.yaml file, else
+    ``out``'s or the suite's own), every cell checked to have some; None without ``--tuned``."""
+    if not getattr(args, "tuned", False):
+        if getattr(args, "tuned_from", None):
+            from .registry import ConfigError
+
+            raise ConfigError("--tuned-from goes with --tuned")
+        return None
+    from .running.tuning import check_tuned, load_best
+
+    tuning = load_best(args.suite, getattr(args, "tuned_from", None) or out)
+    check_tuned(suite, tuning)
+    return tuning
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate a suite whole and print its plan: every cell, its record state, n/a reasons."""
     from .running.runner import Runner
 
     suite = _load_selected(args)
     tuning = None
-    if getattr(args, "tuned", False):
-        from .running.tuning import check_tuned, load_best
-
-        tuning = load_best(args.suite, args.out)
-        check_tuned(suite, tuning)
+    tuning = _tuning(args, suite, args.out)
     plan = Runner(suite, out=Path(args.out), tuning=tuning).plan()
     width = max((len(c.cell_id) for c in plan), default=0)
     print(
@@ -145,12 +157,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     threads = _set_threads(args.threads, concurrent=args.workers if executor != "local" else 1)
-    tuning = None
-    if getattr(args, "tuned", False):
-        from .running.tuning import check_tuned, load_best
-
-        tuning = load_best(args.suite, args.out)
-        check_tuned(suite, tuning)
+    tuning = _tuning(args, suite, args.out)
     trackers = []
     if getattr(args, "track", None) == "wandb":
         from .running.tracking import WandbTracker
@@ -253,12 +260,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     out = _writable_out(args.out)
     threads = _set_threads(args.threads)
     suites = protocol_suites(suite, {n: DEFAULT_PROTOCOLS[n] for n in names})
-    tuning = None
-    if args.tuned:
-        from .running.tuning import check_tuned, load_best
-
-        tuning = load_best(args.suite, args.tuned_from)
-        check_tuned(suite, tuning)
+    tuning = _tuning(args, suite, None)
     if not args.report_only:
         runners = {}
         for name, psuite in suites.items():  # a sampled protocol needs more items than negatives: say so first
@@ -673,6 +675,12 @@ def _add_running_commands(sub: Any) -> None:
         help="use the best parameters found by `tune --out OUT` (OUT/SUITE.best.yaml, else SUITE.best.yaml beside the suite)",
     )
     r.add_argument(
+        "--tuned-from",
+        default=None,
+        help="with --tuned: a results folder or a .best.yaml file to read the tuned parameters from (e.g. another "
+        "suite's, for models that name the tuned model they share parameters with: params.tuned_as)",
+    )
+    r.add_argument(
         "--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice, all cores)"
     )
     r.add_argument("--track", choices=["wandb"], default=None, help="also log to wandb (offline when no account)")
@@ -687,6 +695,7 @@ def _add_running_commands(sub: Any) -> None:
     ck.add_argument("suite")
     ck.add_argument("--out", default="results", help="results folder whose records are looked up (default: results/)")
     ck.add_argument("--tuned", action="store_true", help="plan the cells with the parameters found by `tune`")
+    ck.add_argument("--tuned-from", default=None, help="with --tuned: a results folder or a .best.yaml file")
     _add_selection(ck)
     ck.set_defaults(func=cmd_check)
 
@@ -706,7 +715,7 @@ def _add_running_commands(sub: Any) -> None:
         action="store_true",
         help="use the parameters `tune` found for the suite (<suite>.best.yaml beside it or in --tuned-from)",
     )
-    se.add_argument("--tuned-from", default=None, help="results folder holding the suite's .best.yaml (with --tuned)")
+    se.add_argument("--tuned-from", default=None, help="with --tuned: a results folder or a .best.yaml file")
     se.add_argument(
         "--separate-fits",
         action="store_true",

@@ -503,3 +503,40 @@ def test_list_valued_choices_tune_without_warnings(tmp_path):
     (entry,) = best.values()
     hidden = entry["params"]["encoder.hidden_sizes"]
     assert isinstance(hidden, list) and hidden in ([300], [600], [1000])
+
+
+def test_tuned_as_reuses_another_models_tuned_parameters_from_a_named_file(tmp_path, caplog):
+    """An ablation (the same model plus one option) reuses the base model's tuned parameters:
+    ``params.tuned_as`` names the entry, ``run --tuned --tuned-from FILE`` reads another suite's file."""
+    import logging
+
+    from ssl4rec import cli
+
+    other = tmp_path / "tuned.best.yaml"
+    other.write_text(
+        yaml.safe_dump(
+            {"metric": "ndcg@10", "cells": {"synthetic/leave_one_out/bpr": {"params": {"learning_rate": 0.0123}, "trials": 5}}}
+        )
+    )
+    suite = {
+        **SUITE,
+        "models": [
+            {"name": "bpr", "params": {"epochs": 2}},
+            {"name": "bpr", "label": "bpr (wider)", "params": {"epochs": 2, "embedding_size": 16, "tuned_as": "bpr"}},
+        ],
+    }
+    path = write_suite(tmp_path, suite)
+    out = tmp_path / "out"
+    assert cli.main(["run", str(path), "--out", str(out), "--tuned", "--tuned-from", str(other)]) == 0
+    recs = {r.model["label"]: r for r in ResultsStore(out).iter_records()}
+    wide = recs["bpr (wider)"]
+    assert wide.tuning["tuned_as"] == "bpr" and wide.tuning["file"] == str(other)
+    assert wide.model["params"]["learning_rate"] == 0.0123 and wide.model["params"]["embedding_size"] == 16
+    assert "tuned_as" not in wide.model["params"]  # the runner's, not the model's
+    # without tuned_as the variant has no entry of its own: refused before anything runs
+    suite["models"][1]["params"].pop("tuned_as")
+    path = write_suite(tmp_path, suite)
+    with caplog.at_level(logging.ERROR, logger="ssl4rec"):
+        assert cli.main(["run", str(path), "--out", str(tmp_path / "o2"), "--tuned", "--tuned-from", str(other)]) == 2
+    assert "bpr (wider)" in caplog.text and not (tmp_path / "o2").exists()
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "o3"), "--tuned-from", str(other)]) == 2  # needs --tuned

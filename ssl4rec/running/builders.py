@@ -45,6 +45,11 @@ __all__ = [
 ]
 
 
+#: Model parameters that the runner reads and the model never sees: where a model transfers from
+#: (:mod:`ssl4rec.running.transfer`) and whose tuned parameters it reuses (``run --tuned``).
+RUNNER_PARAMS = ("transfer", "tuned_as")
+
+
 class NotApplicable(Exception):
     """The cell cannot run by construction (e.g. an objective the encoder cannot serve)."""
 
@@ -124,7 +129,9 @@ class BaselineBuilder(ModelBuilder):
 
     def validate(self, spec: ModelSpec) -> ModelSpec:
         entry = BASELINES.entry(spec.name)
-        entry.resolve({k: v for k, v in spec.params.items() if k != "seed"})  # unknown keys raise
+        entry.resolve({k: v for k, v in spec.params.items() if k not in ("seed", "tuned_as")})  # unknown keys raise
+        if "transfer" in spec.params:
+            raise ConfigError(f"model {spec.label!r}: transfer is for text-based sequence models, not the {spec.name} baseline")
         return spec
 
     def search_space(self, spec: ModelSpec) -> dict[str, tuple]:
@@ -132,7 +139,7 @@ class BaselineBuilder(ModelBuilder):
 
     def build(self, spec: ModelSpec, seed: int) -> tuple[Any, dict[str, Any]]:
         entry = BASELINES.entry(spec.name)
-        params = dict(spec.params)
+        params = {k: v for k, v in spec.params.items() if k != "tuned_as"}
         if "seed" in entry.accepted_params():
             params.setdefault("seed", seed)
         resolved = entry.resolve(params)
@@ -161,7 +168,7 @@ class _SSLBuilder(ModelBuilder):
     @staticmethod
     def model_params(spec: ModelSpec, seed: int) -> dict[str, Any]:
         """The parameters the model is built with: ``spec``'s, seeded, without ``transfer``."""
-        return {"seed": seed, **{k: v for k, v in spec.params.items() if k != "transfer"}}
+        return {"seed": seed, **{k: v for k, v in spec.params.items() if k not in RUNNER_PARAMS}}
 
     @staticmethod
     def with_transfer(spec: ModelSpec, resolved: dict[str, Any]) -> dict[str, Any]:

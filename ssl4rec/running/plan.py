@@ -154,7 +154,7 @@ def _split_label(c: dict[str, Any]) -> str:
 
 def _check_entry_params(entry, params: dict[str, Any], where: str) -> None:
     try:
-        entry.resolve({k: v for k, v in params.items() if k != "seed"})
+        entry.resolve({k: v for k, v in params.items() if k not in ("seed", "tuned_as")})
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 

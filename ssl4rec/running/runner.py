@@ -33,6 +33,7 @@ from .builders import NotApplicable, builder_for, cell_seed, fit_cell
 from .devices import determinism
 from .plan import ComponentSpec, ModelSpec, Suite
 from .seeds import derive_seed, split_seed_key
+from .spec import tuning_key
 from .transfer import self_transfer, source_specs, transfer_of
 
 logger = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ class Runner:
         return self._splits[key]
 
     def _model_spec(self, dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec) -> ModelSpec:
-        over = self.model_overrides.get(f"{dspec.label}/{sspec.label}/{mspec.label}")
+        over = self.model_overrides.get(tuning_key(dspec, sspec, mspec))
         return builder_for(mspec).apply(mspec, over) if over else mspec
 
     def cell_key(self, dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec, seed: int) -> tuple[str, Path]:
@@ -381,9 +382,12 @@ class Runner:
         record = self._record_stub(dspec, sspec, mspec, seed, cell_id, model_seed, ds, split)
         if mspec.na:  # found when the suite was loaded
             return self._not_applicable(record, rel, cell_id, NotApplicable(mspec.na))
-        tuned = self.tuning.get(f"{dspec.label}/{sspec.label}/{mspec.label}")
+        tuned = self.tuning.get(tuning_key(dspec, sspec, mspec))
         if tuned:
             record.tuning = {k: tuned.get(k) for k in ("trials", "trial", "value", "metric", "params", "skipped")}
+            if mspec.params.get("tuned_as"):  # parameters tuned for another model, reused as they are
+                record.tuning["tuned_as"] = mspec.params["tuned_as"]
+                record.tuning["file"] = tuned.get("file")
             if tuned.get("study"):  # tuned in the study of a split with the same data
                 record.tuning["study"] = tuned["study"]
         callbacks = [cb for t in self.trackers for cb in t.cell_callbacks(cell_id, record)]

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
-__all__ = ["ComponentSpec", "ModelSpec"]
+__all__ = ["ComponentSpec", "ModelSpec", "tuning_key"]
 
 
 def label_value(v: Any) -> str:
@@ -53,3 +53,9 @@ class ModelSpec:
             d["encoder"] = self.encoder
             d["objectives"] = list(self.objectives)
         return d
+
+
+def tuning_key(dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec) -> str:
+    """The tuned-parameters entry of a cell: ``dataset/split/model``, the model being the one named by its
+    ``tuned_as`` parameter when it has one (an ablation reusing another model's tuned parameters)."""
+    return f"{dspec.label}/{sspec.label}/{mspec.params.get('tuned_as') or mspec.label}"

@@ -178,6 +178,10 @@ def best_params_path(suite_path: str | Path, out: str | Path | None = None) -> P
 def find_best(suite_path: str | Path, out: str | Path | None = None) -> Path:
     """The tuned-parameters file ``run --tuned`` reads: ``tune``'s output in ``out`` when it exists, else
     the copy beside the suite; a :class:`ConfigError` names both places when neither exists."""
+    if out is not None and str(out).endswith(".best.yaml"):  # a tuned-parameters file named directly
+        if not Path(out).is_file():
+            raise ConfigError(f"--tuned-from {out}: no such file")
+        return Path(out)
     places = ([best_params_path(suite_path, out)] if out is not None else []) + [best_params_path(suite_path)]
     for p in places:
         if p.is_file():
@@ -204,7 +208,9 @@ def load_best_params(suite_path: str | Path, out: str | Path | None = None) -> d
 def check_tuned(suite: Suite, best: dict[str, dict[str, Any]]) -> None:
     """Refuse ``run --tuned`` when a cell of ``suite`` has no tuned parameters (it would silently
     run with defaults, beside models that had their tuning budget)."""
-    keys = [f"{d.label}/{s.label}/{m.label}" for d in suite.datasets for s in suite.splits for m in suite.models]
+    from .spec import tuning_key
+
+    keys = [tuning_key(d, s, m) for d in suite.datasets for s in suite.splits for m in suite.models]
     missing = [k for k in keys if k not in best]
     if missing:
         models = sorted({k.split("/")[2] for k in missing})

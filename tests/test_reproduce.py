@@ -107,3 +107,19 @@ def test_a_model_without_records_is_marked_missing_not_a_miss(tmp_path):
     pop = next(ln for ln in lines if ln.startswith("| Pop | NDCG@10"))
     assert "| missing |" in knn and knn.endswith("| · |")
     assert pop.endswith("| ✓ |") or pop.endswith("| ✗ |")
+
+
+@pytest.mark.parametrize("candidates", ["full", "sampled"])
+def test_orderings_get_their_paired_test_under_full_and_sampled_protocols(tmp_path, candidates):
+    """A sampled protocol's table is labelled "split [sampled-...]": the ordering's test must still find it."""
+    evaluation = {**SUITE["evaluation"], "candidates": candidates}
+    if candidates == "sampled":
+        evaluation.update(n_negatives=20, sampling="uniform")
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump({**SUITE, "evaluation": evaluation}))
+    suite = load_suite(path)
+    Runner(suite, out=tmp_path / "res").run()
+    md, _ = write_reproduction(suite, tmp_path / "res", tmp_path / "report")
+    line = next(ln for ln in md.read_text().splitlines() if ln.startswith("| Pop < ItemKNN | NDCG@10"))
+    p = line.rstrip(" |").rsplit("|", 1)[1].strip()
+    assert p != "–" and 0.0 <= float(p) <= 1.0, line

@@ -105,7 +105,12 @@ def _ordering_lines(suite: Suite, results: str | Path, rows: list[dict[str, Any]
             if w["ours_mean"] is None or b["ours_mean"] is None:
                 out.append(f"| {worse} < {better} | {pretty(metric)} | {published} | missing | – | – |")
                 continue
-            cmp = compare_models(store, better, worse, metric, pub.get("dataset"), pub.get("split"))
+            # a sampled protocol's table is "split [sampled-...]": match the published split by its base name
+            cmp = [
+                c
+                for c in compare_models(store, better, worse, metric, pub.get("dataset"))
+                if pub.get("split") is None or c["split"].split(" [")[0] == pub["split"]
+            ]
             p = f"{cmp[0]['wilcoxon_p']:.3g}" if cmp and cmp[0].get("n_users") else "–"
             holds = "yes" if w["ours_mean"] < b["ours_mean"] else "no"
             out.append(

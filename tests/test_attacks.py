@@ -205,3 +205,24 @@ def test_robustness_report_from_records(tmp_path):
     page = (out / "leaderboards" / "synthetic" / "index.html").read_text()
     assert "NDCG@10 vs size" in page and "attack size (fake users / genuine users)" in page
     assert "fraction of training interactions kept" not in page  # not drawn as a sparsity curve
+
+
+def test_robustness_report_flags_a_model_that_did_not_learn():
+    """Target metrics of a model at chance accuracy say nothing about robustness: the report says so."""
+    from types import SimpleNamespace
+
+    from ssl4rec.reporting.robustness import _unlearned
+
+    def recs(*values):
+        return [SimpleNamespace(metrics={"ndcg@10": v}) for v in values]
+
+    models = {
+        "SASRec": {0.0: recs(0.09, 0.095), 0.05: recs(0.09)},
+        "CL4SRec": {0.0: recs(0.004, 0.005)},
+        "Pop": {0.0: recs(0.045)},
+        "late": {0.05: recs(0.001)},  # no clean sweep: not judged
+    }
+    flagged = _unlearned(models, 10)
+    assert list(flagged) == ["CL4SRec"] and flagged["CL4SRec"][2] == "SASRec"
+    assert flagged["CL4SRec"][:2] == pytest.approx((0.0045, 0.0925))
+    assert _unlearned({"A": {0.0: recs(0.001)}}, 10) == {}  # nothing to compare with

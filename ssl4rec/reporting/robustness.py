@@ -30,6 +30,26 @@ def _group(r: Any) -> tuple[str, str, str]:
     return r.dataset_label, str(params.get("attack")), defense or "none"
 
 
+#: A model whose clean NDCG@k is below this share of the best model's is flagged as not having learned.
+UNLEARNED_SHARE = 0.1
+
+
+def _unlearned(models: dict[str, dict[float, list[Any]]], k: int) -> dict[str, tuple[float, float, str]]:
+    """``{model: (its clean NDCG@k, the best clean NDCG@k, that model)}`` for the models of a clean sweep
+    (size 0) whose accuracy is below :data:`UNLEARNED_SHARE` of the best one's."""
+    clean = {
+        m: float(np.mean([r.metrics.get(f"ndcg@{k}", np.nan) for r in by_size[0.0]]))
+        for m, by_size in models.items()
+        if 0.0 in by_size
+    }
+    clean = {m: v for m, v in clean.items() if np.isfinite(v)}
+    if len(clean) < 2:
+        return {}
+    best_model = max(clean, key=clean.get)
+    best = clean[best_model]
+    return {m: (v, best, best_model) for m, v in clean.items() if v < UNLEARNED_SHARE * best}
+
+
 def robustness_report(results: str | Path, k: int = 10) -> tuple[str, str, str]:
     """``(markdown, csv, svg)`` over the ``attacked`` records of ``results``."""
     from .svg import line_chart
@@ -76,6 +96,7 @@ def robustness_report(results: str | Path, k: int = 10) -> tuple[str, str, str]:
     )
     series: dict[str, list[tuple[float, float]]] = {}
     for (ds, attack, defense), models in sorted(cells.items()):
+        unlearned = _unlearned(cells.get((ds, attack, "none"), models), k)
         md += [f"## {ds} — {attack} attack, defense {defense}", ""]
         md += [
             f"| model | size | seeds | target HR@{k} | Δ | target rank | shift | NDCG@{k} | Δ | detector AUC / P / R |",
@@ -113,6 +134,12 @@ def robustness_report(results: str | Path, k: int = 10) -> tuple[str, str, str]:
                             "" if rec is None else f"{rec:.6f}"])  # fmt: skip
                 points.append((size, hr))
             series[f"{model} ({attack}, {defense})" if len(cells) > 1 else model] = points
+        for model, (value, best, best_model) in sorted(unlearned.items()):
+            md += [
+                "",
+                f"⚠ {model}: clean NDCG@{k} {value:.4f} is below a tenth of the best model's ({best_model} "
+                f"{best:.4f}): it did not learn this data, so its rows say nothing about its robustness.",
+            ]
         md.append("")
     svg = line_chart(
         series, f"Target HR@{k} vs attack size", "attack size (fake users / genuine users)", f"target HR@{k}"

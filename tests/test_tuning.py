@@ -540,3 +540,9 @@ def test_tuned_as_reuses_another_models_tuned_parameters_from_a_named_file(tmp_p
         assert cli.main(["run", str(path), "--out", str(tmp_path / "o2"), "--tuned", "--tuned-from", str(other)]) == 2
     assert "bpr (wider)" in caplog.text and not (tmp_path / "o2").exists()
     assert cli.main(["run", str(path), "--out", str(tmp_path / "o3"), "--tuned-from", str(other)]) == 2  # needs --tuned
+    # SPLIT/MODEL: another split's entry (e.g. the base split of an attacked one)
+    from ssl4rec.running.spec import ComponentSpec, ModelSpec, tuning_key
+
+    d, s = ComponentSpec("synthetic", label="synthetic"), ComponentSpec("random", label="random-size0.01")
+    assert tuning_key(d, s, ModelSpec("m", "baseline", "bpr", {"tuned_as": "leave_one_out/bpr"})) == "synthetic/leave_one_out/bpr"
+    assert tuning_key(d, s, ModelSpec("m", "baseline", "bpr", {"tuned_as": "bpr"})) == "synthetic/random-size0.01/bpr"

@@ -57,5 +57,10 @@ class ModelSpec:
 
 def tuning_key(dspec: ComponentSpec, sspec: ComponentSpec, mspec: ModelSpec) -> str:
     """The tuned-parameters entry of a cell: ``dataset/split/model``, the model being the one named by its
-    ``tuned_as`` parameter when it has one (an ablation reusing another model's tuned parameters)."""
-    return f"{dspec.label}/{sspec.label}/{mspec.params.get('tuned_as') or mspec.label}"
+    ``tuned_as`` parameter when it has one (an ablation reusing another model's tuned parameters);
+    ``tuned_as: SPLIT/MODEL`` also names the split (a split of another suite, e.g. the base split of
+    an attacked one)."""
+    alias = mspec.params.get("tuned_as")
+    if alias and "/" in str(alias):
+        return f"{dspec.label}/{alias}"
+    return f"{dspec.label}/{sspec.label}/{alias or mspec.label}"

@@ -431,13 +431,17 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
         raise ConfigError("--report names one report file: give it with a single --suite")
     # every suite's models are listed on its datasets' tables (several suites: the union per dataset)
+    # (a model that runs on some splits only is expected on those: key "dataset/split")
     expected: dict[str, list[str]] | None = None
     if suites:
         expected = {}
         for suite in suites:
             for d in suite.datasets:
                 have = expected.setdefault(d.label, [])
-                have += [m.label for m in suite.models if m.label not in have]
+                have += [m.label for m in suite.models if not m.splits and m.label not in have]
+                for s in suite.splits:
+                    some = expected.setdefault(f"{d.label}/{s.label}", [])
+                    some += [m.label for m in suite.models if m.splits and m.runs_on(s) and m.label not in some]
     written = publish(args.results, args.to, datasets=args.dataset, expected=expected, supersede=args.supersede)
     for suite in suites:
         from .reporting.reproduce import write_reproduction

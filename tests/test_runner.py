@@ -732,3 +732,45 @@ def test_a_claim_from_another_host_is_abandoned_when_its_heartbeat_stops(tmp_pat
     held = store.claim(Path("d/s/m/seed0-x.json"))
     assert held is not None and store.claim(Path("d/s/m/seed0-x.json")) is not None  # this process's own: retaken
     held.release()
+
+
+def test_a_model_restricted_to_some_splits_is_planned_tuned_and_expected_there_only(tmp_path):
+    """`splits:` on a model entry (a graph model beside leave-one-out sequence models): its cells are on
+    those splits only, tuning and `run --tuned` skip the others, and publish lists it as missing only
+    where it is planned. Split names cover a grid's expansion; an unknown split is refused at load."""
+    import yaml
+
+    from ssl4rec.cli import main
+    from ssl4rec.running.tuning import check_tuned
+
+    raw = {
+        **SUITE,
+        "splits": [*SUITE["splits"], {"name": "sparsity", "params": {"base": "random"}, "grid": {"p": [0.5, 1.0]}}],
+        "models": ["pop", {"name": "itemknn", "splits": ["random", "sparsity"]}, {"name": "ease", "splits": "random"}],
+        "seeds": [0],
+    }
+    suite = parse_suite(raw)
+    planned = {(s.label, m.label) for _, s, m, _ in suite.cells()}
+    assert planned == {
+        ("leave_one_out", "pop"), ("random", "pop"), ("sparsity-p0.5", "pop"), ("sparsity-p1.0", "pop"),
+        ("random", "itemknn"), ("sparsity-p0.5", "itemknn"), ("sparsity-p1.0", "itemknn"),
+        ("random", "ease"),
+    }  # fmt: skip
+    best = {f"synthetic/{s}/{m}": {} for s, m in planned}
+    check_tuned(suite, best)  # the unplanned cells need no tuned parameters
+    with pytest.raises(ConfigError, match="have no tuned parameters"):
+        check_tuned(suite, {k: v for k, v in best.items() if k != "synthetic/random/ease"})
+
+    for bad, msg in ((["randm"], "Did you mean 'random'"), ([], "non-empty list"), ([3], "non-empty list")):
+        with pytest.raises(ConfigError, match=msg):
+            parse_suite({**raw, "models": [{"name": "pop", "splits": bad}]})
+
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    out, pub = tmp_path / "res", tmp_path / "lb"
+    assert main(["run", str(path), "--out", str(out), "--models", "pop,ease", "--splits", "leave_one_out,random"]) == 0
+    assert not list((out / "records" / "synthetic" / "leave_one_out").glob("ease/*.json"))
+    assert main(["publish", str(out), "--to", str(pub), "--suite", str(path)]) == 0
+    loo, rnd = ((pub / "synthetic" / f"{sp}.md").read_text() for sp in ("leave_one_out", "random"))
+    assert "| itemknn | 0 |" in rnd and "ease" in rnd
+    assert "itemknn" not in loo and "ease" not in loo

@@ -220,17 +220,20 @@ def build_tables(
     """One :class:`Table` per (dataset, split) found in ``store``.
 
     ``expected``: {dataset label: model labels} that every table of that dataset lists, as
-    "missing" rows when they have no record (e.g. a suite's models not run yet)."""
+    "missing" rows when they have no record (e.g. a suite's models not run yet); a key
+    ``"dataset/split"`` lists models expected on that split's table only."""
     records = list(store.iter_records(include_failed=True))
     by_table, models_by_dataset = _group_records(records)
-    for ds, labels in (expected or {}).items():
+    for key, labels in (expected or {}).items():
+        ds = key.split("/")[0]
         models_by_dataset[ds] += [m for m in labels if m not in models_by_dataset[ds]]
     tables = []
     for (ds, sp), models in sorted(by_table.items()):
         cols = _table_columns([r for rs in models.values() for r in rs if r.ok], columns, primary)
         # a table lists the models with records on it and the expected ones (a model run on another
         # split only, e.g. by another suite, is not "missing" here)
-        wanted = set(models) | set((expected or {}).get(ds, []))
+        on_split = (expected or {}).get(f"{ds}/{sp.split(' [')[0]}", [])
+        wanted = set(models) | set((expected or {}).get(ds, [])) | set(on_split)
         listed = models_by_dataset.get(ds, [])
         rows, header = [], {}
         for model in [m for m in listed if m in wanted] + sorted(set(models) - set(listed)):

@@ -11,6 +11,7 @@ A suite lists datasets x splits x models x seeds and the evaluation protocol::
     models:
       - pop
       - {name: bpr, params: {epochs: 50}, label: BPR}
+      - {name: lightgcn, splits: [random, sparsity]}   # only these splits (labels, or names of a grid)
     cross:                                    # optional: encoders x objective sets (SSL)
       encoders: [gru, transformer]
       objectives: [[next_item], [masked_item], [next_item, contrastive]]
@@ -54,6 +55,7 @@ SUITE_KEYS = (
     "published",
 )
 COMPONENT_KEYS = ("name", "params", "label", "grid", "preprocessing")
+MODEL_KEYS = ("name", "params", "label", "splits")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,18 +110,21 @@ class Suite:
         )
 
     def cells(self) -> list[tuple[ComponentSpec, ComponentSpec, ModelSpec, int]]:
-        """Every cell, seed-major: a partial run covers every model once before repeating seeds."""
+        """Every cell, seed-major: a partial run covers every model once before repeating seeds. A model
+        with ``splits`` has cells on those splits only."""
         return [
-            (d, s, m, seed) for seed, d, s, m in itertools.product(self.seeds, self.datasets, self.splits, self.models)
+            (d, s, m, seed)
+            for seed, d, s, m in itertools.product(self.seeds, self.datasets, self.splits, self.models)
+            if m.runs_on(s)
         ]
 
 
-def _component(raw: Any, kind: str, where: str) -> dict[str, Any]:
+def _component(raw: Any, kind: str, where: str, keys: tuple[str, ...] = COMPONENT_KEYS) -> dict[str, Any]:
     if isinstance(raw, str):
         return {"name": raw, "params": {}, "label": ""}
     if not isinstance(raw, dict) or "name" not in raw:
         raise ConfigError(f"{where}: each {kind} must be a name or a mapping with 'name', got {raw!r}")
-    check_keys(raw, COMPONENT_KEYS, f"{where} ({kind} {raw.get('name')!r})")
+    check_keys(raw, keys, f"{where} ({kind} {raw.get('name')!r})")
     params = raw.get("params") or {}
     if not isinstance(params, dict):
         raise ConfigError(f"{where}: params of {kind} {raw['name']!r} must be a mapping")
@@ -175,9 +180,8 @@ def _cross_spec(enc: dict[str, Any], objs: list[dict[str, Any]], params: dict[st
 def _models(raw: dict[str, Any], where: str) -> list[ModelSpec]:
     out: list[ModelSpec] = []
     for i, m in enumerate(raw.get("models") or []):
-        c = _component(m, "model", f"{where} models[{i}]")
-        if c.get("grid") or c.get("preprocessing"):
-            raise ConfigError(f"{where} models[{i}]: 'grid'/'preprocessing' are not model keys")
+        c = _component(m, "model", f"{where} models[{i}]", MODEL_KEYS)
+        only = _model_splits(m, f"{where} models[{i}]")
         name = c["name"]
         if name == "ssl":  # one explicit point of the cross: {name: ssl, params: {encoder, objectives, ...}}
             params = dict(c["params"])
@@ -190,13 +194,17 @@ def _models(raw: dict[str, Any], where: str) -> list[ModelSpec]:
             ENCODERS.entry(enc["name"])
             for o in objs:
                 OBJECTIVES.entry(o["name"])
-            out.append(_cross_spec(enc, objs, params, c["label"]))
+            out.append(dataclasses.replace(_cross_spec(enc, objs, params, c["label"]), splits=only))
             continue
         if name in BASELINES:
             _check_entry_params(BASELINES.entry(name), c["params"], f"{where} models[{i}]")
             out.append(
                 ModelSpec(
-                    label=c["label"] or name, kind="baseline", name=BASELINES.entry(name).name, params=c["params"]
+                    label=c["label"] or name,
+                    kind="baseline",
+                    name=BASELINES.entry(name).name,
+                    params=c["params"],
+                    splits=only,
                 )
             )
         elif name in PRESETS:
@@ -206,6 +214,7 @@ def _models(raw: dict[str, Any], where: str) -> list[ModelSpec]:
                     kind="preset",
                     name=PRESETS.entry(name).name,
                     params=c["params"],
+                    splits=only,
                 )
             )
         else:
@@ -242,6 +251,33 @@ def _models(raw: dict[str, Any], where: str) -> list[ModelSpec]:
     if not out:
         raise ConfigError(f"{where}: no models (give 'models' and/or 'cross')")
     return out
+
+
+def _model_splits(raw: Any, where: str) -> tuple[str, ...]:
+    """A model entry's ``splits`` (the splits it runs on), as a tuple of names; checked against the
+    suite's splits by :func:`_check_model_splits` once those are parsed."""
+    only = raw.get("splits") if isinstance(raw, dict) else None
+    if only is None:
+        return ()
+    if isinstance(only, str):
+        only = [only]
+    if not isinstance(only, list) or not only or not all(isinstance(x, str) and x for x in only):
+        raise ConfigError(
+            f"{where}: 'splits' must be a non-empty list of split labels (or split names), e.g. [random, sparsity]"
+        )
+    return tuple(only)
+
+
+def _check_model_splits(models: Sequence[ModelSpec], splits: Sequence[ComponentSpec], path: str) -> None:
+    """Every split a model restricts itself to is one of the suite's (by label, or by name for a grid)."""
+    known = [*dict.fromkeys([s.label for s in splits] + [s.name for s in splits])]
+    for m in models:
+        for name in m.splits:
+            if name not in known:
+                raise ConfigError(
+                    f"{path} models ({m.label}): splits names {name!r}, which is not a split of this suite."
+                    f"{did_you_mean(name, known)} Splits: {', '.join(known)}"
+                )
 
 
 #: Training and size options of every model kind, by name, and the values they accept.
@@ -328,11 +364,13 @@ def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
     from .transfer import check_targets
 
     check_targets(datasets, models, path)
+    splits = _splits(raw, path)
+    _check_model_splits(models, splits, path)
     return Suite(
         name=str(raw.get("name") or Path(path).stem),
         description=str(raw.get("description") or ""),
         datasets=datasets,
-        splits=_splits(raw, path),
+        splits=splits,
         models=tuple(_checked_model(m, f"{path} models") for m in models),
         seeds=tuple(seeds),
         protocol=_protocol(raw.get("evaluation"), path),

@@ -46,6 +46,14 @@ class ModelSpec:
     na: str | None = None
     """Why the cell cannot run by construction (an encoder that cannot serve an objective), found at
     load time; the runner records it as "n/a: reason". Not part of the cell id."""
+    splits: tuple[str, ...] = ()
+    """The splits this model runs on (split labels, or split names covering a grid's expansion, e.g.
+    ``sparsity``); empty: every split of the suite. Not part of the cell id: a cell the model does not
+    run on is not planned, tuned or listed as missing."""
+
+    def runs_on(self, sspec: ComponentSpec) -> bool:
+        """Whether the suite plans this model on split ``sspec``."""
+        return not self.splits or sspec.label in self.splits or sspec.name in self.splits
 
     def resolved(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "name": self.name, "params": self.params}

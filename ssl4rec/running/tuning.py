@@ -210,7 +210,7 @@ def check_tuned(suite: Suite, best: dict[str, dict[str, Any]]) -> None:
     run with defaults, beside models that had their tuning budget)."""
     from .spec import tuning_key
 
-    keys = [tuning_key(d, s, m) for d in suite.datasets for s in suite.splits for m in suite.models]
+    keys = [tuning_key(d, s, m) for d in suite.datasets for s in suite.splits for m in suite.models if m.runs_on(s)]
     missing = [k for k in keys if k not in best]
     if missing:
         models = sorted({k.split("/")[2] for k in missing})
@@ -258,8 +258,11 @@ def _tune(
     existing = set(optuna.get_all_study_names(storage=job.store))
     for dspec in suite.datasets:
         for sspec in suite.splits:
+            models = [m for m in suite.models if m.runs_on(sspec)]
+            if not models:
+                continue
             split = runner.split(dspec, sspec, suite.seeds[0])
-            for mspec in suite.models:
+            for mspec in models:
                 _tune_cell(job, dspec, sspec, mspec, split, existing)
     if write_best and suite.path and job.best:
         logger.info("best parameters written to %s", best_params_path(suite.path, out))

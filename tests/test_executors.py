@@ -190,3 +190,28 @@ def test_slurm_worker_is_requeued_with_its_cells_and_takes_its_own_claims_over(t
         taken.release()
     finally:
         alive.kill()
+
+
+def test_a_worker_process_reuses_its_runner_and_data_across_tasks(tmp_path, monkeypatch, sequential):
+    """The worker side of a task (`_run_cells`): a second task with the same arguments in the same
+    process reuses the first one's runner (the dataset is read and split once), its records equal the
+    sequential run's; other arguments get their own runner, and only the most recent few are kept."""
+    import ssl4rec.datasets as datasets
+    from ssl4rec.running import executors
+    from ssl4rec.running.plan import parse_suite
+
+    reads = []
+    real = datasets.load_dataset
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    monkeypatch.setattr(executors, "_WORKER_RUNNERS", {})
+    suite = parse_suite(SUITE)
+    kwargs = {"suite": suite, "out": tmp_path / "res", "threads_per_cell": 1}
+    labels = [executors._cell_label(c) for c in suite.cells()]
+    for label in labels:
+        (outcome,) = executors._run_cells(dict(kwargs), [label])
+        assert outcome["status"] == "ok"
+    assert reads == ["synthetic"] and len(executors._WORKER_RUNNERS) == 1
+    assert _metrics(tmp_path / "res") == sequential
+    for i in range(3):
+        executors._run_cells({**kwargs, "out": tmp_path / f"other{i}"}, labels[:1])
+    assert len(executors._WORKER_RUNNERS) == executors._WORKER_RUNNERS_KEPT and len(reads) == 4

@@ -65,14 +65,36 @@ def _cell_label(cell: tuple) -> str:
     return f"{d.label}/{s.label}/{m.label}/seed{seed}"
 
 
+#: Worker side: the runners this process built, by their arguments' digest (the most recent few). An
+#: engine reuses a worker process for many tasks (Ray keeps its workers; a Slurm array task runs a
+#: batch): each later cell of the same suite reuses the runner's loaded data and splits instead of
+#: reading the dataset and splitting it again.
+_WORKER_RUNNERS: dict[str, Runner] = {}
+_WORKER_RUNNERS_KEPT = 2
+
+
+def _worker_runner(runner_kwargs: dict[str, Any]) -> Runner:
+    import hashlib
+    import pickle
+
+    key = hashlib.sha256(pickle.dumps(sorted(runner_kwargs.items()))).hexdigest()
+    runner = _WORKER_RUNNERS.pop(key, None) or Runner(**runner_kwargs)
+    _WORKER_RUNNERS[key] = runner  # most recent last
+    while len(_WORKER_RUNNERS) > _WORKER_RUNNERS_KEPT:
+        _WORKER_RUNNERS.pop(next(iter(_WORKER_RUNNERS)))
+    return runner
+
+
 def _run_cells(runner_kwargs: dict[str, Any], labels: list[str]) -> list[dict[str, Any]]:
-    """Worker side: rebuild the runner and run the named cells (in order); their outcomes as dicts."""
+    """Worker side: the runner of these arguments (rebuilt, or this process's from an earlier task)
+    runs the named cells (in order); their outcomes as dicts."""
     from .threads import apply_threads
 
+    runner_kwargs = dict(runner_kwargs)
     threads = runner_kwargs.pop("threads_per_cell", None)
     if threads:
         apply_threads(int(threads))
-    runner = Runner(**runner_kwargs)
+    runner = _worker_runner(runner_kwargs)
     by_label = {_cell_label(c): c for c in runner.suite.cells()}
     out = []
     for label in labels:

@@ -196,7 +196,7 @@ def test_a_worker_process_reuses_its_runner_and_data_across_tasks(tmp_path, monk
     """The worker side of a task (`_run_cells`): a second task with the same arguments in the same
     process reuses the first one's runner (the dataset is read and split once), its records equal the
     sequential run's; other arguments get their own runner, and only the most recent few are kept."""
-    import ssl4rec.datasets as datasets
+    from ssl4rec import datasets
     from ssl4rec.running import executors
     from ssl4rec.running.plan import parse_suite
 

@@ -111,7 +111,7 @@ def main() -> None:
     from _report import table, update_readme
 
     rows = [
-        ["sequential (`ssl4rec run`)", len(seq), f"{seq_s:.1f}", "1.00", f"{cell_seconds(seq):.1f}", "–", "–"],
+        ["sequential (`ssl4rec run`)", len(seq), f"{seq_s:.1f}", "1.00", f"{cell_seconds(seq):.1f}", "–", "–", "–"],
         [
             f"Ray, {args.workers} local workers",
             len(ray),

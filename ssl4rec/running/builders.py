@@ -129,9 +129,9 @@ class BaselineBuilder(ModelBuilder):
 
     def validate(self, spec: ModelSpec) -> ModelSpec:
         entry = BASELINES.entry(spec.name)
-        entry.resolve({k: v for k, v in spec.params.items() if k not in ("seed", "tuned_as")})  # unknown keys raise
         if "transfer" in spec.params:
             raise ConfigError(f"model {spec.label!r}: transfer is for text-based sequence models, not the {spec.name} baseline")
+        entry.resolve({k: v for k, v in spec.params.items() if k != "seed" and k not in RUNNER_PARAMS})  # unknown keys raise
         return spec
 
     def search_space(self, spec: ModelSpec) -> dict[str, tuple]:
@@ -139,7 +139,7 @@ class BaselineBuilder(ModelBuilder):
 
     def build(self, spec: ModelSpec, seed: int) -> tuple[Any, dict[str, Any]]:
         entry = BASELINES.entry(spec.name)
-        params = {k: v for k, v in spec.params.items() if k != "tuned_as"}
+        params = {k: v for k, v in spec.params.items() if k not in RUNNER_PARAMS}
         if "seed" in entry.accepted_params():
             params.setdefault("seed", seed)
         resolved = entry.resolve(params)

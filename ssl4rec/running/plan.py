@@ -36,7 +36,7 @@ import yaml
 from ..evaluation.evaluator import Protocol
 from ..evaluation.splits import check_ratios
 from ..registry import BASELINES, PRESETS, SPLITS, ConfigError, UnknownNameError, check_keys, did_you_mean
-from .builders import builder_for
+from .builders import RUNNER_PARAMS, builder_for
 from .spec import ComponentSpec, ModelSpec, label_value
 
 __all__ = ["ComponentSpec", "ModelSpec", "Suite", "load_suite", "parse_suite"]
@@ -159,7 +159,7 @@ def _split_label(c: dict[str, Any]) -> str:
 
 def _check_entry_params(entry, params: dict[str, Any], where: str) -> None:
     try:
-        entry.resolve({k: v for k, v in params.items() if k not in ("seed", "tuned_as")})
+        entry.resolve({k: v for k, v in params.items() if k != "seed" and k not in RUNNER_PARAMS})
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 

@@ -116,6 +116,27 @@ def test_graph_info_nce_is_minimal_for_identical_views():
     assert graph_info_nce(eye, eye, 1.0).item() == pytest.approx(-np.log(np.e / (np.e + 1)), rel=1e-6)
 
 
+def test_graph_info_nce_fused_equals_the_log_softmax_form_in_value_and_gradients():
+    """The fused InfoNCE against ``-diag(log_softmax(a b^T / t)).mean()`` on normalised rows (float64):
+    same value and gradients (one view shared by both arguments included), and a repeated backward
+    through the same graph (which recomputes the softmax) gives them again."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    for n, d in ((1, 3), (7, 3), (50, 16)):
+        a = torch.randn(n, d, dtype=torch.float64, requires_grad=True)
+        b = torch.randn(n, d, dtype=torch.float64, requires_grad=True)
+        for x, y in ((a, b), (a, a)):
+            ref = -torch.diagonal(F.log_softmax(F.normalize(x, dim=1) @ F.normalize(y, dim=1).T / 0.3, dim=1)).mean()
+            want = torch.autograd.grad(2.5 * ref, (a, b), allow_unused=True)
+            out = graph_info_nce(x, y, 0.3)
+            assert out.item() == pytest.approx(ref.item(), abs=1e-12)
+            for _ in range(2):  # the second backward recomputes the softmax
+                got = torch.autograd.grad(2.5 * out, (a, b), allow_unused=True, retain_graph=True)
+                for w, g in zip(want, got, strict=True):
+                    assert (w is None and g is None) or torch.allclose(w, g, atol=1e-12)
+
+
 def test_negatives_are_never_a_users_training_item():
     rng = np.random.default_rng(1)
     m = sp.random(50, 20, density=0.5, format="csr", random_state=rng)

@@ -287,12 +287,39 @@ class AlignUniform(GraphScoring):
         return align + self.config.gamma * (uniformity(u) + uniformity(i)) / 2
 
 
+class _RowInfoNCE(torch.autograd.Function):
+    """``mean_i(logsumexp_j(a_i . b_j / t) - a_i . b_i / t)``, fused: one ``n x n`` product forward,
+    turned into the softmax in place and kept for backward (two products), with no separate
+    log-softmax output or its gradient buffer. The softmax is used (in place) by the first backward;
+    a repeated one recomputes it."""
+
+    @staticmethod
+    def forward(ctx: Any, a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
+        p = (a @ b.T).div_(temperature)
+        pos = p.diagonal().clone()
+        lse = torch.logsumexp(p, dim=1)
+        ctx.probs = p.sub_(lse[:, None]).exp_()
+        ctx.save_for_backward(a, b, lse)
+        ctx.temperature = temperature
+        return (lse - pos).mean()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        a, b, lse = ctx.saved_tensors
+        g, ctx.probs = ctx.probs, None
+        if g is None:
+            g = (a @ b.T).div_(ctx.temperature).sub_(lse[:, None]).exp_()
+        g.diagonal().sub_(1.0)
+        g.mul_(grad / (a.shape[0] * ctx.temperature))
+        return g @ b, g.T @ a, None
+
+
 def graph_info_nce(v1: torch.Tensor, v2: torch.Tensor, temperature: float) -> torch.Tensor:
     """InfoNCE of SGL / SimGCL (SELFRec's ``InfoNCE``): cosine similarities of ``v1`` rows to all ``v2``
-    rows over ``temperature``; row ``i``'s positive is ``v2[i]``; mean over rows of ``v1``."""
+    rows over ``temperature``; row ``i``'s positive is ``v2[i]``; mean over rows of ``v1``. Equal to
+    ``-diag(log_softmax(v1n @ v2n.T / t)).mean()`` (``vn``: rows normalised), computed fused."""
     v1, v2 = F.normalize(v1, dim=1), F.normalize(v2, dim=1)
-    logits = v1 @ v2.T / temperature
-    return -torch.diagonal(F.log_softmax(logits, dim=1)).mean()
+    return full_precision(_RowInfoNCE, v1, v2, float(temperature))
 
 
 @dataclasses.dataclass

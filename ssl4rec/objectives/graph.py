@@ -297,18 +297,20 @@ class _RowInfoNCE(torch.autograd.Function):
     def forward(ctx: Any, a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
         p = (a @ b.T).div_(temperature)
         pos = p.diagonal().clone()
-        lse = torch.logsumexp(p, dim=1)
-        ctx.probs = p.sub_(lse[:, None]).exp_()
-        ctx.save_for_backward(a, b, lse)
+        top = p.max(1, keepdim=True).values
+        z = p.sub_(top).exp_().sum(1, keepdim=True)  # one exponential pass: the softmax's numerators
+        lse = (top + z.log()).squeeze(1)
+        ctx.probs = p.div_(z)
+        ctx.save_for_backward(a, b, top, z)
         ctx.temperature = temperature
         return (lse - pos).mean()
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        a, b, lse = ctx.saved_tensors
+        a, b, top, z = ctx.saved_tensors
         g, ctx.probs = ctx.probs, None
-        if g is None:
-            g = (a @ b.T).div_(ctx.temperature).sub_(lse[:, None]).exp_()
+        if g is None:  # the same operations as forward: the same softmax, bit for bit
+            g = (a @ b.T).div_(ctx.temperature).sub_(top).exp_().div_(z)
         g.diagonal().sub_(1.0)
         g.mul_(grad / (a.shape[0] * ctx.temperature))
         return g @ b, g.T @ a, None

@@ -123,13 +123,14 @@ def test_graph_info_nce_fused_equals_the_log_softmax_form_in_value_and_gradients
     import torch.nn.functional as F
 
     torch.manual_seed(0)
-    for n, d in ((1, 3), (7, 3), (50, 16)):
+    for (n, d), t in zip(((1, 3), (7, 3), (50, 16), (50, 16)), (0.3, 0.3, 0.3, 0.02), strict=True):
         a = torch.randn(n, d, dtype=torch.float64, requires_grad=True)
         b = torch.randn(n, d, dtype=torch.float64, requires_grad=True)
         for x, y in ((a, b), (a, a)):
-            ref = -torch.diagonal(F.log_softmax(F.normalize(x, dim=1) @ F.normalize(y, dim=1).T / 0.3, dim=1)).mean()
+            # t = 0.02: 1 / t > 40, each row shifted by its maximum rather than by 1 / t
+            ref = -torch.diagonal(F.log_softmax(F.normalize(x, dim=1) @ F.normalize(y, dim=1).T / t, dim=1)).mean()
             want = torch.autograd.grad(2.5 * ref, (a, b), allow_unused=True)
-            out = graph_info_nce(x, y, 0.3)
+            out = graph_info_nce(x, y, t)
             assert out.item() == pytest.approx(ref.item(), abs=1e-12)
             got = [torch.autograd.grad(2.5 * out, (a, b), allow_unused=True, retain_graph=True) for _ in range(2)]
             for w, g, again in zip(want, *got, strict=True):  # the second backward recomputes the softmax
@@ -148,6 +149,13 @@ def test_negatives_are_never_a_users_training_item():
     dense = m.toarray() > 0
     assert not dense[users.numpy(), neg.numpy()].any()
     assert sampler.known(torch.tensor([0]), torch.tensor([int(m[0].indices[0])])).item()
+    # the bitmap lookup and the binary search (graphs too large for a bitmap) agree on every pair and draw
+    search = NegativeSampler(m, 20, bitmap_bytes=0)
+    assert sampler.bitmap is not None and search.bitmap is None
+    all_u, all_i = (torch.from_numpy(a.ravel()) for a in np.meshgrid(np.arange(50), np.arange(20), indexing="ij"))
+    assert torch.equal(sampler.known(all_u, all_i), torch.from_numpy(dense.ravel()))
+    assert torch.equal(search.known(all_u, all_i), torch.from_numpy(dense.ravel()))
+    assert torch.equal(search.sample(users, torch.Generator().manual_seed(0)), neg)
 
 
 def test_noise_views_differ_and_cross_layer_reuses_the_main_pass():
@@ -278,6 +286,14 @@ def test_align_uniform_by_hand():
     torch.pdist(ref).pow(2).mul(-2.0).exp().mean().log().backward()
     torch.testing.assert_close(uniformity(z.detach()), torch.pdist(ref.detach()).pow(2).mul(-2.0).exp().mean().log())
     torch.testing.assert_close(z.grad, ref.grad, atol=1e-6, rtol=1e-4)
+    # rows long enough that exp(-t ||z_i - z_j||^2) could underflow: shifted by the maximum, still exact
+    far = (3.0 * torch.randn(30, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1))).requires_grad_()
+    ref = far.detach().clone().requires_grad_()
+    uniformity(far).backward()
+    want = torch.logsumexp(-2.0 * torch.pdist(ref).pow(2), 0) - np.log(30 * 29 / 2)
+    want.backward()
+    assert uniformity(far.detach()).item() == pytest.approx(want.item(), rel=1e-9)
+    torch.testing.assert_close(far.grad, ref.grad)
 
 
 def test_sequence_objectives_refuse_the_graph_encoder_with_a_reason():

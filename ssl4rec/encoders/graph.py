@@ -396,12 +396,7 @@ class LightGCNEncoder(GraphEncoder):
             if self._isolated is not None:
                 x = x + self._isolated * prev  # nodes without training edges keep their ego vector
             if eps > 0:
-                u = (
-                    torch.rand(x.shape, generator=generator, device=x.device)
-                    if generator is not None
-                    else torch.rand_like(x)
-                )
-                x = x + torch.sign(x) * nn.functional.normalize(u, dim=-1) * eps
+                x = x + _noise(x, eps, generator)
             layers.append(x[:n])
         out = _COMBINE[self.config.combine](layers)
         users, items = out.split([self.n_users, self.n_items])
@@ -457,8 +452,7 @@ class LightGCNEncoder(GraphEncoder):
                 at_prev = torch.from_numpy(np.searchsorted(need[k - 1], need[k])).to(device)
                 x = x + self._isolated[rows_k] * prev.index_select(0, at_prev)
             if eps > 0:
-                u = torch.rand(x.shape, generator=generator).to(device)
-                x = x + torch.sign(x) * nn.functional.normalize(u, dim=-1) * eps
+                x = x + _noise(x, eps, generator, on_cpu=True)
             compact.append(x)
         n = self.n_users + self.n_items
         top = torch.from_numpy(need[-1]).to(device)  # the step's nodes
@@ -493,6 +487,20 @@ class _ScatteredLayers(Sequence):
             full = self._encoder.ego() if k == 0 else c.new_zeros(self._n, c.shape[1]).index_copy(0, self._rows[k], c)
             self._full[k] = full
         return self._full[k]
+
+
+@torch.no_grad()
+def _noise(x: torch.Tensor, eps: float, generator: torch.Generator | None, on_cpu: bool = False) -> torch.Tensor:
+    """SimGCL's perturbation of a layer's output ``x``: ``sign(x) * normalize(u) * eps``, ``u`` uniform
+    (from ``generator``, drawn on the CPU with ``on_cpu``; the global generator when None). Built
+    without autograd (its gradient with respect to ``x`` is 0), in place: the layer then takes one add."""
+    if generator is None:
+        u = torch.rand_like(x)
+    elif on_cpu:
+        u = torch.rand(x.shape, generator=generator).to(x.device)
+    else:
+        u = torch.rand(x.shape, generator=generator, device=x.device)
+    return nn.functional.normalize(u, dim=-1).mul_(torch.sign(x)).mul_(eps)
 
 
 def _sum(layers: list[torch.Tensor]) -> torch.Tensor:

@@ -188,11 +188,13 @@ def train_loop(
         ``fit_info``: epochs run, best epoch and score, per-epoch losses, validation curve,
         seconds per epoch.
     """
-    info: dict[str, Any] = {"losses": [], "valid": [], "epoch_seconds": []}
+    # segment_seconds: wall seconds of this loop in each process that ran it (a resumed fit has several;
+    # an earlier process's entry ends at its last checkpoint)
+    info: dict[str, Any] = {"losses": [], "valid": [], "epoch_seconds": [], "segment_seconds": []}
     best, best_epoch, best_state, waited = -math.inf, 0, None, 0
     state = dict(state or {})
     ck: Checkpointer | None = getattr(model, "checkpointer", None)
-    start = 0
+    start, began = 0, time.perf_counter()
     saved = ck.load(desc) if ck is not None else None
     if saved is not None:
         if module is not None:
@@ -204,11 +206,13 @@ def train_loop(
         best, best_epoch, waited, best_state = saved["best"], saved["best_epoch"], saved["waited"], saved["best_state"]
         start = int(saved["epoch"])
         info["resumed_from"] = info.get("resumed_from", []) + [start]
+        info.setdefault("segment_seconds", [])  # checkpoints before this field: none known
         if hasattr(valid, "history"):
             valid.history[:] = list(info["valid"])
         if hasattr(module, "weights_version"):
             module.weights_version += 1
         logger.info("%s: resumed from its checkpoint after epoch %d of %d", desc, start, epochs)
+    prior = list(info.get("segment_seconds", []))  # earlier processes' segments
     bar = tqdm(range(start, epochs), desc=desc, leave=False, dynamic_ncols=True, initial=start, total=epochs)
     for epoch in bar:
         t0 = time.perf_counter()
@@ -250,6 +254,8 @@ def train_loop(
         if ck is not None:
             ck.progress(desc, epochs, info)
             if number % ck.every == 0 and number < epochs:
+                saved_info = {k: list(v) for k, v in info.items()}
+                saved_info["segment_seconds"] = list(prior) + [time.perf_counter() - began]
                 ck.save(
                     desc,
                     {
@@ -257,7 +263,7 @@ def train_loop(
                         "module": module.state_dict() if module is not None else {},
                         "state": {name: _state_of(obj) for name, obj in state.items()},
                         "torch_rng": torch.get_rng_state(),
-                        "info": {k: list(v) for k, v in info.items()},
+                        "info": saved_info,
                         "best": best,
                         "best_epoch": best_epoch,
                         "waited": waited,
@@ -269,6 +275,7 @@ def train_loop(
         module.load_state_dict(best_state)
     if module is not None:
         module.eval()
+    info["segment_seconds"] = prior + [time.perf_counter() - began]
     info.update(
         epochs_run=len(info["losses"]),
         best_epoch=best_epoch if best_epoch > 0 else None,

@@ -139,3 +139,16 @@ def test_runner_retry_resumes_and_writes_the_same_record(tmp_path):
     (a,) = [json.loads(p.read_text()) for p in (tmp_path / "whole").glob("records/**/seed0-*.json")]
     (b,) = [json.loads(p.read_text()) for p in out.glob("records/**/seed0-*.json")]
     assert a["metrics"] == b["metrics"] and b["fit_info"]["resumed_from"] == [2]
+    # fit time across processes: the killed attempt's loop up to its last checkpoint, then the retry's
+    from ssl4rec.reporting.records import RunRecord
+
+    whole, retried = RunRecord.from_dict(a), RunRecord.from_dict(b)
+    first, last = b["fit_info"]["segment_seconds"]
+    assert 0 < first and 0 < last <= b["fit_seconds"]
+    assert retried.resumed and retried.fit_seconds_total == pytest.approx(b["fit_seconds"] + first)
+    assert not whole.resumed and whole.fit_seconds_total == a["fit_seconds"]
+    assert len(a["fit_info"]["segment_seconds"]) == 1
+    # a record written before segment times: the earlier epochs' seconds stand in for the earlier process
+    old = dict(b, fit_info={k: v for k, v in b["fit_info"].items() if k != "segment_seconds"})
+    epochs = b["fit_info"]["epoch_seconds"]
+    assert RunRecord.from_dict(old).fit_seconds_total == pytest.approx(b["fit_seconds"] + sum(epochs[:2]))

@@ -52,6 +52,8 @@ def record_notes(record: RunRecord) -> list[str]:
             out.append(f"tuned ({n} trial{'' if n == 1 else 's'}, {tuned.get('metric') or 'valid'}{shared})")
     if record.unscorable_targets:
         out.append("cannot score cold items")
+    if record.resumed:
+        out.append("resumed from a checkpoint (fit s: every process)")
     return out
 
 
@@ -312,7 +314,7 @@ def _model_row(model: str, recs: list[RunRecord], cols: list[str], what: str) ->
         if vals:
             row.mean[c] = float(np.mean(vals))
             row.std[c] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
-    row.fit_seconds = float(np.mean([r.fit_seconds or 0.0 for r in ok]))
+    row.fit_seconds = float(np.mean([r.fit_seconds_total or 0.0 for r in ok]))  # resumed fits: every process
     spe = [s for s in (r.fit_info.get("seconds_per_epoch") for r in ok) if s]
     row.seconds_per_epoch = float(np.mean(spe)) if spe else None
     cpu = [r.fit_cpu_seconds for r in ok]

@@ -194,6 +194,27 @@ class RunRecord:
         return str(self.model.get("label", ""))
 
     @property
+    def resumed(self) -> bool:
+        """Whether the fit (or its pretraining) was resumed from a checkpoint in a later process."""
+        return any(bool(phase.get("resumed_from")) for phase in _phases(self.fit_info))
+
+    @property
+    def fit_seconds_total(self) -> float | None:
+        """Wall seconds of the fit across processes: ``fit_seconds`` (the last process) plus, for a fit
+        resumed from checkpoints, the earlier processes' training time up to their last checkpoint
+        (``segment_seconds``; records older than that field: the seconds of the epochs they ran)."""
+        if self.fit_seconds is None:
+            return None
+        total = float(self.fit_seconds)
+        for phase in _phases(self.fit_info):
+            seg, starts = phase.get("segment_seconds"), phase.get("resumed_from")
+            if seg and len(seg) > 1:
+                total += float(sum(seg[:-1]))
+            elif starts:
+                total += float(sum(phase.get("epoch_seconds", [])[: int(starts[-1])]))
+        return total
+
+    @property
     def unscorable_targets(self) -> int:
         """Test targets the model could not rank (cold items it has no vector for)."""
         return int(self.eval_info.get("unscorable_targets") or 0)
@@ -222,6 +243,12 @@ class RunRecord:
                 continue
             out[f.name] = v
         return out
+
+
+def _phases(fit_info: dict[str, Any]) -> list[dict[str, Any]]:
+    """The training loops of a fit: its own and a pretraining phase's (``fit_info["pretrain"]``)."""
+    pre = fit_info.get("pretrain")
+    return [fit_info] + ([pre] if isinstance(pre, dict) else [])
 
 
 _MAPPINGS = ("dataset", "split", "model", "protocol", "versions", "metrics", "eval_info", "fit_info", "machine", "extra")

@@ -52,7 +52,8 @@ def reproduction_rows(
             timing[model] = {
                 "seeds": len(ok),
                 "seconds_per_epoch": float(np.mean([s for s in spe if s])) if any(spe) else None,
-                "fit_seconds": float(np.mean([r.fit_seconds or 0.0 for r in ok])),
+                "fit_seconds": float(np.mean([r.fit_seconds_total or 0.0 for r in ok])),
+                "resumed": sum(r.resumed for r in ok),
                 "epochs": float(np.mean([r.fit_info.get("epochs_run", 0) for r in ok])),
                 "records": [r.path for r in ok],
             }
@@ -167,7 +168,15 @@ def write_reproduction(
     ]
     for model, t in timing.items():
         spe = f"{t['seconds_per_epoch']:.2f}" if t["seconds_per_epoch"] else "–"
-        lines.append(f"| {model} | {t['seeds']} | {t['epochs']:.0f} | {spe} | {t['fit_seconds']:.1f} |")
+        resumed = f" ({t['resumed']} resumed)" if t.get("resumed") else ""
+        lines.append(f"| {model} | {t['seeds']} | {t['epochs']:.0f} | {spe} | {t['fit_seconds']:.1f}{resumed} |")
+    if any(t.get("resumed") for t in timing.values()):
+        lines += [
+            "",
+            "*resumed*: fits that continued from a checkpoint in a later process; their fit seconds add the "
+            "earlier processes' training time (for records that predate per-process times, the seconds of "
+            "their epochs, without their validation passes).",
+        ]
     if pub.get("orderings"):
         lines += _ordering_lines(suite, results, rows)
     if pub.get("notes") or notes:

@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/compare_graph.py --selfrec PATH [--python PY] [--datasets ml-100k,amazon-beauty]
-                                       [--models LightGCN,SGL,SimGCL,XSimGCL] [--epochs 8] [--threads 1] [--readme]
+                                       [--models LightGCN,SGL,SimGCL,XSimGCL] [--epochs 8] [--threads 1]
+                                       [--repeats 1] [--readme]
 
 ``PATH`` is a checkout of SELFRec (its ``.py`` files and ``conf/``); ``PY`` a Python with its
 dependencies (torch, numba, numpy, scipy, pyyaml), e.g. a virtual environment made for this
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,10 +60,15 @@ PRESET_OF = {
 }
 
 RUNNER = '''"""Runs one SELFRec model on the CPU with the exported split (written by ssl4rec's compare_graph.py)."""
-import importlib, os, sys, time
+import importlib, os, random, sys, time
 sys.path.insert(0, os.getcwd())  # SELFRec runs from its own folder
+import numpy
 import torch
 torch.set_num_threads(int(sys.argv[4]))
+seed = int(sys.argv[5])  # SELFRec seeds nothing itself: every source it draws from, seeded here
+random.seed(seed)
+numpy.random.seed(seed)
+torch.manual_seed(seed)
 torch.Tensor.cuda = lambda self, *a, **k: self
 torch.nn.Module.cuda = lambda self, *a, **k: self
 from data.loader import FileIO
@@ -110,10 +117,12 @@ def export(split, folder: Path) -> dict[str, int]:
     }
 
 
-def run_selfrec(selfrec: Path, python: str, name: str, data: Path, epochs: int, threads: int) -> dict[str, float]:
+def run_selfrec(
+    selfrec: Path, python: str, name: str, data: Path, epochs: int, threads: int, seed: int = 0
+) -> dict[str, float]:
     (data / "run_selfrec.py").write_text(RUNNER)
     res = subprocess.run(
-        [python, str(data / "run_selfrec.py"), name, str(data), str(epochs), str(threads)],
+        [python, str(data / "run_selfrec.py"), name, str(data), str(epochs), str(threads), str(seed)],
         cwd=selfrec,
         capture_output=True,
         text=True,
@@ -147,8 +156,13 @@ def main() -> None:
     ap.add_argument("--models", default="LightGCN,SGL,SimGCL,XSimGCL")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--repeats", type=int, default=1, help="runs per model and side, seeds 0..N-1 (mean +- std of the metrics)"
+    )
     ap.add_argument("--readme", action="store_true")
     args = ap.parse_args()
+    if args.repeats < 1:
+        ap.error(f"--repeats must be >= 1, got {args.repeats}")
     torch.set_num_threads(args.threads)
     selfrec = Path(args.selfrec).resolve()
     protocol = Protocol(ks=(20,), metrics=("ndcg", "recall"), valid_metric="ndcg@20")
@@ -159,37 +173,29 @@ def main() -> None:
             data = Path(tmp) / name
             expect = export(split, data)
             for model in [m.strip() for m in args.models.split(",") if m.strip()]:
-                peer = run_selfrec(selfrec, args.python, model, data, args.epochs, args.threads)
-                loaded = {k: peer[k] for k in ("users", "items", "interactions")}
-                if loaded != expect:
-                    raise SystemExit(f"SELFRec loaded {loaded} for {name}, not the exported split {expect}")
-                # SELFRec's LightGCN evaluates every 5th epoch and SGL from the 6th: compare at the epoch
-                # of its last evaluation, which ours trains exactly
-                ours = PRESETS.get(PRESET_OF[model])(epochs=peer["epoch"], seed=0)
-                ours.fit(split.train)
-                # SELFRec knows only the files it is given: the valid interactions are neither trained on nor
-                # masked there, so ours ranks them as candidates too (history = train only)
-                m = evaluate(
-                    ours, dataclasses.replace(split, valid=split.valid.iloc[:0]), "test", protocol, progress=False
-                ).metrics
-                s_ep = sum(ours.fit_info["epoch_seconds"]) / len(ours.fit_info["epoch_seconds"])
-                rows.append(
-                    (
-                        name,
-                        model,
-                        peer["epoch"],
-                        m["ndcg@20"],
-                        m["recall@20"],
-                        peer["ndcg@20"],
-                        peer["recall@20"],
-                        s_ep,
-                        peer["s_epoch"],
+                runs = []  # (ours ndcg, ours recall, peer ndcg, peer recall, ours s/epoch, peer s/epoch) per seed
+                for seed in range(args.repeats):
+                    peer = run_selfrec(selfrec, args.python, model, data, args.epochs, args.threads, seed)
+                    loaded = {k: peer[k] for k in ("users", "items", "interactions")}
+                    if loaded != expect:
+                        raise SystemExit(f"SELFRec loaded {loaded} for {name}, not the exported split {expect}")
+                    # SELFRec's LightGCN evaluates every 5th epoch and SGL from the 6th: compare at the epoch
+                    # of its last evaluation, which ours trains exactly
+                    ours = PRESETS.get(PRESET_OF[model])(epochs=peer["epoch"], seed=seed)
+                    ours.fit(split.train)
+                    # SELFRec knows only the files it is given: the valid interactions are neither trained on nor
+                    # masked there, so ours ranks them as candidates too (history = train only)
+                    m = evaluate(
+                        ours, dataclasses.replace(split, valid=split.valid.iloc[:0]), "test", protocol, progress=False
+                    ).metrics
+                    s_ep = sum(ours.fit_info["epoch_seconds"]) / len(ours.fit_info["epoch_seconds"])
+                    runs.append((m["ndcg@20"], m["recall@20"], peer["ndcg@20"], peer["recall@20"], s_ep, peer["s_epoch"]))
+                    print(
+                        f"  {name} {model} seed {seed}: ours NDCG@20 {m['ndcg@20']:.4f}, SELFRec {peer['ndcg@20']:.4f}; "
+                        f"s/epoch {s_ep:.2f} vs {peer['s_epoch']:.2f}",
+                        flush=True,
                     )
-                )
-                print(
-                    f"  {name} {model}: ours NDCG@20 {m['ndcg@20']:.4f}, SELFRec {peer['ndcg@20']:.4f}; s/epoch {s_ep:.2f} vs {peer['s_epoch']:.2f}",
-                    flush=True,
-                )
+                rows.append((name, model, peer["epoch"], runs))
     header = [
         "dataset",
         "model",
@@ -202,10 +208,21 @@ def main() -> None:
         "s/epoch SELFRec",
         "speed-up",
     ]
-    body = [
-        [d, mo, ep, f"{n:.4f}", f"{pn:.4f}", f"{r:.4f}", f"{pr:.4f}", f"{s:.2f}", f"{ps:.2f}", f"{ps / s:.2f}x"]
-        for d, mo, ep, n, r, pn, pr, s, ps in rows
-    ]
+    if args.repeats > 1:
+        header[3:5] = ["NDCG@20 ours", "NDCG@20 SELFRec", "NDCG@20 diff"]
+
+    def cell(values: list[float]) -> str:
+        return f"{statistics.mean(values):.4f}" + (f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else "")
+
+    body = []
+    for d, mo, ep, runs in rows:
+        n, r, pn, pr, s, ps = (list(col) for col in zip(*runs, strict=True))
+        speed = statistics.median(ps) / statistics.median(s)
+        ndcg = [cell(n), cell(pn)]
+        if args.repeats > 1:
+            ndcg.append(f"{statistics.mean(n) / statistics.mean(pn) - 1:+.1%}")
+        times = [f"{statistics.median(s):.2f}", f"{statistics.median(ps):.2f}", f"{speed:.2f}x"]
+        body.append([d, mo, ep, *ndcg, cell(r), cell(pr), *times])
     assert all(len(r) == len(header) for r in body), "table columns"
     print()
     print(_report.table(header, body))
@@ -213,7 +230,15 @@ def main() -> None:
         caption = (
             f"Same random 8:1:1 split (seed 0) loaded by both (checked from SELFRec's log); up to {args.epochs} epochs, "
             f"{args.threads} thread(s), SELFRec's settings on both sides; test metrics at SELFRec's last evaluated "
-            "epoch (the epochs column), ssl4rec trained as many. Other jobs shared the 2 cores while it ran."
+            "epoch (the epochs column), ssl4rec trained as many. "
+            + (
+                f"{args.repeats} runs per model and side (seeds 0-{args.repeats - 1}; SELFRec's random, numpy and torch "
+                "sources seeded by the runner, as SELFRec seeds none): metrics are mean ± std, s/epoch the median "
+                "of the runs' means. "
+                if args.repeats > 1
+                else "One run per model and side (seed 0). "
+            )
+            + "Other jobs shared the 2 cores while it ran."
         )
         _report.update_readme(
             "compare_graph", "ssl4rec vs SELFRec: graph models", caption + "\n\n" + _report.table(header, body)

@@ -189,7 +189,9 @@ def main() -> None:
                         ours, dataclasses.replace(split, valid=split.valid.iloc[:0]), "test", protocol, progress=False
                     ).metrics
                     s_ep = sum(ours.fit_info["epoch_seconds"]) / len(ours.fit_info["epoch_seconds"])
-                    runs.append((m["ndcg@20"], m["recall@20"], peer["ndcg@20"], peer["recall@20"], s_ep, peer["s_epoch"]))
+                    runs.append(
+                        (m["ndcg@20"], m["recall@20"], peer["ndcg@20"], peer["recall@20"], s_ep, peer["s_epoch"])
+                    )
                     print(
                         f"  {name} {model} seed {seed}: ours NDCG@20 {m['ndcg@20']:.4f}, SELFRec {peer['ndcg@20']:.4f}; "
                         f"s/epoch {s_ep:.2f} vs {peer['s_epoch']:.2f}",

@@ -347,7 +347,9 @@ class LightGCNEncoder(GraphEncoder):
         item_degrees = np.bincount(self.interactions.indices, minlength=self.n_items)
         if self.side is not None:  # an item linked to attributes is not isolated
             item_degrees = item_degrees + np.diff(self.side.indptr)
-        isolated = np.concatenate([np.diff(self.interactions.indptr) == 0, item_degrees == 0, np.zeros(self.n_side, bool)])
+        isolated = np.concatenate(
+            [np.diff(self.interactions.indptr) == 0, item_degrees == 0, np.zeros(self.n_side, bool)]
+        )
         self._isolated = (
             torch.from_numpy(isolated.astype(np.float32))[:, None].to(self.user_embedding.weight.device)
             if self.config.isolated == "ego" and isolated.any()

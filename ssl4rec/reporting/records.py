@@ -251,7 +251,18 @@ def _phases(fit_info: dict[str, Any]) -> list[dict[str, Any]]:
     return [fit_info] + ([pre] if isinstance(pre, dict) else [])
 
 
-_MAPPINGS = ("dataset", "split", "model", "protocol", "versions", "metrics", "eval_info", "fit_info", "machine", "extra")
+_MAPPINGS = (
+    "dataset",
+    "split",
+    "model",
+    "protocol",
+    "versions",
+    "metrics",
+    "eval_info",
+    "fit_info",
+    "machine",
+    "extra",
+)
 _OPTIONAL_MAPPINGS = ("tuning", "wandb")
 _NUMBERS = ("fit_seconds", "fit_cpu_seconds", "eval_seconds", "peak_rss_mb")
 
@@ -584,5 +595,7 @@ class ResultsStore:
         if users is not None and isinstance(n, dict):
             n = n.get("all")
         if users is not None and isinstance(n, int) and not isinstance(n, bool) and len(users) != n:
-            raise RecordError(f"{p}: per-user arrays hold {len(users)} users, its record evaluated {n} (truncated or edited?)")
+            raise RecordError(
+                f"{p}: per-user arrays hold {len(users)} users, its record evaluated {n} (truncated or edited?)"
+            )
         return out

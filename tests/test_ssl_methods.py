@@ -517,6 +517,48 @@ def test_duorec_step_runs_its_three_passes_as_one(monkeypatch):
     assert all(n % 3 == 0 for n in passes)  # main rows, their dropout views, their same-target positives
 
 
+def test_duorec_main_pass_anchor_is_the_main_objectives_output_in_two_passes(monkeypatch):
+    """anchor 'main_pass': the contrast's anchor is next_item's own forward output (the same tensor), so a step
+    encodes the main rows and their positives only; without next_item (positions last) before it, refused."""
+    from ssl4rec.objectives.supervised_contrastive import SupervisedContrastive
+    from ssl4rec.ssl import composite as ssl_model
+
+    passes, anchors = [], []
+    original = ssl_model.SSLNetwork.represent
+    monkeypatch.setattr(
+        ssl_model.SSLNetwork, "represent", lambda self, seq: passes.append(len(seq)) or original(self, seq)
+    )
+    loss = SupervisedContrastive.loss
+
+    def spy(self, net, batch):
+        anchors.append(batch.memo["next_item_last_hidden"])
+        return loss(self, net, batch)
+
+    monkeypatch.setattr(SupervisedContrastive, "loss", spy)
+    split = tiny_split()
+    encoder = {"name": "transformer", "embedding_size": 8, "num_layers": 1, "num_heads": 2}
+    model = build_ssl_model(
+        encoder,
+        [{"name": "next_item", "positions": "last"}, {"name": "supervised_contrastive", "anchor": "main_pass"}],
+        train_windows="prefixes",
+        epochs=1,
+        max_len=10,
+        batch_size=16,
+    )
+    model.fit(split.train)
+    steps = math.ceil(model.fit_info["examples_per_epoch"] / 16)
+    assert len(passes) == len(anchors) == steps
+    assert all(n == 2 * len(a) for n, a in zip(passes, anchors, strict=True))  # main rows + their positives
+    assert all(a.requires_grad for a in anchors) and math.isfinite(model.fit_info["losses"][-1])
+    for objectives in (
+        [{"name": "next_item", "positions": "all"}, {"name": "supervised_contrastive", "anchor": "main_pass"}],
+        [{"name": "supervised_contrastive", "anchor": "main_pass"}, {"name": "next_item", "positions": "last"}],
+    ):
+        bad = build_ssl_model(encoder, objectives, train_windows="prefixes", epochs=1, max_len=10, batch_size=16)
+        with pytest.raises(IncompatibleError, match="anchor 'main_pass' .* next_item with positions 'last'"):
+            bad.fit(split.train)
+
+
 def _ragged(n_rows=20, width=12, seed=1):
     """Left-padded rows of random lengths, one full, one empty, one with a padding id inside."""
     g = torch.Generator().manual_seed(seed)

@@ -90,9 +90,11 @@ class NextItem(Objective):
         times = batch.input_times
         if self.config.positions == "last":
             keep = targets[:, -1] != 0
+            h = batch.hidden(net, "next_item", inputs[keep], None, None if times is None else times[keep])
+            batch.memo["next_item_last_hidden"] = h  # the rows with a target (DuoRec's anchor 'main_pass')
             return item_loss(
                 net,
-                batch.hidden(net, "next_item", inputs[keep], None, None if times is None else times[keep]),
+                h,
                 targets[keep, -1],
                 loss=self.config.loss,
                 num_negatives=self.config.num_negatives,

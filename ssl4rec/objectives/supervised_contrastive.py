@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..registry import ConfigError, register_objective
-from .base import Objective, ObjectiveConfig, TrainBatch, TrainData, check_choice, trim_left
+from .base import IncompatibleError, Objective, ObjectiveConfig, TrainBatch, TrainData, check_choice, trim_left
 from .losses import info_nce
 
 __all__ = ["PositivePool", "SupervisedContrastive", "SupervisedContrastiveConfig"]
@@ -33,6 +33,12 @@ class SupervisedContrastiveConfig(ObjectiveConfig):
     mask_same_target: bool = True
     """Sequences of the batch with the same next item are not negatives of each other. DuoRec's code
     keeps them as negatives (``False``)."""
+    anchor: str = "dropout_view"
+    """The anchor's representation: ``"dropout_view"`` = the training sequence through the encoder once
+    more (DuoRec's code: a pass of its own, with its own dropout masks); ``"main_pass"`` = the main
+    objective's forward output of the same sequence (``next_item`` with ``positions: last``, listed before
+    this objective): one encoder pass fewer per step, and the same loss and gradient in expectation (each
+    term still sees one independent dropout draw; the two terms now share it)."""
 
 
 class PositivePool:
@@ -133,12 +139,24 @@ class SupervisedContrastive(Objective):
         c = self.config
         check_choice(c.similarity, ("dot", "cosine"), "objective 'supervised_contrastive' option similarity")
         check_choice(c.positive, ("same_target", "dropout"), "objective 'supervised_contrastive' option positive")
+        check_choice(c.anchor, ("dropout_view", "main_pass"), "objective 'supervised_contrastive' option anchor")
         if c.temperature <= 0:
             raise ConfigError(f"objective 'supervised_contrastive': temperature must be positive, got {c.temperature}")
         self.pool: PositivePool | None = None
         self._ends: torch.Tensor | None = None
 
     def prepare(self, net: nn.Module, data: TrainData) -> None:
+        if self.config.anchor == "main_pass":
+            before = []
+            for obj in net.objectives.values():
+                if obj is self:
+                    break
+                before.append(obj)
+            if not any(getattr(getattr(o, "config", None), "positions", None) == "last" and o.main for o in before):
+                raise IncompatibleError(
+                    "supervised_contrastive anchor 'main_pass' reads the main objective's pass: it needs "
+                    "next_item with positions 'last' listed before it (or anchor 'dropout_view')"
+                )
         self._ends = data.ends
         if self.config.positive == "same_target":
             self.pool = PositivePool(data.train)
@@ -160,12 +178,16 @@ class SupervisedContrastive(Objective):
 
     def plan(self, net: nn.Module, batch: TrainBatch) -> None:
         anchor_seq, pos_seq, _ = self._pairs(net, batch)
-        batch.request(("supervised_contrastive", "anchor"), anchor_seq)
+        if self.config.anchor == "dropout_view":
+            batch.request(("supervised_contrastive", "anchor"), anchor_seq)
         batch.request(("supervised_contrastive", "positive"), pos_seq)
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         anchor_seq, pos_seq, last = self._pairs(net, batch)
-        anchor = batch.hidden(net, ("supervised_contrastive", "anchor"), anchor_seq)
+        if self.config.anchor == "main_pass":
+            anchor = batch.memo["next_item_last_hidden"]  # next_item's output for the same rows (checked in prepare)
+        else:
+            anchor = batch.hidden(net, ("supervised_contrastive", "anchor"), anchor_seq)
         positive = batch.hidden(net, ("supervised_contrastive", "positive"), pos_seq)
         keys = last if self.config.mask_same_target else None
         return info_nce(anchor, positive, self.config.temperature, self.config.similarity, keys=keys)

@@ -26,7 +26,7 @@ from torch import nn
 from ..registry import ConfigError, register_encoder
 from .base import ItemEmbedding, full_precision, make_config
 
-__all__ = ["GraphEncoder", "GraphOutput", "LightGCNConfig", "LightGCNEncoder", "normalized_adjacency"]
+__all__ = ["GraphEncoder", "GraphOutput", "LightGCNConfig", "LightGCNEncoder", "gather_joint", "normalized_adjacency"]
 
 COMBINES = ("mean", "mean_propagated", "sum", "last")
 
@@ -188,11 +188,27 @@ ADJACENCY_CACHE = _AdjacencyCache()
 @dataclasses.dataclass
 class GraphOutput:
     """Propagated representations: ``users`` [n_users, d], ``items`` [n_items, d] (layers combined) and
-    each layer's ``[n_users + n_items, d]`` output (``layers[0]`` = the ego embeddings)."""
+    each layer's ``[n_users + n_items, d]`` output (``layers[0]`` = the ego embeddings). ``joint``: the
+    ``[n_users + n_items, d]`` tensor ``users`` and ``items`` are views of (None if they are not)."""
 
     users: torch.Tensor
     items: torch.Tensor
     layers: Sequence[torch.Tensor]
+    joint: torch.Tensor | None = None
+
+    def gather(self, users: torch.Tensor, *items: torch.Tensor) -> list[torch.Tensor]:
+        """``[users[u], items[i1], items[i2], ...]``: with ``joint``, one row selection of it (its backward
+        fills one gradient buffer, not one per part plus their concatenation)."""
+        if self.joint is None:
+            return [self.users.index_select(0, users), *(self.items.index_select(0, i) for i in items)]
+        return gather_joint(self.joint, self.users.shape[0], users, *items)
+
+
+def gather_joint(joint: torch.Tensor, n_users: int, users: torch.Tensor, *items: torch.Tensor) -> list[torch.Tensor]:
+    """Rows ``users`` and ``n_users + i`` for each ``i`` in ``items`` of a ``[n_users + n_items, d]`` tensor,
+    selected at once and split back into the parts."""
+    index = torch.cat([users, *(i + n_users for i in items)])
+    return list(joint.index_select(0, index).split([len(users), *(len(i) for i in items)]))
 
 
 class GraphEncoder(nn.Module):
@@ -404,10 +420,10 @@ class LightGCNEncoder(GraphEncoder):
                 x = x + self._isolated * prev  # nodes without training edges keep their ego vector
             if eps > 0:
                 x = x + _noise(x, eps, generator)
-            layers.append(x[:n])
+            layers.append(x[:n] if x.shape[0] != n else x)  # a slice's backward would copy into zeros
         out = _COMBINE[self.config.combine](layers)
         users, items = out.split([self.n_users, self.n_items])
-        return GraphOutput(users=users, items=items, layers=layers)
+        return GraphOutput(users=users, items=items, layers=layers, joint=out)
 
     def propagate_sampled(self, nodes: torch.Tensor, generator: torch.Generator) -> GraphOutput:
         """A training step's propagation over sampled neighbourhoods (``propagation: sampled``).
@@ -470,7 +486,7 @@ class LightGCNEncoder(GraphEncoder):
         out = x.new_zeros(n, self.dim).index_copy(0, top, _COMBINE[self.config.combine](picked))
         users, items = out.split([self.n_users, self.n_items])
         rows = [torch.from_numpy(r).to(device) for r in need]
-        return GraphOutput(users=users, items=items, layers=_ScatteredLayers(self, compact, rows, n))
+        return GraphOutput(users=users, items=items, layers=_ScatteredLayers(self, compact, rows, n), joint=out)
 
 
 class _ScatteredLayers(Sequence):

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..encoders.base import full_precision
+from ..encoders.graph import gather_joint
 from ..interactions import Batch
 from ..registry import VIEWS, ConfigError, register_objective
 from .base import IncompatibleError, Objective, ObjectiveConfig, TrainBatch, TrainData, check_choice
@@ -211,14 +212,13 @@ class BPR(GraphScoring):
         neg = self._negatives(batch)
         out = _propagated(net, batch)
         users, pos = batch.users.to(batch.device), batch.items.to(batch.device)
-        u, p, n = out.users.index_select(0, users), out.items.index_select(0, pos), out.items.index_select(0, neg)
+        u, p, n = out.gather(users, pos, neg)
         diff = (u * p).sum(1) - (u * n).sum(1)
         loss = -torch.log(1e-5 + torch.sigmoid(diff)).mean()
         c = self.config
         if c.reg > 0:
             if c.reg_on == "ego":
-                ego_u, ego_i = out.layers[0].split([net.encoder.n_users, net.encoder.n_items])
-                u, p, n = ego_u.index_select(0, users), ego_i.index_select(0, pos), ego_i.index_select(0, neg)
+                u, p, n = gather_joint(out.layers[0], net.encoder.n_users, users, pos, neg)
             b = u.shape[0]
             terms = [u, p, n] if c.reg_negatives else [u, p]
             loss = loss + c.reg * sum(t.norm() / b for t in terms)
@@ -299,8 +299,7 @@ class AlignUniform(GraphScoring):
         if batch.items is None:
             raise IncompatibleError("objective 'align_uniform' trains a graph encoder on (user, item) edges")
         out = _propagated(net, batch)
-        u = F.normalize(out.users.index_select(0, batch.users.to(batch.device)), dim=-1)
-        i = F.normalize(out.items.index_select(0, batch.items.to(batch.device)), dim=-1)
+        u, i = (F.normalize(v, dim=-1) for v in out.gather(batch.users.to(batch.device), batch.items.to(batch.device)))
         align = (u - i).pow(2).sum(-1).mean()
         return align + self.config.gamma * (uniformity(u) + uniformity(i)) / 2
 
@@ -417,15 +416,10 @@ class GraphContrastive(Objective):
         users = torch.unique(batch.users).to(batch.device)
         items = torch.unique(batch.items).to(batch.device)
         t = self.config.temperature
+        (au, ai), (bu, bi) = a.gather(users, items), b.gather(users, items)
         if self.config.pairing == "joint":
-            return graph_info_nce(
-                torch.cat([a.users.index_select(0, users), a.items.index_select(0, items)]),
-                torch.cat([b.users.index_select(0, users), b.items.index_select(0, items)]),
-                t,
-            )
-        return graph_info_nce(a.users.index_select(0, users), b.users.index_select(0, users), t) + graph_info_nce(
-            a.items.index_select(0, items), b.items.index_select(0, items), t
-        )
+            return graph_info_nce(torch.cat([au, ai]), torch.cat([bu, bi]), t)
+        return graph_info_nce(au, bu, t) + graph_info_nce(ai, bi, t)
 
 
 @dataclasses.dataclass

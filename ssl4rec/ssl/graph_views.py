@@ -44,7 +44,9 @@ class GraphView:
     def epoch_start(self, encoder: Any, generator: torch.Generator) -> None:
         """Redraw what the views keep for an epoch (structural views); nothing by default."""
 
-    def views(self, encoder: Any, generator: torch.Generator, main: GraphOutput | None) -> tuple[GraphOutput, GraphOutput]:
+    def views(
+        self, encoder: Any, generator: torch.Generator, main: GraphOutput | None
+    ) -> tuple[GraphOutput, GraphOutput]:
         raise NotImplementedError
 
 
@@ -86,7 +88,9 @@ class _Structural(GraphView):
     def epoch_start(self, encoder: Any, generator: torch.Generator) -> None:
         self._adjacencies = [self._one(encoder, generator), self._one(encoder, generator)]
 
-    def views(self, encoder: Any, generator: torch.Generator, main: GraphOutput | None) -> tuple[GraphOutput, GraphOutput]:
+    def views(
+        self, encoder: Any, generator: torch.Generator, main: GraphOutput | None
+    ) -> tuple[GraphOutput, GraphOutput]:
         if not self._adjacencies:
             self.epoch_start(encoder, generator)
         a, b = self._adjacencies
@@ -141,7 +145,9 @@ class EmbeddingNoise(GraphView):
         if self.config.eps <= 0:
             raise ConfigError(f"view 'embedding_noise': eps must be positive, got {self.config.eps}")
 
-    def views(self, encoder: Any, generator: torch.Generator, main: GraphOutput | None) -> tuple[GraphOutput, GraphOutput]:
+    def views(
+        self, encoder: Any, generator: torch.Generator, main: GraphOutput | None
+    ) -> tuple[GraphOutput, GraphOutput]:
         return encoder.propagate(noise=self.config.eps), encoder.propagate(noise=self.config.eps)
 
 
@@ -168,12 +174,15 @@ class CrossLayer(GraphView):
         if self.config.layer < 1:
             raise ConfigError(f"view 'cross_layer': layer must be >= 1, got {self.config.layer}")
 
-    def views(self, encoder: Any, generator: torch.Generator, main: GraphOutput | None) -> tuple[GraphOutput, GraphOutput]:
+    def views(
+        self, encoder: Any, generator: torch.Generator, main: GraphOutput | None
+    ) -> tuple[GraphOutput, GraphOutput]:
         if main is None:
             main = encoder.propagate()
         if self.config.layer >= len(main.layers):
             raise ConfigError(
                 f"view 'cross_layer': layer {self.config.layer} but the encoder has {len(main.layers) - 1} layers"
             )
-        users, items = main.layers[self.config.layer].split([encoder.n_users, encoder.n_items])
-        return main, GraphOutput(users=users, items=items, layers=main.layers)
+        layer = main.layers[self.config.layer]
+        users, items = layer.split([encoder.n_users, encoder.n_items])
+        return main, GraphOutput(users=users, items=items, layers=main.layers, joint=layer)

@@ -306,35 +306,36 @@ class AlignUniform(GraphScoring):
 
 class _RowInfoNCE(torch.autograd.Function):
     """``mean_i(logsumexp_j(a_i . b_j / t) - a_i . b_i / t)``, fused: one ``n x n`` product forward (of
-    ``a / t``, so no ``n x n`` division), turned into the softmax in place and kept for backward (two
-    products), with no separate log-softmax output or its gradient buffer. ``bound``: a known bound on
-    ``|a_i . b_j|`` (1 for unit rows) lets every row be shifted by ``bound / t`` instead of its maximum
-    (one pass fewer) where no term can underflow (``bound / t <= 40``). The softmax is used (in place)
-    by the first backward; a repeated one recomputes it."""
+    ``a / t``, so no ``n x n`` division), exponentiated in place and kept for backward (two products),
+    with no separate log-softmax output or its gradient buffer; the softmax's normalisation and the
+    incoming gradient are applied in one pass in backward. ``bound``: a known bound on ``|a_i . b_j|``
+    (1 for unit rows): where ``bound / t <= 40`` no exponential can overflow or underflow, so no row
+    maximum is subtracted (two passes fewer); otherwise each row is shifted by its maximum. The
+    exponentials are used (in place) by the first backward; a repeated one recomputes them."""
 
     @staticmethod
     def forward(ctx: Any, a: torch.Tensor, b: torch.Tensor, temperature: float, bound: float | None) -> torch.Tensor:
         p = (a / temperature) @ b.T
         pos = p.diagonal().clone()
-        if bound is not None and bound / temperature <= 40.0:
-            top = p.new_full((p.shape[0], 1), bound / temperature)
-        else:
-            top = p.max(1, keepdim=True).values
-        z = p.sub_(top).exp_().sum(1, keepdim=True)  # one exponential pass: the softmax's numerators
-        lse = (top + z.log()).squeeze(1)
-        ctx.probs = p.div_(z)
-        ctx.save_for_backward(a, b, top, z)
-        ctx.temperature = temperature
+        top = None if bound is not None and bound / temperature <= 40.0 else p.max(1, keepdim=True).values
+        e = (p if top is None else p.sub_(top)).exp_()  # one exponential pass: the softmax's numerators
+        z = e.sum(1, keepdim=True)
+        lse = (z.log() if top is None else top + z.log()).squeeze(1)
+        ctx.exps = e
+        ctx.save_for_backward(a, b, top if top is not None else z.new_zeros(0), z)
+        ctx.temperature, ctx.shifted = temperature, top is not None
         return (lse - pos).mean()
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         a, b, top, z = ctx.saved_tensors
-        g, ctx.probs = ctx.probs, None
-        if g is None:  # the same operations as forward: the same softmax, bit for bit
-            g = ((a / ctx.temperature) @ b.T).sub_(top).exp_().div_(z)
-        g.diagonal().sub_(1.0)
-        g.mul_(grad / (a.shape[0] * ctx.temperature))
+        g, ctx.exps = ctx.exps, None
+        if g is None:  # the same operations as forward: the same exponentials, bit for bit
+            g = (a / ctx.temperature) @ b.T
+            g = (g.sub_(top) if ctx.shifted else g).exp_()
+        scale = grad / (a.shape[0] * ctx.temperature)
+        g.mul_(scale / z)  # softmax x scale, one pass
+        g.diagonal().sub_(scale)
         return g @ b, g.T @ a, None, None
 
 

@@ -470,3 +470,33 @@ def test_isolated_nodes_keep_their_ego_vector_when_asked():
         sampled.load_state_dict(enc.state_dict())
         got = sampled.propagate_sampled(torch.tensor([0, 2 + 2]), torch.Generator().manual_seed(0))
         torch.testing.assert_close(got.items[2], out.items[2])
+
+
+def test_sparse_product_ignores_its_uninitialised_output():
+    """_spmm writes into an uninitialised tensor with beta = 0: torch must ignore what is there (NaN included)."""
+    from ssl4rec.encoders.graph import _spmm
+
+    a = normalized_adjacency(EDGES)
+    x = torch.randn(a.shape[0], 3, generator=torch.Generator().manual_seed(0))
+    want = torch.sparse.mm(a, x)
+    assert torch.equal(torch.full_like(want, float("nan")).addmm_(a, x, beta=0.0), want)
+    assert torch.equal(_spmm(a, x), want)
+    assert torch.allclose(want, a.to_dense() @ x)
+
+
+def test_uniform16_is_uniform_seeded_and_simgcl_noise_has_magnitude_eps():
+    from ssl4rec.encoders.graph import _noise, uniform16
+
+    u = uniform16((1000, 64), torch.Generator().manual_seed(3))
+    assert u.shape == (1000, 64) and u.dtype == torch.float32
+    assert float(u.min()) > 0 and float(u.max()) < 65536 and torch.equal(u, u.floor() + 0.5)
+    counts = torch.histc(u, bins=16, min=0, max=65536)  # 4000 expected per bin; sd about 61
+    assert float((counts - 4000).abs().max()) < 400
+    assert torch.equal(u, uniform16((1000, 64), torch.Generator().manual_seed(3)))
+    assert not torch.equal(u, uniform16((1000, 64), torch.Generator().manual_seed(4)))
+    assert uniform16((3, 5)).shape == (3, 5)  # an element count that is not a multiple of 4, global generator
+    x = torch.randn(50, 8, generator=torch.Generator().manual_seed(0))
+    x[0] = 0.0  # an isolated node's zero row gets no noise, as sign(0) = 0 in SimGCL
+    noise = _noise(x, 0.2, torch.Generator().manual_seed(1))
+    assert torch.allclose(noise[1:].norm(dim=1), torch.full((49,), 0.2)) and not noise[0].any()
+    assert bool((torch.sign(noise[1:]) == torch.sign(x[1:])).all())  # pushed away from zero, as SimGCL does

@@ -43,6 +43,8 @@ def test_load_is_tidy_and_carries_provenance(out):
     assert row["dataset_checksum"].item() == first["dataset"]["checksum"]
     assert row["git_commit"].item() == first["git_commit"] and row["model_kind"].item() == first["model"]["kind"]
     assert json.loads(row["split_params"].item()) == first["split"]["params"]
+    # a fit in one process: its total fit time is its own; the resumed case is in test_checkpoints
+    assert row["fit_seconds_total"].item() == row["fit_seconds"].item() and not row["resumed"].item()
     wide = df.pivot_table(index="model", columns="metric", values="value", aggfunc="mean")
     assert wide.loc["pop", "ndcg@10"] == pytest.approx(df.query("model == 'pop' and metric == 'ndcg@10'")["value"].mean())
 

@@ -493,25 +493,29 @@ def test_requested_representations_are_computed_in_one_pass_with_their_own_value
     assert calls == [(2, 2)]
 
 
-def test_duorec_step_runs_its_three_passes_as_one(monkeypatch):
-    """next_item (positions last) and supervised_contrastive request their rows; one encoder pass per step."""
+def _count_passes(monkeypatch) -> list[int]:
+    """The row count of every encoder pass (``SSLNetwork.represent`` call) from now on."""
     from ssl4rec.ssl import composite as ssl_model
 
-    passes = []
+    passes: list[int] = []
     original = ssl_model.SSLNetwork.represent
     monkeypatch.setattr(
         ssl_model.SSLNetwork, "represent", lambda self, seq: passes.append(len(seq)) or original(self, seq)
     )
-    split = tiny_split()
-    model = build_ssl_model(
-        {"name": "transformer", "embedding_size": 8, "num_layers": 1, "num_heads": 2},
-        [{"name": "next_item", "positions": "last"}, "supervised_contrastive"],
-        train_windows="prefixes",
-        epochs=1,
-        max_len=10,
-        batch_size=16,
-    )
-    model.fit(split.train)
+    return passes
+
+
+def _duorec(objectives):
+    """A small DuoRec-shaped model (every prefix a sample, batches of 16) with these objectives."""
+    encoder = {"name": "transformer", "embedding_size": 8, "num_layers": 1, "num_heads": 2}
+    return build_ssl_model(encoder, objectives, train_windows="prefixes", epochs=1, max_len=10, batch_size=16)
+
+
+def test_duorec_step_runs_its_three_passes_as_one(monkeypatch):
+    """next_item (positions last) and supervised_contrastive request their rows; one encoder pass per step."""
+    passes = _count_passes(monkeypatch)
+    model = _duorec([{"name": "next_item", "positions": "last"}, "supervised_contrastive"])
+    model.fit(tiny_split().train)
     steps = math.ceil(model.fit_info["examples_per_epoch"] / 16)
     assert len(passes) == steps  # training only (no validation given)
     assert all(n % 3 == 0 for n in passes)  # main rows, their dropout views, their same-target positives
@@ -521,13 +525,8 @@ def test_duorec_main_pass_anchor_is_the_main_objectives_output_in_two_passes(mon
     """anchor 'main_pass': the contrast's anchor is next_item's own forward output (the same tensor), so a step
     encodes the main rows and their positives only; without next_item (positions last) before it, refused."""
     from ssl4rec.objectives.supervised_contrastive import SupervisedContrastive
-    from ssl4rec.ssl import composite as ssl_model
 
-    passes, anchors = [], []
-    original = ssl_model.SSLNetwork.represent
-    monkeypatch.setattr(
-        ssl_model.SSLNetwork, "represent", lambda self, seq: passes.append(len(seq)) or original(self, seq)
-    )
+    passes, anchors = _count_passes(monkeypatch), []
     loss = SupervisedContrastive.loss
 
     def spy(self, net, batch):
@@ -536,14 +535,8 @@ def test_duorec_main_pass_anchor_is_the_main_objectives_output_in_two_passes(mon
 
     monkeypatch.setattr(SupervisedContrastive, "loss", spy)
     split = tiny_split()
-    encoder = {"name": "transformer", "embedding_size": 8, "num_layers": 1, "num_heads": 2}
-    model = build_ssl_model(
-        encoder,
-        [{"name": "next_item", "positions": "last"}, {"name": "supervised_contrastive", "anchor": "main_pass"}],
-        train_windows="prefixes",
-        epochs=1,
-        max_len=10,
-        batch_size=16,
+    model = _duorec(
+        [{"name": "next_item", "positions": "last"}, {"name": "supervised_contrastive", "anchor": "main_pass"}]
     )
     model.fit(split.train)
     steps = math.ceil(model.fit_info["examples_per_epoch"] / 16)
@@ -554,9 +547,8 @@ def test_duorec_main_pass_anchor_is_the_main_objectives_output_in_two_passes(mon
         [{"name": "next_item", "positions": "all"}, {"name": "supervised_contrastive", "anchor": "main_pass"}],
         [{"name": "supervised_contrastive", "anchor": "main_pass"}, {"name": "next_item", "positions": "last"}],
     ):
-        bad = build_ssl_model(encoder, objectives, train_windows="prefixes", epochs=1, max_len=10, batch_size=16)
         with pytest.raises(IncompatibleError, match="anchor 'main_pass' .* next_item with positions 'last'"):
-            bad.fit(split.train)
+            _duorec(objectives).fit(split.train)
 
 
 def _ragged(n_rows=20, width=12, seed=1):

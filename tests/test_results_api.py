@@ -142,5 +142,21 @@ def test_diff_pairs_rerun_records_and_reports_what_changed(tmp_path, capsys):
     changed = [r for r in rows if not r["identical"]]
     assert len(changed) == 1 and abs(changed[0]["max_abs_diff"] - 0.01) < 1e-9
     assert "1 differing" in md
+    # a metric without a value (None: a user group with no member) agrees with None, not with a number
+    old_rec = next(r for r in ResultsStore(tmp_path / "old").iter_records() if r.model["label"] == "itemknn")
+    rec = next(r for r in store.iter_records() if r.model["label"] == "itemknn")
+    for r, value in ((old_rec, None), (rec, None)):
+        r.metrics["cold/ndcg@10"] = value
+        ResultsStore(tmp_path / ("old" if r is old_rec else "new")).write(
+            Path(r.path).relative_to("records"), r, ResultsStore(tmp_path / ("old" if r is old_rec else "new")).per_user(r)
+        )
+    _, rows = diff_records(tmp_path / "old", tmp_path / "new")
+    knn = next(r for r in rows if "itemknn" in r["cell"])
+    assert knn["identical"] and knn["max_abs_diff"] == 0.0
+    rec.metrics["cold/ndcg@10"] = 0.5
+    store.write(Path(rec.path).relative_to("records"), rec, store.per_user(rec))
+    md, rows = diff_records(tmp_path / "old", tmp_path / "new")
+    knn = next(r for r in rows if "itemknn" in r["cell"])
+    assert not knn["identical"] and knn["max_abs_diff"] == float("inf")
     assert cli.main(["diff", str(tmp_path / "old"), str(tmp_path / "new"), "--to", str(tmp_path / "d.md")]) == 0
     assert (tmp_path / "d.md").read_text() == md

@@ -18,6 +18,15 @@ from ..registry import ConfigError
 __all__ = ["diff_records"]
 
 
+def _gap(x: float | None, y: float | None) -> float:
+    """|x - y|; a metric without a value (None: e.g. a user group with no member, or NaN) on both sides
+    agrees (0), on one side only it differs by infinity."""
+    x_none, y_none = x is None or math.isnan(x), y is None or math.isnan(y)
+    if x_none or y_none:
+        return 0.0 if x_none and y_none else math.inf
+    return abs(x - y)
+
+
 def diff_records(
     old: str | Path, new: str | Path, metric: str = "ndcg@10", tol: float = 1e-6
 ) -> tuple[str, list[dict[str, Any]]]:
@@ -31,9 +40,8 @@ def diff_records(
     rows = []
     for path in sorted(set(a) & set(b)):
         ra, rb = a[path], b[path]
-        keys = sorted(set(ra.metrics) | set(rb.metrics))
-        diffs = [abs(ra.metrics[k] - rb.metrics[k]) for k in keys if k in ra.metrics and k in rb.metrics
-                 and not (math.isnan(ra.metrics[k]) and math.isnan(rb.metrics[k]))]  # fmt: skip
+        keys = sorted(set(ra.metrics) & set(rb.metrics))
+        diffs = [_gap(ra.metrics[k], rb.metrics[k]) for k in keys]
         rows.append(
             {
                 "cell": ra.cell_id,
@@ -42,7 +50,7 @@ def diff_records(
                 "old": ra.metrics.get(metric, float("nan")),
                 "new": rb.metrics.get(metric, float("nan")),
                 "max_abs_diff": max(diffs) if diffs else float("nan"),
-                "identical": ra.metrics == rb.metrics,
+                "identical": set(ra.metrics) == set(rb.metrics) and not any(diffs),
                 "same_keys": set(ra.metrics) == set(rb.metrics),
             }
         )

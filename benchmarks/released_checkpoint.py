@@ -1,0 +1,181 @@
+"""Evaluate ICLRec's released Beauty checkpoint with ssl4rec's evaluator: a check of our data and protocol.
+
+Usage::
+
+    python benchmarks/released_checkpoint.py --checkpoint ICLRec-Beauty-1.pt [--readme]
+
+The checkpoint is ``src/output/ICLRec-Beauty-1.pt`` of salesforce/ICLRec at commit
+2890e6c3ff6a22c6699fc19cb863b66786c1cde4 (3,315,874 bytes); its README gives, for ``main.py --do_eval``,
+HR@5 0.0500, NDCG@5 0.0326, HR@10 0.0744, NDCG@10 0.0403, HR@20 0.1058, NDCG@20 0.0483.
+
+Its weights (a one-layer SASRec-style transformer: item and position tables, query / key / value /
+output projections, GELU feed-forward, post-LN, tied item table for scoring) are copied into ssl4rec's
+``transformer`` encoder (the three projections joined into one ``qkv`` matrix; item rows by raw id,
+which is ssl4rec's row for the same item) and scored by ``evaluate`` on the ``iclrec_beauty`` suite's
+dataset and leave-one-out split: full ranking, training history masked. Equal figures mean that our
+Beauty sequences, our split and our metrics are the ones behind the published row, so the distance
+between that row and ours comes from training alone. ICLRec's own evaluation differs in two details
+that this script also measures (``--their-masking``): it sets the masked history items' scores to 0
+rather than removing them (an item with a negative score can then rank below history items), and the
+padding row and the mask token are candidates.
+
+The weights are a published artefact read as data (``torch.load(weights_only=True)``); nothing of the
+authors' code is run or copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+import _report  # noqa: E402, F401, I001  (imported first: stamps the commit the run starts from)
+
+import ssl4rec.ssl  # noqa: E402, F401  (registers the presets)
+from ssl4rec.evaluation.evaluator import Protocol, evaluate  # noqa: E402
+from ssl4rec.registry import PRESETS, ConfigError  # noqa: E402
+
+PUBLISHED = {"hr@5": 0.0500, "ndcg@5": 0.0326, "hr@10": 0.0744, "ndcg@10": 0.0403, "hr@20": 0.1058, "ndcg@20": 0.0483}
+SUITE = Path(__file__).resolve().parents[1] / "configs" / "reproduce" / "iclrec_beauty.yaml"
+
+
+def convert(ckpt: dict[str, torch.Tensor], layers: int) -> dict[str, torch.Tensor]:
+    """ICLRec's ``SASRecModel`` state (the names of its ``models.py``) -> ssl4rec ``transformer`` names."""
+    out = {
+        "item_embedding.table.weight": ckpt["item_embeddings.weight"],
+        "position.weight": ckpt["position_embeddings.weight"],
+        "norm.weight": ckpt["LayerNorm.weight"],
+        "norm.bias": ckpt["LayerNorm.bias"],
+    }
+    for i in range(layers):
+        p = f"item_encoder.layer.{i}."
+        a, f = p + "attention.", p + "intermediate."
+        b = f"blocks.{i}."
+        out[b + "qkv.weight"] = torch.cat([ckpt[a + n + ".weight"] for n in ("query", "key", "value")])
+        out[b + "qkv.bias"] = torch.cat([ckpt[a + n + ".bias"] for n in ("query", "key", "value")])
+        for ours, theirs in (
+            ("out", a + "dense"),
+            ("norm1", a + "LayerNorm"),
+            ("ff1", f + "dense_1"),
+            ("ff2", f + "dense_2"),
+            ("norm2", f + "LayerNorm"),
+        ):
+            out[b + ours + ".weight"] = ckpt[theirs + ".weight"]
+            out[b + ours + ".bias"] = ckpt[theirs + ".bias"]
+    return out
+
+
+def their_masking(model: object, split: object, ks: tuple[int, ...]) -> dict[str, float]:
+    """HR / NDCG @ ks as ICLRec's ``--do_eval`` computes them: every row of the item table a candidate
+    (padding and mask token included), history items' scores set to 0 (not removed), one target per user."""
+    enc = model.net.encoder  # type: ignore[attr-defined]
+    history = split.history("test")  # type: ignore[attr-defined]
+    test = split.test  # type: ignore[attr-defined]
+    users = test["user"].to_numpy()
+    targets = torch.as_tensor(test["item"].to_numpy() + 1)  # table rows
+    table = enc.item_embedding.table.weight
+    rows_of = history.csr  # users x items, the history ICLRec's test rating matrix holds
+    hits = torch.zeros(len(ks), dtype=torch.float64)
+    gains = torch.zeros(len(ks), dtype=torch.float64)
+    kk = torch.tensor(ks)
+    with torch.no_grad():
+        for start in range(0, len(users), 1024):
+            u = users[start : start + 1024]
+            scores = enc.represent(history.sequences(u, enc.max_len)) @ table.T
+            sub = rows_of[u].tocoo()
+            scores[torch.as_tensor(sub.row, dtype=torch.long), torch.as_tensor(sub.col + 1, dtype=torch.long)] = 0.0
+            top = scores.topk(max(ks), dim=1).indices
+            found = top == targets[start : start + 1024, None]
+            rank = torch.where(found.any(1), found.float().argmax(1), torch.full((len(u),), max(ks)))
+            inside = rank[:, None] < kk[None, :]
+            hits += inside.sum(0)
+            gains += (inside / torch.log2(rank[:, None].double() + 2)).sum(0)
+    return {f"{m}@{k}": float(v[i]) / len(users) for m, v in (("hr", hits), ("ndcg", gains)) for i, k in enumerate(ks)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--checkpoint", required=True, help="ICLRec-Beauty-1.pt from salesforce/ICLRec src/output/")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--their-masking", action="store_true", help="also score as ICLRec's evaluation does")
+    ap.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    path = Path(args.checkpoint)
+    if not path.is_file():
+        raise SystemExit(f"--checkpoint {path}: no such file (src/output/ICLRec-Beauty-1.pt of salesforce/ICLRec)")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    layers = len({k.split(".")[2] for k in ckpt if k.startswith("item_encoder.layer.")})
+
+    from ssl4rec.running.plan import load_suite
+    from ssl4rec.running.runner import Runner
+
+    suite = load_suite(str(SUITE))
+    runner = Runner(suite)
+    ds_spec, split_spec = suite.datasets[0], suite.splits[0]
+    ds = runner.dataset(ds_spec)
+    split = runner.split(ds_spec, split_spec, seed=suite.seeds[0])  # leave-one-out: the same for every seed
+    train = split.train
+    n_rows = ckpt["item_embeddings.weight"].shape[0]
+    if n_rows != train.n_items + 2:
+        raise ConfigError(
+            f"{path}: item table of {n_rows} rows, the Beauty split has {train.n_items} items (+2 expected)"
+        )
+    raw = ds.items["raw_id"].astype(int).to_numpy()
+    if not (raw == torch.arange(1, len(raw) + 1).numpy()).all():
+        raise ConfigError("amazon-beauty items are not numbered by raw id: the item rows cannot be copied as they are")
+
+    model = PRESETS.get("iclrec")(
+        epochs=1, encoder={"embedding_size": 64, "num_layers": layers, "num_heads": 2, "dropout": 0.5}, seed=0
+    )
+    model.device = torch.device("cpu")
+    model._remember_train(train)  # noqa: SLF001  (the network built as restore() builds it, then filled)
+    state = model._build(train.n_items, n_users=train.n_users).state_dict()  # noqa: SLF001
+    mapped = {"encoder." + k: v for k, v in convert(ckpt, layers).items()}
+    unknown = sorted(set(mapped) - set(state))
+    if unknown:
+        raise SystemExit(f"parameters with no place in ssl4rec's encoder: {unknown}")
+    left = sorted(k for k in state if k.startswith("encoder.") and k not in mapped)
+    state.update(mapped)
+    model.restore(train, state, {})
+    protocol = Protocol(ks=(5, 10, 20), metrics=("hr", "ndcg"), valid_metric="ndcg@20")
+    res = evaluate(model, split, "test", protocol)
+    ours = {k: float(res.metrics[k]) for k in PUBLISHED}
+    rows = [("ssl4rec evaluate (full ranking, history removed)", ours)]
+    if args.their_masking:
+        rows.append(
+            (
+                "as ICLRec's --do_eval (history scored 0, every table row a candidate)",
+                their_masking(model, split, (5, 10, 20)),
+            )
+        )
+    lines = [
+        f"ICLRec-Beauty-1.pt (sha256 {digest[:16]}..., {layers} layer(s)) on `{suite.name}`'s amazon-beauty "
+        f"leave-one-out split ({len(split.test)} test users); encoder tensors not in the checkpoint: {left or 'none'}",
+        "",
+        "| scored by | " + " | ".join(PUBLISHED) + " |",
+        "|---|" + "---:|" * len(PUBLISHED),
+        "| ICLRec README (published) | " + " | ".join(f"{v:.4f}" for v in PUBLISHED.values()) + " |",
+    ]
+    for name, vals in rows:
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{vals[k]:.4f} ({(vals[k] - PUBLISHED[k]) / PUBLISHED[k]:+.1%})" for k in PUBLISHED)
+            + " |"
+        )
+    text = "\n".join(lines)
+    print(text)
+    if args.readme:
+        _report.update_readme(
+            "released_checkpoint", "ICLRec's released Beauty checkpoint under ssl4rec's evaluator", text
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -163,13 +163,88 @@ def test_padding_outputs_are_what_a_left_padded_row_outputs_at_its_padding():
         GRUEncoder(20, max_len=6, embedding_size=8, hidden_size=8).padding_outputs()
 
 
-def _steps(spec_intent, encoder=None, **encoder_options):
+def _additive_mask_reference(enc: TransformerEncoder, seq: torch.Tensor) -> torch.Tensor:
+    """Every position of ``seq`` [B, max_len] as the SASRec-family code runs it: all positions computed,
+    -10000 added to the score of every padding key and every later key, no other masking."""
+    b, w = seq.shape
+    x = enc.norm(enc.item_embedding(seq) + enc.position.weight[None])
+    keep = (seq != 0)[:, None, :].float() * torch.ones(w, w).tril()[None]
+    add = ((1.0 - keep) * -10000.0)[:, None]
+    for blk in enc.blocks:
+        q, k, v = blk.qkv(x).view(b, w, 3, blk.heads, -1).permute(2, 0, 3, 1, 4)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]) + add
+        a = blk.out((scores.softmax(-1) @ v).transpose(1, 2).reshape(b, w, -1))
+        x = blk.norm1(x + a)
+        x = blk.norm2(x + blk.ff2(F.gelu(blk.ff1(x))))
+    return x
+
+
+def test_window_outputs_are_the_additive_mask_codes_outputs_and_carry_the_row():
+    torch.manual_seed(0)
+    enc = TransformerEncoder(20, max_len=6, embedding_size=8, num_layers=2, num_heads=2).eval()
+    rows = torch.tensor([[0, 0, 0, 4, 9, 2], [0, 0, 0, 4, 9, 3], [0, 5, 0, 6, 7, 8]])  # a padding id inside row 2
+    with torch.no_grad():
+        out = enc.window_outputs(rows)
+        torch.testing.assert_close(out, _additive_mask_reference(enc, rows), atol=1e-5, rtol=1e-5)
+        real = rows != 0
+        torch.testing.assert_close(out[real], enc(rows)[real])  # real positions: as forward()
+        # left of the items a position attends to the whole row (its later items too): rows 0 and 1 differ
+        # only in their last item, and so do their padding outputs; none is the position-only output
+        assert not torch.allclose(out[0, :3], out[1, :3])
+        assert not torch.allclose(out[0, :3], enc.padding_outputs()[:3])
+        torch.testing.assert_close(enc.window_outputs(rows[:2, 3:]), out[:2])  # trimmed padding: the same window
+    with pytest.raises(NotImplementedError):
+        GRUEncoder(20, max_len=6, embedding_size=8, hidden_size=8).window_outputs(rows)
+
+
+def test_attending_padding_outputs_enter_the_flattened_views_and_the_window_mean():
+    model, data = _steps(
+        {"share_views": True, "pool": "window", "assign": "batch", "padding_outputs": "attending"},
+        contrastive={"view_repr": "flatten", "padding_outputs": "attending"},
+        dropout=0.0,
+    )
+    net = model.net.train()
+    contrast, intent = net.objective("contrastive"), net.objective("intent_contrastive")
+    intent.epoch_start(net, 1, data)
+    batch = TrainBatch(data.users, torch.Generator().manual_seed(1), torch.device("cpu"), window=data.window)
+    for obj in (net.objective("next_item"), contrast, intent):
+        obj.plan(net, batch)
+    both = contrast.views(net, batch)  # the step's views (shared with the intent term)
+    z = net.encoder.window_outputs(both).flatten(1)
+    n = both.shape[0] // 2
+    torch.testing.assert_close(contrast.loss(net, batch), info_nce(z[:n], z[n:]))
+    pooled = net.encoder.window_outputs(both).mean(1)
+    proto = intent.prototypes[intent.intents(net, batch)]
+    want = 0.5 * (info_nce(pooled[:n], proto) + info_nce(pooled[n:], proto))
+    torch.testing.assert_close(intent.loss(net, batch), want)
+    reps = intent.represent_all(net, data)
+    torch.testing.assert_close(reps, net.encoder.window_outputs(batch.pairs[0]).mean(1), atol=1e-5, rtol=1e-5)
+    loss = contrast.loss(net, batch)
+    loss.backward()
+    assert float(net.encoder.position.weight.grad[0].abs().sum()) > 0  # the leftmost padding position learns
+
+
+def test_attending_padding_outputs_are_refused_where_they_do_not_apply():
+    with pytest.raises(ConfigError, match="view_repr: flatten"):
+        Contrastive(padding_outputs="attending")
+    with pytest.raises(ConfigError, match="pool: window"):
+        IntentContrastive(padding_outputs="attending")
+    with pytest.raises(ConfigError, match="padding_outputs"):
+        Contrastive(view_repr="flatten", padding_outputs="window")
+    with pytest.raises(IncompatibleError, match="every window position"):
+        _steps(
+            {"pool": "window", "padding_outputs": "attending"},
+            encoder={"name": "gru", "embedding_size": 8, "hidden_size": 8},
+        )
+
+
+def _steps(spec_intent, encoder=None, contrastive=None, **encoder_options):
     split = tiny_split()
     model = build_ssl_model(
         encoder or {"name": "transformer", "embedding_size": 8, "num_layers": 1, "num_heads": 2, **encoder_options},
         [
             "next_item",
-            {"name": "contrastive", "mask_value": "padding"},
+            {"name": "contrastive", "mask_value": "padding", **(contrastive or {})},
             {"name": "intent_contrastive", "num_intents": 3, "mask_value": "padding", **spec_intent},
         ],
         epochs=1,

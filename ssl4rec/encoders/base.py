@@ -211,6 +211,15 @@ class SequenceEncoder(nn.Module):
         """
         return (self(seq) if times is None else self(seq, times))[where]
 
+    def window_outputs(self, seq: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
+        """Outputs ``[B, max_len, d]`` at every position of each row's ``max_len`` window, padding included,
+        as the SASRec-family code computes them (see the transformer's).
+
+        Encoders that do not compute padding positions raise :class:`NotImplementedError`; objectives
+        that need these outputs make the cell n/a.
+        """
+        raise NotImplementedError(f"encoder {self.name!r} does not compute outputs at padding positions")
+
     def padding_outputs(self) -> torch.Tensor:
         """Outputs ``[max_len, d]`` at the positions of an all-padding window (see the transformer's).
 

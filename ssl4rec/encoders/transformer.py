@@ -229,12 +229,44 @@ class TransformerEncoder(SequenceEncoder):
         times = torch.zeros_like(seq) if self.uses_time else None
         return self._run(seq, None, keep=torch.ones(seq.shape, dtype=torch.bool, device=seq.device), times=times)[0]
 
+    def window_outputs(self, seq: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
+        """Outputs ``[B, max_len, d]`` at every position of each row's ``max_len`` window (``seq`` is
+        left-padded to it), padding positions and padding ids inside a row included, as the SASRec-family
+        code of S3-Rec, CL4SRec, ICLRec and CoSeRec computes them.
+
+        That code runs all ``max_len`` positions and adds -10000 to the score of every padding key
+        (and, causal, of every later key). A query with no real key at or before it, i.e. every
+        position left of a row's first item, has all its keys shifted alike, which cancels in the
+        softmax: it attends to every key of the window, the row's items included (later ones too), so
+        its output depends on the row. Real positions attend as in :meth:`forward` and their outputs
+        equal it (padding keys are never attended by them). The authors' flattened views
+        (CL4SRec, CoSeRec, ICLRec's instance contrast) and window means (ICLRec's intents) are made of
+        these outputs; for Beauty's short rows most of a window is padding. Unlike
+        :meth:`padding_outputs` (an all-padding window: position-only outputs), these carry the row.
+        """
+        b, w = seq.shape
+        if w > self.max_len:
+            raise ValueError(f"sequence width {w} exceeds max_len={self.max_len}")
+        pad = self.max_len - w
+        if pad:
+            seq = F.pad(seq, (pad, 0))
+            times = None if times is None else F.pad(times, (pad, 0))
+        real = seq != 0
+        allowed = real[:, None, :].expand(-1, self.max_len, -1)
+        if self.causal:
+            allowed = allowed & torch.ones(self.max_len, self.max_len, dtype=torch.bool, device=seq.device).tril()
+        allowed = allowed | ~allowed.any(-1, keepdim=True)  # no key left: every key, alike
+        keep = torch.ones_like(real)
+        x, _, _ = self._run(seq, None, keep=keep, times=times, allowed=allowed[:, None])
+        return x.view(b, self.max_len, -1)
+
     def _run(
         self,
         seq: torch.Tensor,
         where: torch.Tensor | None,
         keep: torch.Tensor | None = None,
         times: torch.Tensor | None = None,
+        allowed: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Outputs ``[N, d]`` of the kept positions (or of ``where``), their flat indices, the kept mask."""
         b, w = seq.shape
@@ -259,7 +291,8 @@ class TransformerEncoder(SequenceEncoder):
                 buckets = interval_buckets(times, real, self.config.time_span)
                 intervals = (buckets, self.interval_key.weight, self.interval_value.weight)
         x = dropout(self.norm(x), self.config.dropout, self.training)
-        allowed = attention_mask(keep, self.causal)
+        if allowed is None:
+            allowed = attention_mask(keep, self.causal)
         select = None if where is None else where.reshape(-1)[flat].nonzero().squeeze(1)
         for i, block in enumerate(self.blocks):
             x = block(x, flat, (b, w), allowed, select if i == len(self.blocks) - 1 else None, intervals)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..registry import AUGMENTATIONS, ConfigError, register_objective
-from .base import Objective, ObjectiveConfig, TrainBatch, TrainData, check_choice, in_span, trim_left
+from .base import IncompatibleError, Objective, ObjectiveConfig, TrainBatch, TrainData, check_choice, in_span, trim_left
 from .losses import flat_similarity, info_nce
 
 __all__ = [
@@ -66,7 +66,23 @@ class ContrastiveConfig(AugmentationConfig):
     view_repr: str = "last"
     """How a view is represented: ``"last"`` = the hidden state at the last position (the user
     representation used for scoring); ``"flatten"`` = every position's hidden state of the
-    right-aligned view concatenated (padding positions are zeros), as in the CL4SRec / ICLRec code."""
+    right-aligned view concatenated (padding positions are zeros unless ``padding_outputs`` says
+    otherwise), as in the CL4SRec / ICLRec code."""
+    padding_outputs: str = "zero"
+    """With ``view_repr="flatten"``, what the padding positions left of a view's items contribute:
+    ``"zero"`` = nothing; ``"attending"`` = the encoder's outputs there as the authors' SASRec-family
+    code computes them (every position of the ``max_len`` window is run, and a position with no real
+    key at or before it attends to every key of the window, the view's items included:
+    :meth:`~ssl4rec.encoders.transformer.TransformerEncoder.window_outputs`). Costs a full-window
+    pass per view (transformers only)."""
+
+
+def needs_window_outputs(net: nn.Module, what: str) -> None:
+    """Refuse (n/a with the reason) an encoder that does not compute outputs at padding positions."""
+    try:
+        net.encoder.window_outputs(torch.ones(1, 1, dtype=torch.long, device=net.device))
+    except NotImplementedError as e:
+        raise IncompatibleError(f"{what} needs the outputs of every window position: {e}") from None
 
 
 def augment(seq: torch.Tensor, augmentations: list, generator: torch.Generator, mask_token: int) -> torch.Tensor:
@@ -223,9 +239,21 @@ class Contrastive(ViewObjective):
         if c.temperature <= 0:
             raise ConfigError(f"objective 'contrastive': temperature must be positive, got {c.temperature}")
         check_choice(c.mask_value, ("token", "padding"), "objective 'contrastive' option mask_value")
+        check_choice(c.padding_outputs, ("zero", "attending"), "objective 'contrastive' option padding_outputs")
+        if c.padding_outputs == "attending" and c.view_repr != "flatten":
+            raise ConfigError(
+                "objective 'contrastive': padding_outputs 'attending' applies to flattened views; set view_repr: flatten"
+            )
         self.augmentations = build_augmentations(c, "contrastive")
 
+    def prepare(self, net: nn.Module, data: TrainData) -> None:
+        super().prepare(net, data)
+        if self.config.padding_outputs == "attending":
+            needs_window_outputs(net, "contrastive padding_outputs 'attending'")
+
     def plan(self, net: nn.Module, batch: TrainBatch) -> None:
+        if self.config.padding_outputs == "attending":
+            return  # a full-window pass of its own in loss()
         both = self.views(net, batch)
         where = in_span(both) if self.config.view_repr == "flatten" else None
         batch.request(("contrastive", id(self)), both, where, view_times(batch, both))
@@ -235,6 +263,9 @@ class Contrastive(ViewObjective):
         times = view_times(batch, both)
         seq_rows = both.shape[0] // 2
         key = ("contrastive", id(self))
+        if self.config.padding_outputs == "attending":  # every window position, padding outputs included
+            z = net.encoder.window_outputs(both, times).flatten(1)
+            return info_nce(z[:seq_rows], z[seq_rows:], self.config.temperature, self.config.similarity)
         if self.config.view_repr == "flatten":
             # z @ z.T of the flattened views, by span (padding outputs are zero): dense cost only for long rows
             rows, chunks = net.packed_chunks(both, batch.hidden(net, key, both, in_span(both), times))

@@ -13,7 +13,7 @@ from torch import nn
 
 from ..registry import ConfigError, register_objective
 from .base import IncompatibleError, TrainBatch, TrainData, check_choice, in_span, span, trim_left
-from .contrastive import AugmentationConfig, ViewObjective, build_augmentations
+from .contrastive import AugmentationConfig, ViewObjective, build_augmentations, needs_window_outputs
 from .losses import info_nce
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,12 @@ class IntentContrastiveConfig(AugmentationConfig):
     """How a sequence becomes one vector: ``"real"`` = the mean of its hidden states at real positions;
     ``"window"`` = the mean over the whole ``max_len`` window, the outputs at the padding left of the
     items included (the authors' ``torch.mean(sequence_output, dim=1)``; causal transformers only)."""
+    padding_outputs: str = "position"
+    """With ``pool="window"``, the outputs at the padding positions: ``"position"`` = those of one
+    all-padding window, shared by every row (position-only); ``"attending"`` = each row's own, as the
+    authors' code computes them (every window position run; a position with no real key at or before
+    it attends to every key of the window, the row's items included:
+    :meth:`~ssl4rec.encoders.transformer.TransformerEncoder.window_outputs`). Costs full-window passes."""
     assign: str = "epoch"
     """Where a row's intent comes from: ``"epoch"`` = its assignment in the epoch's clustering pass;
     ``"batch"`` = the centroid nearest to its representation in the training step (train mode, no
@@ -162,6 +168,13 @@ class IntentContrastive(ViewObjective):
         check_choice(c.similarity, ("dot", "cosine"), "objective 'intent_contrastive' option similarity")
         check_choice(c.pool, ("real", "window"), "objective 'intent_contrastive' option pool")
         check_choice(c.assign, ("epoch", "batch"), "objective 'intent_contrastive' option assign")
+        check_choice(
+            c.padding_outputs, ("position", "attending"), "objective 'intent_contrastive' option padding_outputs"
+        )
+        if c.padding_outputs == "attending" and c.pool != "window":
+            raise ConfigError(
+                "objective 'intent_contrastive': padding_outputs 'attending' applies to the window mean; set pool: window"
+            )
         for key in ("num_intents", "cluster_every", "kmeans_iters", "kmeans_restarts", "encode_batch_size"):
             if int(getattr(c, key)) < 1:
                 raise ConfigError(f"objective 'intent_contrastive': {key} must be >= 1, got {getattr(c, key)}")
@@ -175,7 +188,9 @@ class IntentContrastive(ViewObjective):
 
     def prepare(self, net: nn.Module, data: TrainData) -> None:
         super().prepare(net, data)
-        if self.config.pool == "window":
+        if self.config.padding_outputs == "attending":
+            needs_window_outputs(net, "intent_contrastive padding_outputs 'attending'")
+        elif self.config.pool == "window":
             try:
                 net.encoder.padding_outputs()
             except NotImplementedError as e:
@@ -219,7 +234,10 @@ class IntentContrastive(ViewObjective):
             for s in range(0, len(order), self.config.encode_batch_size):
                 rows = order[s : s + self.config.encode_batch_size]
                 seq = trim_left(inputs[rows].to(net.device))
-                out[rows.to(net.device)] = self._pool([seq], [net.encode(seq)], net)
+                if self.config.padding_outputs == "attending":
+                    out[rows.to(net.device)] = net.encoder.window_outputs(seq).mean(1)
+                else:
+                    out[rows.to(net.device)] = self._pool([seq], [net.encode(seq)], net)
         finally:
             net.train(was)
         return out
@@ -237,14 +255,16 @@ class IntentContrastive(ViewObjective):
         inputs = batch.pairs[0]
         main = batch.memo.get("next_item_hidden")  # the step's forward output, as the authors' code queries
         with torch.no_grad():
-            if main is not None and main[0] is inputs:
+            if self.config.padding_outputs == "attending":
+                z = net.encoder.window_outputs(inputs).mean(1)
+            elif main is not None and main[0] is inputs:
                 z = pool_packed(net, inputs, main[1], main[2].detach(), self.config.pool)
             else:
                 z = _pooled(net, inputs, self.config.pool)
         return torch.cdist(z, self.centroids).argmin(1)
 
     def plan(self, net: nn.Module, batch: TrainBatch) -> None:
-        if self.prototypes is not None and self.assign is not None:
+        if self.prototypes is not None and self.assign is not None and self.config.padding_outputs != "attending":
             views = self.views(net, batch, reuse=self.config.share_views)
             batch.request(("intent_contrastive", id(self)), views, in_span(views))
 
@@ -255,9 +275,12 @@ class IntentContrastive(ViewObjective):
         intent = self.intents(net, batch)
         proto = self.prototypes[intent]
         views = self.views(net, batch, reuse=c.share_views)
-        where = in_span(views)
-        hidden = batch.hidden(net, ("intent_contrastive", id(self)), views, where)
-        z1, z2 = pool_packed(net, views, where, hidden, c.pool).chunk(2)
+        if c.padding_outputs == "attending":  # a full-window pass of its own, as the code's PCL pass
+            z1, z2 = net.encoder.window_outputs(views).mean(1).chunk(2)
+        else:
+            where = in_span(views)
+            hidden = batch.hidden(net, ("intent_contrastive", id(self)), views, where)
+            z1, z2 = pool_packed(net, views, where, hidden, c.pool).chunk(2)
         keys = intent if c.false_negatives else None
         return 0.5 * (
             info_nce(z1, proto, c.temperature, c.similarity, keys=keys)

@@ -98,11 +98,82 @@ def their_masking(model: object, split: object, ks: tuple[int, ...]) -> dict[str
     return {f"{m}@{k}": float(v[i]) / len(users) for m, v in (("hr", hits), ("ndcg", gains)) for i, k in enumerate(ks)}
 
 
+def padding_stats(enc: torch.nn.Module, train: object, n: int = 2000) -> dict[str, float]:
+    """How much the checkpoint's padding outputs (computed as the code computes them) carry: over the
+    first ``n`` users' training windows (eval mode), the spread of the padding outputs across rows over
+    their norm, their distance to the position-only outputs of an all-padding window over its norm,
+    and the padding positions' share of a flattened window's squared norm."""
+    import numpy as np
+
+    users = np.arange(min(n, train.n_users))  # type: ignore[attr-defined]
+    seq = train.sequences(users, enc.max_len)  # type: ignore[attr-defined]
+    with torch.no_grad():
+        out = enc.window_outputs(seq)
+        pad = ~(seq != 0)
+        p = out[pad]
+        position_only = enc.padding_outputs()[None].expand_as(out)[pad]
+        return {
+            "mean length": float((~pad).sum(1).float().mean()),
+            "spread across rows / norm": float((p - p.mean(0)).norm(dim=1).mean() / p.norm(dim=1).mean()),
+            "distance to position-only / norm": float(
+                (p - position_only).norm(dim=1).mean() / position_only.norm(dim=1).mean()
+            ),
+            "padding share of |flattened window|^2": float(out[pad].pow(2).sum() / out.pow(2).sum()),
+        }
+
+
+def continued(model: object, state: dict, split: object, suite: object, label: str, epochs: int) -> list[str]:
+    """Train the suite row ``label`` for ``epochs`` epochs starting from the checkpoint's weights (the
+    row's own recipe and seed 0); per epoch: the objectives' mean losses and valid / test NDCG@20."""
+    from ssl4rec.evaluation.evaluator import RankingValidator
+    from ssl4rec.running.runner import build_model
+
+    spec = next((m for m in suite.models if m.label == label), None)  # type: ignore[attr-defined]
+    if spec is None:
+        raise SystemExit(f"--continue-row {label!r}: no such model label in {SUITE.name}")
+    fresh, _ = build_model(spec, 0)
+    fresh.device = torch.device("cpu")
+    fresh.config.epochs, fresh.config.eval_every, fresh.config.patience = epochs, 1, epochs + 1
+    fresh._init_state = {k: v for k, v in state.items() if k.startswith("encoder.")}  # noqa: SLF001
+    prot = Protocol(ks=(20,), metrics=("ndcg",), valid_metric="ndcg@20")
+    tests: list[float] = []
+    validator = RankingValidator(
+        split,  # type: ignore[arg-type]
+        prot,
+        callbacks=[
+            lambda e, v, logs: tests.append(
+                float(evaluate(fresh, split, "test", prot, progress=False).metrics["ndcg@20"])
+            )
+        ],
+    )
+    before_valid = validator.evaluate(model)
+    before_test = float(evaluate(model, split, "test", prot, progress=False).metrics["ndcg@20"])
+    fresh.fit(split.train, validator)  # type: ignore[attr-defined]
+    names = list(fresh.fit_info["objective_losses"][0])
+    lines = [
+        f"Continued from the checkpoint with the suite row `{label}` (its recipe, seed 0, train mode, {epochs} epochs):",
+        "",
+        "| epoch | " + " | ".join(f"{n} loss" for n in names) + " | valid NDCG@20 | test NDCG@20 |",
+        "|---:|" + "---:|" * (len(names) + 2),
+        "| 0 (checkpoint) | " + " | ".join("" for _ in names) + f" | {before_valid:.4f} | {before_test:.4f} |",
+    ]
+    for e, (losses, (_, v), t) in enumerate(
+        zip(fresh.fit_info["objective_losses"], fresh.fit_info["valid"], tests, strict=False), start=1
+    ):
+        lines.append(f"| {e} | " + " | ".join(f"{losses[n]:.3f}" for n in names) + f" | {v:.4f} | {t:.4f} |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoint", required=True, help="ICLRec-Beauty-1.pt from salesforce/ICLRec src/output/")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--their-masking", action="store_true", help="also score as ICLRec's evaluation does")
+    ap.add_argument("--padding", action="store_true", help="also measure what the padding outputs carry")
+    ap.add_argument("--continue-epochs", type=int, default=0, help="train on from the checkpoint this many epochs")
+    ap.add_argument(
+        "--continue-row", action="append", help="a suite row whose recipe trains on (repeatable; default ICLRec)"
+    )
     ap.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -169,6 +240,17 @@ def main() -> None:
             + " | ".join(f"{vals[k]:.4f} ({(vals[k] - PUBLISHED[k]) / PUBLISHED[k]:+.1%})" for k in PUBLISHED)
             + " |"
         )
+    if args.padding:
+        stats = padding_stats(model.net.encoder, train)
+        lines += [
+            "",
+            "Padding outputs of the checkpoint as its code computes them (`window_outputs`, eval mode, first 2,000 users' training windows): "
+            + "; ".join(f"{k} {v:.3f}" for k, v in stats.items())
+            + ".",
+        ]
+    if args.continue_epochs > 0:
+        for label in args.continue_row or ["ICLRec"]:
+            lines += ["", *continued(model, state, split, suite, label, args.continue_epochs)]
     text = "\n".join(lines)
     print(text)
     if args.readme:

@@ -171,6 +171,39 @@ def test_noise_views_differ_and_cross_layer_reuses_the_main_pass():
         VIEWS.build("cross_layer", layer=3).views(enc, torch.Generator(), main)
 
 
+@pytest.mark.parametrize(
+    "layers,combine,isolated",
+    [(1, "mean", "zero"), (2, "mean", "ego"), (3, "sum", "zero"), (2, "last", "ego"), (3, "mean_propagated", "ego")],
+)
+def test_a_noisy_view_from_the_clean_pass_equals_a_noisy_propagation(layers, combine, isolated):
+    """SimGCL's view as the clean propagation plus a constant offset: the same values (up to rounding), layers
+    and gradients as propagating with noise, from the same draws of the global generator."""
+    split = tiny_split()
+    m = split.train.csr
+    torch.manual_seed(0)
+    enc = LightGCNEncoder(
+        m.shape[1], n_users=m.shape[0], embedding_size=8, num_layers=layers, combine=combine, isolated=isolated
+    )
+    enc.set_graph(m)
+    weights = torch.randn(m.shape[0] + m.shape[1], 8)
+    torch.manual_seed(5)
+    full = enc.propagate(noise=0.1)
+    torch.manual_seed(5)
+    view = enc.noisy_view(enc.propagate(), 0.1, None)
+    torch.testing.assert_close(view.joint, full.joint, atol=1e-6, rtol=1e-5)
+    for k in range(layers + 1):
+        torch.testing.assert_close(view.layers[k], full.layers[k], atol=1e-6, rtol=1e-5)
+    params = [enc.user_embedding.weight, enc.item_embedding.table.weight]
+    want = torch.autograd.grad((full.joint * weights).sum(), params)
+    got = torch.autograd.grad((view.joint * weights).sum(), params)
+    for w, g in zip(want, got, strict=True):
+        torch.testing.assert_close(g, w)
+    enc.train()
+    noisy = LightGCNEncoder(m.shape[1], n_users=m.shape[0], embedding_size=8, train_noise=0.1)
+    noisy.set_graph(m)
+    assert noisy.noisy_view(noisy.propagate(), 0.1, None) is None  # a noisy main pass: propagate in full
+
+
 def test_train_noise_only_while_training():
     torch.manual_seed(0)
     enc = LightGCNEncoder(3, n_users=2, embedding_size=4, train_noise=0.2)

@@ -426,6 +426,46 @@ class LightGCNEncoder(GraphEncoder):
         users, items = out.split([self.n_users, self.n_items])
         return GraphOutput(users=users, items=items, layers=layers, joint=out)
 
+    def noisy_view(self, main: GraphOutput, eps: float, generator: torch.Generator | None) -> GraphOutput | None:
+        """A SimGCL view, :meth:`propagate` with ``noise=eps``, built from the step's clean propagation ``main``.
+
+        Propagation is linear and the noise has no gradient (``sign(x) * normalize(u) * eps``), so a noisy
+        propagation is the clean one plus a constant offset ``d``: ``d_1 = noise(m_1)``,
+        ``d_k = A d_{k-1} + noise(m_k + A d_{k-1})`` (``m_k``: the clean layers; the noise's sign is that of
+        the noisy layer before its noise, as in :meth:`propagate`), combined like the layers. The view
+        costs ``num_layers - 1`` products without autograd instead of ``num_layers`` forward and
+        ``num_layers`` backward ones, and its gradient flows through the clean layers (one backward pass
+        for the main objective and every view). The same noise draws in the same order as
+        :meth:`propagate`; the values equal it up to floating-point rounding (``A (m + d)`` is summed
+        as ``A m + A d``). None where this does not apply (``main`` itself noisy or sampled, a side
+        graph): the caller propagates the view in full.
+        """
+        if (
+            self.side_embedding is not None
+            or main.joint is None
+            or isinstance(main.layers, _ScatteredLayers)
+            or (self.training and self.config.train_noise > 0)
+            or len(main.layers) != int(self.config.num_layers) + 1
+        ):
+            return None
+        offsets = []
+        with torch.no_grad():
+            d = None
+            for k in range(1, len(main.layers)):
+                m = main.layers[k].detach()
+                if d is None:
+                    d = _noise(m, eps, generator)
+                else:
+                    spread = _spmm(self.adjacency, d)
+                    if self._isolated is not None:
+                        spread = spread + self._isolated * d
+                    d = spread.add_(_noise(m + spread, eps, generator))
+                offsets.append(d)
+            offset = _COMBINE[self.config.combine]([torch.zeros_like(offsets[0]), *offsets])
+        joint = main.joint + offset
+        users, items = joint.split([self.n_users, self.n_items])
+        return GraphOutput(users=users, items=items, layers=_OffsetLayers(main.layers, offsets), joint=joint)
+
     def propagate_sampled(self, nodes: torch.Tensor, generator: torch.Generator) -> GraphOutput:
         """A training step's propagation over sampled neighbourhoods (``propagation: sampled``).
 
@@ -488,6 +528,23 @@ class LightGCNEncoder(GraphEncoder):
         users, items = out.split([self.n_users, self.n_items])
         rows = [torch.from_numpy(r).to(device) for r in need]
         return GraphOutput(users=users, items=items, layers=_ScatteredLayers(self, compact, rows, n), joint=out)
+
+
+class _OffsetLayers(Sequence):
+    """A :meth:`LightGCNEncoder.noisy_view`'s layers: the clean layers plus their offsets (layer 0 has
+    none), each built when first read (graph_contrastive reads only the combined output)."""
+
+    def __init__(self, clean: Sequence[torch.Tensor], offsets: list[torch.Tensor]) -> None:
+        self._clean, self._offsets = clean, offsets
+
+    def __len__(self) -> int:
+        return len(self._clean)
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        k = range(len(self))[k]
+        return self._clean[k] if k == 0 else self._clean[k] + self._offsets[k - 1]
 
 
 class _ScatteredLayers(Sequence):

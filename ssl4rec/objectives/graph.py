@@ -412,7 +412,7 @@ class GraphContrastive(Objective):
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         if batch.items is None:
             raise IncompatibleError("objective 'graph_contrastive' trains a graph encoder on (user, item) edges")
-        main = _propagated(net, batch) if self.view.needs_main else None
+        main = _propagated(net, batch) if self.view.needs_main or (self.view.uses_main and not sampled(net)) else None
         a, b = self.view.views(net.encoder, batch.generator, main)
         users = torch.unique(batch.users).to(batch.device)
         items = torch.unique(batch.items).to(batch.device)

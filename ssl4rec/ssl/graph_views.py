@@ -37,6 +37,8 @@ class GraphView:
     Config: type = type(None)
     needs_main: bool = False
     """True: the views come from the main objective's forward pass (``cross_layer``)."""
+    uses_main: bool = False
+    """True: the views are built from the step's clean propagation when there is one (``embedding_noise``)."""
 
     def __init__(self, **params: Any) -> None:
         self.config = make_config(self.Config, params, f"view {type(self).__name__!r}")
@@ -139,6 +141,7 @@ class EmbeddingNoise(GraphView):
     """Two noisy propagations: ``e + sign(e) * normalize(u) * eps`` at every layer, ``u`` uniform."""
 
     Config = NoiseConfig
+    uses_main = True
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -148,7 +151,12 @@ class EmbeddingNoise(GraphView):
     def views(
         self, encoder: Any, generator: torch.Generator, main: GraphOutput | None
     ) -> tuple[GraphOutput, GraphOutput]:
-        return encoder.propagate(noise=self.config.eps), encoder.propagate(noise=self.config.eps)
+        eps = self.config.eps  # the noise is drawn from the global generator (seeded by the fit), as before
+        if main is not None:  # the clean propagation plus constant offsets: no autograd propagation per view
+            a = encoder.noisy_view(main, eps, None)
+            if a is not None:
+                return a, encoder.noisy_view(main, eps, None)
+        return encoder.propagate(noise=eps), encoder.propagate(noise=eps)
 
 
 @dataclasses.dataclass

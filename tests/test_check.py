@@ -392,3 +392,29 @@ def test_a_label_with_a_comma_can_be_selected(tmp_path, capsys):
     assert cli.main(["check", str(path), "--out", str(tmp_path / "r"), "--models", "pop (a, b)"]) == 0
     text = capsys.readouterr().out
     assert "pop (a, b)/seed0" in text and "1 cell(s)" in text
+
+
+def test_a_record_of_an_older_preset_version_is_named_by_check_and_run(tmp_path, capsys, caplog):
+    """A preset's version is not part of a cell's identity (the suite's text is unchanged when the preset's
+    defaults change): check and run name a finished record made with another version of the preset."""
+    from ssl4rec.reporting.records import ResultsStore
+
+    suite = {**BASE, "models": [{"name": "sasrec", "params": {"epochs": 1, "max_len": 10}}]}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    out = tmp_path / "res"
+    assert cli.main(["run", str(path), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert cli.main(["check", str(path), "--out", str(out)]) == 0
+    assert "version" not in capsys.readouterr().out  # the same version: nothing to say
+    store = ResultsStore(out)
+    rec = next(store.iter_records())
+    assert rec.model["component_versions"]["sasrec"] == "1"
+    rec.model["component_versions"]["sasrec"] = "0"
+    store.write(Path(rec.path).relative_to("records"), rec, store.per_user(rec))
+    assert cli.main(["check", str(path), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "done: its record was made with preset 'sasrec' version 0; the suite now builds version 1" in said
+    with caplog.at_level(logging.WARNING):
+        assert cli.main(["run", str(path), "--out", str(out)]) == 0
+    assert "preset 'sasrec' version 0" in caplog.text  # skipped as finished, but named

@@ -28,7 +28,7 @@ from ..evaluation.evaluator import evaluate
 from ..interactions import Dataset, SplitData
 from ..objectives.base import IncompatibleError
 from ..registry import ConfigError, load_plugins
-from ..reporting.records import ResultsStore, RunRecord, config_hash
+from ..reporting.records import RecordError, ResultsStore, RunRecord, config_hash
 from .builders import NotApplicable, builder_for, cell_seed, fit_cell
 from .devices import determinism
 from .plan import ComponentSpec, ModelSpec, Suite
@@ -213,12 +213,34 @@ class Runner:
         for dspec, sspec, mspec, seed in self.suite.cells():
             cell_id, rel = self.cell_key(dspec, sspec, mspec, seed)
             if self.store.exists(rel):
-                out.append(CellOutcome(cell_id, "done", str(rel)))
+                out.append(CellOutcome(cell_id, "done", str(rel), self.version_change(mspec, rel)))
             elif mspec.na or self_transfer(dspec, mspec):
                 out.append(CellOutcome(cell_id, "n/a", str(rel), mspec.na or self_transfer(dspec, mspec)))
             else:
                 out.append(CellOutcome(cell_id, "pending", str(rel)))
         return out
+
+    def version_change(self, mspec: ModelSpec, rel: Path) -> str | None:
+        """Why the finished record at ``rel`` may not be what the suite's model now builds: a preset whose
+        version changed since (its defaults changed its results), which a cell's identity does not
+        include (the suite's text is the same). None when the versions agree or cannot be read."""
+        from ..registry import PRESETS
+
+        if mspec.name not in PRESETS:
+            return None
+        want = PRESETS.entry(mspec.name).version
+        try:
+            rec = self.store.read(self.store.record_path(rel))
+        except RecordError:
+            return None
+        have = (rec.model.get("component_versions") or {}).get(mspec.name)
+        if have is None or str(have) == str(want):
+            return None
+        return (
+            f"its record was made with preset {mspec.name!r} version {have}; the suite now builds version "
+            f"{want} (`ssl4rec show preset {mspec.name}`): pin the older recipe's parameters in the suite, or "
+            "give the model a new label"
+        )
 
     # -- the run -----------------------------------------------------
     def pending(self) -> list[tuple[ComponentSpec, ComponentSpec, ModelSpec, int]]:
@@ -268,7 +290,10 @@ class Runner:
         cell_id, rel = self.cell_key(dspec, sspec, mspec, seed)
         if self.store.exists(rel):
             logger.info("skip %s (record exists)", cell_id)
-            return CellOutcome(cell_id, "skipped", str(rel))
+            changed = self.version_change(mspec, rel)
+            if changed:
+                logger.warning("%s: %s", cell_id, changed)
+            return CellOutcome(cell_id, "skipped", str(rel), changed)
         claim = self.store.claim(rel)
         if claim is None:
             logger.info("skip %s (another runner is computing it)", cell_id)

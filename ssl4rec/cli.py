@@ -199,7 +199,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .reporting.leaderboard import build_tables, summary_text
     from .reporting.records import ResultsStore
 
-    tables = build_tables(ResultsStore(out))  # once: written below, then summarised
+    tables = build_tables(ResultsStore(out), comparisons=list(suite.comparisons))  # once: written, then summarised
     written = write_leaderboards(out, tables=tables)
     if suite.published:
         from .reporting.reproduce import write_reproduction
@@ -379,8 +379,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from .reporting.leaderboard import write_leaderboards
+    from .running.plan import load_suite
 
-    written = write_leaderboards(args.results, args.to, skip_unreadable=args.skip_unreadable)
+    pairs = list(dict.fromkeys(pair for path in args.suite for pair in load_suite(path).comparisons))
+    written = write_leaderboards(args.results, args.to, skip_unreadable=args.skip_unreadable, comparisons=pairs)
     for p in written:
         print(p)
     return 0
@@ -442,7 +444,15 @@ def cmd_publish(args: argparse.Namespace) -> int:
                 for s in suite.splits:
                     some = expected.setdefault(f"{d.label}/{s.label}", [])
                     some += [m.label for m in suite.models if m.splits and m.runs_on(s) and m.label not in some]
-    written = publish(args.results, args.to, datasets=args.dataset, expected=expected, supersede=args.supersede)
+    comparisons = list(dict.fromkeys(pair for suite in suites for pair in suite.comparisons))
+    written = publish(
+        args.results,
+        args.to,
+        datasets=args.dataset,
+        expected=expected,
+        supersede=args.supersede,
+        comparisons=comparisons,
+    )
     for suite in suites:
         from .reporting.reproduce import write_reproduction
 
@@ -766,6 +776,9 @@ def _add_reporting_commands(sub: Any) -> None:
     lb.add_argument("--to", default=None, help="output folder (default: RESULTS_DIR/leaderboards)")
     lb.add_argument(
         "--skip-unreadable", action="store_true", help="skip unreadable records with a warning (default: refuse)"
+    )
+    lb.add_argument(
+        "--suite", action="append", default=[], help="show this suite's `comparisons` on the tables (repeatable)"
     )
     lb.set_defaults(func=cmd_leaderboard)
 

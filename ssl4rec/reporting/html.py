@@ -21,7 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from .svg import bar_chart, grouped_bars, line_chart
-from .tables import NO_SPREAD, Row, Table, has_spread, header_notes, pretty, spread
+from .tables import (
+    COMPARISON_HEAD,
+    NO_SPREAD,
+    Row,
+    Table,
+    comparison_cells,
+    comparisons_caption,
+    has_spread,
+    header_notes,
+    pretty,
+    spread,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -256,6 +267,15 @@ def render_index(
                 "head": ["model", "seeds", *[pretty(c) for c in t.columns], "fit s", "s/epoch", "notes"],
                 "rows": [_cells(t, r, best) for r in t.rows],
                 "links": links,
+                "comparisons": (
+                    {
+                        "caption": comparisons_caption(t.comparisons[0]["metric"]),
+                        "head": COMPARISON_HEAD,
+                        "rows": [comparison_cells(c) for c in t.comparisons],
+                    }
+                    if t.comparisons
+                    else None
+                ),
             }
         )
     from markupsafe import Markup

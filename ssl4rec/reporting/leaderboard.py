@@ -23,7 +23,17 @@ import numpy as np
 
 from .html import render_index
 from .records import RecordError, ResultsStore, RunRecord, atomic_write_bytes, comparable_params, safe_name
-from .tables import CONTENDED, Row, Table, header_notes, pretty, spread
+from .tables import (
+    COMPARISON_HEAD,
+    CONTENDED,
+    Row,
+    Table,
+    comparison_cells,
+    comparisons_caption,
+    header_notes,
+    pretty,
+    spread,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -132,20 +142,51 @@ def _user_means(
     return sa / n, sb / n, common
 
 
-def compare_models(
-    store: ResultsStore, a: str, b: str, metric: str = "ndcg@10", dataset: str | None = None, split: str | None = None
-) -> list[dict[str, Any]]:
-    """Paired comparison of models ``a`` and ``b`` in every (dataset, split) holding both.
+def paired_test(
+    store: ResultsStore, recs_a: list[RunRecord], recs_b: list[RunRecord], metric: str
+) -> dict[str, Any]:
+    """Paired comparison over users of two models' records on one (dataset, split).
 
     The unit is the user: each user's metric is averaged over the seeds where both models were
-    evaluated on the same split (:func:`_user_means`), and the tests pair the two models' user
-    averages. Gives the means, the mean difference ``a - b``, the per-seed mean differences, the
-    two-sided Wilcoxon signed-rank p-value over users (zero differences dropped,
-    ``zero_method="wilcox"``) and the paired t-test p-value. ``metric`` may be a subset metric such as
-    ``"cold/ndcg@10"``. Records of one model that cannot be merged raise :class:`MergeError`.
+    evaluated (:func:`_user_means`), and the tests pair the two models' user averages. Gives
+    ``n_users``, ``n_seeds``, the means, the mean difference ``diff`` (a - b), ``per_seed_diff``,
+    the two-sided Wilcoxon signed-rank p-value over users (zero differences dropped,
+    ``zero_method="wilcox"``) and the paired t-test p-value; without a common user, ``n_users`` 0
+    and a ``reason``.
     """
     from scipy import stats
 
+    va, vb = _paired_values(store, recs_a, metric), _paired_values(store, recs_b, metric)
+    xa, xb, common = _user_means(va, vb)
+    row: dict[str, Any] = {"n_users": len(xa)}
+    if not common:
+        row["reason"] = "metric not recorded" if not (va or vb) else "no user evaluated for both in one seed"
+        return row
+    seeds = sorted({k[0] for k in common})
+    per_seed = {}
+    for sd in seeds:
+        keys = [k for k in common if k[0] == sd]
+        per_seed[sd] = float(np.mean([va[k] for k in keys]) - np.mean([vb[k] for k in keys]))
+    d = xa - xb
+    row.update(
+        n_seeds=len(seeds),
+        mean_a=float(np.mean([va[k] for k in common])),
+        mean_b=float(np.mean([vb[k] for k in common])),
+        diff=float(np.mean([va[k] - vb[k] for k in common])),
+        per_seed_diff=per_seed,
+        wilcoxon_p=float(stats.wilcoxon(xa, xb, zero_method="wilcox").pvalue) if np.any(d != 0) else 1.0,
+        ttest_p=float(stats.ttest_rel(xa, xb).pvalue) if np.any(d != 0) and len(d) > 1 else 1.0,
+    )
+    return row
+
+
+def compare_models(
+    store: ResultsStore, a: str, b: str, metric: str = "ndcg@10", dataset: str | None = None, split: str | None = None
+) -> list[dict[str, Any]]:
+    """Paired comparison of models ``a`` and ``b`` (:func:`paired_test`) in every (dataset, split)
+    holding both. ``metric`` may be a subset metric such as ``"cold/ndcg@10"``. Records of one
+    model that cannot be merged raise :class:`MergeError`.
+    """
     groups: dict[tuple[str, str], dict[str, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
     for r in store.iter_records():
         if not r.ok:
@@ -161,29 +202,37 @@ def compare_models(
             _check_mergeable(models[m], f"{ds}/{sp}/{m}")
         if models[a][0].dataset.get("checksum") != models[b][0].dataset.get("checksum"):
             raise MergeError(f"refusing to compare {a} and {b} on {ds}/{sp}: dataset checksums differ")
-        va, vb = _paired_values(store, models[a], metric), _paired_values(store, models[b], metric)
-        xa, xb, common = _user_means(va, vb)
-        row: dict[str, Any] = {"dataset": ds, "split": sp, "metric": metric, "a": a, "b": b, "n_users": len(xa)}
-        if not common:
-            row["reason"] = "metric not recorded" if not (va or vb) else "no user evaluated for both in one seed"
-            out.append(row)
+        row = {"dataset": ds, "split": sp, "metric": metric, "a": a, "b": b}
+        out.append({**row, **paired_test(store, models[a], models[b], metric)})
+    return out
+
+
+def _table_comparisons(
+    store: ResultsStore,
+    models: dict[str, list[RunRecord]],
+    pairs: list[tuple[str, str]],
+    listed: set[str],
+    primary: str,
+) -> list[dict[str, Any]]:
+    """The suite's ``comparisons`` on one table: :func:`paired_test` of each pair whose models are
+    both on the table (with records or expected), Holm-corrected over the table's tested pairs."""
+    out = []
+    for a, b in pairs:
+        if a not in listed or b not in listed:
             continue
-        seeds = sorted({k[0] for k in common})
-        per_seed = {}
-        for sd in seeds:
-            keys = [k for k in common if k[0] == sd]
-            per_seed[sd] = float(np.mean([va[k] for k in keys]) - np.mean([vb[k] for k in keys]))
-        d = xa - xb
-        row.update(
-            n_seeds=len(seeds),
-            mean_a=float(np.mean([va[k] for k in common])),
-            mean_b=float(np.mean([vb[k] for k in common])),
-            diff=float(np.mean([va[k] - vb[k] for k in common])),
-            per_seed_diff=per_seed,
-            wilcoxon_p=float(stats.wilcoxon(xa, xb, zero_method="wilcox").pvalue) if np.any(d != 0) else 1.0,
-            ttest_p=float(stats.ttest_rel(xa, xb).pvalue) if np.any(d != 0) and len(d) > 1 else 1.0,
-        )
+        row: dict[str, Any] = {"a": a, "b": b, "metric": primary}
+        ok = {m: [r for r in models.get(m, []) if r.ok] for m in (a, b)}
+        absent = [m for m in (a, b) if not ok[m]]
+        if absent:
+            row.update(n_users=0, reason=f"no record of {' and '.join(absent)}")
+        elif ok[a][0].dataset.get("checksum") != ok[b][0].dataset.get("checksum"):
+            row.update(n_users=0, reason="dataset checksums differ")
+        else:
+            row.update(paired_test(store, ok[a], ok[b], primary))
         out.append(row)
+    tested = [r for r in out if r["n_users"]]
+    for r, adj in zip(tested, holm([r["wilcoxon_p"] for r in tested]), strict=True):
+        r["holm_p"] = adj
     return out
 
 
@@ -218,12 +267,15 @@ def build_tables(
     primary: str = "ndcg@10",
     alpha: float = 0.05,
     expected: dict[str, list[str]] | None = None,
+    comparisons: list[tuple[str, str]] | None = None,
 ) -> list[Table]:
     """One :class:`Table` per (dataset, split) found in ``store``.
 
     ``expected``: {dataset label: model labels} that every table of that dataset lists, as
     "missing" rows when they have no record (e.g. a suite's models not run yet); a key
-    ``"dataset/split"`` lists models expected on that split's table only."""
+    ``"dataset/split"`` lists models expected on that split's table only. ``comparisons``: pairs
+    ``(a, b)`` of model labels (a suite's ``comparisons``) tested on every table listing both, on
+    the primary metric (:func:`_table_comparisons`)."""
     records = list(store.iter_records(include_failed=True))
     by_table, models_by_dataset = _group_records(records)
     for key, labels in (expected or {}).items():
@@ -247,7 +299,10 @@ def build_tables(
         order = {"ok": 0, "n/a": 1, "failed": 2, "missing": 3}
         rows.sort(key=lambda r: (order[r.status], -r.mean.get(primary, -math.inf), r.model))
         _mark_significance(store, rows, models, primary, alpha)
-        tables.append(Table(dataset=ds, split=sp, header=header, columns=cols, rows=rows, primary=primary))
+        tested = _table_comparisons(store, models, list(comparisons or []), {r.model for r in rows}, primary)
+        tables.append(
+            Table(dataset=ds, split=sp, header=header, columns=cols, rows=rows, primary=primary, comparisons=tested)
+        )
     return tables
 
 
@@ -411,7 +466,19 @@ def render_markdown(t: Table) -> str:
         fit = f"{r.fit_seconds:.1f}" + (" ‡" if r.contended else "")
         lines.append("| " + " | ".join([name, str(r.n_seeds), *cells, fit, spe, "; ".join(r.notes)]) + " |")
     lines.append("")
+    if t.comparisons:
+        lines += render_table_comparisons(t.comparisons) + [""]
     return "\n".join(lines)
+
+
+def render_table_comparisons(comparisons: list[dict[str, Any]], alpha: float = 0.05) -> list[str]:
+    """Markdown lines: the caption and table of a leaderboard table's comparisons."""
+    lines = [f"**Comparisons.** {comparisons_caption(comparisons[0]['metric'], alpha)}", ""]
+    lines.append("| " + " | ".join(COMPARISON_HEAD) + " |")
+    lines.append("|---|---|" + "---:|" * (len(COMPARISON_HEAD) - 3) + "---|")
+    for c in comparisons:
+        lines.append("| " + " | ".join(x.replace("|", "/") for x in comparison_cells(c, alpha)) + " |")
+    return lines
 
 
 def render_csv(t: Table) -> str:
@@ -488,6 +555,7 @@ def write_leaderboards(
     expected: dict[str, list[str]] | None = None,
     skip_unreadable: bool = False,
     tables: list[Table] | None = None,
+    comparisons: list[tuple[str, str]] | None = None,
 ) -> list[Path]:
     """Write ``<out>/<dataset>/<split>.md|.csv`` (+ an index per dataset) from the records in ``results``
     (``expected``: model labels listed as missing rows where they have no record, see :func:`build_tables`;
@@ -495,7 +563,7 @@ def write_leaderboards(
     out = Path(out) if out is not None else Path(results) / "leaderboards"
     if tables is None:
         store = ResultsStore(results, skip_unreadable=skip_unreadable)
-        tables = build_tables(store, columns=columns, primary=primary, expected=expected)
+        tables = build_tables(store, columns=columns, primary=primary, expected=expected, comparisons=comparisons)
     written: list[Path] = []
     by_ds: dict[str, list[Table]] = defaultdict(list)
     for t in tables:
@@ -544,6 +612,7 @@ def publish(
     datasets: list[str] | None = None,
     expected: dict[str, list[str]] | None = None,
     supersede: bool = False,
+    comparisons: list[tuple[str, str]] | None = None,
 ) -> list[Path]:
     """Copy the records (JSON + per-user arrays) of ``results`` into ``to/records`` and regenerate
     every leaderboard under ``to`` from the records there, so each published cell stays traceable.
@@ -554,6 +623,7 @@ def publish(
         datasets: only publish records of these dataset labels.
         expected: {dataset label: model labels} shown as missing rows where they have no record
             (``publish --suite``: the suite's models).
+        comparisons: pairs of model labels tested on every table listing both (a suite's ``comparisons``).
         supersede: a cell (dataset, split, model label, seed) keeps only its newest record (by the
             record's time): older records of it in ``results`` are not copied and those in
             ``to/records`` are removed (e.g. after re-tuning changed a model's parameters, whose old
@@ -604,7 +674,7 @@ def publish(
         for r in removed:
             logger.info("superseded (removed): %s", r)
         logger.info("supersede: removed %d older records from %s", len(removed), dst / "records")
-    return write_leaderboards(dst, dst, expected=expected)
+    return write_leaderboards(dst, dst, expected=expected, comparisons=comparisons)
 
 
 def _cell_of(rec: RunRecord) -> tuple:

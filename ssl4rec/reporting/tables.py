@@ -44,6 +44,8 @@ class Table:
     columns: list[str]
     rows: list[Row]
     primary: str
+    comparisons: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    """Paired tests of the suite's ``comparisons`` on this table (see ``leaderboard._table_comparisons``)."""
 
 
 # A fit is "contended" when its wall time exceeds its CPU time by this factor: the process waited
@@ -102,3 +104,37 @@ def header_notes(t: Table) -> list[tuple[str, str]]:
             "(it shared the cores with other work, so its time is inflated; CPU seconds are in the CSV).",
         ),
     ]
+
+
+#: Header of the comparisons table on leaderboard pages (markdown and HTML).
+COMPARISON_HEAD = ["A", "B", "seeds", "users", "A mean", "B mean", "A - B", "Wilcoxon p", "Holm p", "verdict"]
+
+
+def comparison_cells(c: dict[str, Any], alpha: float = 0.05) -> list[str]:
+    """One row of :data:`COMPARISON_HEAD` for a :func:`_table_comparisons` entry."""
+    if not c["n_users"]:
+        return [c["a"], c["b"], "0", "0", "", "", "", "", "", c["reason"]]
+    if c["holm_p"] < alpha:
+        verdict = "A > B" if c["diff"] > 0 else "A < B"
+    else:
+        verdict = f"no difference at {alpha}"
+    return [
+        c["a"],
+        c["b"],
+        str(c["n_seeds"]),
+        str(c["n_users"]),
+        f"{c['mean_a']:.4f}",
+        f"{c['mean_b']:.4f}",
+        f"{c['diff']:+.4f}",
+        f"{c['wilcoxon_p']:.3g}",
+        f"{c['holm_p']:.3g}",
+        verdict,
+    ]
+
+
+def comparisons_caption(metric: str, alpha: float = 0.05) -> str:
+    return (
+        f"Paired comparisons named by the suite (`comparisons`), on {pretty(metric)}: unit = user (each user's "
+        "value averaged over the seeds both models have), two-sided Wilcoxon signed-rank test, Holm-corrected "
+        f"over this table's comparisons; the verdict holds at {alpha} whichever way it comes out."
+    )

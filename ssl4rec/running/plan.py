@@ -53,6 +53,7 @@ SUITE_KEYS = (
     "validation",
     "output",
     "published",
+    "comparisons",
 )
 COMPONENT_KEYS = ("name", "params", "label", "grid", "preprocessing")
 MODEL_KEYS = ("name", "params", "label", "splits")
@@ -73,6 +74,9 @@ class Suite:
     path: str = ""
     published: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Numbers a paper reports for this protocol: ``{source, dataset, split, values: {model label: {metric: value}}}``."""
+    comparisons: tuple[tuple[str, str], ...] = ()
+    """Pairs ``(a, b)`` of model labels whose paired test every leaderboard table holding both shows
+    (e.g. a variant against its base: the claims a suite is built to check)."""
 
     def select(
         self,
@@ -355,6 +359,7 @@ def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
         raise ConfigError(f"{path}: seeds must be a list of integers")
     models = _models(raw, path)
     published = _checked_published(dict(raw.get("published") or {}), {m.label for m in models}, path)
+    comparisons = _checked_comparisons(raw.get("comparisons"), [m.label for m in models], path)
     validation = dict(raw.get("validation") or {})
     check_keys(validation, ("max_users",), f"{path} validation")
     max_users = validation.get("max_users")
@@ -377,6 +382,7 @@ def parse_suite(raw: Any, path: str = "<suite>") -> Suite:
         validation=validation,
         path=path,
         published=published,
+        comparisons=comparisons,
     )
 
 
@@ -440,6 +446,29 @@ def _splits(raw: dict[str, Any], path: str) -> tuple[ComponentSpec, ...]:
     if dup:
         raise ConfigError(f"{path}: duplicate split labels {dup}; give each a distinct 'label'")
     return tuple(splits)
+
+
+def _checked_comparisons(raw: Any, labels: list[str], path: str) -> tuple[tuple[str, str], ...]:
+    """The ``comparisons`` list: ``[a, b]`` pairs of two different model labels of this suite."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path} comparisons: give a list of [model label, model label] pairs, got {type(raw).__name__}")
+    out = []
+    for i, pair in enumerate(raw):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+            raise ConfigError(f"{path} comparisons[{i}]: give a pair [model label, model label], got {pair!r}")
+        for label in pair:
+            if label not in labels:
+                raise ConfigError(
+                    f"{path} comparisons[{i}]: {label!r} is not a model label of this suite.{did_you_mean(label, labels)}"
+                )
+        if pair[0] == pair[1]:
+            raise ConfigError(f"{path} comparisons[{i}]: compares {pair[0]!r} with itself")
+        if tuple(pair) in out:
+            raise ConfigError(f"{path} comparisons[{i}]: {pair!r} is listed twice")
+        out.append(tuple(pair))
+    return tuple(out)
 
 
 def _checked_published(published: dict[str, Any], labels: set[str], path: str) -> dict[str, Any]:

@@ -269,7 +269,7 @@ def render_index(
                 "links": links,
                 "comparisons": (
                     {
-                        "caption": comparisons_caption(t.comparisons[0]["metric"]),
+                        "caption": _markup(comparisons_caption(t.comparisons[0]["metric"])),
                         "head": COMPARISON_HEAD,
                         "rows": [comparison_cells(c) for c in t.comparisons],
                     }

@@ -104,7 +104,7 @@ def parse_log(path: Path) -> tuple[list[dict], list[dict]]:
             continue
         d = ast.literal_eval(line)
         (train if "epoch" in d else valid).append(d)
-    return train, valid
+    return train, valid[: len(train)]  # the line after the last epoch is the test of the best checkpoint
 
 
 def ours() -> dict[str, dict[int, float]]:
@@ -157,6 +157,7 @@ def main() -> None:
         print(f"their code: {args.epochs} epochs in {wall:.0f} s ({wall / args.epochs:.1f} s/epoch, incl. validation)")
 
     train, valid = parse_log(log)
+    test = [ast.literal_eval(x) for x in log.read_text().splitlines() if x.startswith("{'Epoch'")][len(train) :]
     curves = ours()
     names = list(curves)
     header = ["epochs", "theirs: rec loss", "theirs: valid NDCG@20", *[f"{n}: valid NDCG@20" for n in names]]
@@ -167,6 +168,12 @@ def main() -> None:
         rows.append([n, loss, v["NDCG@20"], *[f"{curves[c][n]:.4f}" if n in curves[c] else "" for c in names]])
     rows = [r for r in rows if r[0] % 2 == 0]  # ours are validated every 2 epochs
     body = _report.table(header, rows)
+    if test:  # their main.py ends by testing the checkpoint of its best validation epoch
+        best = max(valid, key=lambda v: float(v["NDCG@20"]))
+        body += (
+            f"\n\nTheir test after {len(train)} epochs (checkpoint of epoch {best['Epoch'] + 1}, valid NDCG@20 "
+            f"{best['NDCG@20']}): " + ", ".join(f"{k} {v}" for k, v in test[-1].items() if k != "Epoch")
+        )
     print(body)
     if args.readme:
         text = (

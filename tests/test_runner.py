@@ -312,6 +312,20 @@ def test_params_added_later_at_their_inert_value_still_merge(tmp_path):
     flat.model["params"]["objectives"][0]["view_repr"] = "flatten"
     with pytest.raises(MergeError, match="model params"):
         _check_mergeable([old, flat], "m")
+    # options of several objectives whose old behaviour has one name per objective
+    later = rec()
+    later.model["params"]["objectives"][0]["padding_outputs"] = "zero"
+    later.model["params"]["objectives"].append({"name": "intent_contrastive", "padding_outputs": "position"})
+    before = rec()
+    before.model["params"]["objectives"].append({"name": "intent_contrastive"})
+    _check_mergeable([before, later], "m")
+    attending = rec()
+    attending.model["params"]["objectives"][0]["padding_outputs"] = "attending"
+    with pytest.raises(MergeError, match="model params"):
+        _check_mergeable([old, attending], "m")
+    _check_mergeable([rec(), rec(anchor="dropout_view")], "m")
+    with pytest.raises(MergeError, match="model params"):
+        _check_mergeable([rec(), rec(anchor="main_pass")], "m")
 
 
 def test_holm():

@@ -84,7 +84,15 @@ INERT_DEFAULTS: dict[str, Any] = {
     "time": "none",  # sequence encoders read no timestamps
     "time_span": 256,  # read only with time "intervals" / "both"
     "side_graph": "none",  # lightgcn propagates over the user-item graph only
+    "anchor": "dropout_view",  # supervised_contrastive: the anchor is a second dropout pass (DuoRec's 'us_x')
+    # contrastive ("zero") / intent_contrastive ("position"): padding outputs as before the option existed
+    "padding_outputs": ("zero", "position"),
 }
+
+
+def _inert(key: str, value: Any) -> bool:
+    inert = INERT_DEFAULTS[key]
+    return value in inert if isinstance(inert, tuple) else value == inert
 
 
 def comparable_params(params: Any) -> Any:
@@ -94,7 +102,7 @@ def comparable_params(params: Any) -> Any:
         return {
             k: comparable_params(v)
             for k, v in params.items()
-            if k != "seed" and not (k in INERT_DEFAULTS and v == INERT_DEFAULTS[k])
+            if k != "seed" and not (k in INERT_DEFAULTS and _inert(k, v))
         }
     if isinstance(params, list):
         return [comparable_params(v) for v in params]

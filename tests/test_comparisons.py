@@ -76,6 +76,19 @@ def test_table_comparisons_are_paired_over_users_and_holm_corrected(store):
     assert "| Variant | Missing | 0 | 0 |" in md and "no record of Missing" in md
 
 
+def test_models_equal_on_every_user_say_so(tmp_path):
+    s = ResultsStore(tmp_path)
+    zeros = np.zeros(len(USERS), dtype=np.float32)  # e.g. two id-only models on cold items
+    for model in ("A", "B"):
+        _write(s, model, 0, zeros)
+    (table,) = build_tables(s, comparisons=[("A", "B")])
+    (c,) = table.comparisons
+    assert c["identical"] and c["wilcoxon_p"] == 1.0
+    assert next(x for x in render_markdown(table).splitlines() if x.startswith("| A | B | 1 |")).endswith(
+        "| equal on every user |"
+    )
+
+
 def test_comparison_p_value_equals_a_direct_wilcoxon(store):
     (table,) = build_tables(store, comparisons=[("Twin", "Base")])
     (c,) = table.comparisons

@@ -150,7 +150,7 @@ def paired_test(
     The unit is the user: each user's metric is averaged over the seeds where both models were
     evaluated (:func:`_user_means`), and the tests pair the two models' user averages. Gives
     ``n_users``, ``n_seeds``, the means, the mean difference ``diff`` (a - b), ``per_seed_diff``,
-    the two-sided Wilcoxon signed-rank p-value over users (zero differences dropped,
+    ``identical`` (every user's two values equal, e.g. both models unable to score), the two-sided Wilcoxon signed-rank p-value over users (zero differences dropped,
     ``zero_method="wilcox"``) and the paired t-test p-value; without a common user, ``n_users`` 0
     and a ``reason``.
     """
@@ -174,6 +174,7 @@ def paired_test(
         mean_b=float(np.mean([vb[k] for k in common])),
         diff=float(np.mean([va[k] - vb[k] for k in common])),
         per_seed_diff=per_seed,
+        identical=not np.any(d != 0),
         wilcoxon_p=float(stats.wilcoxon(xa, xb, zero_method="wilcox").pvalue) if np.any(d != 0) else 1.0,
         ttest_p=float(stats.ttest_rel(xa, xb).pvalue) if np.any(d != 0) and len(d) > 1 else 1.0,
     )

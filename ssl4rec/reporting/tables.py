@@ -114,7 +114,9 @@ def comparison_cells(c: dict[str, Any], alpha: float = 0.05) -> list[str]:
     """One row of :data:`COMPARISON_HEAD` for a :func:`_table_comparisons` entry."""
     if not c["n_users"]:
         return [c["a"], c["b"], "0", "0", "", "", "", "", "", c["reason"]]
-    if c["holm_p"] < alpha:
+    if c.get("identical"):
+        verdict = "equal on every user"
+    elif c["holm_p"] < alpha:
         verdict = "A > B" if c["diff"] > 0 else "A < B"
     else:
         verdict = f"no difference at {alpha}"

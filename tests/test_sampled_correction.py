@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -54,3 +55,22 @@ def test_sampled_evaluation_reports_corrected_metrics_for_uniform_negatives_only
     assert not any(k.startswith("corrected/") for k in evaluate(Model(), split, "test", pop, progress=False).metrics)
     valid = evaluate(Model(), split, "valid", uniform, progress=False)  # validation: not computed
     assert "sampled_correction" not in valid.info
+
+
+def test_no_corrected_metrics_where_users_have_several_targets():
+    """The estimator maps one target's sampled rank: a split whose users have several test items gets
+    none (not an estimate over the one-target users only, set beside a metric over everyone)."""
+    split = tiny_split(n_items=60, per_user=10)
+    first = split.test.copy()
+    second = split.valid.copy()  # every user's validation item becomes a second test target
+    split.test = pd.concat([first, second], ignore_index=True)
+
+    class Model:
+        def score(self, batch):
+            return torch.rand(len(batch.users), 60, generator=torch.Generator().manual_seed(0))
+
+    uniform = Protocol(candidates="sampled", n_negatives=20, sampling="uniform", ks=(5, 10))
+    res = evaluate(Model(), split, "test", uniform, progress=False)
+    assert not any(k.startswith("corrected/") for k in res.metrics)
+    info = res.info["sampled_correction"]
+    assert info["multi_target_users"] == len(res.users) and "several targets" in info["skipped"]

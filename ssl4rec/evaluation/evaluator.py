@@ -420,12 +420,23 @@ def _corrected(
     ctx: _EvalContext, protocol: Protocol, acc: _Accumulator, metrics: dict[str, float], per_user: dict[str, np.ndarray]
 ) -> dict[str, Any]:
     """Add ``corrected/<metric>`` (Krichene & Rendle's BV estimate of the full-ranking value from the sampled
-    rank; :mod:`ssl4rec.evaluation.sampled_correction`) for the users with exactly one target."""
+    rank; :mod:`ssl4rec.evaluation.sampled_correction`) when every evaluated user has exactly one target.
+
+    The estimator maps one target's sampled rank to the full metric; on a split where users have several
+    targets (random, temporal, cold splits) it would cover only the users with one, a different population
+    from the metric it sits beside, so nothing is added and the info says why."""
     from .sampled_correction import corrected_metrics
 
     names = tuple(m for m in protocol.metrics if metric_kind(m) == "ranks")
     valid = ctx.tmat >= 0
     single = valid.sum(1) == 1
+    if not single.all():
+        return {
+            "method": "bv",
+            "skipped": f"{int((~single).sum())} of {len(single)} users have several targets; "
+            "the correction maps one target's sampled rank",
+            "multi_target_users": int((~single).sum()),
+        }
     rank = np.where(single, np.where(valid, acc.ranks[""], np.inf).min(1), np.nan)
     hist = np.diff(ctx.history.csr.indptr)[ctx.users] if protocol.mask_history else np.zeros(len(ctx.users), np.int64)
     n_full = ctx.n_items - hist

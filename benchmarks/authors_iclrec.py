@@ -154,6 +154,8 @@ def main() -> None:
         wall = time.perf_counter() - t0
         if rc != 0:
             sys.exit(f"error: their main.py exited with {rc}; see {args.out / 'stdout.log'}")
+        run = {"epochs": args.epochs, "seed": args.seed, "threads": args.threads, "wall_seconds": round(wall, 1)}
+        (args.out / "run.json").write_text(json.dumps({**run, "started_at_commit": _report.STARTED_AT}))
         print(f"their code: {args.epochs} epochs in {wall:.0f} s ({wall / args.epochs:.1f} s/epoch, incl. validation)")
 
     train, valid = parse_log(log)
@@ -175,6 +177,13 @@ def main() -> None:
             f"{best['NDCG@20']}): " + ", ".join(f"{k} {v}" for k, v in test[-1].items() if k != "Epoch")
         )
     print(body)
+    run_file = args.out / "run.json"
+    if run_file.exists():  # the training run's own facts (a --report-only pass re-reads its log later)
+        run = json.loads(run_file.read_text())
+        body += (
+            f"\n\nTrained from commit {run['started_at_commit']}: {run['epochs']} epochs, seed {run['seed']}, "
+            f"{run['threads']} thread(s), {run['wall_seconds'] / run['epochs']:.1f} s/epoch with validation."
+        )
     if args.readme:
         text = (
             f"salesforce/ICLRec @ {COMMIT[:7]} `src/main.py` with `run_beauty.sh`'s arguments, seed {args.seed}, "

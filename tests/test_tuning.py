@@ -555,3 +555,39 @@ def test_tuned_as_reuses_another_models_tuned_parameters_from_a_named_file(tmp_p
     d, s = ComponentSpec("synthetic", label="synthetic"), ComponentSpec("random", label="random-size0.01")
     assert tuning_key(d, s, ModelSpec("m", "baseline", "bpr", {"tuned_as": "leave_one_out/bpr"})) == "synthetic/leave_one_out/bpr"
     assert tuning_key(d, s, ModelSpec("m", "baseline", "bpr", {"tuned_as": "bpr"})) == "synthetic/random-size0.01/bpr"
+
+
+def test_an_unbuildable_sampled_configuration_fails_its_trial_not_the_study(tmp_path, monkeypatch):
+    """A trial whose parameters the model cannot be built with (an IncompatibleError at fit time, as
+    NCL's context layer above a sampled layer count was) is a failed trial: the study goes on and its
+    budget counts only the configurations that trained."""
+    import optuna
+
+    from ssl4rec.objectives.base import IncompatibleError
+    from ssl4rec.running import tuning as tuning_mod
+
+    real = tuning_mod.fit_cell
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] % 2 == 0:
+            raise IncompatibleError("context_layer 2 but the encoder has 1 layers")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tuning_mod, "fit_cell", flaky)
+    path = write_suite(tmp_path, {**SUITE, "models": [{"name": "bpr", "params": {"epochs": 2}}]})
+    out = tmp_path / "res"
+    best = tune(load_suite(path), out, trials=3)
+    study = optuna.load_study(study_name="tunetiny/synthetic/leave_one_out/bpr", storage=f"sqlite:///{out / 'tuning.db'}")
+    states = [t.state.name for t in study.trials]
+    assert states.count("FAIL") >= 2 and states.count("COMPLETE") + states.count("PRUNED") == 3
+    assert best["synthetic/leave_one_out/bpr"]["trials"] == 3
+
+
+def test_ncl_search_space_keeps_its_context_layer():
+    from ssl4rec.registry import PRESETS
+
+    space = PRESETS.entry("ncl").search_space
+    assert space["encoder.num_layers"][1] >= 2  # context_layer 2 needs at least two propagation layers
+    assert PRESETS.entry("lightgcn").search_space["encoder.num_layers"][1] == 1

@@ -401,10 +401,18 @@ def _run_budget(study: Any, objective: Any, key: str, budget: int, timeout: floa
     """
     from optuna.trial import TrialState
 
+    from ..objectives.base import IncompatibleError
+
     done_states = (TrialState.COMPLETE, TrialState.PRUNED)
+
+    def n_failed() -> int:
+        return len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
+
     counted, repeats = _counted(study.get_trials(deepcopy=False, states=done_states), budget)
+    failed_at_start = n_failed()
     while len(counted) < budget:
         logger.info("tune %s: %d/%d configurations done, running the rest", key, len(counted), budget)
+        failed_before = n_failed()
         finished = _optimize(
             study,
             objective,
@@ -412,13 +420,18 @@ def _run_budget(study: Any, objective: Any, key: str, budget: int, timeout: floa
             n_trials=budget - len(counted),
             timeout=timeout,
             callbacks=[_BudgetReached(budget, done_states)],
-            catch=(FloatingPointError,),
+            # a sampled configuration the model cannot be built with (e.g. NCL's context layer above a
+            # sampled layer count) fails that trial, not the study; it is not counted in the budget
+            catch=(FloatingPointError, IncompatibleError),
         )
-        before = len(counted)
+        before, failed_now = len(counted), n_failed()
         counted, repeats = _counted(study.get_trials(deepcopy=False, states=done_states), budget)
         if not finished:
             continue
-        if timeout is not None or len(counted) == before:
+        # a round whose trials failed (unbuildable configurations) is not the sampler running dry:
+        # go on, up to 5 failures per budgeted configuration in this call
+        retry = failed_now > failed_before and failed_now - failed_at_start < 5 * budget
+        if timeout is not None or (len(counted) == before and not retry):
             if len(counted) < budget:
                 logger.warning(
                     "tune %s: stopped at %d of %d configurations (timeout, or the sampler found no new one)",

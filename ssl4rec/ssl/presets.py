@@ -422,15 +422,22 @@ def apply_overrides(spec: Mapping[str, Any], overrides: Mapping[str, Any], where
 
 
 def preset_search_space(spec: Mapping[str, Any]) -> dict[str, tuple]:
-    """Training, ``encoder.*`` and ``objectives.<name>.*`` search spaces of a spec (dotted keys)."""
+    """Training, ``encoder.*`` and ``objectives.<name>.*`` search spaces of a spec (dotted keys).
+
+    An objective that reads a propagation layer (``prototype_contrastive``'s ``context_layer``) keeps
+    the sampled layer count at or above it, so every configuration of the space can be built."""
     space = dict(TRAIN_SEARCH_SPACE)
     enc_name, _ = parse_component(spec["encoder"], "encoder")
     for k, v in ENCODERS.entry(enc_name).search_space.items():
         space[f"encoder.{k}"] = v
     for o in spec["objectives"]:
-        name, _ = parse_component(o, "objective")
+        name, params = parse_component(o, "objective")
         for k, v in OBJECTIVES.entry(name).search_space.items():
             space[f"objectives.{name}.{k}"] = v
+        layer = params.get("context_layer")
+        kind = space.get("encoder.num_layers")
+        if layer is not None and kind is not None and kind[0] == "int" and kind[1] < int(layer):
+            space["encoder.num_layers"] = (kind[0], int(layer), max(int(layer), kind[2]), *kind[3:])
     return space
 
 

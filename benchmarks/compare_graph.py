@@ -24,7 +24,8 @@ per training epoch. Both
 rank all items the user has no training interaction with (the split's valid interactions are
 neither trained on nor masked on either side: SELFRec is given only the training and test files);
 SELFRec drops test pairs whose user or item has no training interaction, ssl4rec counts them as
-misses (on a random 8:1:1 split almost none). ``--readme`` writes the table into ``benchmarks/README.md``.
+misses (on a random 8:1:1 split almost none). ``--readme`` writes the table into ``benchmarks/README.md``
+(a section per ``--datasets`` list: ML-100K's and Beauty's tables stand side by side).
 """
 
 from __future__ import annotations
@@ -242,9 +243,12 @@ def main() -> None:
             )
             + "Other jobs shared the 2 cores while it ran."
         )
-        _report.update_readme(
-            "compare_graph", "ssl4rec vs SELFRec: graph models", caption + "\n\n" + _report.table(header, body)
-        )
+        # one README section per dataset list, so a Beauty run does not replace the ML-100K table
+        names = [d.strip() for d in args.datasets.split(",") if d.strip()]
+        section, title = "compare_graph", "ssl4rec vs SELFRec: graph models"
+        if names != ["ml-100k"]:
+            section, title = f"compare_graph {','.join(names)}", f"{title} ({', '.join(names)})"
+        _report.update_readme(section, title, caption + "\n\n" + _report.table(header, body))
 
 
 if __name__ == "__main__":

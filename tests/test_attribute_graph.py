@@ -113,3 +113,57 @@ def test_lightgcn_with_the_attribute_graph_trains_and_scores_through_a_suite_mod
 
     scores = model.score(Batch(torch.arange(5), train))
     assert scores.shape == (5, train.n_items) and bool(torch.isfinite(scores).all())
+
+
+def _split_with_cold_items():
+    """The tiny split with items 0 and 1 held out of training; item 1 has no attributes either."""
+    split = tiny_split(attributes=True)
+    train = split.train
+    df = train.df[~train.df["item"].isin([0, 1])]
+    items = train.items.copy()
+    items.at[1, "genres"] = []
+    items.at[1, "attributes"] = []
+    from ssl4rec.interactions import Interactions
+
+    return Interactions(df, train.n_users, train.n_items, items=items, users=train.users)
+
+
+def test_the_attribute_graph_scores_cold_items_it_reaches_and_never_samples_them_as_negatives():
+    from ssl4rec.interactions import Batch
+
+    train = _split_with_cold_items()
+    assert train.item_counts[0] == 0 and train.item_counts[1] == 0
+    model = build_ssl_model({"name": "lightgcn", "params": {"side_graph": "attributes"}}, ["bpr"], epochs=2, seed=0)
+    assert model.can_score_cold_items
+    model.fit(train)
+    scorable = model.scorable_items()
+    assert scorable is not None and 0 in scorable and 1 not in scorable  # item 1: no edge and no attribute
+    assert len(scorable) == train.n_items - 1
+    assert sorted(set(range(train.n_items)) - set(model.net.candidate_items.tolist())) == [0, 1]
+    sampler = model.net.objective("bpr").sampler
+    users = torch.arange(train.n_users).repeat(200)
+    negatives = sampler.sample(users, torch.Generator().manual_seed(0))
+    assert not bool(torch.isin(negatives, torch.tensor([0, 1])).any())
+    assert not bool(sampler.known(users, negatives).any())  # still items the user has not trained on
+    scores = model.score(Batch(torch.arange(5), train))
+    assert bool(torch.isfinite(scores[:, 0]).all())
+    # without the attribute graph the same model cannot score either held-out item
+    plain = build_ssl_model("lightgcn", ["bpr"], epochs=2, seed=0)
+    assert not plain.can_score_cold_items
+    plain.fit(train)
+    assert 0 not in plain.scorable_items() and 1 not in plain.scorable_items()
+    assert getattr(plain.net, "candidate_items", None) is None
+
+
+def test_negative_sampler_pool():
+    from ssl4rec.objectives.graph import NegativeSampler
+
+    csr = sp.csr_matrix(np.array([[1.0, 0, 0, 0, 1.0], [0, 1.0, 0, 0, 0]]))
+    pool = torch.tensor([1, 2, 4])
+    s = NegativeSampler(csr, 5, pool=pool)
+    users = torch.tensor([0, 1]).repeat(500)
+    out = s.sample(users, torch.Generator().manual_seed(1))
+    assert set(out[users == 0].tolist()) == {1, 2}  # pool minus user 0's items 0 and 4
+    assert set(out[users == 1].tolist()) == {2, 4}
+    free = NegativeSampler(csr, 5).sample(users, torch.Generator().manual_seed(1))
+    assert set(free[users == 0].tolist()) == {1, 2, 3}

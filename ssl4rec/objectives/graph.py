@@ -43,10 +43,13 @@ class NegativeSampler:
     """Uniform negative items for (user, item) edges: items the user has no training interaction
     with, drawn by vectorised rejection. Membership is a bit lookup in a ``n_users x n_items``
     bitmap when that fits in ``bitmap_bytes`` (ML-100K: 0.2 MB, Beauty: 34 MB), else a binary
-    search in the sorted edge keys."""
+    search in the sorted edge keys. With ``pool`` (sorted 0-based item ids), negatives are drawn from
+    those items only: the items with training interactions when a model can also rank cold items
+    (text, attributes), so an item held out of training is never taught to rank low."""
 
-    def __init__(self, csr: Any, n_items: int, bitmap_bytes: int = 64 << 20) -> None:
+    def __init__(self, csr: Any, n_items: int, bitmap_bytes: int = 64 << 20, pool: torch.Tensor | None = None) -> None:
         m = csr.tocsr()
+        self.pool = None if pool is None else pool.detach().cpu().long()
         users = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
         keys = np.sort(users * n_items + m.indices.astype(np.int64))
         self.keys = torch.from_numpy(keys)
@@ -69,12 +72,19 @@ class NegativeSampler:
         """One negative per user (a user who has every item keeps the last draw); each round
         redraws, in order, the rows whose draw is a training item, and checks only those."""
         users = users.cpu()
-        out = torch.randint(self.n_items, users.shape, generator=generator)
+        pool = self.pool
+
+        def draw(shape: tuple[int, ...]) -> torch.Tensor:
+            if pool is None:
+                return torch.randint(self.n_items, shape, generator=generator)
+            return pool[torch.randint(len(pool), shape, generator=generator)]
+
+        out = draw(tuple(users.shape))
         bad = self.known(users, out).nonzero().squeeze(1)
         for _ in range(tries):
             if not len(bad):
                 break
-            out[bad] = torch.randint(self.n_items, (len(bad),), generator=generator)
+            out[bad] = draw((len(bad),))
             bad = bad[self.known(users[bad], out[bad])]
         return out
 
@@ -193,7 +203,7 @@ class BPR(GraphScoring):
         self.sampler: NegativeSampler | None = None
 
     def prepare(self, net: nn.Module, data: TrainData) -> None:
-        self.sampler = NegativeSampler(data.train.csr, net.n_items)
+        self.sampler = NegativeSampler(data.train.csr, net.n_items, pool=getattr(net, "candidate_items", None))
 
     def _negatives(self, batch: TrainBatch) -> torch.Tensor:
         """The step's negative items, drawn once (in :meth:`plan`)."""

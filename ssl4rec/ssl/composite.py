@@ -501,7 +501,9 @@ class SSLRecommender(Recommender):
         **params: fields of :class:`SSLTrainConfig` (including ``item_repr`` and ``text_encoder``).
 
     With ``item_repr`` ``"text"`` or ``"id+text"`` the instance sets ``can_score_cold_items``
-    (items with no training interaction are scored from their text). Whenever text is used
+    (items with no training interaction are scored from their text); so does a ``lightgcn`` encoder
+    with ``side_graph: attributes`` (a cold item is reached through its attribute nodes; one without
+    attributes stays unscorable, see :meth:`scorable_items`). Whenever text is used
     (``item_repr`` or an objective with ``needs_text``), :meth:`fit` loads the item text
     vectors (cached on disk) and :meth:`record_extra` reports the cache key for the result
     record; a dataset without item text raises ``ValueError`` at fit.
@@ -557,7 +559,7 @@ class SSLRecommender(Recommender):
                 build_text_encoder(self.config.text_encoder)  # validates the spec; loads no model
             except (KeyError, TypeError, ValueError) as exc:
                 raise ConfigError(f"SSL model option text_encoder {self.config.text_encoder!r}: {exc}") from exc
-        self.can_score_cold_items = self.config.item_repr != "id"
+        self.can_score_cold_items = self.config.item_repr != "id" or self.side_graph == "attributes"
         self.text_info: dict[str, Any] = {}
         self._item_text: torch.Tensor | None = None
         self._item_attr: torch.Tensor | None = None
@@ -648,20 +650,22 @@ class SSLRecommender(Recommender):
                 f"{[e.name for e in self._objective_entries]}); fit(train) or load_text(train) loads them"
             )
         extra: dict[str, Any] = {}
-        candidates = None
+        trained = (
+            self._trained_items if self._trained_items is not None and len(self._trained_items) == n_items else None
+        )
         if c.item_repr != "id":
             assert side is not None
             dim = self.encoder_params.get("embedding_size")
             if dim is None:
                 raise ConfigError(f"item_repr {c.item_repr!r} needs an encoder with an embedding_size parameter")
-            trained = (
-                self._trained_items if self._trained_items is not None and len(self._trained_items) == n_items else None
-            )
             extra["item_embedding"] = TextItemEmbedding(
                 n_items, int(dim), side.to(self.device), use_id=c.item_repr.startswith("id+"), trained=trained
             )
-            if trained is not None and not trained.all():
-                candidates = torch.from_numpy(np.flatnonzero(trained).astype(np.int64)).to(self.device)
+        candidates = None
+        if (c.item_repr != "id" or self.side_graph == "attributes") and trained is not None and not trained.all():
+            # items without training interactions are scored from their side information: the training
+            # softmax and the sampled negatives leave them out (nothing teaches a held-out item to rank low)
+            candidates = torch.from_numpy(np.flatnonzero(trained).astype(np.int64)).to(self.device)
         if self.input_kind == "graph":  # one ego vector per user: the graph's user nodes
             extra["n_users"] = int(n_users or 1)
             if self.side_graph == "attributes":  # and one per attribute: the item-attribute graph's nodes
@@ -983,6 +987,16 @@ class SSLRecommender(Recommender):
         return info
 
     # -- scoring -------------------------------------------------------
+    def scorable_items(self) -> np.ndarray | None:
+        """All items, except with ``item_repr: id`` and the attribute graph: the items with training
+        interactions or at least one attribute (an item with neither has no path in the joined graph)."""
+        if self.config.item_repr != "id" or self.side_graph != "attributes":
+            return super().scorable_items()
+        if self._item_attr_multi is None or self._trained_items is None:
+            return None  # not fitted yet
+        reached = np.asarray(self._trained_items, bool) | (np.asarray(self._item_attr_multi).sum(1) > 0)
+        return None if reached.all() else np.flatnonzero(reached)
+
     @torch.no_grad()
     def score(self, batch: Batch) -> torch.Tensor:
         if self.net is None:

@@ -134,3 +134,26 @@ def test_suite_comparisons_are_checked():
         parse_suite({**BASE_SUITE, "comparisons": [["pop"]]})
     with pytest.raises(ConfigError, match="comparisons: give a list"):
         parse_suite({**BASE_SUITE, "comparisons": "pop,ItemKNN"})
+
+
+def test_a_pair_with_a_model_that_is_n_a_on_the_table_says_why(store):
+    rec = {
+        "schema_version": 1,
+        "status": "n/a",
+        "reason": "the transfer source d is this cell's dataset: nothing to transfer",
+        "seed": 0,
+        "cell_id": "d/s/Self/seed0",
+        "dataset": {"label": "d", "checksum": "x", "counts": {}},
+        "split": {"label": "s", "name": "s", "params": {}},
+        "model": {"label": "Self", "params": {}, "component_versions": {}},
+    }
+    store.write(Path("d/s/Self/seed0-x.json"), RunRecord.from_dict(rec))
+    (table,) = build_tables(store, comparisons=[("Self", "Base"), ("Variant", "Base")])
+    got = {(c["a"], c["b"]): c for c in table.comparisons}
+    assert got[("Self", "Base")]["n_users"] == 0
+    assert (
+        got[("Self", "Base")]["reason"]
+        == "Self n/a here: the transfer source d is this cell's dataset: nothing to transfer"
+    )
+    # the n/a pair is not a test: Holm's correction runs over the tested pair alone
+    assert got[("Variant", "Base")]["holm_p"] == pytest.approx(got[("Variant", "Base")]["wilcoxon_p"])

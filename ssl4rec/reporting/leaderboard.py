@@ -224,7 +224,10 @@ def _table_comparisons(
         row: dict[str, Any] = {"a": a, "b": b, "metric": primary}
         ok = {m: [r for r in models.get(m, []) if r.ok] for m in (a, b)}
         absent = [m for m in (a, b) if not ok[m]]
-        if absent:
+        na = {m: sorted({r.reason or "" for r in models.get(m, []) if r.status == "n/a"}) for m in absent}
+        if absent and all(na.values()):  # a model that cannot run on this table by construction: no test
+            row.update(n_users=0, reason="; ".join(f"{m} n/a here: {', '.join(na[m])}" for m in absent))
+        elif absent:
             row.update(n_users=0, reason=f"no record of {' and '.join(absent)}")
         elif ok[a][0].dataset.get("checksum") != ok[b][0].dataset.get("checksum"):
             row.update(n_users=0, reason="dataset checksums differ")

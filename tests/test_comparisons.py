@@ -157,3 +157,27 @@ def test_a_pair_with_a_model_that_is_n_a_on_the_table_says_why(store):
     )
     # the n/a pair is not a test: Holm's correction runs over the tested pair alone
     assert got[("Variant", "Base")]["holm_p"] == pytest.approx(got[("Variant", "Base")]["wilcoxon_p"])
+
+
+def test_unscorable_targets_note_gives_their_share(tmp_path):
+    s = ResultsStore(tmp_path)
+    for model, seed, bad, n in (("IdOnly", 0, 3, 9), ("IdOnly", 1, 5, 10), ("Attr", 0, 4, 17885), ("All", 0, 0, 9)):
+        rec = {
+            "schema_version": 2,
+            "status": "ok",
+            "seed": seed,
+            "protocol": {"label": "full ranking, history masked"},
+            "cell_id": f"d/s/{model}/seed{seed}",
+            "dataset": {"label": "d", "checksum": "x", "counts": {}},
+            "split": {"label": "s", "name": "s", "params": {}},
+            "model": {"label": model, "params": {}, "component_versions": {}},
+            "metrics": {"ndcg@10": 0.1},
+            "eval_info": {"unscorable_targets": bad, "n_targets": n},
+            "fit_seconds": 1.0,
+        }
+        s.write(Path(f"d/s/{model}/seed{seed}-x.json"), RunRecord.from_dict(rec), {"users": USERS})
+    (table,) = build_tables(s)
+    notes = {r.model: r.notes for r in table.rows}
+    assert notes["IdOnly"] == ["cannot score cold items (42% of test targets)"]  # mean of 3/9 and 5/10
+    assert notes["Attr"] == ["cannot score cold items (0.02% of test targets)"]
+    assert notes["All"] == []

@@ -46,9 +46,23 @@ class MergeError(ValueError):
     """Records that must not be averaged together (different data, split, protocol or versions)."""
 
 
+def unscorable_note(records: list[RunRecord]) -> str | None:
+    """"cannot score cold items" with the mean share of test targets that were items the model could
+    not score (an ID-only model on a cold-items split: most cold targets; the item-attribute graph: only
+    the cold items without attributes), or None when every target was scorable in every record."""
+    if not any(r.unscorable_targets for r in records):
+        return None
+    shares = [r.unscorable_targets / r.eval_info["n_targets"] for r in records if r.eval_info.get("n_targets")]
+    if not shares:
+        return "cannot score cold items"
+    share = float(np.mean(shares))
+    shown = f"{share:.0%}" if share >= 0.01 else ("< 0.01%" if share < 1e-4 else f"{share:.2%}")
+    return f"cannot score cold items ({shown} of test targets)"
+
+
 def record_notes(record: RunRecord) -> list[str]:
-    """The short notes of a finished cell, formatted from its structured fields (``tuning``,
-    ``eval_info``): how it was tuned, and whether it could not score some test targets."""
+    """The short notes of a finished cell, formatted from its structured fields: how it was tuned
+    (``tuning``) and whether it resumed; a row's unscorable targets are :func:`unscorable_note`'s."""
     out = []
     tuned = record.tuning
     if tuned and tuned.get("skipped"):
@@ -60,8 +74,6 @@ def record_notes(record: RunRecord) -> list[str]:
             out.append("no parameters to tune")
         else:
             out.append(f"tuned ({n} trial{'' if n == 1 else 's'}, {tuned.get('metric') or 'valid'}{shared})")
-    if record.unscorable_targets:
-        out.append("cannot score cold items")
     if record.resumed:
         out.append("resumed from a checkpoint (fit s: every process)")
     return out
@@ -383,6 +395,9 @@ def _model_row(model: str, recs: list[RunRecord], cols: list[str], what: str) ->
             r.fit_seconds > CONTENDED * max(r.fit_cpu_seconds, 1e-3) for r in ok if (r.fit_seconds or 0.0) > 1.0
         )
     row.notes = sorted({n for r in ok for n in record_notes(r)})
+    unscorable = unscorable_note(ok)
+    if unscorable:
+        row.notes.append(unscorable)
     row.records = [r.path or "" for r in ok]
     return row
 

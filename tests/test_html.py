@@ -133,3 +133,36 @@ def test_svg_charts_escape_break_and_mark_missing():
     bars = grouped_bars(["cold", "warm"], ["m1", "m2"], {"cold": {"m1": 0.1}, "warm": {"m1": 0.2, "m2": 0.3}}, "t", "v")
     assert bars.count("<rect") == 2 + 3 and bars.count(">×</text>") == 1  # legend swatches + bars; m2 has no cold value
     assert _ticks(0, 94) == [0, 20, 40, 60, 80] and _ticks(1, 44) == [10, 20, 30, 40]
+
+
+def test_svg_charts_make_room_for_long_labels():
+    import re
+
+    from ssl4rec.reporting.svg import CHAR_W, bar_chart, grouped_bars, line_chart
+
+    long = "SASRec (text) fine-tuned from ml-latest-small †"  # a transfer row's label: 47 characters
+    need = CHAR_W * len(long)
+
+    def box(svg: str) -> tuple[float, float]:
+        w, h = re.search(r"viewBox='0 0 ([\d.]+) ([\d.]+)'", svg).groups()
+        return float(w), float(h)
+
+    bars = bar_chart([(long, 0.1, None, True), ("pop", 0.05, None, False)], "t", "NDCG@10")
+    x = float(
+        re.search(r"<text x='([\d.]+)' y='\d+' text-anchor='end'>" + re.escape(long), bars).group(1)
+    )
+    assert x - need >= 0  # right-aligned at the bars: its start stays inside the chart
+    legend = line_chart({long: [(1, 0.1), (2, 0.2)], "pop": [(1, 0.05), (2, 0.06)]}, "t", "epoch", "v")
+    lx = float(re.search(r"<text x='([\d.]+)' y='[\d.]+'>" + re.escape(long), legend).group(1))
+    assert lx + need <= box(legend)[0]
+    grouped = grouped_bars(
+        ["cold", "warm"], [long, "pop"], {"cold": {long: 0.1, "pop": 0.0}, "warm": {long: 0.2}}, "t", "v"
+    )
+    w, h = box(grouped)
+    cx, cy = (
+        float(v)
+        for v in re.search(
+            r"translate\(([\d.]+) ([\d.]+)\) rotate\(-30\)' text-anchor='end'>" + re.escape(long), grouped
+        ).groups()
+    )
+    assert cx - 0.87 * need >= 0 and cy + 0.5 * need <= h  # the rotated label ends inside, left and below

@@ -49,6 +49,13 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
 
 
+CHAR_W = 6.8  # average width of a character of FONT in CSS pixels (labels are sized by it)
+
+
+def _text_w(text: str) -> float:
+    return CHAR_W * len(text)
+
+
 def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
@@ -64,7 +71,8 @@ def bar_chart(
     The error is drawn as a whisker of ± that much (omitted where None); the highlighted bars (the
     best) are drawn dark, the others light; each value is written at the end of its bar.
     """
-    label_w = min(260, 14 + 7 * max((len(r[0]) for r in rows), default=4))
+    label_w = int(14 + max((_text_w(r[0]) for r in rows), default=28.0))
+    width = max(width, label_w + 400)  # long labels widen the chart (it scales down with the page)
     bar_h, top, bottom = 20, 28, 34
     h = top + bar_h * len(rows) + bottom
     plot_w = width - label_w - 70
@@ -114,7 +122,8 @@ def line_chart(
     pts = [(x, y) for s in series.values() for x, y in s if math.isfinite(y)]
     if not pts:
         return ""
-    legend_w = min(220, 30 + 7 * max(len(k) for k in series))
+    legend_w = int(30 + max(_text_w(k) for k in series))
+    width = max(width, legend_w + 440)  # a long legend widens the chart instead of being cut
     left, right, top, bottom = 56, legend_w + 10, 26, 40
     pw, ph = width - left - right, height - top - bottom
     x0, x1 = min(p[0] for p in pts), max(p[0] for p in pts)
@@ -131,9 +140,7 @@ def line_chart(
         out.append(f"<line x1='{left}' x2='{left + pw}' y1='{sy(t):.1f}' y2='{sy(t):.1f}' stroke='#e5e5e5'/>")
         out.append(f"<text x='{left - 4}' y='{sy(t) + 4:.1f}' text-anchor='end' fill='#555'>{_fmt(t)}</text>")
     for t in _ticks(x0, x1, 5):
-        out.append(
-            f"<text x='{sx(t):.1f}' y='{top + ph + 14}' text-anchor='middle' fill='#555'>{_fmt(t)}</text>"
-        )
+        out.append(f"<text x='{sx(t):.1f}' y='{top + ph + 14}' text-anchor='middle' fill='#555'>{_fmt(t)}</text>")
     out.append(f"<rect x='{left}' y='{top}' width='{pw}' height='{ph}' fill='none' stroke='#999'/>")
     out.append(f"<text x='{left + pw / 2}' y='{height - 6}' text-anchor='middle' fill='#333'>{_e(xlabel)}</text>")
     out.append(
@@ -167,7 +174,13 @@ def grouped_bars(
     groups: list[str], models: list[str], values: dict[str, dict[str, float]], title: str, axis: str
 ) -> str:
     """Vertical bars per model, one bar per group (legend on top); a missing value is marked ×."""
-    width, height, left, top, bottom = 640, 300, 56, 44, 90
+    # labels are written at -30 degrees under their bars: the margins below and left grow with the longest
+    lw = max((_text_w(m) for m in models), default=0.0)
+    width, top, bottom = 640, 44, int(max(90.0, 30 + 0.5 * lw))
+    height = 210 + bottom
+    # the first label is anchored at left + slot / 2, slot = (width - left - 10) / n: solve for its start >= 4
+    half = 1 / (2 * max(1, len(models)))
+    left = int(math.ceil(max(56.0, (0.87 * lw + 4 - (width - 10) * half) / (1 - half))))
     pw, ph = width - left - 10, height - top - bottom
     vmax = _nice_max(max((v for g in values.values() for v in g.values() if math.isfinite(v)), default=1.0))
     sy = lambda v: top + ph * (1 - v / vmax)  # noqa: E731
@@ -237,7 +250,9 @@ def bump_chart(ranks: dict[str, list[int | None]], columns: list[str], title: st
             out.append(f"<polyline points='{joined}' {style}><title>{_e(label)}</title></polyline>")
         for j, r in enumerate(rs):
             if r is not None:
-                out.append(f"<circle cx='{sx(j):.1f}' cy='{sy(r):.1f}' r='3.5' fill='{colour}'><title>{_e(label)}: {r}</title></circle>")
+                out.append(
+                    f"<circle cx='{sx(j):.1f}' cy='{sy(r):.1f}' r='3.5' fill='{colour}'><title>{_e(label)}: {r}</title></circle>"
+                )
         first = next(((j, r) for j, r in enumerate(rs) if r is not None), None)
         last = next(((j, r) for j, r in reversed(list(enumerate(rs))) if r is not None), None)
         if first is not None:

@@ -1,25 +1,30 @@
-"""Train ICLRec with its authors' code on CPU and set its validation curve beside ssl4rec's ICLRec rows.
+"""Train ICLRec (or CoSeRec) with its authors' code on CPU and set its validation curve beside ssl4rec's rows.
 
 Usage::
 
-    python benchmarks/authors_iclrec.py --mirror DIR --python ENV/bin/python --epochs 40 --out RUN_DIR [--readme]
+    python benchmarks/authors_iclrec.py --mirror DIR --python ENV/bin/python --epochs 40 --out RUN_DIR
+                                        [--code iclrec|coserec] [--readme]
 
 Why: ssl4rec's ICLRec row stays 10-17% below ICLRec's Table 2 while the released checkpoint, scored by
 ssl4rec's evaluator, gives the published values exactly (``released_checkpoint.py``), so the gap is in
-training. Training the authors' code for the same number of epochs on the same files and comparing the
-validation curves (full ranking, history masked, NDCG@20 on the second-to-last item: the same quantity both
-sides early-stop on) tells whether the code learns faster than ours from the start, and by how much.
+training; CoSeRec (the same authors' code family) misses by 10-13%. Training the authors' code for the same
+number of epochs on the same files and comparing the validation curves (full ranking, history masked, NDCG@20
+on the second-to-last item: the same quantity both sides early-stop on) tells whether the code learns faster
+than ours from the start, and by how much.
 
-``--mirror`` is a git directory of salesforce/ICLRec (``fetch`` gives one); the script exports ``src/`` and
-``data/`` at the pinned commit into ``--out`` and runs ``src/main.py`` there, unmodified, with the
-arguments of ``src/scripts/run_beauty.sh`` plus ``--epochs`` / ``--seed`` / ``--no_cuda``, in the
-interpreter given by ``--python`` (its own environment: torch, faiss-cpu, numpy, scipy, tqdm). The one
-change is at run time: the code builds its k-means index with faiss's GPU classes, which a CPU faiss lacks,
-so a launcher maps ``GpuIndexFlatL2`` to ``IndexFlatL2`` (the same exact L2 search) before ``main.py``
-runs. Their Beauty.txt is checked against ssl4rec's ``amazon-beauty`` file (sha256).
+``--mirror`` is a git directory of the code's repository (``fetch`` gives one): salesforce/ICLRec for
+``--code iclrec`` (default), YChen1993/CoSeRec for ``--code coserec``. The script exports ``src/`` and
+``data/Beauty.txt`` at the pinned commit into ``--out`` and runs ``src/main.py`` there, unmodified, with the
+arguments of the repository's Beauty script (ICLRec ``src/scripts/run_beauty.sh``, CoSeRec ``src/beauty.sh``)
+plus ``--epochs`` / ``--seed`` / ``--no_cuda``, in the interpreter given by ``--python`` (its own environment:
+torch, faiss-cpu, gensim, numpy, scipy, tqdm). The one change is at run time: ICLRec builds its k-means index
+with faiss's GPU classes, which a CPU faiss lacks, so a launcher maps ``GpuIndexFlatL2`` to ``IndexFlatL2``
+(the same exact L2 search) before ``main.py`` runs. Their Beauty.txt is checked against ssl4rec's
+``amazon-beauty`` file (sha256).
 
 Ours: the per-epoch validation NDCG@20 stored in the published records of ``configs/reproduce/
-iclrec_beauty.yaml`` (row ICLRec, every seed) and the unfinished row's progress file.
+iclrec_beauty.yaml`` (row ICLRec or CoSeRec, every seed) and that row's unfinished labelled variants'
+progress files (``leaderboards/reproductions/iclrec_beauty/unfinished/``).
 """
 
 from __future__ import annotations
@@ -38,24 +43,46 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import _report  # noqa: E402, F401, I001  (imported first: stamps the commit the run starts from)
 
-COMMIT = "2890e6c3ff6a22c6699fc19cb863b66786c1cde4"
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "leaderboards" / "reproductions" / "iclrec_beauty" / "records" / "amazon-beauty" / "leave_one_out"
 UNFINISHED = ROOT / "leaderboards" / "reproductions" / "iclrec_beauty" / "unfinished"
-# src/scripts/run_beauty.sh at COMMIT
-SCRIPT_ARGS = (
-    "--data_name Beauty --cf_weight 0.1 --model_idx 1 --gpu_id 0 --batch_size 256 --contrast_type Hybrid "
-    "--num_intent_cluster 256 --seq_representation_type mean --warm_up_epoches 0 --intent_cf_weight 0.1 "
-    "--num_hidden_layers 1"
-).split()
+#: per code: repository, pinned commit, its Beauty script's arguments, the log its main.py writes, our row
+CODES = {
+    "iclrec": {
+        "repo": "salesforce/ICLRec",
+        "commit": "2890e6c3ff6a22c6699fc19cb863b66786c1cde4",
+        "script": "src/scripts/run_beauty.sh",
+        "args": (
+            "--data_name Beauty --cf_weight 0.1 --model_idx 1 --gpu_id 0 --batch_size 256 --contrast_type Hybrid "
+            "--num_intent_cluster 256 --seq_representation_type mean --warm_up_epoches 0 --intent_cf_weight 0.1 "
+            "--num_hidden_layers 1"
+        ).split(),
+        "log": "ICLRec-Beauty-1.txt",
+        "row": "ICLRec",
+    },
+    "coserec": {
+        "repo": "YChen1993/CoSeRec",
+        "commit": "692cb4108c458bfb60c1bcd0daa5f2a12e0b362d",
+        "script": "src/beauty.sh",
+        "args": (
+            "--data_name Beauty --augment_threshold 12 --augmentation_warm_up_epoches 220 --augment_type_for_short "
+            "SIMRC --insert_rate 0.5 --substitute_rate 0.05 --model_idx 2 --gpu_id 0"
+        ).split(),
+        "log": "CoSeRec-Beauty-2.txt",
+        "row": "CoSeRec",
+    },
+}
 
 LAUNCHER = '''\
-"""Run ICLRec's main.py on a CPU faiss: its GPU flat L2 index becomes the CPU one (same exact search)."""
+"""Run the authors' main.py on the CPU: a GPU flat L2 index of faiss becomes the CPU one (same exact search)."""
 import runpy, sys
-import faiss
 import torch
 
 torch.set_num_threads(int(sys.argv.pop(1)))
+try:
+    import faiss
+except ImportError:  # CoSeRec's code does not use faiss
+    faiss = None
 
 
 class _Resources:
@@ -67,17 +94,18 @@ class _Config:
     pass
 
 
-faiss.StandardGpuResources = _Resources
-faiss.GpuIndexFlatConfig = _Config
-faiss.GpuIndexFlatL2 = lambda res, dim, cfg: faiss.IndexFlatL2(dim)
+if faiss is not None:
+    faiss.StandardGpuResources = _Resources
+    faiss.GpuIndexFlatConfig = _Config
+    faiss.GpuIndexFlatL2 = lambda res, dim, cfg: faiss.IndexFlatL2(dim)
 sys.argv[0] = "main.py"
 runpy.run_path("main.py", run_name="__main__")
 '''
 
 
-def export(mirror: Path, out: Path) -> None:
-    """``src/`` (no checkpoints) and ``data/Beauty.txt`` of salesforce/ICLRec at COMMIT into ``out``, file by
-    file (a snapshot may lack the large files of other datasets, which ``git archive`` would need)."""
+def export(mirror: Path, out: Path, commit: str) -> None:
+    """``src/`` (no checkpoints) and ``data/Beauty.txt`` of the code's repository at ``commit`` into ``out``, file
+    by file (a snapshot may lack the large files of other datasets, which ``git archive`` would need)."""
 
     def git(*cmd: str) -> bytes:
         r = subprocess.run(["git", "--git-dir", str(mirror), *cmd], capture_output=True)
@@ -85,10 +113,10 @@ def export(mirror: Path, out: Path) -> None:
             sys.exit(f"error: {mirror}: git {' '.join(cmd)}: {r.stderr.decode().strip()}")
         return r.stdout
 
-    names = git("ls-tree", "-r", "--name-only", COMMIT, "src").decode().split()
+    names = git("ls-tree", "-r", "--name-only", commit, "src").decode().split()
     for name in [n for n in names if not n.endswith(".pt")] + ["data/Beauty.txt"]:
         (out / name).parent.mkdir(parents=True, exist_ok=True)
-        (out / name).write_bytes(git("show", f"{COMMIT}:{name}"))
+        (out / name).write_bytes(git("show", f"{commit}:{name}"))
 
 
 def sha256(path: Path) -> str:
@@ -107,16 +135,16 @@ def parse_log(path: Path) -> tuple[list[dict], list[dict]]:
     return train, valid[: len(train)]  # the line after the last epoch is the test of the best checkpoint
 
 
-def ours() -> dict[str, dict[int, float]]:
-    """Validation NDCG@20 by epochs trained, per published ICLRec record and the unfinished row."""
+def ours(row: str) -> dict[str, dict[int, float]]:
+    """Validation NDCG@20 by epochs trained, per published record of ``row`` and its unfinished variants."""
     curves: dict[str, dict[int, float]] = {}
-    for f in sorted((RECORDS / "ICLRec").glob("seed*.json")):
+    for f in sorted((RECORDS / row).glob("seed*.json")):
         rec = json.loads(f.read_text())
         valid = rec["fit_info"]["valid"]
         # these records predate counting epochs from 1: evaluated every 2 epochs at 0-based 1, 3, 5, ...
         zero_based = all(e % 2 == 1 for e, _ in valid)
-        curves[f"ICLRec seed {rec['seed']}"] = {e + zero_based: v for e, v in valid}
-    for f in sorted(UNFINISHED.glob("*.progress.json")):
+        curves[f"{row} seed {rec['seed']}"] = {e + zero_based: v for e, v in valid}
+    for f in sorted(UNFINISHED.glob(f"{row}_*.progress.json")):
         prog = json.loads(f.read_text())
         curves[f.name.split(".")[0].replace("_", " ")] = {e: v for e, v in prog["valid"]}
     return curves
@@ -124,7 +152,8 @@ def ours() -> dict[str, dict[int, float]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mirror", type=Path, required=True, help="git directory of salesforce/ICLRec")
+    ap.add_argument("--mirror", type=Path, required=True, help="git directory of the code's repository")
+    ap.add_argument("--code", choices=sorted(CODES), default="iclrec", help="whose code: ICLRec's or CoSeRec's")
     ap.add_argument("--python", required=True, help="interpreter of the environment that runs their code")
     ap.add_argument("--out", type=Path, required=True, help="run folder (their code and log go here)")
     ap.add_argument("--epochs", type=int, default=40)
@@ -135,18 +164,19 @@ def main() -> None:
     ap.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
     args = ap.parse_args()
 
-    log = args.out / "src" / "output" / "ICLRec-Beauty-1.txt"
+    code = CODES[args.code]
+    log = args.out / "src" / "output" / code["log"]
     if not args.report_only:
         if args.out.exists() and any(args.out.iterdir()):
             sys.exit(f"error: {args.out} is not empty; give a new --out (or --report-only to read its log)")
         args.out.mkdir(parents=True, exist_ok=True)
-        export(args.mirror, args.out)
+        export(args.mirror, args.out, code["commit"])
         theirs, mine = args.out / "data" / "Beauty.txt", args.data / "s3rec" / "Beauty.txt"
         if mine.exists() and sha256(theirs) != sha256(mine):
             sys.exit(f"error: {theirs} differs from {mine}: not the same Beauty sequences")
         (args.out / "src" / "_cpu_launch.py").write_text(LAUNCHER)
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
-        cmd = [args.python, "_cpu_launch.py", str(args.threads), *SCRIPT_ARGS, "--no_cuda"]
+        cmd = [args.python, "_cpu_launch.py", str(args.threads), *code["args"], "--no_cuda"]
         cmd += ["--epochs", str(args.epochs), "--seed", str(args.seed)]
         t0 = time.perf_counter()
         with open(args.out / "stdout.log", "w") as fh:
@@ -160,7 +190,7 @@ def main() -> None:
 
     train, valid = parse_log(log)
     test = [ast.literal_eval(x) for x in log.read_text().splitlines() if x.startswith("{'Epoch'")][len(train) :]
-    curves = ours()
+    curves = ours(code["row"])
     names = list(curves)
     header = ["epochs", "theirs: rec loss", "theirs: valid NDCG@20", *[f"{n}: valid NDCG@20" for n in names]]
     rows = []
@@ -186,12 +216,15 @@ def main() -> None:
         )
     if args.readme:
         text = (
-            f"salesforce/ICLRec @ {COMMIT[:7]} `src/main.py` with `run_beauty.sh`'s arguments, seed {args.seed}, "
-            f"{args.threads} thread(s), CPU faiss; ours from the published records of "
-            "`configs/reproduce/iclrec_beauty.yaml`. Epochs trained, validation NDCG@20 (full ranking, "
-            "history masked):\n\n" + body
+            f"{code['repo']} @ {code['commit'][:7]} `src/main.py` with `{code['script']}`'s arguments, seed "
+            f"{args.seed}, {args.threads} thread(s)" + (", CPU faiss" if args.code == "iclrec" else "") + "; ours "
+            "from the published records of `configs/reproduce/iclrec_beauty.yaml`. Epochs trained, validation "
+            "NDCG@20 (full ranking, history masked):\n\n" + body
         )
-        _report.update_readme("authors_iclrec", "ICLRec's authors' code vs ssl4rec's ICLRec: validation curves", text)
+        name = code["row"]
+        _report.update_readme(
+            f"authors_{args.code}", f"{name}'s authors' code vs ssl4rec's {name}: validation curves", text
+        )
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ Usage::
                                        [--repeats 1] [--readme]
 
 ``PATH`` is a checkout of SELFRec (its ``.py`` files and ``conf/``); ``PY`` a Python with its
-dependencies (torch, numba, numpy, scipy, pyyaml), e.g. a virtual environment made for this
-benchmark (SELFRec is not a package: it runs from its folder). SELFRec's code is not changed: a
+dependencies (torch, numba, numpy, scipy, pyyaml; faiss-cpu for NCL, whose ``faiss.Kmeans(gpu=True)`` runs
+on the CPU when faiss sees no GPU), e.g. a virtual environment made for this benchmark (SELFRec is not a
+package: it runs from its folder). SELFRec's code is not changed: a
 small runner written next to the exported data makes ``.cuda()`` a no-op so its models run on
 the CPU, overrides the data paths and the epoch count in its configuration, and times its
 training apart from its per-epoch test evaluation.

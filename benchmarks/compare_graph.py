@@ -87,6 +87,8 @@ def timed(self, epoch):
 GraphRecommender.fast_evaluation = timed
 name, data, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 conf = ModelConf(f"./conf/{name}.yaml")
+if len(sys.argv) > 6 and name == "NCL":  # --ncl-clusters: its k-means k (the conf's 2000 needs >= 2000 users)
+    conf.config["NCL"]["num_clusters"] = int(sys.argv[6])
 conf.config["training.set"] = f"{data}/train.txt"
 conf.config["test.set"] = f"{data}/test.txt"
 conf.config["max.epoch"] = epochs
@@ -120,11 +122,19 @@ def export(split, folder: Path) -> dict[str, int]:
 
 
 def run_selfrec(
-    selfrec: Path, python: str, name: str, data: Path, epochs: int, threads: int, seed: int = 0
+    selfrec: Path,
+    python: str,
+    name: str,
+    data: Path,
+    epochs: int,
+    threads: int,
+    seed: int = 0,
+    ncl_clusters: int | None = None,
 ) -> dict[str, float]:
     (data / "run_selfrec.py").write_text(RUNNER)
+    extra = [str(ncl_clusters)] if ncl_clusters else []
     res = subprocess.run(
-        [python, str(data / "run_selfrec.py"), name, str(data), str(epochs), str(threads), str(seed)],
+        [python, str(data / "run_selfrec.py"), name, str(data), str(epochs), str(threads), str(seed), *extra],
         cwd=selfrec,
         capture_output=True,
         text=True,
@@ -161,6 +171,12 @@ def main() -> None:
     ap.add_argument(
         "--repeats", type=int, default=1, help="runs per model and side, seeds 0..N-1 (mean +- std of the metrics)"
     )
+    ap.add_argument(
+        "--ncl-clusters",
+        type=int,
+        default=None,
+        help="NCL's k-means k on both sides (SELFRec's conf has 2000, which faiss refuses below 2000 users)",
+    )
     ap.add_argument("--readme", action="store_true")
     args = ap.parse_args()
     if args.repeats < 1:
@@ -177,13 +193,18 @@ def main() -> None:
             for model in [m.strip() for m in args.models.split(",") if m.strip()]:
                 runs = []  # (ours ndcg, ours recall, peer ndcg, peer recall, ours s/epoch, peer s/epoch) per seed
                 for seed in range(args.repeats):
-                    peer = run_selfrec(selfrec, args.python, model, data, args.epochs, args.threads, seed)
+                    peer = run_selfrec(
+                        selfrec, args.python, model, data, args.epochs, args.threads, seed, args.ncl_clusters
+                    )
                     loaded = {k: peer[k] for k in ("users", "items", "interactions")}
                     if loaded != expect:
                         raise SystemExit(f"SELFRec loaded {loaded} for {name}, not the exported split {expect}")
                     # SELFRec's LightGCN evaluates every 5th epoch and SGL from the 6th: compare at the epoch
                     # of its last evaluation, which ours trains exactly
-                    ours = PRESETS.get(PRESET_OF[model])(epochs=peer["epoch"], seed=seed)
+                    extra = {}
+                    if model == "NCL" and args.ncl_clusters:
+                        extra["objectives"] = {"prototype_contrastive": {"num_clusters": args.ncl_clusters}}
+                    ours = PRESETS.get(PRESET_OF[model])(epochs=peer["epoch"], seed=seed, **extra)
                     ours.fit(split.train)
                     # SELFRec knows only the files it is given: the valid interactions are neither trained on nor
                     # masked there, so ours ranks them as candidates too (history = train only)

@@ -22,7 +22,9 @@ ratio is DuoRec's contrastive overhead); ``NAME:bucketed`` trains the preset on 
 batches (the same encoder work without the padding of shuffled batches: the floor that computing
 shuffled batches in length-sorted chunks can reach); ``duorec:main_pass`` takes DuoRec's anchor from
 the main objective's forward pass (``supervised_contrastive`` option ``anchor: main_pass``: two encoder
-passes per step instead of three). ``--readme`` writes the table into ``benchmarks/README.md``.
+passes per step instead of three); ``coserec:attending`` and ``iclrec:attending`` compute the flattened
+views' (and ICLRec's window means') padding outputs as the authors' code does (``padding_outputs:
+attending``, the "(padding attends)" rows of ``configs/reproduce/iclrec_beauty.yaml``). ``--readme`` writes the table into ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -97,8 +99,15 @@ def overrides(name: str, epochs: int, loss: str, bucket: bool) -> dict:
         out["bucket_by_length"] = True  # the same work in length buckets: what chunking can at best reach
     elif variant == "main_pass":  # DuoRec's anchor read from the main objective's pass: two passes, not three
         out["objectives"] = {"supervised_contrastive": {"anchor": "main_pass"}}
+    elif variant == "attending" and name in ("coserec", "iclrec"):  # the "(padding attends)" reproduction rows
+        out["objectives"] = {**out.get("objectives", {}), "contrastive": {"padding_outputs": "attending"}}
+        if name == "iclrec":
+            out["objectives"]["intent_contrastive"] = {"padding_outputs": "attending"}
     elif variant:
-        raise SystemExit(f"unknown row variant {variant!r} in {name}:{variant} (ce, prefixes, bucketed or main_pass)")
+        raise SystemExit(
+            f"unknown row variant {variant!r} in {name}:{variant} (ce, prefixes, bucketed, main_pass; "
+            "attending for coserec and iclrec)"
+        )
     return out
 
 

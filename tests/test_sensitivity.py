@@ -102,3 +102,59 @@ def test_sampled_protocol_on_a_small_catalogue_is_refused_before_running(tmp_pat
     assert cli.main(["sensitivity", str(path), "--out", str(out)]) == 2
     assert "100 sampled negatives but dataset synthetic has 40 items" in caplog.text
     assert not out.exists()
+
+
+def test_leave_one_out_vs_timeline_compares_the_two_splits_rankings(tmp_path, monkeypatch):
+    def rows(order):
+        return [Row(model=m, status="ok", n_seeds=1, mean={"ndcg@10": v}) for m, v in order]
+
+    # under each protocol: A > B > C on leave-one-out; on the timeline B > A > C (one pair flips); the
+    # cold-user split is neither kind and stays out of the section
+    loo, tem = rows([("A", 0.3), ("B", 0.2), ("C", 0.1)]), rows([("B", 0.5), ("A", 0.4), ("C", 0.1)])
+    fake = {
+        p: {("d", "loo"): (loo, "loo" + tag), ("d", "time"): (tem, "time" + tag), ("d", "cold"): (loo, "cold" + tag)}
+        for p, tag in (("full", ""), ("sampled-uniform", " [sampled]"))
+    }
+    for p in fake:
+        (tmp_path / p / "records").mkdir(parents=True)
+    monkeypatch.setattr(sensitivity, "_rankings", lambda root, primary: fake[root.name])
+    names = {("d", "loo"): "leave_one_out", ("d", "time"): "temporal", ("d", "cold"): "cold_users"}
+    monkeypatch.setattr(sensitivity, "_split_names", lambda root: names)
+    calls = []
+
+    def compare(store, a, b, metric, ds, sp):
+        calls.append((store.root.name, a, b, sp))
+        sign = 1 if sp.startswith("loo") else -1
+        return [{"diff": 0.1 * sign, "wilcoxon_p": 0.02, "n_users": 50}]
+
+    monkeypatch.setattr("ssl4rec.reporting.leaderboard.compare_models", compare)
+    md, table, _ = sensitivity_report(tmp_path, ["full", "sampled-uniform"])
+    section = md.split("## Leave-one-out vs a global timeline")[1]
+    # tau-b of (A, B, C) vs (B, A, C): 2 concordant, 1 discordant of 3 pairs
+    assert "| d | full | loo vs time | 0.333 |" in section and "| d | sampled-uniform | loo vs time | 0.333 |" in section
+    assert "cold" not in section
+    assert "| d | full | A, B | A > B | 0.02 * | B > A | 0.02 * |" in section
+    assert ("full", "A", "B", "loo") in calls and ("full", "A", "B", "time") in calls
+    assert ("sampled-uniform", "A", "B", "time [sampled]") in calls
+    assert table.count(",split_kendall_tau,") == 2 and table.count(",split_flip,") == 4
+
+
+def test_timeline_section_on_real_records(tmp_path):
+    suite = {
+        "name": "sens",
+        "datasets": [{"name": "synthetic", "params": {"n_users": 80, "n_items": 150, "n_interactions": 1600}}],
+        "splits": ["leave_one_out", {"name": "temporal", "params": {"ratios": [0.8, 0.1, 0.1]}}],
+        "models": ["pop", "itemknn"],
+        "seeds": [0],
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    out = tmp_path / "sens"
+    assert cli.main(["sensitivity", str(path), "--out", str(out), "--protocols", "full,sampled-uniform"]) == 0
+    md = (out / "sensitivity.md").read_text()
+    section = md.split("## Leave-one-out vs a global timeline")[1]
+    assert "| synthetic | full | leave_one_out vs temporal |" in section
+    assert "| synthetic | sampled-uniform | leave_one_out vs temporal |" in section
+    rows = list(csv.reader((out / "sensitivity.csv").read_text().splitlines()))
+    taus = [r for r in rows if r[2] == "split_kendall_tau"]
+    assert {r[3] for r in taus} == {"full", "sampled-uniform"} and all(r[9] == "2" for r in taus)

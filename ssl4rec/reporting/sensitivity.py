@@ -12,7 +12,10 @@ Protocols: ``full`` (every item a candidate), ``sampled-uniform`` and ``sampled-
 negatives each, the target among them; SAMPLED, not comparable in value with full ranking: Krichene
 & Rendle, KDD 2020; their corrected estimate, ``corrected/<metric>`` in records evaluated with uniform
 negatives, is shown beside the sampled value); ``--protocols`` picks some of them. The split is the suite's: the leave-one-out vs global-timeline comparison (Ji et al., TOIS 2023) is a
-suite with both splits, whose rankings the report also compares.
+suite with both splits (registered names ``leave_one_out`` and ``temporal``): the report's last section
+sets, per dataset and protocol, the ranking on each leave-one-out split against the ranking on each
+temporal split (Kendall's tau and the flips, each flip with the paired test over users within each
+split: the two test sets differ, so only the orders compare).
 """
 
 from __future__ import annotations
@@ -72,6 +75,17 @@ def protocol_suites(suite: Any, protocols: dict[str, dict[str, Any]] | None = No
     return out
 
 
+def _split_names(root: Path) -> dict[tuple[str, str], str]:
+    """``{(dataset, table split label): the split's registered name}`` of the records under ``root``."""
+    from .leaderboard import table_split
+    from .records import ResultsStore
+
+    out: dict[tuple[str, str], str] = {}
+    for r in ResultsStore(root).iter_records():
+        out.setdefault((r.dataset_label, table_split(r).split(" [")[0]), str(r.split.get("name", "")))
+    return out
+
+
 def _rankings(root: Path, primary: str) -> dict[tuple[str, str], list[Any]]:
     from .leaderboard import build_tables
     from .records import ResultsStore
@@ -89,8 +103,6 @@ def sensitivity_report(
 ) -> tuple[str, str, dict[str, str]]:
     """``(markdown, csv, figures)`` of the report over ``out/<protocol>/`` folders (see the module doc);
     ``figures``: ``{file name: SVG}``, one rank-vs-protocol chart per dataset and split."""
-    from .leaderboard import compare_models
-    from .records import ResultsStore
     from .svg import bump_chart
 
     out = Path(out)
@@ -167,28 +179,77 @@ def sensitivity_report(
         for pa, pb, x, y in flips:
             cols = []
             for proto in (pa, pb):
-                (row,) = compare_models(ResultsStore(out / proto), x, y, primary, ds, ranks[proto][(ds, sp)][1]) or [{}]
-                order = f"{x} > {y}" if row.get("diff", 0) > 0 else f"{y} > {x}"
-                pv = row.get("wilcoxon_p", float("nan"))
-                cols += [order, f"{pv:.3g}{' *' if pv < alpha else ''}"]
-                w.writerow(
-                    [
-                        ds,
-                        sp,
-                        "flip",
-                        proto,
-                        "",
-                        x,
-                        y,
-                        f"{row.get('diff', float('nan')):.6f}",
-                        f"{pv:.6g}",
-                        row.get("n_users", ""),
-                    ]
+                cols += _flip_side(
+                    w, out / proto, x, y, primary, alpha, ds, ranks[proto][(ds, sp)][1], [ds, sp, "flip", proto, ""]
                 )
             md.append(f"| {pa} vs {pb} | {x}, {y} | " + " | ".join(cols) + " |")
         md.append("")
+    md += _timeline_section(w, out, ranks, primary, alpha)
     md.append("\\* significant; a flip significant under both protocols is a real change of conclusion.")
     return "\n".join(md) + "\n", buf.getvalue(), figures
+
+
+def _flip_side(
+    w: Any, root: Path, x: str, y: str, primary: str, alpha: float, ds: str, table_split: str, lead: list[str]
+) -> list[str]:
+    """The two report cells of one side of a flip (order, paired-test p) and its CSV row."""
+    from .leaderboard import compare_models
+    from .records import ResultsStore
+
+    (row,) = compare_models(ResultsStore(root), x, y, primary, ds, table_split) or [{}]
+    pv = row.get("wilcoxon_p", float("nan"))
+    w.writerow([*lead, x, y, f"{row.get('diff', float('nan')):.6f}", f"{pv:.6g}", row.get("n_users", "")])
+    order = f"{x} > {y}" if row.get("diff", 0) > 0 else f"{y} > {x}"
+    return [order, f"{pv:.3g}{' *' if pv < alpha else ''}"]
+
+
+def _timeline_section(w: Any, out: Path, ranks: dict[str, Any], primary: str, alpha: float) -> list[str]:
+    """Leave-one-out vs a global timeline (Ji et al., TOIS 2023): per dataset and protocol, the ranking on
+    each ``leave_one_out`` split against each ``temporal`` split's, with Kendall's tau and the flips."""
+    pairs = []  # (protocol, dataset, leave-one-out split, temporal split)
+    for proto, cells in ranks.items():
+        names = _split_names(out / proto)
+        for ds in sorted({d for d, _ in cells}):
+            loo = [sp for d, sp in sorted(cells) if d == ds and names.get((d, sp)) == "leave_one_out"]
+            tem = [sp for d, sp in sorted(cells) if d == ds and names.get((d, sp)) == "temporal"]
+            pairs += [(proto, ds, a, b) for a in loo for b in tem]
+    if not pairs:
+        return []
+    md = [
+        "## Leave-one-out vs a global timeline",
+        "",
+        "The same models ranked on a leave-one-out split (each user's last interaction is the test target) and "
+        "on a global temporal split (the interactions after a cut in time are the test set: Ji et al., TOIS "
+        "2023). The test sets differ, so only the orders compare; each flip's paired test is over the users of "
+        "one split.",
+        "",
+        "| dataset | protocol | leave-one-out vs timeline | Kendall tau | p | models |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    flips = []
+    for proto, ds, a, b in pairs:
+        la = [r.model for r in ranks[proto][(ds, a)][0]]
+        lb = [r.model for r in ranks[proto][(ds, b)][0]]
+        tau, p, n = kendall_tau(la, lb)
+        md.append(f"| {ds} | {proto} | {a} vs {b} | {tau:.3f} | {p:.3g} | {n} |")
+        w.writerow([ds, f"{a} vs {b}", "split_kendall_tau", proto, "", "", "", f"{tau:.6f}", f"{p:.6g}", n])
+        for x, y in itertools.combinations([m for m in la if m in lb], 2):
+            if (la.index(x) < la.index(y)) != (lb.index(x) < lb.index(y)):
+                flips.append((proto, ds, a, b, x, y))
+    md.append("")
+    if not flips:
+        return md + ["No pair of models changes order between the two splits.", ""]
+    md += [
+        "| dataset | protocol | pair | order on leave-one-out | Wilcoxon p | order on the timeline | Wilcoxon p |",
+        "|---|---|---|---|---:|---|---:|",
+    ]
+    for proto, ds, a, b, x, y in flips:
+        cols = []
+        for sp in (a, b):
+            lead = [ds, sp, "split_flip", proto, ""]
+            cols += _flip_side(w, out / proto, x, y, primary, alpha, ds, ranks[proto][(ds, sp)][1], lead)
+        md.append(f"| {ds} | {proto} | {x}, {y} | " + " | ".join(cols) + " |")
+    return md + [""]
 
 
 def _slug(text: str) -> str:

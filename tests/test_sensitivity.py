@@ -52,6 +52,8 @@ def test_flips_are_listed_with_both_tests(tmp_path, monkeypatch):
     assert "| full vs sampled-uniform | A, B | A > B | 0.01 * | B > A | 0.4 |" in md
     assert calls == [("full", "A", "B", "loo"), ("sampled-uniform", "A", "B", "loo [sampled]")]
     assert table.count(",flip,") == 2 and ",kendall_tau,full,sampled-uniform," in table
+    # one CSV row per side of the flip, each naming the other protocol
+    assert ",flip,full,sampled-uniform,A,B,0.100000,0.01," in table and ",flip,sampled-uniform,full,A,B," in table
 
 
 def test_command_runs_each_protocol_and_reports(tmp_path):
@@ -158,3 +160,30 @@ def test_timeline_section_on_real_records(tmp_path):
     rows = list(csv.reader((out / "sensitivity.csv").read_text().splitlines()))
     taus = [r for r in rows if r[2] == "split_kendall_tau"]
     assert {r[3] for r in taus} == {"full", "sampled-uniform"} and all(r[9] == "2" for r in taus)
+
+
+def test_readme_summarises_a_published_sensitivity_report(tmp_path, monkeypatch):
+    from ssl4rec.reporting.leaderboard import update_readme
+
+    root = tmp_path / "leaderboards"
+    report = root / "sensitivity" / "d"
+    for p in ("full", "sampled-uniform"):
+        (report / p / "records").mkdir(parents=True)
+    header = "dataset,split,kind,protocol_a,protocol_b,model_a,model_b,value,p_value,n\n"
+    (report / "sensitivity.csv").write_text(
+        header
+        + "d,loo,kendall_tau,full,sampled-uniform,,,0.333333,0.6,3\n"
+        + "d,loo,flip,full,sampled-uniform,A,B,0.1,0.01,50\n"
+        + "d,loo,flip,sampled-uniform,full,A,B,-0.1,0.4,50\n"
+        + "d,loo vs time,split_kendall_tau,full,,,,1.0,0.1,3\n"
+        + "d,loo vs time,split_kendall_tau,sampled-uniform,,,,0.5,0.3,3\n"
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- results:begin -->\n<!-- results:end -->\n")
+    assert update_readme(readme, root)
+    text = readme.read_text()
+    assert "| [d / loo](leaderboards/sensitivity/d/sensitivity.md) | full vs sampled-uniform | 0.333 | 0.6 | 3 | 1 |" in text
+    assert "| [d](leaderboards/sensitivity/d/sensitivity.md) | loo vs time (full) | 1.000 | 0.1 | 3 | 0 |" in text
+    assert "0.500" not in text  # the summary reads full ranking's rows; the report has the rest
+    # the protocol folders' records are not listed as leaderboards of their own
+    assert "| leaderboard |" not in text

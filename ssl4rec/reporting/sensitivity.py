@@ -179,9 +179,9 @@ def sensitivity_report(
         for pa, pb, x, y in flips:
             cols = []
             for proto in (pa, pb):
-                cols += _flip_side(
-                    w, out / proto, x, y, primary, alpha, ds, ranks[proto][(ds, sp)][1], [ds, sp, "flip", proto, ""]
-                )
+                other = pb if proto == pa else pa
+                lead = [ds, sp, "flip", proto, other]  # this side's test; protocol_b: the other side
+                cols += _flip_side(w, out / proto, x, y, primary, alpha, ds, ranks[proto][(ds, sp)][1], lead)
             md.append(f"| {pa} vs {pb} | {x}, {y} | " + " | ".join(cols) + " |")
         md.append("")
     md += _timeline_section(w, out, ranks, primary, alpha)

@@ -185,7 +185,9 @@ def sensitivity_report(
             md.append(f"| {pa} vs {pb} | {x}, {y} | " + " | ".join(cols) + " |")
         md.append("")
     md += _timeline_section(w, out, ranks, primary, alpha)
-    md.append("\\* significant; a flip significant under both protocols is a real change of conclusion.")
+    md.append(
+        "\\* significant; a flip significant on both sides (under both protocols, or on both splits) is a real change of conclusion."
+    )
     return "\n".join(md) + "\n", buf.getvalue(), figures
 
 

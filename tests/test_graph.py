@@ -139,6 +139,35 @@ def test_graph_info_nce_fused_equals_the_log_softmax_form_in_value_and_gradients
                 )
 
 
+def test_ncl_structure_term_over_distinct_rows_equals_the_per_edge_sum():
+    """NCL's structural term, computed fused over a batch's distinct users weighted by their counts,
+    against SELFRec's per-edge form ``sum_r(logsumexp(q_r K^T / t) - q_r . k_r / t)`` (float64, a batch
+    with repeated rows): same value and gradients, on the unshifted path (1 / t <= 40) and the shifted
+    one (t = 0.01); a row repeated 3 times weighs 3 times a single one."""
+    import torch.nn.functional as F
+
+    from ssl4rec.objectives.graph import PrototypeContrastive
+
+    torch.manual_seed(0)
+    for t in (0.05, 0.01):
+        obj = PrototypeContrastive(temperature=t)
+        context = torch.randn(40, 8, dtype=torch.float64, requires_grad=True)
+        ego = torch.randn(40, 8, dtype=torch.float64, requires_grad=True)
+        rows = torch.randint(0, 40, (150,))
+        assert len(rows.unique()) < len(rows)  # repeats, as a batch of edges has
+        q = F.normalize(context[rows], dim=1)
+        per_edge = (
+            torch.logsumexp(q @ F.normalize(ego, dim=1).T / t, 1) - (q * F.normalize(ego[rows], dim=1)).sum(1) / t
+        )
+        want = torch.autograd.grad(per_edge.sum(), (context, ego))
+        out = obj._structure(context, ego, rows)
+        assert out.item() == pytest.approx(per_edge.sum().item(), rel=1e-12)
+        for w, g in zip(want, torch.autograd.grad(out, (context, ego)), strict=True):
+            assert torch.allclose(w, g, atol=1e-10)
+        one, three = rows[:1], rows[:1].repeat(3)
+        assert obj._structure(context, ego, three).item() == pytest.approx(3 * obj._structure(context, ego, one).item())
+
+
 def test_negatives_are_never_a_users_training_item():
     rng = np.random.default_rng(1)
     m = sp.random(50, 20, density=0.5, format="csr", random_state=rng)

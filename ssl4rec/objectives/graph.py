@@ -315,38 +315,62 @@ class AlignUniform(GraphScoring):
 
 
 class _RowInfoNCE(torch.autograd.Function):
-    """``mean_i(logsumexp_j(a_i . b_j / t) - a_i . b_i / t)``, fused: one ``n x n`` product forward (of
-    ``a / t``, so no ``n x n`` division), exponentiated in place and kept for backward (two products),
+    """``mean_i(logsumexp_j(a_i . b_j / t) - a_i . b_{y_i} / t)``, fused: one ``n x m`` product forward (of
+    ``a / t``, so no ``n x m`` division), exponentiated in place and kept for backward (two products),
     with no separate log-softmax output or its gradient buffer; the softmax's normalisation and the
     incoming gradient are applied in one pass in backward. ``bound``: a known bound on ``|a_i . b_j|``
     (1 for unit rows): where ``bound / t <= 40`` no exponential can overflow or underflow, so no row
     maximum is subtracted (two passes fewer); otherwise each row is shifted by its maximum. The
-    exponentials are used (in place) by the first backward; a repeated one recomputes them."""
+    exponentials are used (in place) by the first backward; a repeated one recomputes them.
+
+    ``targets``: the column of each row's positive (``None``: the diagonal, ``y_i = i``); ``weights``:
+    a weight per row, the rows' terms then summed (``None``: their mean). Duplicate rows of ``a`` with
+    the same target give the same term, so a sum over a batch with repeats equals the sum over its
+    distinct rows weighted by their counts (the same value and gradients, fewer rows)."""
 
     @staticmethod
-    def forward(ctx: Any, a: torch.Tensor, b: torch.Tensor, temperature: float, bound: float | None) -> torch.Tensor:
+    def forward(
+        ctx: Any,
+        a: torch.Tensor,
+        b: torch.Tensor,
+        temperature: float,
+        bound: float | None,
+        targets: torch.Tensor | None = None,
+        weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         p = (a / temperature) @ b.T
-        pos = p.diagonal().clone()
+        pos = (p.diagonal() if targets is None else p.gather(1, targets[:, None]).squeeze(1)).clone()
         top = None if bound is not None and bound / temperature <= 40.0 else p.max(1, keepdim=True).values
         e = (p if top is None else p.sub_(top)).exp_()  # one exponential pass: the softmax's numerators
         z = e.sum(1, keepdim=True)
         lse = (z.log() if top is None else top + z.log()).squeeze(1)
         ctx.exps = e
-        ctx.save_for_backward(a, b, top if top is not None else z.new_zeros(0), z)
-        ctx.temperature, ctx.shifted = temperature, top is not None
-        return (lse - pos).mean()
+        ctx.save_for_backward(
+            a, b, top if top is not None else z.new_zeros(0), z, *(() if targets is None else (targets, weights))
+        )
+        ctx.temperature, ctx.shifted, ctx.picked = temperature, top is not None, targets is not None
+        return (lse - pos).mean() if weights is None else ((lse - pos) * weights).sum()
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        a, b, top, z = ctx.saved_tensors
+        a, b, top, z, *picked = ctx.saved_tensors
         g, ctx.exps = ctx.exps, None
         if g is None:  # the same operations as forward: the same exponentials, bit for bit
             g = (a / ctx.temperature) @ b.T
             g = (g.sub_(top) if ctx.shifted else g).exp_()
-        scale = grad / (a.shape[0] * ctx.temperature)
+        targets, weights = picked if ctx.picked else (None, None)
+        if weights is None:
+            scale = grad / (a.shape[0] * ctx.temperature)
+        else:
+            scale = (grad / ctx.temperature) * weights[:, None]
         g.mul_(scale / z)  # softmax x scale, one pass
-        g.diagonal().sub_(scale)
-        return g @ b, g.T @ a, None, None
+        at = scale if weights is None else scale.squeeze(1)  # the positives' extra -scale
+        if targets is None:
+            g.diagonal().sub_(at)
+        else:
+            rows = torch.arange(g.shape[0], device=g.device)
+            g[rows, targets] -= at
+        return g @ b, g.T @ a, None, None, None, None
 
 
 def graph_info_nce(v1: torch.Tensor, v2: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -518,10 +542,13 @@ class PrototypeContrastive(Objective):
             self.clusters[name] = (cent, assign.to(x.device))
 
     def _structure(self, context: torch.Tensor, ego_all: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        q = F.normalize(context[rows], dim=1)
-        pos = (q * F.normalize(ego_all[rows], dim=1)).sum(1) / self.config.temperature
-        ttl = torch.logsumexp(q @ F.normalize(ego_all, dim=1).T / self.config.temperature, dim=1)
-        return (ttl - pos).sum()
+        """``sum_r(logsumexp_j(q_r . k_j / t) - q_r . k_r / t)`` over the batch's rows ``r`` (``q``: the
+        context layer's unit vectors, ``k``: all ego unit vectors), computed over the distinct rows
+        weighted by their counts: a batch of edges repeats users and items (ML-100K: ~2048 edges, a
+        few hundred distinct users), and a repeated row's term is the same."""
+        uniq, counts = torch.unique(rows, return_counts=True)
+        q, k = F.normalize(context[uniq], dim=1), F.normalize(ego_all, dim=1)
+        return full_precision(_RowInfoNCE, q, k, float(self.config.temperature), 1.0, uniq, counts.to(q.dtype))
 
     def loss(self, net: nn.Module, batch: TrainBatch) -> torch.Tensor:
         if batch.items is None:

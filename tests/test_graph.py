@@ -358,6 +358,29 @@ def test_align_uniform_by_hand():
     torch.testing.assert_close(far.grad, ref.grad)
 
 
+def test_uniformity_over_distinct_rows_with_counts_equals_the_repeated_rows():
+    """A batch's users repeat: uniformity over the distinct rows weighted by their counts has DirectAU's
+    pdist value and gradients over the repeated rows (float64; unshifted and max-shifted paths)."""
+    from ssl4rec.objectives.graph import uniformity
+
+    for scale in (1.0, 4.0):  # 4: rows long enough that the exponentials are shifted by their maximum
+        z = (
+            scale * torch.randn(30, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+        ).requires_grad_()
+        rows = torch.randint(0, 30, (120,), generator=torch.Generator().manual_seed(3))
+        ref = torch.pdist(z[rows]).pow(2).mul(-2.0).exp().mean().log()
+        want = torch.autograd.grad(ref, z)[0]
+        distinct, counts = torch.unique(rows, return_counts=True)
+        assert len(distinct) < len(rows)
+        out = uniformity(z[distinct], 2.0, counts)
+        assert out.item() == pytest.approx(ref.item(), rel=1e-12)
+        torch.testing.assert_close(torch.autograd.grad(out, z)[0], want, atol=1e-12, rtol=1e-9)
+    # one distinct row repeated: every pair at distance 0, log mean exp(0) = 0; fewer than 2 rows: 0
+    one = torch.randn(1, 4, dtype=torch.float64)
+    assert uniformity(one, 2.0, torch.tensor([3])).item() == pytest.approx(0.0, abs=1e-12)
+    assert uniformity(one, 2.0, torch.tensor([1])).item() == 0.0
+
+
 def test_sequence_objectives_refuse_the_graph_encoder_with_a_reason():
     reason = check_compatible("lightgcn", ["next_item"])
     assert reason == "next_item needs a sequence encoder; lightgcn reads the user-item graph"

@@ -241,10 +241,14 @@ class _Uniformity(torch.autograd.Function):
     ``-t ||z_i - z_j||^2 = 2t z_i . z_j - t|z_i|^2 - t|z_j|^2`` is one product of ``[2t z, -t|z|^2, -1]``
     with ``[z, 1, t|z|^2]`` (no separate ``n x n`` sum). Every entry is at most 0, so the exponentials
     need no shift unless the smallest could underflow (rows longer than ``sqrt(20 / t)``), when the
-    matrix's maximum is subtracted as a log-sum-exp does."""
+    matrix's maximum is subtracted as a log-sum-exp does.
+
+    ``counts``: row ``a`` stands for ``counts[a]`` identical rows. The pairs of two copies of one row
+    are at distance 0 (``exp(0)``, no gradient); the pairs of two distinct rows count
+    ``counts[a] * counts[b]`` times: the value and gradients of the repeated rows, over the distinct ones."""
 
     @staticmethod
-    def forward(ctx: Any, z: torch.Tensor, t: float) -> torch.Tensor:
+    def forward(ctx: Any, z: torch.Tensor, t: float, counts: torch.Tensor | None = None) -> torch.Tensor:
         n = z.shape[0]
         sq = (z.pow(2).sum(1) * t)[:, None]
         ones = torch.ones_like(sq)
@@ -252,28 +256,42 @@ class _Uniformity(torch.autograd.Function):
         x.diagonal().fill_(float("-inf"))
         top = x.max() if 4.0 * float(sq.max()) > 80.0 else x.new_zeros(())
         p = (x.sub_(top) if top.item() else x).exp_()
-        total = p.sum()
-        ctx.save_for_backward(z, p, total)
+        if counts is None:
+            total, pairs = p.sum(), n * (n - 1)
+        else:
+            total = (p @ counts) @ counts + (counts * (counts - 1)).sum() * torch.exp(-top)
+            size = int(counts.sum())
+            pairs = size * (size - 1)
+        ctx.save_for_backward(z, p, total, *(() if counts is None else (counts,)))
         ctx.t = t
-        return total.log() + top - math.log(n * (n - 1))
+        return total.log() + top - math.log(pairs)
 
     @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None]:
-        z, p, total = ctx.saved_tensors
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        z, p, total, *counts = ctx.saved_tensors
         # softmax weights of the pairs p / total (symmetric); d x_ij / d z_i = 2t (z_j - z_i), z_i in x_ij and x_ji
-        return (p @ z - z * p.sum(1, keepdim=True)) * (g * (4.0 * ctx.t) / total), None
+        scale = g * (4.0 * ctx.t) / total
+        if not counts:
+            return (p @ z - z * p.sum(1, keepdim=True)) * scale, None, None
+        c = counts[0][:, None]
+        return (p @ (c * z) - z * (p @ c)) * (c * scale), None, None
 
 
-def uniformity(z: torch.Tensor, t: float = 2.0) -> torch.Tensor:
+def uniformity(z: torch.Tensor, t: float = 2.0, counts: torch.Tensor | None = None) -> torch.Tensor:
     """log E exp(-t ||z_i - z_j||^2) over distinct pairs of rows (lower = more uniform; DirectAU's).
 
     DirectAU's ``pdist(z).pow(2).mul(-t).exp().mean().log()``, from the Gram matrix (each pair twice,
     the diagonal left out) as a log-sum-exp with a hand-written backward: pdist's CPU backward was most
-    of a DirectAU epoch (2048 rows: 23 ms a step instead of 68).
+    of a DirectAU epoch (2048 rows: 23 ms a step instead of 68). ``counts``: how many times each row
+    stands repeated (a batch's users with their number of edges): the value over the repeated rows,
+    computed over the distinct ones.
     """
-    if z.shape[0] < 2:
+    size = z.shape[0] if counts is None else int(counts.sum())
+    if size < 2:
         return z.sum() * 0.0
-    return full_precision(_Uniformity, z, float(t))
+    if counts is None:
+        return full_precision(_Uniformity, z, float(t))
+    return full_precision(_Uniformity, z, float(t), counts.to(torch.float32 if z.dtype != torch.float64 else z.dtype))
 
 
 @dataclasses.dataclass
@@ -309,9 +327,13 @@ class AlignUniform(GraphScoring):
         if batch.items is None:
             raise IncompatibleError("objective 'align_uniform' trains a graph encoder on (user, item) edges")
         out = _propagated(net, batch)
-        u, i = (F.normalize(v, dim=-1) for v in out.gather(batch.users.to(batch.device), batch.items.to(batch.device)))
+        users, items = batch.users.to(batch.device), batch.items.to(batch.device)
+        (uu, nu), (ui, ni) = (torch.unique(x, return_counts=True) for x in (users, items))
+        ua, i, di = (F.normalize(v, dim=-1) for v in out.gather(torch.cat([users, uu]), items, ui))
+        u, du = ua.split([len(users), len(uu)])
         align = (u - i).pow(2).sum(-1).mean()
-        return align + self.config.gamma * (uniformity(u) + uniformity(i)) / 2
+        # a batch's edges repeat users and items: uniformity over the distinct ones, weighted by their counts
+        return align + self.config.gamma * (uniformity(du, counts=nu) + uniformity(di, counts=ni)) / 2
 
 
 class _RowInfoNCE(torch.autograd.Function):

@@ -1,20 +1,26 @@
-"""Evaluate ICLRec's released Beauty checkpoint with ssl4rec's evaluator: a check of our data and protocol.
+"""Evaluate a released Beauty checkpoint (ICLRec's or CoSeRec's) with ssl4rec's evaluator: a check of our
+data and protocol, and what the checkpoint's padding outputs say about how it was trained.
 
 Usage::
 
-    python benchmarks/released_checkpoint.py --checkpoint ICLRec-Beauty-1.pt [--readme]
+    python benchmarks/released_checkpoint.py --checkpoint ICLRec-Beauty-1.pt [--code iclrec] [--readme]
+    python benchmarks/released_checkpoint.py --checkpoint CoSeRec-Beauty-0.pt --code coserec [--readme]
 
-The checkpoint is ``src/output/ICLRec-Beauty-1.pt`` of salesforce/ICLRec at commit
+``--code iclrec``: ``src/output/ICLRec-Beauty-1.pt`` of salesforce/ICLRec at commit
 2890e6c3ff6a22c6699fc19cb863b66786c1cde4 (3,315,874 bytes); its README gives, for ``main.py --do_eval``,
 HR@5 0.0500, NDCG@5 0.0326, HR@10 0.0744, NDCG@10 0.0403, HR@20 0.1058, NDCG@20 0.0483.
+``--code coserec``: ``src/output/CoSeRec-Beauty-0.pt`` of YChen1993/CoSeRec at commit 692cb41 (3,519,593
+bytes; a two-layer model, as the code's defaults). CoSeRec's README gives figures for Sports only; the
+published Beauty row compared is the one of ICLRec's Table 2 (HR@5 0.0504, HR@20 0.1034, NDCG@5 0.0339,
+NDCG@20 0.0487), the reproduction report's target.
 
-Its weights (a one-layer SASRec-style transformer: item and position tables, query / key / value /
-output projections, GELU feed-forward, post-LN, tied item table for scoring) are copied into ssl4rec's
-``transformer`` encoder (the three projections joined into one ``qkv`` matrix; item rows by raw id,
-which is ssl4rec's row for the same item) and scored by ``evaluate`` on the ``iclrec_beauty`` suite's
+Its weights (a SASRec-style transformer of the S3-Rec code family: item and position tables, query / key /
+value / output projections, GELU feed-forward, post-LN, tied item table for scoring) are copied into
+ssl4rec's ``transformer`` encoder (the three projections joined into one ``qkv`` matrix; item rows by raw
+id, which is ssl4rec's row for the same item) and scored by ``evaluate`` on the ``iclrec_beauty`` suite's
 dataset and leave-one-out split: full ranking, training history masked. Equal figures mean that our
 Beauty sequences, our split and our metrics are the ones behind the published row, so the distance
-between that row and ours comes from training alone. ICLRec's own evaluation differs in two details
+between that row and ours comes from training alone. The code's own evaluation differs in two details
 that this script also measures (``--their-masking``): it sets the masked history items' scores to 0
 rather than removing them (an item with a negative score can then rank below history items), and the
 padding row and the mask token are candidates.
@@ -40,12 +46,43 @@ import ssl4rec.ssl  # noqa: E402, F401  (registers the presets)
 from ssl4rec.evaluation.evaluator import Protocol, evaluate  # noqa: E402
 from ssl4rec.registry import PRESETS, ConfigError  # noqa: E402
 
-PUBLISHED = {"hr@5": 0.0500, "ndcg@5": 0.0326, "hr@10": 0.0744, "ndcg@10": 0.0403, "hr@20": 0.1058, "ndcg@20": 0.0483}
+METRICS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20")
+#: per ``--code``: the checkpoint's name, the published Beauty row (metric -> value; a metric it lacks is
+#: not compared), where that row comes from, the preset whose network is filled, the default suite row
+#: trained on from the checkpoint, and the README section
+CODES = {
+    "iclrec": {
+        "file": "ICLRec-Beauty-1.pt",
+        "origin": "src/output/ICLRec-Beauty-1.pt of salesforce/ICLRec",
+        "published": {
+            "hr@5": 0.0500,
+            "ndcg@5": 0.0326,
+            "hr@10": 0.0744,
+            "ndcg@10": 0.0403,
+            "hr@20": 0.1058,
+            "ndcg@20": 0.0483,
+        },
+        "source": "ICLRec README (published)",
+        "preset": "iclrec",
+        "row": "ICLRec",
+        "section": ("released_checkpoint", "ICLRec's released Beauty checkpoint under ssl4rec's evaluator"),
+    },
+    "coserec": {
+        "file": "CoSeRec-Beauty-0.pt",
+        "origin": "src/output/CoSeRec-Beauty-0.pt of YChen1993/CoSeRec",
+        "published": {"hr@5": 0.0504, "ndcg@5": 0.0339, "hr@20": 0.1034, "ndcg@20": 0.0487},
+        "source": "ICLRec's Table 2, CoSeRec row (published)",
+        "preset": "coserec",
+        "row": "CoSeRec",
+        "section": ("released_checkpoint coserec", "CoSeRec's released Beauty checkpoint under ssl4rec's evaluator"),
+    },
+}
 SUITE = Path(__file__).resolve().parents[1] / "configs" / "reproduce" / "iclrec_beauty.yaml"
 
 
 def convert(ckpt: dict[str, torch.Tensor], layers: int) -> dict[str, torch.Tensor]:
-    """ICLRec's ``SASRecModel`` state (the names of its ``models.py``) -> ssl4rec ``transformer`` names."""
+    """The ``SASRecModel`` state of ICLRec's and CoSeRec's code (the names of their ``models.py``) ->
+    ssl4rec ``transformer`` names."""
     out = {
         "item_embedding.table.weight": ckpt["item_embeddings.weight"],
         "position.weight": ckpt["position_embeddings.weight"],
@@ -71,7 +108,7 @@ def convert(ckpt: dict[str, torch.Tensor], layers: int) -> dict[str, torch.Tenso
 
 
 def their_masking(model: object, split: object, ks: tuple[int, ...]) -> dict[str, float]:
-    """HR / NDCG @ ks as ICLRec's ``--do_eval`` computes them: every row of the item table a candidate
+    """HR / NDCG @ ks as the code's ``--do_eval`` computes them: every row of the item table a candidate
     (padding and mask token included), history items' scores set to 0 (not removed), one target per user."""
     enc = model.net.encoder  # type: ignore[attr-defined]
     history = split.history("test")  # type: ignore[attr-defined]
@@ -166,20 +203,30 @@ def continued(model: object, state: dict, split: object, suite: object, label: s
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkpoint", required=True, help="ICLRec-Beauty-1.pt from salesforce/ICLRec src/output/")
+    ap.add_argument("--checkpoint", required=True, help="the released file (see --code)")
+    ap.add_argument(
+        "--code",
+        choices=sorted(CODES),
+        default="iclrec",
+        help="whose checkpoint: ICLRec-Beauty-1.pt or CoSeRec-Beauty-0.pt",
+    )
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--their-masking", action="store_true", help="also score as ICLRec's evaluation does")
+    ap.add_argument("--their-masking", action="store_true", help="also score as the code's evaluation does")
     ap.add_argument("--padding", action="store_true", help="also measure what the padding outputs carry")
     ap.add_argument("--continue-epochs", type=int, default=0, help="train on from the checkpoint this many epochs")
     ap.add_argument(
-        "--continue-row", action="append", help="a suite row whose recipe trains on (repeatable; default ICLRec)"
+        "--continue-row",
+        action="append",
+        help="a suite row whose recipe trains on (repeatable; default the code's row: ICLRec or CoSeRec)",
     )
     ap.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
     args = ap.parse_args()
+    code = CODES[args.code]
+    published: dict[str, float] = code["published"]  # type: ignore[assignment]
     torch.set_num_threads(args.threads)
     path = Path(args.checkpoint)
     if not path.is_file():
-        raise SystemExit(f"--checkpoint {path}: no such file (src/output/ICLRec-Beauty-1.pt of salesforce/ICLRec)")
+        raise SystemExit(f"--checkpoint {path}: no such file ({code['origin']})")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     layers = len({k.split(".")[2] for k in ckpt if k.startswith("item_encoder.layer.")})
@@ -202,7 +249,7 @@ def main() -> None:
     if not (raw == torch.arange(1, len(raw) + 1).numpy()).all():
         raise ConfigError("amazon-beauty items are not numbered by raw id: the item rows cannot be copied as they are")
 
-    model = PRESETS.get("iclrec")(
+    model = PRESETS.get(code["preset"])(
         epochs=1, encoder={"embedding_size": 64, "num_layers": layers, "num_heads": 2, "dropout": 0.5}, seed=0
     )
     model.device = torch.device("cpu")
@@ -217,29 +264,32 @@ def main() -> None:
     model.restore(train, state, {})
     protocol = Protocol(ks=(5, 10, 20), metrics=("hr", "ndcg"), valid_metric="ndcg@20")
     res = evaluate(model, split, "test", protocol)
-    ours = {k: float(res.metrics[k]) for k in PUBLISHED}
+    ours = {k: float(res.metrics[k]) for k in METRICS}
     rows = [("ssl4rec evaluate (full ranking, history removed)", ours)]
     if args.their_masking:
         rows.append(
             (
-                "as ICLRec's --do_eval (history scored 0, every table row a candidate)",
+                "as the code's --do_eval (history scored 0, every table row a candidate)",
                 their_masking(model, split, (5, 10, 20)),
             )
         )
+
+    def cell(name: str, vals: dict[str, float]) -> str:
+        return " | ".join(
+            f"{vals[k]:.4f}" + (f" ({(vals[k] - published[k]) / published[k]:+.1%})" if k in published else "")
+            for k in METRICS
+        )
+
     lines = [
-        f"ICLRec-Beauty-1.pt (sha256 {digest[:16]}..., {layers} layer(s)) on `{suite.name}`'s amazon-beauty "
+        f"{path.name} (sha256 {digest[:16]}..., {layers} layer(s)) on `{suite.name}`'s amazon-beauty "
         f"leave-one-out split ({len(split.test)} test users); encoder tensors not in the checkpoint: {left or 'none'}",
         "",
-        "| scored by | " + " | ".join(PUBLISHED) + " |",
-        "|---|" + "---:|" * len(PUBLISHED),
-        "| ICLRec README (published) | " + " | ".join(f"{v:.4f}" for v in PUBLISHED.values()) + " |",
+        "| scored by | " + " | ".join(METRICS) + " |",
+        "|---|" + "---:|" * len(METRICS),
+        f"| {code['source']} | " + " | ".join(f"{published[k]:.4f}" if k in published else "–" for k in METRICS) + " |",
     ]
     for name, vals in rows:
-        lines.append(
-            f"| {name} | "
-            + " | ".join(f"{vals[k]:.4f} ({(vals[k] - PUBLISHED[k]) / PUBLISHED[k]:+.1%})" for k in PUBLISHED)
-            + " |"
-        )
+        lines.append(f"| {name} | " + cell(name, vals) + " |")
     if args.padding:
         stats = padding_stats(model.net.encoder, train)
         lines += [
@@ -249,14 +299,12 @@ def main() -> None:
             + ".",
         ]
     if args.continue_epochs > 0:
-        for label in args.continue_row or ["ICLRec"]:
+        for label in args.continue_row or [code["row"]]:
             lines += ["", *continued(model, state, split, suite, label, args.continue_epochs)]
     text = "\n".join(lines)
     print(text)
     if args.readme:
-        _report.update_readme(
-            "released_checkpoint", "ICLRec's released Beauty checkpoint under ssl4rec's evaluator", text
-        )
+        _report.update_readme(*code["section"], text)
 
 
 if __name__ == "__main__":

@@ -416,6 +416,29 @@ def test_publish_copies_records_and_updates_readme(tmp_path):
     assert [o.status for o in again] == ["skipped", "skipped"]
 
 
+def test_readme_reproduction_rows_carry_their_seed_count(tmp_path):
+    """A reproduction CSV's rows reach the README with their number of seeds (a one-seed row says n=1);
+    a row without a record is named once under "Not run yet", not as a row per metric."""
+    from ssl4rec.reporting.leaderboard import update_readme
+
+    root = tmp_path / "leaderboards"
+    (root / "reproductions").mkdir(parents=True)
+    (root / "reproductions" / "paper.csv").write_text(
+        "model,metric,ours_mean,ours_std,n_seeds,published,rel_diff\n"
+        "A,ndcg@20,0.045700,,1,0.0483,-0.053830\n"
+        "B,ndcg@20,0.041300,0.000500,3,0.0428,-0.035047\n"
+        "C,ndcg@20,,,0,0.0500,\n"
+        "C,hr@20,,,0,0.1000,\n"
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- results:begin -->\n<!-- results:end -->\n")
+    assert update_readme(readme, root)
+    text = readme.read_text()
+    assert "| A | NDCG@20 | 0.0457 (n=1) | 0.0483 | -5.4% |" in text
+    assert "| B | NDCG@20 | 0.0413 (n=3) | 0.0428 | -3.5% |" in text
+    assert "Not run yet in [paper](leaderboards/reproductions/paper.md): C." in text and "| C |" not in text
+
+
 def test_readme_summary_counts_tied_runners_up_instead_of_ranking_them():
     from types import SimpleNamespace
 

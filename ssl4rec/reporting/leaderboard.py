@@ -818,8 +818,9 @@ def update_readme(readme: str | Path, root: str | Path = "leaderboards", primary
                             not_run[link].append(row["model"])
                         continue
                     rel = f"{float(row['rel_diff']):+.1%}" if row["rel_diff"] else "–"
+                    n = f" (n={row['n_seeds']})" if row.get("n_seeds") else ""  # a one-seed row says so
                     lines.append(
-                        f"| [{p.stem}]({link}) | {row['model']} | {pretty(row['metric'])} | {float(row['ours_mean']):.4f} | {float(row['published']):.4f} | {rel} |"
+                        f"| [{p.stem}]({link}) | {row['model']} | {pretty(row['metric'])} | {float(row['ours_mean']):.4f}{n} | {float(row['published']):.4f} | {rel} |"
                     )
         for link, models in not_run.items():
             lines += ["", f"Not run yet in [{link.stem}]({link}): {', '.join(models)}."]

@@ -127,8 +127,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     for c in plan:
         print(f"  {c.cell_id.ljust(width)}  {c.status}{': ' + c.error if c.error else ''}")
-    counts = {k: sum(c.status == k for c in plan) for k in ("done", "pending", "n/a")}
-    print(f"{counts['done']} done, {counts['pending']} to run, {counts['n/a']} n/a (records in {args.out})")
+    counts = {k: sum(c.status == k for c in plan) for k in ("done", "running", "pending", "n/a")}
+    running = f" ({counts['running']} running now)" if counts["running"] else ""
+    print(
+        f"{counts['done']} done, {counts['pending'] + counts['running']} to run{running}, {counts['n/a']} n/a "
+        f"(records in {args.out})"
+    )
     return 0
 
 

@@ -13,6 +13,7 @@ raise to stop training).
 from __future__ import annotations
 
 import copy
+import glob
 import logging
 import math
 import time
@@ -134,16 +135,9 @@ class Checkpointer:
 
     def clear(self) -> None:
         """Remove this cell's checkpoints and progress file (its record is written)."""
-        for p in self.base.parent.glob(f"{glob_escape(self.base.name)}.*.ckpt.pt"):
+        for p in self.base.parent.glob(f"{glob.escape(self.base.name)}.*.ckpt.pt"):
             p.unlink(missing_ok=True)
         self.progress_path.unlink(missing_ok=True)
-
-
-def glob_escape(name: str) -> str:
-    """``name`` with glob's special characters escaped."""
-    import glob
-
-    return glob.escape(name)
 
 
 def _state_of(obj: Any) -> Any:

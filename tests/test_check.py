@@ -418,3 +418,58 @@ def test_a_record_of_an_older_preset_version_is_named_by_check_and_run(tmp_path,
     with caplog.at_level(logging.WARNING):
         assert cli.main(["run", str(path), "--out", str(out)]) == 0
     assert "preset 'sasrec' version 0" in caplog.text  # skipped as finished, but named
+
+
+def test_check_shows_an_unfinished_cell_its_claim_curve_and_checkpoint(tmp_path, capsys):
+    """An unfinished cell says what is known of it: the process that holds its claim (``running``), the
+    epochs its checkpointer has done with the best validation value so far, and the checkpoint it
+    resumes from; a claim whose process is gone is not ``running``."""
+    import json
+    import socket
+    import subprocess
+    import time
+
+    from ssl4rec.recommender import Checkpointer
+    from ssl4rec.reporting.records import ResultsStore
+
+    suite = {**BASE, "models": [{"name": "sasrec", "params": {"epochs": 1, "max_len": 10}}]}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    out = tmp_path / "res"
+    assert cli.main(["run", str(path), "--out", str(out)]) == 0
+    store = ResultsStore(out)
+    rec = next(store.iter_records())
+    record = out / rec.path
+    rel = record.relative_to(out / "records")
+    record.unlink()
+    record.with_suffix(".npz").unlink()
+    capsys.readouterr()
+    assert cli.main(["check", str(path), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "/seed0  pending\n" in said and "0 done, 1 to run, 0 n/a" in said  # nothing known of it
+
+    ck = Checkpointer(record.with_suffix(""), every=5)
+    ck.progress("sasrec", 300, {"losses": [1.0] * 45, "valid": [[40, 0.0184], [42, 0.0193], [44, 0.0185]]})
+    ck.save("sasrec", {"epoch": 45})
+    assert cli.main(["check", str(path), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert (
+        "/seed0  pending: 45 of 300 epochs (sasrec), best valid 0.0193 at epoch 42; "
+        "a checkpoint to resume from (run with --checkpoint-every)" in said
+    )
+
+    claim = out / "claims" / rel.with_suffix(".claim")
+    claim.parent.mkdir(parents=True, exist_ok=True)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        claim.write_text(json.dumps({"host": socket.gethostname(), "pid": sleeper.pid, "time": time.time()}))
+        assert cli.main(["check", str(path), "--out", str(out)]) == 0
+        said = capsys.readouterr().out
+        assert f"/seed0  running: on {socket.gethostname()} (pid {sleeper.pid}); 45 of 300 epochs" in said
+        assert "0 done, 1 to run (1 running now), 0 n/a" in said
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert cli.main(["check", str(path), "--out", str(out)]) == 0  # its process is gone: not running
+    said = capsys.readouterr().out
+    assert "/seed0  pending: 45 of 300 epochs" in said and "  running:" not in said and "running now" not in said

@@ -20,6 +20,7 @@ unscorable targets); no prose is stored.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import hashlib
 import json
 import logging
@@ -549,6 +550,38 @@ class ResultsStore:
             # a root this claim created goes too when it is left empty
             return Claim(path, self.root.parent if created else self.root)
         return None
+
+    def in_progress(self, rel: Path) -> tuple[bool, str | None]:
+        """Whether another process computes the unfinished cell ``rel`` now (a live claim), and what is
+        known of it: which process, the curves its checkpointer rewrites every epoch (``run
+        --checkpoint-every``: epochs done, the best validation value so far) and whether a checkpoint
+        to resume from exists. ``(False, None)`` for a cell never started (or started without
+        checkpoints and not running now)."""
+        parts = []
+        claim = self.root / "claims" / rel.with_suffix(".claim")
+        running = claim.exists() and not _claim_is_stale(claim)
+        if running:
+            try:
+                info = json.loads(claim.read_text())
+                parts.append(f"on {info.get('host')} (pid {info.get('pid')})")
+            except (OSError, ValueError):
+                pass
+        base = self.record_path(rel).with_suffix("")
+        progress = base.with_name(base.name + ".progress")
+        try:
+            body = json.loads(progress.read_text()) if progress.exists() else None
+        except (OSError, ValueError):
+            body = None
+        if isinstance(body, dict):
+            text = f"{body.get('epochs_done')} of {body.get('epochs')} epochs ({body.get('phase')})"
+            valid = [v for v in body.get("valid") or [] if isinstance(v, list) and len(v) == 2]
+            if valid:
+                epoch, best = max(valid, key=lambda v: v[1])
+                text += f", best valid {best:.4f} at epoch {epoch}"
+            parts.append(text)
+        if any(base.parent.glob(f"{glob.escape(base.name)}.*.ckpt.pt")):
+            parts.append("a checkpoint to resume from (run with --checkpoint-every)")
+        return running, "; ".join(parts) or None
 
     def verify(self, record: RunRecord) -> str:
         """``"ok"`` when the record's metrics and per-user arrays hash to what was written,

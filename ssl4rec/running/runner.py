@@ -208,7 +208,9 @@ class Runner:
 
     def plan(self) -> list[CellOutcome]:
         """Every cell of the suite without running any: ``"done"`` (a record exists in ``out``),
-        ``"n/a"`` (with the reason found at load time) or ``"pending"``; reads no data."""
+        ``"n/a"`` (with the reason found at load time), ``"running"`` (another process holds its claim)
+        or ``"pending"``; an unfinished cell's ``error`` says what is known of it (claim, epochs done,
+        best validation value, checkpoint: :meth:`ResultsStore.in_progress`). Reads no data."""
         out = []
         for dspec, sspec, mspec, seed in self.suite.cells():
             cell_id, rel = self.cell_key(dspec, sspec, mspec, seed)
@@ -217,7 +219,8 @@ class Runner:
             elif mspec.na or self_transfer(dspec, mspec):
                 out.append(CellOutcome(cell_id, "n/a", str(rel), mspec.na or self_transfer(dspec, mspec)))
             else:
-                out.append(CellOutcome(cell_id, "pending", str(rel)))
+                running, detail = self.store.in_progress(rel)
+                out.append(CellOutcome(cell_id, "running" if running else "pending", str(rel), detail))
         return out
 
     def version_change(self, mspec: ModelSpec, rel: Path) -> str | None:

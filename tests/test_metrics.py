@@ -228,7 +228,7 @@ def test_rank_methods_agree(seed):
     scores = np.random.default_rng(seed).integers(0, 3, size=(37, 23)).astype(np.float32)
     scores[:, 5] = -np.inf  # an unscorable item
     a = evaluate(FixedScores(scores), split, "test", Protocol(), progress=False, protocol_method="compare")
-    b = evaluate(FixedScores(scores), split, "test", Protocol(), progress=False, protocol_method="sort")
+    b = evaluate(FixedScores(scores), split, "test", Protocol(), progress=False, protocol_method="search")
     for k, v in a.metrics.items():
         assert b.metrics[k] == pytest.approx(v, abs=1e-12), k
     # without AUC, "auto" ranks from a top-k; heavy ties (3 score levels) force its fallback rows
@@ -264,7 +264,7 @@ def test_coverage_and_ranks_from_the_shared_topk_match_exact_and_leave_model_ten
     metrics = ("precision", "recall", "ndcg", "hr", "mrr", "map", "coverage")
     proto = Protocol(metrics=metrics, ks=(1, 3, 5), batch_size=8)
     model = KeepsScores(scores)
-    exact = evaluate(FixedScores(scores), split, "test", proto, progress=False, protocol_method="sort")
+    exact = evaluate(FixedScores(scores), split, "test", proto, progress=False, protocol_method="search")
     for method in ("topk", "auto"):
         got = evaluate(model, split, "test", proto, progress=False, protocol_method=method)
         for k, v in exact.metrics.items():
@@ -297,7 +297,7 @@ def test_auc_from_counts_matches_exact_methods(seed, unscorable):
     proto = Protocol(metrics=("auc", "gauc", "ndcg", "mrr", "hr", "coverage"), ks=(1, 3, 5), batch_size=16)
     ref = evaluate(FixedScores(scores, scorable), split, "test", proto, progress=False, protocol_method="compare")
     assert np.isfinite(ref.metrics["auc"])
-    for method in ("sort", "counts", "auto"):
+    for method in ("search", "counts", "auto"):
         got = evaluate(FixedScores(scores, scorable), split, "test", proto, progress=False, protocol_method=method)
         for k, v in ref.metrics.items():
             assert got.metrics[k] == pytest.approx(v, abs=1e-12), (method, k)
@@ -347,7 +347,7 @@ def test_topk_ranks_match_exact_ranks_with_heavy_ties(seed):
         assert torch.equal(got, want), k
 
 
-@pytest.mark.parametrize("method", ["compare", "sort"])
+@pytest.mark.parametrize("method", ["compare", "search"])
 def test_pair_counts_match_brute_force_with_tied_targets(method):
     """less_neg / eq_neg exclude target-vs-target pairs exactly, ties and non-candidates included."""
     from ssl4rec.evaluation.evaluator import _pair_counts
@@ -443,3 +443,24 @@ def test_plugin_metrics_of_every_kind_are_computed_from_their_registry_entries()
     finally:
         METRICS.remove("pair_share")
         METRICS.remove("listed")
+
+
+def test_search_counts_equal_direct_comparisons_with_signed_zeros_and_infinities():
+    """The binary-search path orders scores by integer keys: -0.0 must tie with 0.0, infinities sort at
+    the ends, and the tie rule (equal score: lower item id first) must hold, as in direct comparisons."""
+    from ssl4rec.evaluation.evaluator import COMPARE_MAX_TARGETS, _pair_counts
+
+    g = torch.Generator().manual_seed(7)
+    levels = torch.tensor([-torch.inf, -2.5, -0.0, 0.0, 1e-38, 3.0, torch.inf, torch.nan])
+    sc = levels[torch.randint(0, len(levels), (40, 60), generator=g)]
+    T = COMPARE_MAX_TARGETS + 4
+    tgt = torch.stack([torch.randperm(60, generator=g)[:T] for _ in range(40)])
+    tgt[:5, 10:] = -1
+    tvalid = tgt >= 0
+    a = _pair_counts(sc, tgt, tvalid, "compare")
+    b = _pair_counts(sc, tgt, tvalid, "auto")  # more than COMPARE_MAX_TARGETS targets: the search path
+    assert torch.equal(a["tcand"], b["tcand"])
+    for k in ("rank", "less_neg", "eq_neg"):
+        assert torch.equal(a[k][a["tcand"]], b[k][a["tcand"]]), k
+    zeros = (sc == 0) & ~torch.isnan(sc)  # -0.0 and 0.0 compare equal, so they are one score level
+    assert bool(zeros.any()) and bool((torch.signbit(sc) & zeros).any())

@@ -121,6 +121,11 @@ class EvalResult:
     first); excluded items (history, non-candidates, unscorable) never appear, -1 pads a shorter list."""
 
 
+#: Up to this many targets per user, exact ranks and AUC pairs come from direct comparisons
+#: (O(T N) per user); above it from one binary search per candidate among the targets (O(N log T)):
+#: about even at 16 on Beauty-sized rows (12,101 items, one thread; benchmarks/eval_methods.py).
+COMPARE_MAX_TARGETS = 16
+
 def _count(mask: torch.Tensor) -> torch.Tensor:
     """Number of True values along the last dimension (int64).
 
@@ -142,7 +147,8 @@ def _pair_counts(
     scores: lower item id first" (``inf`` when the target is not a candidate or scored ``-inf``);
     ``less_neg`` / ``eq_neg``: non-target candidates scored below / equal to the target.
     Two exact methods: direct comparisons, O(b T N) (cheap for few targets, e.g. leave-one-out),
-    and a stable sort, O(b N log N) (for many targets per user).
+    and ``"search"``, every candidate placed among the row's sorted target scores by binary search,
+    O(b N log T) (for many targets per user; :func:`_search_counts`).
     """
     b, n = sc.shape
     T = tgt.shape[1]
@@ -150,7 +156,7 @@ def _pair_counts(
     ts = torch.gather(sc, 1, safe)  # [b, T]; NaN for non-candidate targets
     tcand = ~torch.isnan(ts) & tvalid
     if method == "auto":
-        method = "compare" if T <= 8 else "sort"
+        method = "compare" if T <= COMPARE_MAX_TARGETS else "search"
     if n_cand is None:
         n_cand = sc.shape[1] - _count(torch.isnan(sc))[:, None]
     if method == "compare":
@@ -167,18 +173,7 @@ def _pair_counts(
             eq_before[rows] = _count(eq & (ids < safe[rows][:, :, None]))
         rank = gt + eq_before
     else:
-        cand = ~torch.isnan(sc)
-        # stable descending sort keeps equal scores in id order = the tie rule
-        order = torch.sort(torch.nan_to_num(sc, nan=-torch.inf), dim=1, descending=True, stable=True).indices
-        cs = torch.gather(cand, 1, order).to(torch.int64)
-        before = torch.cumsum(cs, 1) - cs  # candidates strictly ahead of each position
-        pos = torch.empty_like(order)
-        pos.scatter_(1, order, torch.arange(n, device=sc.device).expand(b, n))
-        rank = torch.gather(before, 1, torch.gather(pos, 1, safe))
-        vals = torch.sort(torch.nan_to_num(sc, nan=torch.inf), dim=1).values
-        tq = torch.nan_to_num(ts, nan=0.0).contiguous()
-        lt = torch.searchsorted(vals, tq, right=False)
-        eq_all = torch.searchsorted(vals, tq, right=True) - lt
+        rank, lt, eq_all = _search_counts(sc, ts, safe, tcand, n_cand)
     lt_t, eq_t = _target_pairs(ts, tcand)
     rank = rank.to(torch.float64)
     retrievable = tcand & torch.isfinite(ts)
@@ -186,6 +181,46 @@ def _pair_counts(
     less_neg = (lt - lt_t).to(torch.float64)
     eq_neg = (eq_all - eq_t).to(torch.float64)
     return {"rank": rank, "less_neg": less_neg, "eq_neg": eq_neg, "tcand": tcand}
+
+
+def _order_keys(x: torch.Tensor) -> torch.Tensor:
+    """int64 keys of float32 scores in the scores' order (equal scores, equal keys; ``-0.0`` = ``0.0``)."""
+    bits = (x + 0.0).view(torch.int32)  # + 0.0 turns -0.0 into 0.0
+    return (bits ^ ((bits >> 31) & 0x7FFFFFFF)).to(torch.int64)  # negatives: magnitude bits reversed
+
+
+def _search_counts(
+    sc: torch.Tensor, ts: torch.Tensor, safe: torch.Tensor, tcand: torch.Tensor, n_cand: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(rank, lt, eq_all)`` of :func:`_pair_counts` in O(b N log T), without sorting the N scores.
+
+    Each candidate gets one int64 key that orders it by score and, among equal scores, puts the lower
+    item id first: ``score key * 2^32 + (2^32 - 1 - item id)`` (score keys: :func:`_order_keys`). Every
+    count wanted is then "candidates whose key is below a bound": ``lt`` below ``t * 2^32`` (a lower
+    score), ``le`` below ``(t + 1) * 2^32`` (a lower or equal score) and the candidates not ahead of the
+    target below its own key + 1. The row's 3T bounds are sorted, each of its N candidates is placed
+    among them by one binary search, and one scatter and cumulative sum give every count.
+    Non-candidates (NaN) weigh 0; non-candidate targets get the largest bound and are masked by the caller.
+    """
+    if sc.dtype != torch.float32:
+        raise TypeError(f"float32 scores expected, got {sc.dtype}")
+    b, n = sc.shape
+    T = ts.shape[1]
+    cand = ~torch.isnan(sc)
+    ids = torch.arange(n, dtype=torch.int64, device=sc.device)
+    low = (1 << 32) - 1
+    keys = (_order_keys(torch.where(cand, sc, 0.0)) << 32) + (low - ids)
+    tkeys = _order_keys(torch.where(tcand, ts, 0.0))
+    last = torch.iinfo(torch.int64).max
+    bounds = torch.cat([tkeys << 32, (tkeys + 1) << 32, (tkeys << 32) + (low - safe) + 1], dim=1)
+    bounds = torch.where(tcand.repeat(1, 3), bounds, last)
+    sorted_bounds, order = torch.sort(bounds, dim=1)
+    idx = torch.searchsorted(sorted_bounds, keys, right=True)  # bounds at or below each key
+    counts = torch.zeros(b, 3 * T + 1, dtype=torch.int64, device=sc.device)
+    below = counts.scatter_add_(1, idx, cand.to(torch.int64)).cumsum(1)[:, :-1]  # keys below each bound
+    below = torch.empty_like(below).scatter_(1, order, below)
+    lt, le, not_ahead = below[:, :T], below[:, T : 2 * T], below[:, 2 * T :]
+    return n_cand.expand_as(not_ahead) - not_ahead, lt, le - lt
 
 
 def _target_pairs(ts: torch.Tensor, tcand: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -352,12 +387,12 @@ def evaluate(
         seed: seeds negative sampling of the sampled protocol.
         users: evaluate only these users (still among those with targets).
         progress: show a progress bar.
-        protocol_method: ``"auto"``, ``"compare"``, ``"sort"``, ``"topk"`` or ``"counts"`` — how
+        protocol_method: ``"auto"``, ``"compare"``, ``"search"``, ``"topk"`` or ``"counts"`` — how
             exact ranks and AUC pairs are computed (identical metrics; for tests and benchmarks).
             ``"auto"`` takes ``"topk"`` when no metric needs ranks beyond ``max(ks)`` (no AUC);
             with AUC, ``"counts"`` (ranks from the top-k, AUC pairs from two counting passes) for
             full candidates, no cold/warm subsets and at most 8 targets per user, else
-            ``"compare"`` for at most 8 targets per user and ``"sort"`` for more.
+            ``"compare"`` for at most :data:`COMPARE_MAX_TARGETS` targets per user and ``"search"`` for more.
         rankings: also return each user's top ``rankings`` ranked list (``EvalResult.rankings``).
     """
     protocol = protocol or Protocol()
@@ -565,7 +600,7 @@ def _choose_method(method: str, protocol: Protocol, ctx: _EvalContext) -> str:
     want_pairs = any(metric_kind(m) == "scores" for m in protocol.metrics)
     kmax = max(protocol.ks)
     if method == "topk" and want_pairs:
-        raise ValueError("protocol_method='topk' gives no AUC pair counts; use 'auto', 'compare' or 'sort'")
+        raise ValueError("protocol_method='topk' gives no AUC pair counts; use 'auto', 'compare' or 'search'")
     if method == "auto" and not want_pairs and kmax < ctx.n_items and protocol.candidates == "full":
         return "topk"  # only ranks below max(ks) matter: exact ranks from the top-k
     counts_ok = protocol.candidates == "full" and len(ctx.groups) == 1 and ctx.tmat.shape[1] <= 8 and kmax < ctx.n_items
@@ -637,7 +672,7 @@ def _eval_chunk(
             acc.covered[k][members] = True
     # sub-chunks keep the [b, T, N] comparisons around 2^24 elements
     T = max(1, tg.shape[1])
-    method = method if method != "auto" else ("compare" if T <= 8 else "sort")
+    method = method if method != "auto" else ("compare" if T <= COMPARE_MAX_TARGETS else "search")
     sub = max(1, (1 << 24) // ((T if method in ("compare", "counts") else 8) * n_items)) if method != "topk" else n
     if method == "counts":  # no subsets here: one group
         acc.ranks[""][pos] = _topk_ranks(sc, tg, tvalid, kmax, top).numpy()

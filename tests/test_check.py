@@ -396,7 +396,8 @@ def test_a_label_with_a_comma_can_be_selected(tmp_path, capsys):
 
 def test_a_record_of_an_older_preset_version_is_named_by_check_and_run(tmp_path, capsys, caplog):
     """A preset's version is not part of a cell's identity (the suite's text is unchanged when the preset's
-    defaults change): check and run name a finished record made with another version of the preset."""
+    defaults change): check and run name a finished record made with another version of the preset whose
+    resolved parameters differ from what the suite builds now (not one whose parameters are the same)."""
     from ssl4rec.reporting.records import ResultsStore
 
     suite = {**BASE, "models": [{"name": "sasrec", "params": {"epochs": 1, "max_len": 10}}]}
@@ -411,6 +412,12 @@ def test_a_record_of_an_older_preset_version_is_named_by_check_and_run(tmp_path,
     rec = next(store.iter_records())
     assert rec.model["component_versions"]["sasrec"] == "1"
     rec.model["component_versions"]["sasrec"] = "0"
+    store.write(Path(rec.path).relative_to("records"), rec, store.per_user(rec))
+    assert cli.main(["check", str(path), "--out", str(out)]) == 0
+    # another version, but the parameters it resolved to are those the suite builds now: still the same model
+    assert "version" not in capsys.readouterr().out
+    rec = next(store.iter_records())
+    rec.model["params"]["learning_rate"] = 0.5  # what the older defaults resolved to
     store.write(Path(rec.path).relative_to("records"), rec, store.per_user(rec))
     assert cli.main(["check", str(path), "--out", str(out)]) == 0
     said = capsys.readouterr().out

@@ -90,6 +90,13 @@ class CellOutcome:
     error: str | None = None
 
 
+
+def _without_seed(params: Any) -> Any:
+    """Resolved model parameters without the model seed (derived per cell, not part of a recipe)."""
+    if not isinstance(params, dict):
+        return params
+    return json.loads(json.dumps({k: v for k, v in params.items() if k != "seed"}, default=str))  # as recorded
+
 class Runner:
     """Runs a suite into a results folder.
 
@@ -215,7 +222,8 @@ class Runner:
         for dspec, sspec, mspec, seed in self.suite.cells():
             cell_id, rel = self.cell_key(dspec, sspec, mspec, seed)
             if self.store.exists(rel):
-                out.append(CellOutcome(cell_id, "done", str(rel), self.version_change(mspec, rel)))
+                eff = self._model_spec(dspec, sspec, mspec)
+                out.append(CellOutcome(cell_id, "done", str(rel), self.version_change(eff, rel)))
             elif mspec.na or self_transfer(dspec, mspec):
                 out.append(CellOutcome(cell_id, "n/a", str(rel), mspec.na or self_transfer(dspec, mspec)))
             else:
@@ -224,9 +232,12 @@ class Runner:
         return out
 
     def version_change(self, mspec: ModelSpec, rel: Path) -> str | None:
-        """Why the finished record at ``rel`` may not be what the suite's model now builds: a preset whose
-        version changed since (its defaults changed its results), which a cell's identity does not
-        include (the suite's text is the same). None when the versions agree or cannot be read."""
+        """Why the finished record at ``rel`` may not be what the suite's model ``mspec`` (its tuned
+        parameters applied) now builds: a preset whose version changed since (its defaults changed),
+        which a cell's identity does not include (the suite's text is the same). None when the versions
+        agree, when the record cannot be read, or when the record's resolved parameters are those the
+        suite resolves to now (the suite pinned what the new defaults changed, e.g. a labelled variant
+        whose recipe became the default): what a preset builds is its resolved parameters."""
         from ..registry import PRESETS
 
         if mspec.name not in PRESETS:
@@ -238,6 +249,12 @@ class Runner:
             return None
         have = (rec.model.get("component_versions") or {}).get(mspec.name)
         if have is None or str(have) == str(want):
+            return None
+        try:
+            now = builder_for(mspec).build(mspec, 0)[1]["params"]
+        except Exception:  # noqa: BLE001  (what it builds now is unknown: say the versions differ)
+            now = None
+        if now is not None and _without_seed(rec.model.get("params")) == _without_seed(now):
             return None
         return (
             f"its record was made with preset {mspec.name!r} version {have}; the suite now builds version "
@@ -293,7 +310,7 @@ class Runner:
         cell_id, rel = self.cell_key(dspec, sspec, mspec, seed)
         if self.store.exists(rel):
             logger.info("skip %s (record exists)", cell_id)
-            changed = self.version_change(mspec, rel)
+            changed = self.version_change(self._model_spec(dspec, sspec, mspec), rel)
             if changed:
                 logger.warning("%s: %s", cell_id, changed)
             return CellOutcome(cell_id, "skipped", str(rel), changed)

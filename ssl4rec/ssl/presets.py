@@ -349,7 +349,8 @@ DISPLAY = {
     "ncl": "NCL",
 }
 
-#: Preset versions (bumped when a preset's defaults change its results). cl4srec 2: the authors'
+#: Preset versions (bumped when a preset's defaults change its results; a change of defaults only, so a
+#: record whose resolved parameters equal the new version's stays valid). cl4srec 2: the authors'
 #: recipe (flattened views, padding-id mask, uniformly shuffled batches) is the default. iclrec 2:
 #: window-mean pooling with padding outputs, intents queried per step, views shared with the instance contrast.
 VERSIONS = {"cl4srec": "2", "iclrec": "2"}

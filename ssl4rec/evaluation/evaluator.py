@@ -122,8 +122,9 @@ class EvalResult:
 
 
 #: Up to this many targets per user, exact ranks and AUC pairs come from direct comparisons
-#: (O(T N) per user); above it from one binary search per candidate among the targets (O(N log T)):
-#: about even at 16 on Beauty-sized rows (12,101 items, one thread; benchmarks/eval_methods.py).
+#: (O(T N) per user); above it from one binary search per candidate among the targets (O(N log T)).
+#: The two are even between 16 and 24 targets on Beauty-sized rows (12,101 items, one thread;
+#: benchmarks/eval_methods.py); metrics are identical either way.
 COMPARE_MAX_TARGETS = 16
 
 def _count(mask: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,7 @@ raise to stop training).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import glob
 import logging
 import math
@@ -151,6 +152,27 @@ def _restore(obj: Any, state: Any) -> None:
         obj.load_state_dict(state)
 
 
+@dataclasses.dataclass
+class _Stopping:
+    """Early-stopping state of :func:`train_loop`: the best validation value, its epoch (counted from 1;
+    0 = none yet), the module's weights there and the validations since without a better value."""
+
+    best: float = -math.inf
+    best_epoch: int = 0
+    best_state: dict[str, Any] | None = None
+    waited: int = 0
+
+    def update(self, value: float, number: int, module: torch.nn.Module | None, patience: int) -> bool:
+        """Take epoch ``number``'s validation ``value``; True when ``patience`` validations passed without a better one."""
+        if value > self.best:
+            self.best, self.best_epoch, self.waited = value, number, 0
+            if module is not None:
+                self.best_state = copy.deepcopy(module.state_dict())
+            return False
+        self.waited += 1
+        return self.waited >= patience
+
+
 def train_loop(
     model: Recommender,
     *,
@@ -185,26 +207,13 @@ def train_loop(
     # segment_seconds: wall seconds of this loop in each process that ran it (a resumed fit has several;
     # an earlier process's entry ends at its last checkpoint)
     info: dict[str, Any] = {"losses": [], "valid": [], "epoch_seconds": [], "segment_seconds": []}
-    best, best_epoch, best_state, waited = -math.inf, 0, None, 0
+    stop = _Stopping()
     state = dict(state or {})
     ck: Checkpointer | None = getattr(model, "checkpointer", None)
     start, began = 0, time.perf_counter()
     saved = ck.load(desc) if ck is not None else None
     if saved is not None:
-        if module is not None:
-            module.load_state_dict(saved["module"])
-        for name, obj in state.items():
-            _restore(obj, saved["state"][name])
-        torch.set_rng_state(saved["torch_rng"])
-        info = {k: [tuple(x) if isinstance(x, list) else x for x in v] for k, v in saved["info"].items()}
-        best, best_epoch, waited, best_state = saved["best"], saved["best_epoch"], saved["waited"], saved["best_state"]
-        start = int(saved["epoch"])
-        info["resumed_from"] = info.get("resumed_from", []) + [start]
-        info.setdefault("segment_seconds", [])  # checkpoints before this field: none known
-        if hasattr(valid, "history"):
-            valid.history[:] = list(info["valid"])
-        if hasattr(module, "weights_version"):
-            module.weights_version += 1
+        start, info, stop = _resume(saved, module, state, valid)
         logger.info("%s: resumed from its checkpoint after epoch %d of %d", desc, start, epochs)
     prior = list(info.get("segment_seconds", []))  # earlier processes' segments
     bar = tqdm(range(start, epochs), desc=desc, leave=False, dynamic_ncols=True, initial=start, total=epochs)
@@ -226,55 +235,81 @@ def train_loop(
             info["valid"].append((number, value))
             post[valid.metric] = f"{value:.4f}"
             valid.report(number, value, {"loss": loss})
-            if value > best:
-                best, best_epoch, waited = value, number, 0
-                if module is not None:
-                    best_state = copy.deepcopy(module.state_dict())
-            else:
-                waited += 1
-                if waited >= patience:
-                    bar.set_postfix(post)
-                    logger.info(
-                        "%s: early stop after epoch %d of %d (best %s=%.4f in epoch %d)",
-                        desc,
-                        number,
-                        epochs,
-                        valid.metric,
-                        best,
-                        best_epoch,
-                    )
-                    break
+            if stop.update(value, number, module, patience):
+                bar.set_postfix(post)
+                logger.info(
+                    "%s: early stop after epoch %d of %d (best %s=%.4f in epoch %d)",
+                    desc,
+                    number,
+                    epochs,
+                    valid.metric,
+                    stop.best,
+                    stop.best_epoch,
+                )
+                break
         bar.set_postfix(post)
         if ck is not None:
             ck.progress(desc, epochs, info)
             if number % ck.every == 0 and number < epochs:
-                saved_info = {k: list(v) for k, v in info.items()}
-                saved_info["segment_seconds"] = list(prior) + [time.perf_counter() - began]
-                ck.save(
-                    desc,
-                    {
-                        "epoch": number,
-                        "module": module.state_dict() if module is not None else {},
-                        "state": {name: _state_of(obj) for name, obj in state.items()},
-                        "torch_rng": torch.get_rng_state(),
-                        "info": saved_info,
-                        "best": best,
-                        "best_epoch": best_epoch,
-                        "waited": waited,
-                        "best_state": best_state,
-                    },
-                )
+                segments = list(prior) + [time.perf_counter() - began]
+                ck.save(desc, _checkpoint(number, module, state, info, segments, stop))
     bar.close()
-    if best_state is not None and module is not None:
-        module.load_state_dict(best_state)
+    if stop.best_state is not None and module is not None:
+        module.load_state_dict(stop.best_state)
     if module is not None:
         module.eval()
     info["segment_seconds"] = prior + [time.perf_counter() - began]
     info.update(
         epochs_run=len(info["losses"]),
-        best_epoch=best_epoch if best_epoch > 0 else None,
-        best_valid=best if best_epoch > 0 else None,
+        best_epoch=stop.best_epoch if stop.best_epoch > 0 else None,
+        best_valid=stop.best if stop.best_epoch > 0 else None,
         epochs_from=1,  # records before this field counted valid / best_epoch from 0
         seconds_per_epoch=float(np.mean(info["epoch_seconds"])) if info["epoch_seconds"] else 0.0,
     )
     return info
+
+
+def _checkpoint(
+    number: int,
+    module: torch.nn.Module | None,
+    state: dict[str, Any],
+    info: dict[str, Any],
+    segments: list[float],
+    stop: _Stopping,
+) -> dict[str, Any]:
+    """What :func:`train_loop` saves after epoch ``number``: everything the rest of the phase depends on."""
+    saved_info = {k: list(v) for k, v in info.items()}
+    saved_info["segment_seconds"] = segments
+    return {
+        "epoch": number,
+        "module": module.state_dict() if module is not None else {},
+        "state": {name: _state_of(obj) for name, obj in state.items()},
+        "torch_rng": torch.get_rng_state(),
+        "info": saved_info,
+        "best": stop.best,
+        "best_epoch": stop.best_epoch,
+        "waited": stop.waited,
+        "best_state": stop.best_state,
+    }
+
+
+def _resume(
+    saved: dict[str, Any], module: torch.nn.Module | None, state: dict[str, Any], valid: Validator | None
+) -> tuple[int, dict[str, Any], _Stopping]:
+    """Restore a :func:`_checkpoint` into ``module``, ``state``, torch's generator and ``valid``'s history;
+    returns the epoch it was saved after, the fit info so far and the early-stopping state."""
+    if module is not None:
+        module.load_state_dict(saved["module"])
+    for name, obj in state.items():
+        _restore(obj, saved["state"][name])
+    torch.set_rng_state(saved["torch_rng"])
+    info = {k: [tuple(x) if isinstance(x, list) else x for x in v] for k, v in saved["info"].items()}
+    stop = _Stopping(saved["best"], saved["best_epoch"], saved["best_state"], saved["waited"])
+    start = int(saved["epoch"])
+    info["resumed_from"] = info.get("resumed_from", []) + [start]
+    info.setdefault("segment_seconds", [])  # checkpoints before this field: none known
+    if hasattr(valid, "history"):
+        valid.history[:] = list(info["valid"])
+    if hasattr(module, "weights_version"):
+        module.weights_version += 1
+    return start, info, stop

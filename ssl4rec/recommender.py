@@ -132,6 +132,7 @@ class Checkpointer:
 
         body = {"phase": phase, "epochs": epochs, "epochs_done": len(info["losses"]), "losses": info["losses"]}
         body["valid"] = info["valid"]
+        body["epoch_seconds"] = info["epoch_seconds"]  # this process's epochs (a resumed fit's earlier ones too)
         atomic_write_bytes(self.progress_path, json.dumps(body).encode())
 
     def clear(self) -> None:

@@ -429,8 +429,9 @@ def test_a_record_of_an_older_preset_version_is_named_by_check_and_run(tmp_path,
 
 def test_check_shows_an_unfinished_cell_its_claim_curve_and_checkpoint(tmp_path, capsys):
     """An unfinished cell says what is known of it: the process that holds its claim (``running``), the
-    epochs its checkpointer has done with the best validation value so far, and the checkpoint it
-    resumes from; a claim whose process is gone is not ``running``."""
+    epochs its checkpointer has done with the best validation value so far and the time the epochs left
+    take at most (255 x 60 s), and the checkpoint it resumes from; a claim whose process is gone is not
+    ``running``."""
     import json
     import socket
     import subprocess
@@ -456,13 +457,14 @@ def test_check_shows_an_unfinished_cell_its_claim_curve_and_checkpoint(tmp_path,
     assert "/seed0  pending\n" in said and "0 done, 1 to run, 0 n/a" in said  # nothing known of it
 
     ck = Checkpointer(record.with_suffix(""), every=5)
-    ck.progress("sasrec", 300, {"losses": [1.0] * 45, "valid": [[40, 0.0184], [42, 0.0193], [44, 0.0185]]})
+    curve = {"losses": [1.0] * 45, "valid": [[40, 0.0184], [42, 0.0193], [44, 0.0185]], "epoch_seconds": [60.0] * 45}
+    ck.progress("sasrec", 300, curve)
     ck.save("sasrec", {"epoch": 45})
     assert cli.main(["check", str(path), "--out", str(out)]) == 0
     said = capsys.readouterr().out
     assert (
-        "/seed0  pending: 45 of 300 epochs (sasrec), best valid 0.0193 at epoch 42; "
-        "a checkpoint to resume from (run with --checkpoint-every)" in said
+        "/seed0  pending: 45 of 300 epochs (sasrec), best valid 0.0193 at epoch 42, at most ~4.2 h left at "
+        "60 s/epoch; a checkpoint to resume from (run with --checkpoint-every)" in said
     )
 
     claim = out / "claims" / rel.with_suffix(".claim")

@@ -338,6 +338,19 @@ def _claim_is_stale(path: Path) -> bool:
     return age > CLAIM_STALE  # another host: alive while its heartbeat touches the file
 
 
+
+def _time_left(progress: dict[str, Any]) -> str:
+    """``", at most ~2.5 h left at 58 s/epoch"`` from a progress file's recent epoch times (median of the
+    last 10) and the epochs not run yet (early stopping may end the phase sooner); empty if unknown."""
+    secs = [s for s in (progress.get("epoch_seconds") or [])[-10:] if isinstance(s, int | float)]
+    done, total = progress.get("epochs_done"), progress.get("epochs")
+    if not secs or not isinstance(done, int) or not isinstance(total, int) or done >= total:
+        return ""
+    per = sorted(secs)[len(secs) // 2]
+    left = per * (total - done)
+    span = f"{left / 3600:.1f} h" if left >= 3600 else f"{left / 60:.0f} min"
+    return f", at most ~{span} left at {per:.0f} s/epoch"
+
 class Claim:
     """A held cell claim: touched by a daemon thread until :meth:`release` (or the ``with`` block's end)."""
 
@@ -578,7 +591,7 @@ class ResultsStore:
             if valid:
                 epoch, best = max(valid, key=lambda v: v[1])
                 text += f", best valid {best:.4f} at epoch {epoch}"
-            parts.append(text)
+            parts.append(text + _time_left(body))
         if any(base.parent.glob(f"{glob.escape(base.name)}.*.ckpt.pt")):
             parts.append("a checkpoint to resume from (run with --checkpoint-every)")
         return running, "; ".join(parts) or None

@@ -244,43 +244,64 @@ def render_index(
                 rec = _read(root, rel)
                 if rec is not None:
                     records[rel] = rec
-    sections = []
-    for t in tables:
-        best: dict[str, float | None] = {}
-        for c in t.columns:
-            vals = [r.mean[c] for r in t.rows if c in r.mean]
-            best[c] = max(vals) if vals and max(vals) > min(vals) else None
-        links = []
-        for r in t.rows:
-            for rel in r.records:
-                if rel and root is not None:
-                    target = root / rel
-                    href = os.path.relpath(target, page_dir) if page_dir is not None else str(target)
-                    rec = records.get(rel) or {}
-                    links.append((f"{r.model} seed {rec.get('seed', '?')} ({rel})", Path(href).as_posix()))
-        sections.append(
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("ssl4rec.reporting", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template("leaderboard.html").render(
+        dataset=dataset,
+        version=__version__,
+        primary=pretty(primary),
+        no_spread=NO_SPREAD,
+        sections=[_section(t, records, root, page_dir) for t in tables],
+        level_charts=_level_charts(tables, primary),
+        provenance=_provenance(tables, list(records.values())),
+    )
+
+
+def _section(
+    t: Table, records: dict[str, dict[str, Any]], root: Path | None, page_dir: str | Path | None
+) -> dict[str, Any]:
+    """One split's part of the page: notes, charts, the table (best values marked), record links, comparisons."""
+    best: dict[str, float | None] = {}
+    for c in t.columns:
+        vals = [r.mean[c] for r in t.rows if c in r.mean]
+        best[c] = max(vals) if vals and max(vals) > min(vals) else None
+    links = []
+    for r in t.rows:
+        for rel in r.records:
+            if rel and root is not None:
+                target = root / rel
+                href = os.path.relpath(target, page_dir) if page_dir is not None else str(target)
+                rec = records.get(rel) or {}
+                links.append((f"{r.model} seed {rec.get('seed', '?')} ({rel})", Path(href).as_posix()))
+    return {
+        "split": t.split,
+        "anchor": _anchor(t.split),
+        "notes": [(label, _markup(text)) for label, text in header_notes(t)],
+        "charts": _charts(t, records),
+        "head": ["model", "seeds", *[pretty(c) for c in t.columns], "fit s", "s/epoch", "notes"],
+        "rows": [_cells(t, r, best) for r in t.rows],
+        "links": links,
+        "comparisons": (
             {
-                "split": t.split,
-                "anchor": _anchor(t.split),
-                "notes": [(label, _markup(text)) for label, text in header_notes(t)],
-                "charts": _charts(t, records),
-                "head": ["model", "seeds", *[pretty(c) for c in t.columns], "fit s", "s/epoch", "notes"],
-                "rows": [_cells(t, r, best) for r in t.rows],
-                "links": links,
-                "comparisons": (
-                    {
-                        "caption": _markup(comparisons_caption(t.comparisons[0]["metric"])),
-                        "head": COMPARISON_HEAD,
-                        "rows": [comparison_cells(c) for c in t.comparisons],
-                    }
-                    if t.comparisons
-                    else None
-                ),
+                "caption": _markup(comparisons_caption(t.comparisons[0]["metric"])),
+                "head": COMPARISON_HEAD,
+                "rows": [comparison_cells(c) for c in t.comparisons],
             }
-        )
+            if t.comparisons
+            else None
+        ),
+    }
+
+
+def _level_charts(tables: list[Table], primary: str) -> list[dict[str, Any]]:
+    """The primary metric against the level of each group of splits cut from one base split (sparsity)."""
     from markupsafe import Markup
 
-    level_charts = []
+    charts = []
     for (name, base, param), group in _level_groups(tables).items():
         curves = _sparsity_curves(group, primary)
         if not curves:
@@ -293,7 +314,7 @@ def render_index(
             str(meta),
             pretty(primary),
         )
-        level_charts.append(
+        charts.append(
             {
                 "anchor": _anchor(f"levels-{base}"),
                 "title": f"{base}: {pretty(primary)} vs {param}",
@@ -302,30 +323,19 @@ def render_index(
                 "and changes only the training part; a line breaks where a model has no record at a level.",
             }
         )
-    recs = list(records.values())
+    return charts
+
+
+def _provenance(tables: list[Table], recs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The page's footer: commits and package versions of its records, data checksums, when generated."""
     versions: dict[str, set[str]] = {}
     for rec in recs:
         for k, v in (rec.get("versions") or {}).items():
             if isinstance(v, str | int | float):
                 versions.setdefault(k, set()).add(str(v))
-    provenance = {
+    return {
         "commits": Counter(_short_commit(rec.get("git_commit")) for rec in recs).most_common(),
         "versions": [(k, ", ".join(sorted(v))) for k, v in sorted(versions.items())],
         "checksums": [(t.split, str((t.header or {}).get("checksum", "–"))[:16]) for t in tables],
         "generated": f"from {len(recs)} records, the newest of {max((str(r.get('time', '')) for r in recs), default='–')}",
     }
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("ssl4rec.reporting", "templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env.get_template("leaderboard.html").render(
-        dataset=dataset,
-        version=__version__,
-        primary=pretty(primary),
-        no_spread=NO_SPREAD,
-        sections=sections,
-        level_charts=level_charts,
-        provenance=provenance,
-    )

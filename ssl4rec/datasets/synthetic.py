@@ -54,6 +54,97 @@ def _check_params(n_users: int, n_items: int, n_clusters: int, zipf: float, affi
         raise ConfigError(f"synthetic: zipf must be >= 0, got {zipf!r}")
 
 
+def _clusters(
+    rng: np.random.Generator, n_users: int, n_items: int, n_clusters: int, zipf: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each user's and item's cluster, the items' popularity (Zipf over a random order) and each item's
+    position along its cluster's path (the order users tend to follow)."""
+    user_cluster = rng.integers(n_clusters, size=n_users)
+    item_cluster = rng.permutation(np.arange(n_items) % n_clusters)
+    popularity = 1.0 / (rng.permutation(n_items) + 1.0) ** float(zipf)
+    path_pos = np.empty(n_items)
+    for c in range(n_clusters):
+        members = np.flatnonzero(item_cluster == c)
+        path_pos[members] = rng.permutation(len(members)) / max(1, len(members))
+    return user_cluster, item_cluster, popularity, path_pos
+
+
+def _lengths(rng: np.random.Generator, n_users: int, n_items: int, n_interactions: int) -> np.ndarray:
+    """History lengths: at least 5 (or every item), the rest of ``n_interactions`` spread log-normally."""
+    min_len = min(5, n_items)
+    extra = max(0, int(n_interactions) - min_len * n_users)
+    weights = rng.lognormal(0.0, 0.75, size=n_users)
+    lengths = min_len + rng.multinomial(extra, weights / weights.sum())
+    return np.minimum(lengths, n_items)
+
+
+def _cluster_mass(item_cluster: np.ndarray, popularity: np.ndarray, n_clusters: int, affinity: float) -> np.ndarray:
+    """[clusters, items]: a cluster's users choose its own items with mass ``affinity``, by popularity."""
+    mass = np.zeros((n_clusters, len(item_cluster)))
+    for c in range(n_clusters):
+        inside = item_cluster == c
+        p_in = np.where(inside, popularity, 0.0)
+        p_out = np.where(~inside, popularity, 0.0)
+        m = affinity * p_in / p_in.sum()
+        if p_out.sum() > 0:
+            m += (1.0 - affinity) * p_out / p_out.sum()
+        mass[c] = m / m.sum()
+    return mass
+
+
+def _interactions(
+    rng: np.random.Generator,
+    user_cluster: np.ndarray,
+    item_cluster: np.ndarray,
+    path_pos: np.ndarray,
+    lengths: np.ndarray,
+    mass: np.ndarray,
+) -> pd.DataFrame:
+    """Each user's distinct items in (noisy) path order with increasing timestamps; ratings higher inside
+    the user's cluster."""
+    n_users, n_items = len(user_cluster), len(item_cluster)
+    users, items, stamps = [], [], []
+    starts = T0 + rng.integers(0, 180 * 86400, size=n_users)
+    for u in range(n_users):
+        probs = mass[user_cluster[u]]
+        n_u = int(min(lengths[u], np.count_nonzero(probs)))
+        chosen = rng.choice(n_items, size=n_u, replace=False, p=probs)
+        chosen = chosen[np.argsort(path_pos[chosen] + rng.normal(0.0, 0.1, size=n_u), kind="stable")]
+        gaps = rng.integers(60, 3 * 86400, size=n_u)
+        users.append(np.full(n_u, u))
+        items.append(chosen)
+        stamps.append(starts[u] + np.cumsum(gaps))
+    user_arr = np.concatenate(users)
+    item_arr = np.concatenate(items)
+    inside = item_cluster[item_arr] == user_cluster[user_arr]
+    ratings = np.where(
+        inside,
+        rng.choice([3.0, 4.0, 5.0], size=len(item_arr), p=[0.2, 0.4, 0.4]),
+        rng.choice([1.0, 2.0, 3.0, 4.0], size=len(item_arr), p=[0.3, 0.3, 0.3, 0.1]),
+    )
+    return pd.DataFrame({"user": user_arr, "item": item_arr, "rating": ratings, "timestamp": np.concatenate(stamps)})
+
+
+def _item_table(rng: np.random.Generator, item_cluster: np.ndarray, n_clusters: int) -> pd.DataFrame:
+    """Titles, genres (the cluster's, sometimes a second) and text drawn from the cluster's own words."""
+    vocab = [_words(rng, 12) for _ in range(n_clusters)]
+    common = _words(rng, 20)
+    texts, genres, titles = [], [], []
+    for i in range(len(item_cluster)):
+        c = int(item_cluster[i])
+        own = rng.choice(vocab[c], size=4, replace=True)
+        texts.append(f"cluster-{c} " + " ".join([*own, str(rng.choice(common))]))
+        g = [f"genre-{c}"]
+        if n_clusters > 1 and rng.random() < 0.2:
+            g.append(f"genre-{int((c + 1 + rng.integers(n_clusters - 1)) % n_clusters)}")
+        genres.append(g)
+        titles.append(f"{own[0]} {own[1]} {i}")
+    return pd.DataFrame(
+        {"title": titles, "genres": genres, "cluster": item_cluster, "text": texts},
+        index=pd.Index(np.arange(len(item_cluster)), name="item"),
+    )
+
+
 def load_synthetic(
     root: Path,
     *,
@@ -80,72 +171,12 @@ def load_synthetic(
     """
     del root
     _check_params(n_users, n_items, n_clusters, zipf, affinity)
-    rng = np.random.default_rng(seed)
-
-    user_cluster = rng.integers(n_clusters, size=n_users)
-    item_cluster = rng.permutation(np.arange(n_items) % n_clusters)
-    popularity = 1.0 / (rng.permutation(n_items) + 1.0) ** float(zipf)
-    # position of each item along its cluster's path (the order users tend to follow)
-    path_pos = np.empty(n_items)
-    for c in range(n_clusters):
-        members = np.flatnonzero(item_cluster == c)
-        path_pos[members] = rng.permutation(len(members)) / max(1, len(members))
-
-    min_len = min(5, n_items)
-    extra = max(0, int(n_interactions) - min_len * n_users)
-    weights = rng.lognormal(0.0, 0.75, size=n_users)
-    lengths = min_len + rng.multinomial(extra, weights / weights.sum())
-    lengths = np.minimum(lengths, n_items)
-
-    cluster_mass = np.zeros((n_clusters, n_items))
-    for c in range(n_clusters):
-        inside = item_cluster == c
-        p_in = np.where(inside, popularity, 0.0)
-        p_out = np.where(~inside, popularity, 0.0)
-        mass = affinity * p_in / p_in.sum()
-        if p_out.sum() > 0:
-            mass += (1.0 - affinity) * p_out / p_out.sum()
-        cluster_mass[c] = mass / mass.sum()
-
-    users, items, stamps = [], [], []
-    starts = T0 + rng.integers(0, 180 * 86400, size=n_users)
-    for u in range(n_users):
-        probs = cluster_mass[user_cluster[u]]
-        n_u = int(min(lengths[u], np.count_nonzero(probs)))
-        chosen = rng.choice(n_items, size=n_u, replace=False, p=probs)
-        chosen = chosen[np.argsort(path_pos[chosen] + rng.normal(0.0, 0.1, size=n_u), kind="stable")]
-        gaps = rng.integers(60, 3 * 86400, size=n_u)
-        users.append(np.full(n_u, u))
-        items.append(chosen)
-        stamps.append(starts[u] + np.cumsum(gaps))
-    user_arr = np.concatenate(users)
-    item_arr = np.concatenate(items)
-    inside = item_cluster[item_arr] == user_cluster[user_arr]
-    ratings = np.where(
-        inside,
-        rng.choice([3.0, 4.0, 5.0], size=len(item_arr), p=[0.2, 0.4, 0.4]),
-        rng.choice([1.0, 2.0, 3.0, 4.0], size=len(item_arr), p=[0.3, 0.3, 0.3, 0.1]),
-    )
-    interactions = pd.DataFrame(
-        {"user": user_arr, "item": item_arr, "rating": ratings, "timestamp": np.concatenate(stamps)}
-    )
-
-    vocab = [_words(rng, 12) for _ in range(n_clusters)]
-    common = _words(rng, 20)
-    texts, genres, titles = [], [], []
-    for i in range(n_items):
-        c = int(item_cluster[i])
-        own = rng.choice(vocab[c], size=4, replace=True)
-        texts.append(f"cluster-{c} " + " ".join([*own, str(rng.choice(common))]))
-        g = [f"genre-{c}"]
-        if n_clusters > 1 and rng.random() < 0.2:
-            g.append(f"genre-{int((c + 1 + rng.integers(n_clusters - 1)) % n_clusters)}")
-        genres.append(g)
-        titles.append(f"{own[0]} {own[1]} {i}")
-    items_table = pd.DataFrame(
-        {"title": titles, "genres": genres, "cluster": item_cluster, "text": texts},
-        index=pd.Index(np.arange(n_items), name="item"),
-    )
+    rng = np.random.default_rng(seed)  # one generator, drawn from in this order: clusters, lengths, logs, text
+    user_cluster, item_cluster, popularity, path_pos = _clusters(rng, n_users, n_items, n_clusters, zipf)
+    lengths = _lengths(rng, n_users, n_items, n_interactions)
+    mass = _cluster_mass(item_cluster, popularity, n_clusters, affinity)
+    interactions = _interactions(rng, user_cluster, item_cluster, path_pos, lengths, mass)
+    items_table = _item_table(rng, item_cluster, n_clusters)
     users_table = pd.DataFrame({"cluster": user_cluster}, index=pd.Index(np.arange(n_users), name="user"))
     return RawData(
         interactions=interactions,

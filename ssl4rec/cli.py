@@ -641,7 +641,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_running_commands(sub: Any) -> None:
-    """run, check, tune: the suite's cells."""
+    """run, check, robustness, sensitivity, tune: the suite's cells."""
+    _add_run(sub)
+    _add_check(sub)
+    _add_tracks(sub)
+    _add_tune(sub)
+
+
+def _add_run(sub: Any) -> None:
     r = sub.add_parser("run", help="train + evaluate every cell of a suite (finished cells are skipped)")
     r.add_argument("suite")
     r.add_argument("--out", default="results", help="results folder (default: results/)")
@@ -709,6 +716,8 @@ def _add_running_commands(sub: Any) -> None:
     _add_selection(r)
     r.set_defaults(func=cmd_run)
 
+
+def _add_check(sub: Any) -> None:
     ck = sub.add_parser("check", help="validate a suite whole and print its plan (cells, records found, n/a reasons)")
     ck.add_argument("suite")
     ck.add_argument("--out", default="results", help="results folder whose records are looked up (default: results/)")
@@ -717,6 +726,9 @@ def _add_running_commands(sub: Any) -> None:
     _add_selection(ck)
     ck.set_defaults(func=cmd_check)
 
+
+def _add_tracks(sub: Any) -> None:
+    """The two evaluation tracks: robustness (from records) and protocol sensitivity."""
     rb = sub.add_parser("robustness", help="target hit rate and accuracy vs shilling-attack size, from records")
     rb.add_argument("results")
     rb.add_argument("--k", type=int, default=10)
@@ -743,6 +755,9 @@ def _add_running_commands(sub: Any) -> None:
     se.add_argument("--threads", type=int, default=None)
     _add_selection(se)
     se.set_defaults(func=cmd_sensitivity)
+
+
+def _add_tune(sub: Any) -> None:
     tu = sub.add_parser("tune", help="Optuna study per (dataset, split, model), same trial budget for every model")
     tu.add_argument("suite")
     tu.add_argument("--trials", type=int, default=20, help="trials per model (default 20)")

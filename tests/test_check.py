@@ -482,3 +482,14 @@ def test_check_shows_an_unfinished_cell_its_claim_curve_and_checkpoint(tmp_path,
     assert cli.main(["check", str(path), "--out", str(out)]) == 0  # its process is gone: not running
     said = capsys.readouterr().out
     assert "/seed0  pending: 45 of 300 epochs" in said and "  running:" not in said and "running now" not in said
+
+
+def test_time_left_of_a_progress_file():
+    """The median of the last 10 epoch times x the epochs not run; nothing when unknown or done."""
+    from ssl4rec.reporting.records import _time_left
+
+    body = {"epochs": 100, "epochs_done": 90, "epoch_seconds": [500.0] * 5 + [30.0, 30.0, 31.0, 29.0, 30.0] * 2}
+    assert _time_left(body) == ", at most ~5 min left at 30 s/epoch"
+    assert _time_left({**body, "epochs": 400}) == ", at most ~2.6 h left at 30 s/epoch"
+    assert _time_left({**body, "epochs_done": 100}) == ""
+    assert _time_left({"epochs": 100, "epochs_done": 3}) == ""  # a progress file from before epoch times

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import glob
 import logging
 import math
 import time
@@ -104,7 +103,9 @@ class Checkpointer:
 
     @property
     def progress_path(self) -> Path:
-        return self.base.with_name(f"{self.base.name}.progress")  # JSON; not *.json, which is a record
+        from .reporting.records import progress_file
+
+        return progress_file(self.base)
 
     def load(self, phase: str) -> dict[str, Any] | None:
         path = self.path(phase)
@@ -137,7 +138,9 @@ class Checkpointer:
 
     def clear(self) -> None:
         """Remove this cell's checkpoints and progress file (its record is written)."""
-        for p in self.base.parent.glob(f"{glob.escape(self.base.name)}.*.ckpt.pt"):
+        from .reporting.records import checkpoint_files
+
+        for p in checkpoint_files(self.base):
             p.unlink(missing_ok=True)
         self.progress_path.unlink(missing_ok=True)
 

@@ -338,6 +338,16 @@ def _claim_is_stale(path: Path) -> bool:
     return age > CLAIM_STALE  # another host: alive while its heartbeat touches the file
 
 
+def progress_file(base: Path) -> Path:
+    """A cell's progress file (JSON curves, rewritten every epoch) beside its record ``base`` (no suffix);
+    not ``*.json``, which is a record."""
+    return base.with_name(f"{base.name}.progress")
+
+
+def checkpoint_files(base: Path) -> list[Path]:
+    """A cell's checkpoints, ``<base>.<phase>.ckpt.pt``, beside its record ``base`` (no suffix)."""
+    return sorted(base.parent.glob(f"{glob.escape(base.name)}.*.ckpt.pt"))
+
 
 def _time_left(progress: dict[str, Any]) -> str:
     """``", at most ~2.5 h left at 58 s/epoch"`` from a progress file's recent epoch times (median of the
@@ -350,6 +360,7 @@ def _time_left(progress: dict[str, Any]) -> str:
     left = per * (total - done)
     span = f"{left / 3600:.1f} h" if left >= 3600 else f"{left / 60:.0f} min"
     return f", at most ~{span} left at {per:.0f} s/epoch"
+
 
 class Claim:
     """A held cell claim: touched by a daemon thread until :meth:`release` (or the ``with`` block's end)."""
@@ -580,7 +591,7 @@ class ResultsStore:
             except (OSError, ValueError):
                 pass
         base = self.record_path(rel).with_suffix("")
-        progress = base.with_name(base.name + ".progress")
+        progress = progress_file(base)
         try:
             body = json.loads(progress.read_text()) if progress.exists() else None
         except (OSError, ValueError):
@@ -592,7 +603,7 @@ class ResultsStore:
                 epoch, best = max(valid, key=lambda v: v[1])
                 text += f", best valid {best:.4f} at epoch {epoch}"
             parts.append(text + _time_left(body))
-        if any(base.parent.glob(f"{glob.escape(base.name)}.*.ckpt.pt")):
+        if checkpoint_files(base):
             parts.append("a checkpoint to resume from (run with --checkpoint-every)")
         return running, "; ".join(parts) or None
 

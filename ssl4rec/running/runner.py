@@ -90,12 +90,12 @@ class CellOutcome:
     error: str | None = None
 
 
-
 def _without_seed(params: Any) -> Any:
     """Resolved model parameters without the model seed (derived per cell, not part of a recipe)."""
     if not isinstance(params, dict):
         return params
     return json.loads(json.dumps({k: v for k, v in params.items() if k != "seed"}, default=str))  # as recorded
+
 
 class Runner:
     """Runs a suite into a results folder.

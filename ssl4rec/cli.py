@@ -136,6 +136,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_counts(args: argparse.Namespace, *names: str) -> None:
+    """Refuse a negative count option (``--checkpoint-every``, ``--save-rankings``: N >= 1, 0 = off)."""
+    from .registry import ConfigError
+
+    for name in names:
+        value = getattr(args, name)
+        if value < 0:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag} must be a whole number >= 1 (0 = off), got {value}")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -144,11 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if getattr(args, "dry_run", False):
         return cmd_check(args)
-    if args.save_rankings < 0 or args.checkpoint_every < 0:
-        from .registry import ConfigError
-
-        flag, value = ("--save-rankings", args.save_rankings) if args.save_rankings < 0 else ("--checkpoint-every", args.checkpoint_every)
-        raise ConfigError(f"{flag} must be a whole number >= 1 (0 = off), got {value}")
+    _check_counts(args, "save_rankings", "checkpoint_every")
     suite = _load_selected(args)
     out = _writable_out(args.out)
     executor = getattr(args, "executor", "local")
@@ -260,6 +267,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     unknown = [n for n in names if n not in DEFAULT_PROTOCOLS]
     if unknown or len(names) < 2:
         raise ConfigError(f"--protocols: give two or more of {', '.join(DEFAULT_PROTOCOLS)} (got {', '.join(names)})")
+    _check_counts(args, "checkpoint_every")
     suite = _load_selected(args)
     out = _writable_out(args.out)
     threads = _set_threads(args.threads)
@@ -268,7 +276,14 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     if not args.report_only:
         runners = {}
         for name, psuite in suites.items():  # a sampled protocol needs more items than negatives: say so first
-            runner = runners[name] = Runner(psuite, out=out / name, data_dir=args.data, threads=threads, tuning=tuning)
+            runner = runners[name] = Runner(
+                psuite,
+                out=out / name,
+                data_dir=args.data,
+                threads=threads,
+                tuning=tuning,
+                checkpoint_every=args.checkpoint_every,
+            )
             for dspec in psuite.datasets:
                 n_items = runner.dataset(dspec).n_items
                 if psuite.protocol.candidates == "sampled" and psuite.protocol.n_negatives >= n_items:
@@ -648,6 +663,16 @@ def _add_running_commands(sub: Any) -> None:
     _add_tune(sub)
 
 
+def _add_checkpoint_every(p: Any) -> None:
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="save each cell's training state every N epochs; a cell killed mid-way resumes from it (same result)",
+    )
+
+
 def _add_run(sub: Any) -> None:
     r = sub.add_parser("run", help="train + evaluate every cell of a suite (finished cells are skipped)")
     r.add_argument("suite")
@@ -680,13 +705,7 @@ def _add_run(sub: Any) -> None:
     ex.add_argument("--slurm-time", type=int, default=60, help="minutes per Slurm job (default 60)")
     ex.add_argument("--slurm-cluster", default=None, help="submitit cluster; 'local' runs the jobs as local processes")
     ex.add_argument("--cells-per-job", type=int, default=1, help="cells per Slurm array task (default 1)")
-    r.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=0,
-        metavar="N",
-        help="save each cell's training state every N epochs; a cell killed mid-way resumes from it (same result)",
-    )
+    _add_checkpoint_every(r)
     r.add_argument(
         "--save-rankings",
         type=int,
@@ -753,6 +772,7 @@ def _add_tracks(sub: Any) -> None:
     )
     se.add_argument("--data", default=None)
     se.add_argument("--threads", type=int, default=None)
+    _add_checkpoint_every(se)
     _add_selection(se)
     se.set_defaults(func=cmd_sensitivity)
 

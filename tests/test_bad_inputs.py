@@ -300,6 +300,7 @@ CLI_CASES = [
     Case("threads not a number", _cli(lambda t: ["run", str(t / "suite.yaml"), "--out", str(t / "out"), "--threads", "two"], "--threads", "invalid int")),
     Case("trials zero", _cli(lambda t: ["tune", str(t / "suite.yaml"), "--out", str(t / "out"), "--trials", "0"], "--trials", ">= 1")),
     Case("save-rankings negative", _cli(lambda t: ["run", str(t / "suite.yaml"), "--out", str(t / "out"), "--save-rankings", "-2"], "--save-rankings", ">= 1")),
+    Case("checkpoint-every negative", _cli(lambda t: ["run", str(t / "suite.yaml"), "--out", str(t / "out"), "--checkpoint-every", "-1"], "--checkpoint-every", ">= 1")),
     Case("seeds not integers", _cli(lambda t: ["run", str(t / "suite.yaml"), "--out", str(t / "out"), "--seeds", "one,two"], "--seeds", "integers")),
     Case("models unknown label", _cli(lambda t: ["run", str(t / "suite.yaml"), "--out", str(t / "out"), "--models", "popp"], "popp", "pop")),
     Case("out is a file", _cli(_out_file, "--out", "is a file")),

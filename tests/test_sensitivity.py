@@ -187,3 +187,56 @@ def test_readme_summarises_a_published_sensitivity_report(tmp_path, monkeypatch)
     assert "0.500" not in text  # the summary reads full ranking's rows; the report has the rest
     # the protocol folders' records are not listed as leaderboards of their own
     assert "| leaderboard |" not in text
+
+
+def test_a_killed_cell_resumes_from_its_checkpoint_under_every_protocol(tmp_path):
+    """`sensitivity --checkpoint-every N`: a cell killed mid-fit resumes from its checkpoint, and the resumed fit
+    gives the records (every protocol's) an uninterrupted run gives."""
+    import json
+
+    from ssl4rec.reporting.sensitivity import protocol_suites
+    from ssl4rec.running.plan import load_suite
+    from ssl4rec.running.runner import Runner
+    from tests.test_checkpoints import _KillOnce
+
+    suite = {
+        "name": "sens",
+        "datasets": [{"name": "synthetic", "params": {"n_users": 60, "n_items": 150, "n_interactions": 1200}}],
+        "splits": ["leave_one_out"],
+        "models": [
+            {
+                "name": "sasrec",
+                "params": {
+                    "epochs": 5,
+                    "batch_size": 32,
+                    "max_len": 10,
+                    "encoder": {"embedding_size": 16, "num_layers": 1},
+                },
+            }
+        ],
+        "seeds": [0],
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    args = ["--protocols", "full,sampled-uniform", "--checkpoint-every", "1"]
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert cli.main(["sensitivity", str(path), "--out", str(whole), *args]) == 0
+    # the first attempt dies at epoch 3 of the protocol that fits (full), leaving a checkpoint and no record
+    full = protocol_suites(load_suite(path))["full"]
+    (outcome,) = Runner(full, out=killed / "full", trackers=[_KillOnce(3)], checkpoint_every=1).run()
+    assert outcome.status == "failed" and list(killed.glob("full/records/**/*.ckpt.pt"))
+    assert cli.main(["sensitivity", str(path), "--out", str(killed), *args]) == 0
+    assert not list(killed.glob("**/*.ckpt.pt"))
+
+    def records(root):
+        return {p.relative_to(root).parts[0]: json.loads(p.read_text()) for p in root.glob("*/records/**/seed0-*.json")}
+
+    a, b = records(whole), records(killed)
+    assert set(a) == set(b) == {"full", "sampled-uniform"}
+    assert b["full"]["fit_info"]["resumed_from"] == [2] and "resumed_from" not in a["full"]["fit_info"]
+    for protocol in a:
+        assert a[protocol]["metrics"] == b[protocol]["metrics"]
+    # a negative count is one clear line before anything is written
+    bad = tmp_path / "bad"
+    assert cli.main(["sensitivity", str(path), "--out", str(bad), "--checkpoint-every", "-1"]) == 2
+    assert not bad.exists()

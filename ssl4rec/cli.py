@@ -235,6 +235,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     if args.trials < 1:
         raise ConfigError(f"--trials must be a whole number >= 1 (trials per model), got {args.trials}")
+    _check_counts(args, "checkpoint_every")
     suite = _load_selected(args)
     out = _writable_out(args.out)
     if args.executor == "ray":
@@ -245,11 +246,21 @@ def cmd_tune(args: argparse.Namespace) -> int:
         n, _ = _set_threads(args.threads, concurrent=args.workers)
         options = ExecutorOptions(executor="ray", workers=args.workers, threads=n, address=args.address)
         with logging_redirect_tqdm():
-            best = tune_with_ray(suite, out, args.trials, args.storage, args.data, args.timeout, options)
+            best = tune_with_ray(
+                suite, out, args.trials, args.storage, args.data, args.timeout, options, args.checkpoint_every
+            )
     else:
         _set_threads(args.threads)
         with logging_redirect_tqdm():
-            best = tune(suite, out, args.trials, storage=args.storage, data_dir=args.data, timeout=args.timeout)
+            best = tune(
+                suite,
+                out,
+                args.trials,
+                storage=args.storage,
+                data_dir=args.data,
+                timeout=args.timeout,
+                checkpoint_every=args.checkpoint_every,
+            )
     for key, b in best.items():
         logger.info("%s: %s", key, b)
     return 0
@@ -663,13 +674,13 @@ def _add_running_commands(sub: Any) -> None:
     _add_tune(sub)
 
 
-def _add_checkpoint_every(p: Any) -> None:
+def _add_checkpoint_every(p: Any, unit: str = "cell") -> None:
     p.add_argument(
         "--checkpoint-every",
         type=int,
         default=0,
         metavar="N",
-        help="save each cell's training state every N epochs; a cell killed mid-way resumes from it (same result)",
+        help=f"save each {unit}'s training state every N epochs; a {unit} killed mid-way resumes from it (same result)",
     )
 
 
@@ -793,6 +804,7 @@ def _add_tune(sub: Any) -> None:
     )
     tu.add_argument("--workers", type=int, default=2, help="trial workers with --executor ray (default 2)")
     tu.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray on 127.0.0.1)")
+    _add_checkpoint_every(tu, "trial")
     _add_selection(tu)
     tu.set_defaults(func=cmd_tune)
 

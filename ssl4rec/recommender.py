@@ -312,7 +312,9 @@ def _resume(
     start = int(saved["epoch"])
     info["resumed_from"] = info.get("resumed_from", []) + [start]
     info.setdefault("segment_seconds", [])  # checkpoints before this field: none known
-    if hasattr(valid, "history"):
+    if hasattr(valid, "restore"):
+        valid.restore(list(info["valid"]))
+    elif hasattr(valid, "history"):
         valid.history[:] = list(info["valid"])
     if hasattr(module, "weights_version"):
         module.weights_version += 1

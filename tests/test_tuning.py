@@ -591,3 +591,52 @@ def test_ncl_search_space_keeps_its_context_layer():
     space = PRESETS.entry("ncl").search_space
     assert space["encoder.num_layers"][1] >= 2  # context_layer 2 needs at least two propagation layers
     assert PRESETS.entry("lightgcn").search_space["encoder.num_layers"][1] == 1
+
+
+def test_a_killed_trial_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    """`tune --checkpoint-every N`: a trial killed mid-fit (here by an interrupt after epoch 3, its
+    checkpoint saved after epoch 2) leaves its checkpoint; the next `tune` runs its configuration
+    again from there, reports the earlier epochs' values to the pruner again, and the trial ends with
+    the value and curve of the same trial in an uninterrupted study."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from ssl4rec.running import tuning
+
+    model = {"name": "sasrec", "params": {"epochs": 5, "batch_size": 32, "max_len": 10}}
+    suite = load_suite(write_suite(tmp_path, {**SUITE, "models": [model]}))
+    name = "tunetiny/synthetic/leave_one_out/SASRec"
+
+    def trials(out):
+        study = optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'tuning.db'}")
+        return study.get_trials(deepcopy=False)
+
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    tune(suite, whole, trials=3, write_best=False, checkpoint_every=1)
+
+    real_fit, fits = tuning.fit_cell, []
+
+    def fit_then_die(*args, **kwargs):  # the second trial's fit is killed in its third epoch
+        fits.append(1)
+        if len(fits) == 2:
+
+            def die(epoch, value, logs):
+                if epoch == 3:
+                    raise KeyboardInterrupt
+
+            kwargs["callbacks"] = [*kwargs["callbacks"], die]
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(tuning, "fit_cell", fit_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        tune(suite, killed, trials=3, write_best=False, checkpoint_every=1)
+    assert [t.state for t in trials(killed)] == [TrialState.COMPLETE, TrialState.FAIL]
+    assert len(list((killed / "checkpoints").rglob("*.ckpt.pt"))) == 1
+    tune(suite, killed, trials=3, write_best=False, checkpoint_every=1)
+
+    a, b = trials(whole), trials(killed)
+    assert [t.state for t in b] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+    assert b[2].params == b[1].params == a[1].params and b[2].user_attrs["resumed_from"] == [2]
+    assert b[2].value == a[1].value and b[2].intermediate_values == a[1].intermediate_values
+    assert "resumed_from" not in a[1].user_attrs
+    assert not list(killed.rglob("*.ckpt.pt")) and not list(whole.rglob("*.ckpt.pt"))

@@ -886,3 +886,11 @@ class RankingValidator:
         self.history.append((epoch, value))
         for cb in self.callbacks:
             cb(epoch, value, logs or {})
+
+    def restore(self, history: list[tuple[int, float]]) -> None:
+        """The validation curve of a fit resumed from its checkpoint, up to the epoch it resumes after;
+        callbacks with a ``restore`` method (a tuning trial's pruner reporter) get it too."""
+        self.history[:] = list(history)
+        for cb in self.callbacks:
+            if hasattr(cb, "restore"):
+                cb.restore(self.history)

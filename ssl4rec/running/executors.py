@@ -314,23 +314,41 @@ def _run_slurm(
 
 
 def _tune_worker(
-    suite: Any, out: str, trials: int, storage: str | None, data_dir: Any, timeout: Any, threads: int
+    suite: Any,
+    out: str,
+    trials: int,
+    storage: str | None,
+    data_dir: Any,
+    timeout: Any,
+    threads: int,
+    checkpoint_every: int = 0,
 ) -> dict:
     from .threads import apply_threads
     from .tuning import tune
 
     apply_threads(threads)
-    return tune(suite, out, trials, storage=storage, data_dir=data_dir, timeout=timeout)
+    return tune(
+        suite, out, trials, storage=storage, data_dir=data_dir, timeout=timeout, checkpoint_every=checkpoint_every
+    )
 
 
 def tune_with_ray(
-    suite: Any, out: Path, trials: int, storage: str | None, data_dir: Any, timeout: Any, options: ExecutorOptions
+    suite: Any,
+    out: Path,
+    trials: int,
+    storage: str | None,
+    data_dir: Any,
+    timeout: Any,
+    options: ExecutorOptions,
+    checkpoint_every: int = 0,
 ) -> dict[str, Any]:
     """``options.workers`` trial workers as Ray tasks on one study storage per cell: each runs the
     same ``tune`` as a sequential worker (shared budget of ``trials`` finished configurations,
     defaults as trial 0, heartbeats, resume), so the result is the one several ``tune`` processes
     on one storage give. The storage must be reachable from every worker: the results folder's
-    SQLite file on a local instance or shared disk, else ``--storage postgresql://...``."""
+    SQLite file on a local instance or shared disk, else ``--storage postgresql://...``. Trials
+    checkpoint every ``checkpoint_every`` epochs (default 1 here, as cells through an executor): a
+    retried worker's killed trial resumes."""
     from .tuning import storage_url
 
     url = storage_url(out, storage)  # the SQLite file exists before the workers race to create it
@@ -339,7 +357,7 @@ def tune_with_ray(
     remote = ray.remote(_tune_worker).options(num_cpus=options.threads, max_retries=options.retries)
     try:
         refs = [
-            remote.remote(suite, str(out), trials, url, data_dir, timeout, options.threads)
+            remote.remote(suite, str(out), trials, url, data_dir, timeout, options.threads, checkpoint_every or 1)
             for _ in range(options.workers)
         ]
         results = ray.get(refs)

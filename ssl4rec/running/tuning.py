@@ -143,7 +143,9 @@ def _check_storage_url(url: str) -> str:
         parsed = make_url(url)
         dialect = parsed.get_dialect()
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise ConfigError(f"--storage {url!r} is not a database URL that SQLAlchemy knows (e.g. postgresql://user@host/db): {exc}") from exc
+        raise ConfigError(
+            f"--storage {url!r} is not a database URL that SQLAlchemy knows (e.g. postgresql://user@host/db): {exc}"
+        ) from exc
     shown = parsed.render_as_string(hide_password=True)
     try:
         dialect.import_dbapi()
@@ -231,13 +233,20 @@ def tune(
     data_dir: str | Path | None = None,
     timeout: float | None = None,
     write_best: bool = True,
+    checkpoint_every: int = 0,
 ) -> dict[str, dict[str, Any]]:
-    """Tune every (dataset, split, model) of ``suite`` with ``trials`` trials each; resumable."""
+    """Tune every (dataset, split, model) of ``suite`` with ``trials`` trials each; resumable.
+
+    ``checkpoint_every`` N > 0: each trial's fit saves its training state every N epochs under
+    ``<out>/checkpoints/<study>/``; a trial whose process was killed is run again with its parameters
+    (the heartbeat's retry, or enqueued by the next ``tune``) and resumes from that checkpoint, its
+    earlier validation values reported to the pruner again, ending as the uninterrupted trial would.
+    """
     with warnings.catch_warnings():
         # List choices (the VAE's hidden_sizes) round-trip through the RDB and journal storages as
         # JSON; Optuna warns about any non-scalar choice all the same, at every suggestion and read.
         warnings.filterwarnings("ignore", message="Choices for a categorical distribution", category=UserWarning)
-        return _tune(suite, out, trials, storage, data_dir, timeout, write_best)
+        return _tune(suite, out, trials, storage, data_dir, timeout, write_best, checkpoint_every)
 
 
 def _tune(
@@ -248,12 +257,15 @@ def _tune(
     data_dir: str | Path | None,
     timeout: float | None,
     write_best: bool,
+    checkpoint_every: int = 0,
 ) -> dict[str, dict[str, Any]]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if checkpoint_every < 0:
+        raise ConfigError(f"checkpoint_every = {checkpoint_every}: give N >= 1 epochs (0 = no checkpoints)")
     url = storage_url(out, storage)
-    job = _TuneJob(suite, out, trials, url, storage, _open_storage(url), timeout, write_best)
+    job = _TuneJob(suite, out, trials, url, storage, _open_storage(url), timeout, write_best, int(checkpoint_every))
     runner = Runner(suite, out=out, data_dir=data_dir)
     existing = set(optuna.get_all_study_names(storage=job.store))
     for dspec in suite.datasets:
@@ -281,7 +293,15 @@ class _TuneJob:
     store: Any
     timeout: float | None
     write_best: bool
+    checkpoint_every: int = 0
     best: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def checkpoints(self, study_name: str) -> _TrialCheckpoints | None:
+        """Where the trials of ``study_name`` checkpoint (None without ``checkpoint_every``)."""
+        if not self.checkpoint_every:
+            return None
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in study_name.replace("/", "__"))
+        return _TrialCheckpoints(Path(self.out) / "checkpoints" / safe, self.checkpoint_every)
 
     def record(self, key: str, entry: dict[str, Any]) -> None:
         """Keep a cell's best entry; merge it into the best-parameters file at once (a kill loses no finished study)."""
@@ -337,7 +357,10 @@ def _tune_cell(job: _TuneJob, dspec: Any, sspec: Any, mspec: ModelSpec, split: A
         # it leaves them at the model's own default, so trial 0 is the default configuration.
         defaults = _defaults(mspec, space)
         study.enqueue_trial(defaults, user_attrs={"default": True, "default_keys": sorted(defaults)})
-    objective = _objective(suite, mspec, space, split, model_seed)
+    checkpoints = job.checkpoints(study.study_name)
+    if checkpoints is not None:
+        checkpoints.requeue(study, key)
+    objective = _objective(suite, mspec, space, split, model_seed, checkpoints)
     counted, repeats = _run_budget(study, objective, key, budget, job.timeout)
     # The first `budget` distinct trials to finish count; with several workers more may finish (a
     # worker's running trial when another reached the budget): they are kept in the study but not
@@ -359,36 +382,121 @@ def _tune_cell(job: _TuneJob, dspec: Any, sspec: Any, mspec: ModelSpec, split: A
     job.record(key, entry)
 
 
-def _objective(suite: Suite, mspec: ModelSpec, space: dict, split: Any, model_seed: int) -> Any:
+def _objective(
+    suite: Suite,
+    mspec: ModelSpec,
+    space: dict,
+    split: Any,
+    model_seed: int,
+    checkpoints: _TrialCheckpoints | None = None,
+) -> Any:
     """The trial function of a cell's study: fit with the suggested parameters (pruned on the
     per-epoch validation metric) and return the best validation value."""
-    import optuna
 
     def objective(trial: Any) -> float:
         keys = trial.user_attrs.get("default_keys", list(space))
         params = {k: _suggest(trial, k, v) for k, v in space.items() if k in keys}
-
-        def report(epoch: int, value: float, logs: dict[str, float]) -> None:
-            trial.report(value, epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {epoch} ({value:.4f})")
-
+        ck = checkpoints.checkpointer(params) if checkpoints is not None else None
         t0 = time.perf_counter()
-        fitted = fit_cell(
-            apply_params(mspec, params),
-            split,
-            suite.protocol,
-            model_seed,
-            max_users=suite.validation.get("max_users"),
-            callbacks=[report],
-        )
-        value = fitted.model.fit_info.get("best_valid")
-        if value is None:
-            value = fitted.validator.evaluate(fitted.model)
+        try:
+            fitted = fit_cell(
+                apply_params(mspec, params),
+                split,
+                suite.protocol,
+                model_seed,
+                max_users=suite.validation.get("max_users"),
+                callbacks=[_Reporter(trial)],
+                checkpointer=ck,
+            )
+            value = fitted.model.fit_info.get("best_valid")
+            if value is None:
+                value = fitted.validator.evaluate(fitted.model)
+        except Exception:  # pruned, or failed for good: nothing to resume (a killed process keeps its checkpoint)
+            if ck is not None:
+                ck.clear()
+            raise
+        if ck is not None:
+            ck.clear()
+        resumed = fitted.model.fit_info.get("resumed_from")
+        if resumed:
+            trial.set_user_attr("resumed_from", list(resumed))
         trial.set_user_attr("fit_seconds", time.perf_counter() - t0)
         return float(value)
 
     return objective
+
+
+class _Reporter:
+    """A trial's validation callback: report each epoch's value to Optuna and prune when it says so.
+
+    A fit resumed from a checkpoint hands its earlier epochs' values to :meth:`restore` (through the
+    validator), which reports them again, so the pruner judges the resumed trial on its whole curve."""
+
+    def __init__(self, trial: Any) -> None:
+        self.trial = trial
+
+    def __call__(self, epoch: int, value: float, logs: dict[str, float]) -> None:
+        import optuna
+
+        self.trial.report(value, epoch)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at epoch {epoch} ({value:.4f})")
+
+    def restore(self, history: list[tuple[int, float]]) -> None:
+        for epoch, value in history:
+            self.trial.report(value, epoch)
+
+
+@dataclasses.dataclass
+class _TrialCheckpoints:
+    """The checkpoints of one study's trials (``tune --checkpoint-every N``), one per configuration:
+    a trial's fit is determined by its parameters (the model seed is the study's), so a later trial
+    with the same parameters, the retry of a killed one, resumes where it stopped."""
+
+    root: Path
+    every: int
+
+    @staticmethod
+    def params_key(params: dict[str, Any]) -> str:
+        import hashlib
+        import json
+
+        return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def checkpointer(self, params: dict[str, Any]) -> Any:
+        from ..recommender import Checkpointer
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        return Checkpointer(self.root / f"trial-{self.params_key(params)}", self.every)
+
+    def requeue(self, study: Any, key: str) -> None:
+        """Run again the killed trials that left a checkpoint: stale trials are failed first (their
+        heartbeat's retry is enqueued then); a failed trial with a checkpoint and no pending or
+        finished trial of its parameters is enqueued here; the checkpoints of finished
+        configurations are removed."""
+        from optuna.storages import fail_stale_trials
+        from optuna.trial import TrialState
+
+        if not self.root.is_dir():
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "experimental"
+            fail_stale_trials(study)  # (a storage without heartbeats: nothing)
+        by_key: dict[str, list[Any]] = {}
+        for t in study.get_trials(deepcopy=False):
+            by_key.setdefault(self.params_key(t.params), []).append(t)
+        for path in sorted(self.root.glob("trial-*.ckpt.pt")):
+            pkey = path.name.split(".")[0].removeprefix("trial-")
+            trials = by_key.get(pkey, [])
+            states = {t.state for t in trials}
+            if states & {TrialState.COMPLETE, TrialState.PRUNED}:
+                self.checkpointer(trials[0].params).clear()
+            elif trials and not states & {TrialState.WAITING, TrialState.RUNNING}:
+                last = max(trials, key=lambda t: t.number)
+                study.enqueue_trial(dict(last.params), user_attrs=dict(last.user_attrs), skip_if_exists=False)
+                logger.info(
+                    "tune %s: trial %d was killed; its configuration runs again from its checkpoint", key, last.number
+                )
 
 
 def _run_budget(study: Any, objective: Any, key: str, budget: int, timeout: float | None) -> tuple[list, int]:

@@ -5,6 +5,11 @@ Usage::
 
     python benchmarks/released_checkpoint.py --checkpoint ICLRec-Beauty-1.pt [--code iclrec] [--readme]
     python benchmarks/released_checkpoint.py --checkpoint CoSeRec-Beauty-0.pt --code coserec [--readme]
+    python benchmarks/released_checkpoint.py --checkpoint ICLRec-Toys_and_Games-1.pt --dataset toys [--readme]
+
+``--dataset sports|toys|yelp`` (ICLRec's checkpoints): the same check on another dataset of the family, on its
+reproduction suite's split (``configs/reproduce/iclrec_<dataset>.yaml``; the data files under the data root),
+against the figures ICLRec's README gives for that checkpoint.
 
 ``--code iclrec``: ``src/output/ICLRec-Beauty-1.pt`` of salesforce/ICLRec at commit
 2890e6c3ff6a22c6699fc19cb863b66786c1cde4 (3,315,874 bytes); its README gives, for ``main.py --do_eval``,
@@ -47,20 +52,54 @@ from ssl4rec.evaluation.evaluator import Protocol, evaluate  # noqa: E402
 from ssl4rec.registry import PRESETS, ConfigError  # noqa: E402
 
 METRICS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20")
-#: per ``--code``: the checkpoint's name, the published Beauty row (metric -> value; a metric it lacks is
-#: not compared), where that row comes from, the preset whose network is filled, the default suite row
-#: trained on from the checkpoint, and the README section
+#: the datasets a checkpoint can be scored on: the reproduction suite whose dataset and split it uses, and the
+#: file stem the authors' code names its data and checkpoints by
+DATASETS = {
+    "beauty": ("iclrec_beauty.yaml", "Beauty"),
+    "sports": ("iclrec_sports.yaml", "Sports_and_Outdoors"),
+    "toys": ("iclrec_toys.yaml", "Toys_and_Games"),
+    "yelp": ("iclrec_yelp.yaml", "Yelp"),
+}
+#: per ``--code``: the checkpoint's name pattern, the published row per dataset (metric -> value; a metric it
+#: lacks is not compared), where that row comes from, the preset whose network is filled, the default suite
+#: row trained on from the checkpoint (Beauty), and the README section
 CODES = {
     "iclrec": {
-        "file": "ICLRec-Beauty-1.pt",
-        "origin": "src/output/ICLRec-Beauty-1.pt of salesforce/ICLRec",
-        "published": {
-            "hr@5": 0.0500,
-            "ndcg@5": 0.0326,
-            "hr@10": 0.0744,
-            "ndcg@10": 0.0403,
-            "hr@20": 0.1058,
-            "ndcg@20": 0.0483,
+        "file": "ICLRec-{stem}-1.pt",
+        "origin": "src/output/ICLRec-{stem}-1.pt of salesforce/ICLRec",
+        "published": {  # its README's --do_eval figures (equal to the ICLRec row of its Table 2)
+            "beauty": {
+                "hr@5": 0.0500,
+                "ndcg@5": 0.0326,
+                "hr@10": 0.0744,
+                "ndcg@10": 0.0403,
+                "hr@20": 0.1058,
+                "ndcg@20": 0.0483,
+            },
+            "sports": {
+                "hr@5": 0.0290,
+                "ndcg@5": 0.0191,
+                "hr@10": 0.0437,
+                "ndcg@10": 0.0238,
+                "hr@20": 0.0646,
+                "ndcg@20": 0.0291,
+            },
+            "toys": {
+                "hr@5": 0.0598,
+                "ndcg@5": 0.0404,
+                "hr@10": 0.0834,
+                "ndcg@10": 0.0480,
+                "hr@20": 0.1138,
+                "ndcg@20": 0.0557,
+            },
+            "yelp": {
+                "hr@5": 0.0240,
+                "ndcg@5": 0.0153,
+                "hr@10": 0.0409,
+                "ndcg@10": 0.0207,
+                "hr@20": 0.0659,
+                "ndcg@20": 0.0270,
+            },
         },
         "source": "ICLRec README (published)",
         "preset": "iclrec",
@@ -68,16 +107,16 @@ CODES = {
         "section": ("released_checkpoint", "ICLRec's released Beauty checkpoint under ssl4rec's evaluator"),
     },
     "coserec": {
-        "file": "CoSeRec-Beauty-0.pt",
-        "origin": "src/output/CoSeRec-Beauty-0.pt of YChen1993/CoSeRec",
-        "published": {"hr@5": 0.0504, "ndcg@5": 0.0339, "hr@20": 0.1034, "ndcg@20": 0.0487},
+        "file": "CoSeRec-{stem}-0.pt",
+        "origin": "src/output/CoSeRec-{stem}-0.pt of YChen1993/CoSeRec",
+        "published": {"beauty": {"hr@5": 0.0504, "ndcg@5": 0.0339, "hr@20": 0.1034, "ndcg@20": 0.0487}},
         "source": "ICLRec's Table 2, CoSeRec row (published)",
         "preset": "coserec",
         "row": "CoSeRec",
         "section": ("released_checkpoint coserec", "CoSeRec's released Beauty checkpoint under ssl4rec's evaluator"),
     },
 }
-SUITE = Path(__file__).resolve().parents[1] / "configs" / "reproduce" / "iclrec_beauty.yaml"
+SUITES = Path(__file__).resolve().parents[1] / "configs" / "reproduce"
 
 
 def convert(ckpt: dict[str, torch.Tensor], layers: int) -> dict[str, torch.Tensor]:
@@ -167,7 +206,7 @@ def continued(model: object, state: dict, split: object, suite: object, label: s
 
     spec = next((m for m in suite.models if m.label == label), None)  # type: ignore[attr-defined]
     if spec is None:
-        raise SystemExit(f"--continue-row {label!r}: no such model label in {SUITE.name}")
+        raise SystemExit(f"--continue-row {label!r}: no such model label in suite {suite.name}")
     fresh, _ = build_model(spec, 0)
     fresh.device = torch.device("cpu")
     fresh.config.epochs, fresh.config.eval_every, fresh.config.patience = epochs, 1, epochs + 1
@@ -210,6 +249,12 @@ def main() -> None:
         default="iclrec",
         help="whose checkpoint: ICLRec-Beauty-1.pt or CoSeRec-Beauty-0.pt",
     )
+    ap.add_argument(
+        "--dataset",
+        choices=list(DATASETS),
+        default="beauty",
+        help="the S3-Rec/ICLRec dataset the checkpoint was trained on (its reproduction suite's split; default beauty)",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--their-masking", action="store_true", help="also score as the code's evaluation does")
     ap.add_argument("--padding", action="store_true", help="also measure what the padding outputs carry")
@@ -222,11 +267,18 @@ def main() -> None:
     ap.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
     args = ap.parse_args()
     code = CODES[args.code]
-    published: dict[str, float] = code["published"]  # type: ignore[assignment]
+    suite_file, stem = DATASETS[args.dataset]
+    if args.dataset not in code["published"]:  # type: ignore[operator]
+        raise SystemExit(
+            f"--code {args.code}: no published row for --dataset {args.dataset} (have: {', '.join(code['published'])})"
+        )  # type: ignore[arg-type]
+    if args.continue_epochs > 0 and args.dataset != "beauty":
+        raise SystemExit("--continue-epochs trains the Beauty suite's rows: use it with --dataset beauty")
+    published: dict[str, float] = code["published"][args.dataset]  # type: ignore[index]
     torch.set_num_threads(args.threads)
     path = Path(args.checkpoint)
     if not path.is_file():
-        raise SystemExit(f"--checkpoint {path}: no such file ({code['origin']})")
+        raise SystemExit(f"--checkpoint {path}: no such file ({str(code['origin']).format(stem=stem)})")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     layers = len({k.split(".")[2] for k in ckpt if k.startswith("item_encoder.layer.")})
@@ -234,7 +286,7 @@ def main() -> None:
     from ssl4rec.running.plan import load_suite
     from ssl4rec.running.runner import Runner
 
-    suite = load_suite(str(SUITE))
+    suite = load_suite(str(SUITES / suite_file))
     runner = Runner(suite)
     ds_spec, split_spec = suite.datasets[0], suite.splits[0]
     ds = runner.dataset(ds_spec)
@@ -243,11 +295,13 @@ def main() -> None:
     n_rows = ckpt["item_embeddings.weight"].shape[0]
     if n_rows != train.n_items + 2:
         raise ConfigError(
-            f"{path}: item table of {n_rows} rows, the Beauty split has {train.n_items} items (+2 expected)"
+            f"{path}: item table of {n_rows} rows, the {ds_spec.label} split has {train.n_items} items (+2 expected)"
         )
     raw = ds.items["raw_id"].astype(int).to_numpy()
     if not (raw == torch.arange(1, len(raw) + 1).numpy()).all():
-        raise ConfigError("amazon-beauty items are not numbered by raw id: the item rows cannot be copied as they are")
+        raise ConfigError(
+            f"{ds_spec.label} items are not numbered by raw id: the item rows cannot be copied as they are"
+        )
 
     model = PRESETS.get(code["preset"])(
         epochs=1, encoder={"embedding_size": 64, "num_layers": layers, "num_heads": 2, "dropout": 0.5}, seed=0
@@ -281,7 +335,7 @@ def main() -> None:
         )
 
     lines = [
-        f"{path.name} (sha256 {digest[:16]}..., {layers} layer(s)) on `{suite.name}`'s amazon-beauty "
+        f"{path.name} (sha256 {digest[:16]}..., {layers} layer(s)) on `{suite.name}`'s {ds_spec.label} "
         f"leave-one-out split ({len(split.test)} test users); encoder tensors not in the checkpoint: {left or 'none'}",
         "",
         "| scored by | " + " | ".join(METRICS) + " |",
@@ -304,7 +358,10 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.readme:
-        _report.update_readme(*code["section"], text)
+        key, title = code["section"]  # type: ignore[misc]
+        if args.dataset != "beauty":
+            key, title = f"{key} {args.dataset}", title.replace("Beauty", stem.replace("_", " "))
+        _report.update_readme(key, title, text)
 
 
 if __name__ == "__main__":

@@ -300,8 +300,10 @@ class _TuneJob:
         """Where the trials of ``study_name`` checkpoint (None without ``checkpoint_every``)."""
         if not self.checkpoint_every:
             return None
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in study_name.replace("/", "__"))
-        return _TrialCheckpoints(Path(self.out) / "checkpoints" / safe, self.checkpoint_every)
+        from ..reporting.records import safe_name
+
+        folder = safe_name(study_name.replace("/", "__"))
+        return _TrialCheckpoints(Path(self.out) / "checkpoints" / folder, self.checkpoint_every)
 
     def record(self, key: str, entry: dict[str, Any]) -> None:
         """Keep a cell's best entry; merge it into the best-parameters file at once (a kill loses no finished study)."""
@@ -459,9 +461,8 @@ class _TrialCheckpoints:
     @staticmethod
     def params_key(params: dict[str, Any]) -> str:
         import hashlib
-        import json
 
-        return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return hashlib.sha256(_configuration(params).encode()).hexdigest()[:16]
 
     def checkpointer(self, params: dict[str, Any]) -> Any:
         from ..recommender import Checkpointer
@@ -636,6 +637,13 @@ def _space_size(space: dict[str, tuple]) -> int | float:
     return size
 
 
+def _configuration(params: dict[str, Any]) -> str:
+    """A trial's configuration as one string: equal parameters, equal string (repeats, checkpoint keys)."""
+    import json
+
+    return json.dumps(params, sort_keys=True, default=str)
+
+
 def _counted(trials: list[Any], budget: int) -> tuple[list[Any], int]:
     """The first ``budget`` distinct trials by completion time (trial number breaks ties), and how
     many repeats were passed over before the budget was filled.
@@ -646,7 +654,6 @@ def _counted(trials: list[Any], budget: int) -> tuple[list[Any], int]:
     per trial); not counting them gives every model ``budget`` different configurations.
     """
     import datetime
-    import json
 
     never = datetime.datetime.max
     seen: set[str] = set()
@@ -655,7 +662,7 @@ def _counted(trials: list[Any], budget: int) -> tuple[list[Any], int]:
     for t in sorted(trials, key=lambda t: (t.datetime_complete or never, t.number)):
         if len(counted) == budget:
             break
-        params = json.dumps(t.params, sort_keys=True, default=str)
+        params = _configuration(t.params)
         if params in seen:
             repeats += 1
             continue
